@@ -1,0 +1,35 @@
+# Thin mirror of CI: `make test` is what .ci/run calls. Each target creates
+# .venv if missing and installs the package (editable) with the extras it needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+comma := ,
+EXTRAS := test$(if $(WITH_TORCH),$(comma)torch)
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+
+.PHONY: test bench bench-suite lint format clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m fastconv bench
+
+bench-suite: $(STAMP)
+	$(PY) -m pytest benchmarks --benchmark-only
+
+lint: $(STAMP)
+	$(PY) -m ruff check fastconv tests benchmarks
+
+format: $(STAMP)
+	$(PY) -m ruff format fastconv tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,34 @@
+"""fastconv: fast 2-D convolution and pooling in numpy + numba.
+
+Convolution and pooling, forward and backward, for NCHW and NHWC arrays,
+with PyTorch's names and semantics. Convolutions run as numba-jitted
+im2col/col2im plus GEMMs on numpy's BLAS; pooling runs as direct jitted
+window loops. :mod:`fastconv.naive` holds plain-loop versions of every
+function, an independent oracle that the tests hold the fast path to.
+"""
+
+from ._config import (
+    DEFAULT_WORKSPACE_LIMIT,
+    get_workspace_limit,
+    set_workspace_limit,
+    workspace_limit,
+)
+from .conv import col2im, conv2d, conv2d_backward, im2col
+from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "conv2d",
+    "conv2d_backward",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "im2col",
+    "col2im",
+    "DEFAULT_WORKSPACE_LIMIT",
+    "get_workspace_limit",
+    "set_workspace_limit",
+    "workspace_limit",
+]

@@ -1,0 +1,64 @@
+"""Argument checks and coercion shared by the public functions.
+
+Everything the kernels assume is established here: arrays are 4-D, of a
+float dtype the kernels are compiled for, C-contiguous, and the layout name
+is known. Each check raises with the argument's name and its value.
+
+dtype rule (one rule for every function):
+
+- float32 and float64 are computed and returned in their own precision.
+- When several arrays take part (x, weight, bias, grad_out) their dtypes are
+  promoted as numpy does (float32 with float64 gives float64).
+- float16 is computed in float32 and returned as float16; long double is
+  computed in float64 and returned as long double.
+- bool and integer inputs are computed and returned in float64, as
+  ``np.mean`` does.
+- complex, object, string and other non-real dtypes raise TypeError.
+"""
+
+import numpy as np
+
+__all__ = ["LAYOUTS", "check_layout", "as_real_array", "dtypes", "prepare"]
+
+LAYOUTS = ("NCHW", "NHWC")
+
+
+def check_layout(layout):
+    """Return `layout` if it is "NCHW" or "NHWC", else raise ValueError."""
+    if not isinstance(layout, str) or layout not in LAYOUTS:
+        raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    return layout
+
+
+def as_real_array(value, name, ndim=4):
+    """`value` as an ndarray of a real dtype with `ndim` dimensions (no copy)."""
+    arr = np.asarray(value)
+    kind = arr.dtype.kind
+    if kind not in "biuf":
+        raise TypeError(
+            f"{name} must have a real (bool, integer or float) dtype, "
+            f"got dtype {arr.dtype}"
+        )
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(
+            f"{name} must be {ndim}-D, got an array of shape {arr.shape} "
+            f"({arr.ndim}-D)"
+        )
+    return arr
+
+
+def dtypes(*arrays):
+    """(compute dtype, result dtype) for arrays under the module's dtype rule."""
+    result = np.result_type(*arrays)
+    if result.kind in "biu":
+        return np.dtype(np.float64), np.dtype(np.float64)
+    if result.itemsize < 4:
+        return np.dtype(np.float32), result
+    if result.itemsize > 8:
+        return np.dtype(np.float64), result
+    return result, result
+
+
+def prepare(arr, dtype):
+    """C-contiguous copy of `arr` in `dtype`, or `arr` itself when it already is."""
+    return np.ascontiguousarray(arr, dtype=dtype)

@@ -1,0 +1,178 @@
+"""Shapes of the fast path: argument pairs, padding resolution, output sizes.
+
+Every fast function takes its window geometry from here and nowhere else.
+The oracle (:mod:`fastconv.naive`) deliberately does not: it finds its bounds
+by its own enumeration, and the tests compare the two.
+"""
+
+import numbers
+from typing import NamedTuple
+
+__all__ = [
+    "Window",
+    "as_pair",
+    "resolve_padding",
+    "output_size",
+    "conv_window",
+    "pool_window",
+]
+
+
+class Window(NamedTuple):
+    """Resolved geometry of a sliding window over an (H, W) plane.
+
+    All fields are plain ints; ``(top, bottom, left, right)`` is the padding.
+    """
+
+    H: int
+    W: int
+    KH: int
+    KW: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    top: int
+    bottom: int
+    left: int
+    right: int
+    OH: int
+    OW: int
+
+
+def _as_int(value, name):
+    # bool is an int subclass, but stride=True is a bug, not a 1.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int or a tuple of ints, got {value!r}")
+    return int(value)
+
+
+def as_pair(value, name):
+    """Return `value` as a pair of ints ``(h, w)``; an int stands for both."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(
+                f"{name} must be an int or a pair of ints, got {tuple(value)!r}"
+            )
+        return (_as_int(value[0], name), _as_int(value[1], name))
+    v = _as_int(value, name)
+    return (v, v)
+
+
+def _same_padding(size, k, s, d):
+    # TensorFlow's rule: out = ceil(size / s), odd pixel at the bottom/right.
+    ke = (k - 1) * d + 1
+    out = -(-size // s)
+    total = max((out - 1) * s + ke - size, 0)
+    return total // 2, total - total // 2
+
+
+def resolve_padding(padding, in_hw, kernel_hw, stride_hw, dilation_hw):
+    """Turn any accepted padding form into ``(top, bottom, left, right)``.
+
+    Parameters
+    ----------
+    padding : int, pair, 4-tuple ``(top, bottom, left, right)``, "valid" or "same"
+    in_hw, kernel_hw, stride_hw, dilation_hw : pairs of int
+        Needed only by "same", whose padding depends on the input size.
+
+    Returns
+    -------
+    tuple of 4 ints
+    """
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return (0, 0, 0, 0)
+        if mode == "same":
+            t, b = _same_padding(in_hw[0], kernel_hw[0], stride_hw[0], dilation_hw[0])
+            l, r = _same_padding(in_hw[1], kernel_hw[1], stride_hw[1], dilation_hw[1])
+            return (t, b, l, r)
+        raise ValueError(
+            f"padding must be an int, a pair, a 4-tuple, 'valid' or 'same', "
+            f"got {padding!r}"
+        )
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        pads = tuple(_as_int(p, "padding") for p in padding)
+    elif isinstance(padding, (tuple, list)) and len(padding) != 2:
+        raise ValueError(
+            f"padding must be an int, a pair, a 4-tuple, 'valid' or 'same', "
+            f"got {tuple(padding)!r}"
+        )
+    else:
+        ph, pw = as_pair(padding, "padding")
+        pads = (ph, ph, pw, pw)
+    if min(pads) < 0:
+        raise ValueError(f"padding must be >= 0, got {padding!r}")
+    return pads
+
+
+def output_size(size, k, s, d, lo, hi, ceil_mode=False):
+    """Number of window positions along one axis (PyTorch's formula).
+
+    ``floor((size + lo + hi - ke) / s) + 1`` with ``ke = (k - 1) * d + 1``;
+    with `ceil_mode` the division rounds up, but the last window must start
+    inside the input or the leading padding.
+    """
+    span = size + lo + hi - ((k - 1) * d + 1)
+    if span < 0:
+        return 0
+    if ceil_mode:
+        out = -(-span // s) + 1
+        if (out - 1) * s >= size + lo:
+            out -= 1
+        return out
+    return span // s + 1
+
+
+def _window(in_hw, kernel, stride, padding, dilation, ceil_mode, names):
+    kh, kw = as_pair(kernel, names[0])
+    sh, sw = as_pair(stride, "stride")
+    dh, dw = as_pair(dilation, "dilation")
+    if kh < 1 or kw < 1:
+        raise ValueError(f"{names[0]} must be >= 1, got {(kh, kw)}")
+    if sh < 1 or sw < 1:
+        raise ValueError(f"stride must be >= 1, got {(sh, sw)}")
+    if dh < 1 or dw < 1:
+        raise ValueError(f"dilation must be >= 1, got {(dh, dw)}")
+    H, W = in_hw
+    t, b, l, r = resolve_padding(padding, in_hw, (kh, kw), (sh, sw), (dh, dw))
+    keh, kew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    if keh > H + t + b or kew > W + l + r:
+        raise ValueError(
+            f"{names[0]} {(kh, kw)} with dilation {(dh, dw)} spans {(keh, kew)}, "
+            f"larger than the padded input {(H + t + b, W + l + r)} "
+            f"(input {(H, W)}, padding {(t, b, l, r)})"
+        )
+    OH = output_size(H, kh, sh, dh, t, b, ceil_mode)
+    OW = output_size(W, kw, sw, dw, l, r, ceil_mode)
+    return Window(H, W, kh, kw, sh, sw, dh, dw, t, b, l, r, OH, OW)
+
+
+def conv_window(in_hw, kernel_hw, stride, padding, dilation):
+    """Window geometry of a convolution; raises ValueError on bad arguments."""
+    return _window(in_hw, kernel_hw, stride, padding, dilation, False,
+                   ("kernel_size",))
+
+
+def pool_window(in_hw, kernel_size, stride, padding, dilation, ceil_mode):
+    """Window geometry of a pooling; `stride` None means `kernel_size`.
+
+    Besides the convolution checks, every side's padding must be at most half
+    the (dilated) kernel, as in PyTorch, so that no window lies wholly in the
+    padding.
+    """
+    if stride is None:
+        stride = kernel_size
+    win = _window(in_hw, kernel_size, stride, padding, dilation, ceil_mode,
+                  ("kernel_size",))
+    keh = (win.KH - 1) * win.dh + 1
+    kew = (win.KW - 1) * win.dw + 1
+    if max(win.top, win.bottom) > keh // 2 or max(win.left, win.right) > kew // 2:
+        raise ValueError(
+            f"padding must be at most half the kernel for pooling: got padding "
+            f"{(win.top, win.bottom, win.left, win.right)} for kernel_size "
+            f"{(win.KH, win.KW)} with dilation {(win.dh, win.dw)}"
+        )
+    return win
+

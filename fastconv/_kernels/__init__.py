@@ -1,0 +1,1 @@
+"""numba-jitted kernels. Private: they assume clean, checked input."""

@@ -1,0 +1,279 @@
+"""Jitted max and average pooling kernels, forward and backward, both layouts.
+
+Direct window loops: pooling is memory-bound, so an im2col copy would only
+add traffic. Clean input is assumed (C-contiguous float arrays, checked
+geometry). ``prange`` runs over disjoint output planes or rows, and over
+whole samples where a backward pass scatters into overlapping windows.
+
+Max pooling follows PyTorch's CPU rule: scan the in-bounds taps of a window
+in row-major order starting from (-inf, first in-bounds tap), and take a tap
+when ``v > max or isnan(v)``. Ties go to the first maximum; NaN propagates.
+Padding is never selected (it acts as -inf).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = [
+    "max_pool_nchw",
+    "max_pool_backward_nchw",
+    "max_pool_nhwc",
+    "max_pool_backward_nhwc",
+    "avg_pool_nchw",
+    "avg_pool_backward_nchw",
+    "avg_pool_nhwc",
+    "avg_pool_backward_nhwc",
+]
+
+
+@njit(cache=True, inline="always")
+def _taps(o, s, pad, k, d, size):
+    """First tap index and tap count of window `o` that land inside [0, size)."""
+    start = o * s - pad
+    k_lo = 0
+    if start < 0:
+        k_lo = (-start + d - 1) // d
+    k_hi = k
+    last = start + (k - 1) * d
+    if last >= size:
+        k_hi = k - ((last - size) // d + 1)
+    return start, k_lo, max(k_hi, k_lo)
+
+
+@njit(cache=True, parallel=True)
+def max_pool_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
+    """x (N, C, H, W) -> out, idx (N, C, OH, OW); idx is the flat h*W + w."""
+    N, C, H, W = x.shape
+    OH, OW = out.shape[2], out.shape[3]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc - n * C
+        for oh in range(OH):
+            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H)
+            for ow in range(OW):
+                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W)
+                best = -np.inf
+                arg = (h0 + i_lo * dh) * W + w0 + j_lo * dw
+                for i in range(i_lo, i_hi):
+                    ih = h0 + i * dh
+                    for j in range(j_lo, j_hi):
+                        iw = w0 + j * dw
+                        v = x[n, c, ih, iw]
+                        if v > best or np.isnan(v):
+                            best = v
+                            arg = ih * W + iw
+                out[n, c, oh, ow] = best
+                if want_idx:
+                    idx[n, c, oh, ow] = arg
+
+
+@njit(cache=True, parallel=True)
+def max_pool_backward_nchw(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_x):
+    """Route each grad_out (N, C, OH, OW) to its window's argmax in grad_x."""
+    N, C, H, W = x.shape
+    OH, OW = grad_out.shape[2], grad_out.shape[3]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc - n * C
+        for ih in range(H):
+            for iw in range(W):
+                grad_x[n, c, ih, iw] = 0
+        for oh in range(OH):
+            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H)
+            for ow in range(OW):
+                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W)
+                best = -np.inf
+                bh = h0 + i_lo * dh
+                bw = w0 + j_lo * dw
+                for i in range(i_lo, i_hi):
+                    ih = h0 + i * dh
+                    for j in range(j_lo, j_hi):
+                        iw = w0 + j * dw
+                        v = x[n, c, ih, iw]
+                        if v > best or np.isnan(v):
+                            best = v
+                            bh = ih
+                            bw = iw
+                grad_x[n, c, bh, bw] += grad_out[n, c, oh, ow]
+
+
+@njit(cache=True, parallel=True)
+def max_pool_nhwc(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
+    """x (N, H, W, C) -> out, idx (N, OH, OW, C); the channel run is innermost."""
+    N, H, W, C = x.shape
+    OH, OW = out.shape[1], out.shape[2]
+    for noh in prange(N * OH):
+        n = noh // OH
+        oh = noh - n * OH
+        h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H)
+        for ow in range(OW):
+            w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W)
+            first = (h0 + i_lo * dh) * W + w0 + j_lo * dw
+            for c in range(C):
+                out[n, oh, ow, c] = -np.inf
+            if want_idx:
+                for c in range(C):
+                    idx[n, oh, ow, c] = first
+            for i in range(i_lo, i_hi):
+                ih = h0 + i * dh
+                for j in range(j_lo, j_hi):
+                    iw = w0 + j * dw
+                    for c in range(C):
+                        v = x[n, ih, iw, c]
+                        if v > out[n, oh, ow, c] or np.isnan(v):
+                            out[n, oh, ow, c] = v
+                            if want_idx:
+                                idx[n, oh, ow, c] = ih * W + iw
+
+
+@njit(cache=True, parallel=True)
+def max_pool_backward_nhwc(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_x):
+    """NHWC max-pool backward; one sample per iteration (windows overlap in h, w)."""
+    N, H, W, C = x.shape
+    OH, OW = grad_out.shape[1], grad_out.shape[2]
+    for n in prange(N):
+        best = np.empty(C, dtype=x.dtype)
+        arg = np.empty(C, dtype=np.int64)
+        for ih in range(H):
+            for iw in range(W):
+                for c in range(C):
+                    grad_x[n, ih, iw, c] = 0
+        for oh in range(OH):
+            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H)
+            for ow in range(OW):
+                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W)
+                first = (h0 + i_lo * dh) * W + w0 + j_lo * dw
+                for c in range(C):
+                    best[c] = -np.inf
+                    arg[c] = first
+                for i in range(i_lo, i_hi):
+                    ih = h0 + i * dh
+                    for j in range(j_lo, j_hi):
+                        iw = w0 + j * dw
+                        for c in range(C):
+                            v = x[n, ih, iw, c]
+                            if v > best[c] or np.isnan(v):
+                                best[c] = v
+                                arg[c] = ih * W + iw
+                for c in range(C):
+                    a = arg[c]
+                    grad_x[n, a // W, a - (a // W) * W, c] += grad_out[n, oh, ow, c]
+
+
+@njit(cache=True, inline="always")
+def _avg_bounds(o, s, pad, k, size, pad_hi):
+    """PyTorch's avg-pool window: (start, end) clipped to the input, and the
+    unclipped extent counted against the input plus padding."""
+    start = o * s - pad
+    end = min(start + k, size + pad_hi)
+    extent = end - start
+    return max(start, 0), min(end, size), extent
+
+
+@njit(cache=True, parallel=True)
+def avg_pool_nchw(x, KH, KW, sh, sw, top, bottom, left, right,
+                  count_include_pad, divisor_override, out):
+    """x (N, C, H, W) -> out (N, C, OH, OW); divisor_override <= 0 means none."""
+    N, C, H, W = x.shape
+    OH, OW = out.shape[2], out.shape[3]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc - n * C
+        for oh in range(OH):
+            h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
+            for ow in range(OW):
+                w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
+                if divisor_override > 0:
+                    div = divisor_override
+                elif count_include_pad:
+                    div = eh * ew
+                else:
+                    div = (h_hi - h_lo) * (w_hi - w_lo)
+                out[n, c, oh, ow] = 0
+                for ih in range(h_lo, h_hi):
+                    for iw in range(w_lo, w_hi):
+                        out[n, c, oh, ow] += x[n, c, ih, iw]
+                out[n, c, oh, ow] /= div
+
+
+@njit(cache=True, parallel=True)
+def avg_pool_backward_nchw(grad_out, KH, KW, sh, sw, top, bottom, left, right,
+                           count_include_pad, divisor_override, grad_x):
+    """Spread each grad_out / divisor over its clipped window of grad_x."""
+    N, C, H, W = grad_x.shape
+    OH, OW = grad_out.shape[2], grad_out.shape[3]
+    for nc in prange(N * C):
+        n = nc // C
+        c = nc - n * C
+        for ih in range(H):
+            for iw in range(W):
+                grad_x[n, c, ih, iw] = 0
+        for oh in range(OH):
+            h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
+            for ow in range(OW):
+                w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
+                if divisor_override > 0:
+                    div = divisor_override
+                elif count_include_pad:
+                    div = eh * ew
+                else:
+                    div = (h_hi - h_lo) * (w_hi - w_lo)
+                g = grad_out[n, c, oh, ow] / div
+                for ih in range(h_lo, h_hi):
+                    for iw in range(w_lo, w_hi):
+                        grad_x[n, c, ih, iw] += g
+
+
+@njit(cache=True, parallel=True)
+def avg_pool_nhwc(x, KH, KW, sh, sw, top, bottom, left, right,
+                  count_include_pad, divisor_override, out):
+    """x (N, H, W, C) -> out (N, OH, OW, C), summing whole channel runs."""
+    N, H, W, C = x.shape
+    OH, OW = out.shape[1], out.shape[2]
+    for noh in prange(N * OH):
+        n = noh // OH
+        oh = noh - n * OH
+        h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
+        for ow in range(OW):
+            w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
+            if divisor_override > 0:
+                div = divisor_override
+            elif count_include_pad:
+                div = eh * ew
+            else:
+                div = (h_hi - h_lo) * (w_hi - w_lo)
+            for c in range(C):
+                out[n, oh, ow, c] = 0
+            for ih in range(h_lo, h_hi):
+                for iw in range(w_lo, w_hi):
+                    for c in range(C):
+                        out[n, oh, ow, c] += x[n, ih, iw, c]
+            for c in range(C):
+                out[n, oh, ow, c] /= div
+
+
+@njit(cache=True, parallel=True)
+def avg_pool_backward_nhwc(grad_out, KH, KW, sh, sw, top, bottom, left, right,
+                           count_include_pad, divisor_override, grad_x):
+    """NHWC avg-pool backward; one sample per iteration."""
+    N, H, W, C = grad_x.shape
+    OH, OW = grad_out.shape[1], grad_out.shape[2]
+    for n in prange(N):
+        for ih in range(H):
+            for iw in range(W):
+                for c in range(C):
+                    grad_x[n, ih, iw, c] = 0
+        for oh in range(OH):
+            h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
+            for ow in range(OW):
+                w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
+                if divisor_override > 0:
+                    div = divisor_override
+                elif count_include_pad:
+                    div = eh * ew
+                else:
+                    div = (h_hi - h_lo) * (w_hi - w_lo)
+                for ih in range(h_lo, h_hi):
+                    for iw in range(w_lo, w_hi):
+                        for c in range(C):
+                            grad_x[n, ih, iw, c] += grad_out[n, oh, ow, c] / div
