@@ -1,8 +1,7 @@
-"""Run-time settings of the fast path: the im2col workspace limit, kernel lock."""
+"""Run-time settings of the fast path: the im2col workspace limit."""
 
 import contextlib
 import numbers
-import threading
 
 __all__ = [
     "DEFAULT_WORKSPACE_LIMIT",
@@ -15,11 +14,6 @@ __all__ = [
 DEFAULT_WORKSPACE_LIMIT = 256 * 2**20
 
 _workspace_limit = DEFAULT_WORKSPACE_LIMIT
-
-# numba's default "workqueue" threading layer aborts the process when two
-# Python threads launch parallel kernels at once; launches take this lock.
-# BLAS calls do not, so concurrent callers still overlap in their GEMMs.
-KERNEL_LOCK = threading.Lock()
 
 
 def get_workspace_limit():

@@ -174,5 +174,20 @@ def pool_window(in_hw, kernel_size, stride, padding, dilation, ceil_mode):
             f"{(win.top, win.bottom, win.left, win.right)} for kernel_size "
             f"{(win.KH, win.KW)} with dilation {(win.dh, win.dw)}"
         )
+    for axis, size, k, st, d, lo, n_out in (
+        ("H", win.H, win.KH, win.sh, win.dh, win.top, win.OH),
+        ("W", win.W, win.KW, win.sw, win.dw, win.left, win.OW),
+    ):
+        # Only windows that start in the leading padding can miss the input
+        # (a dilated kernel stepping over it); the others hold their first tap.
+        for o in range(min(n_out, -(-lo // st))):
+            start = o * st - lo
+            first = -(start // d)               # first tap index at or past 0
+            if first >= k or start + first * d >= size:
+                raise ValueError(
+                    f"window {o} along {axis} lies wholly in the padding: "
+                    f"kernel_size {(win.KH, win.KW)}, dilation {(win.dh, win.dw)}, "
+                    f"padding {(win.top, win.bottom, win.left, win.right)}, "
+                    f"input {(win.H, win.W)}"
+                )
     return win
-

@@ -137,8 +137,7 @@ def _forward_nchw(s):
         buf = np.empty((nb, rows, P), s.dtype)             # (nb, C*KK, P)
         for n0, n1 in _chunks(s.N, nb):
             cols = buf[:n1 - n0]
-            with _config.KERNEL_LOCK:
-                im2col_nchw(s.x[n0:n1], *_geom_args(win), cols)
+            im2col_nchw(s.x[n0:n1], *_geom_args(win), cols)
             for g in range(G):
                 np.matmul(w2[g * Fg:(g + 1) * Fg],
                           cols[:, g * Cg * KK:(g + 1) * Cg * KK],
@@ -170,8 +169,7 @@ def _backward_nchw(s, go):
             dcols = grad_x[n0:n1].reshape(n1 - n0, s.C, P)
         else:
             cols = dcols = buf[:n1 - n0]
-            with _config.KERNEL_LOCK:
-                im2col_nchw(s.x[n0:n1], *_geom_args(win), cols)
+            im2col_nchw(s.x[n0:n1], *_geom_args(win), cols)
         for g in range(G):
             fs, cs = slice(g * Fg, (g + 1) * Fg), slice(g * Cg * KK, (g + 1) * Cg * KK)
             # dW_g = sum_n dY[n, g] (Fg, P) @ cols[n, g].T (P, Cg*KK)
@@ -181,8 +179,7 @@ def _backward_nchw(s, go):
             # dcols[n, g] (Cg*KK, P) = W_g.T @ dY[n, g]; overwrites cols[:, g] only
             np.matmul(w2[fs].T, go3[n0:n1, fs], out=dcols[:, cs])
         if not pointwise:
-            with _config.KERNEL_LOCK:
-                col2im_nchw(dcols, *_geom_args(win), grad_x[n0:n1])
+            col2im_nchw(dcols, *_geom_args(win), grad_x[n0:n1])
     grad_b = go3.sum(axis=(0, 2))
     return grad_x, grad_w2.reshape(s.weight.shape), grad_b
 
@@ -214,8 +211,7 @@ def _forward_nhwc(s):
         for n0, n1 in _chunks(s.N, nb):
             cols = buf[:(n1 - n0) * P]
             for g in range(G):
-                with _config.KERNEL_LOCK:
-                    im2col_nhwc(s.x[n0:n1], g * Cg, Cg, *_geom_args(win), cols)
+                im2col_nhwc(s.x[n0:n1], g * Cg, Cg, *_geom_args(win), cols)
                 np.matmul(cols, _weight_nhwc(s.weight, g, Fg),
                           out=out2[n0 * P:n1 * P, g * Fg:(g + 1) * Fg])
     if s.bias is not None:
@@ -250,13 +246,11 @@ def _backward_nhwc(s, go):
         rows = slice(n0 * P, n1 * P)
         for g in range(G):
             fs = slice(g * Fg, (g + 1) * Fg)
-            with _config.KERNEL_LOCK:
-                im2col_nhwc(s.x[n0:n1], g * Cg, Cg, *_geom_args(win), cols)
+            im2col_nhwc(s.x[n0:n1], g * Cg, Cg, *_geom_args(win), cols)
             gw[g] += cols.T @ go2[rows, fs]                # (KK*Cg, Fg)
             # dcols (nb*P, KK*Cg) = dY_g @ W2_g.T, written over cols
             np.matmul(go2[rows, fs], _weight_nhwc(s.weight, g, Fg).T, out=cols)
-            with _config.KERNEL_LOCK:
-                col2im_nhwc(cols, g * Cg, Cg, *_geom_args(win), grad_x[n0:n1])
+            col2im_nhwc(cols, g * Cg, Cg, *_geom_args(win), grad_x[n0:n1])
     for g in range(G):
         grad_w[..., g * Fg:(g + 1) * Fg] = gw[g].reshape(KH, KW, Cg, Fg)
     return grad_x, grad_w, go2.sum(axis=0)
@@ -414,13 +408,11 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
     if layout == "NCHW":
         cols = np.empty((N, C * KK, P), dtype)
         if N:
-            with _config.KERNEL_LOCK:
-                im2col_nchw(x, *_geom_args(win), cols)
+            im2col_nchw(x, *_geom_args(win), cols)
     else:
         cols = np.empty((N * P, KK * C), dtype)           # (N*P, KK*C)
         if N:
-            with _config.KERNEL_LOCK:
-                im2col_nhwc(x, 0, C, *_geom_args(win), cols)
+            im2col_nhwc(x, 0, C, *_geom_args(win), cols)
         cols = cols.reshape(N, P, KK * C)                  # (N, P, KK*C)
     return cols.astype(out_dtype, copy=False)
 
@@ -467,11 +459,9 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *,
     if layout == "NCHW":
         x = np.empty(tuple(x_shape), dtype)
         if N:
-            with _config.KERNEL_LOCK:
-                col2im_nchw(cols, *_geom_args(win), x)
+            col2im_nchw(cols, *_geom_args(win), x)
     else:
         x = np.zeros(tuple(x_shape), dtype)
         if N:
-            with _config.KERNEL_LOCK:
-                col2im_nhwc(cols.reshape(N * P, KK * C), 0, C, *_geom_args(win), x)
+            col2im_nhwc(cols.reshape(N * P, KK * C), 0, C, *_geom_args(win), x)
     return x.astype(out_dtype, copy=False)

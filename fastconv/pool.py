@@ -9,7 +9,6 @@ import numbers
 
 import numpy as np
 
-from . import _config
 from ._args import as_real_array, check_layout, dtypes, prepare
 from ._geometry import pool_window
 from ._kernels import pool as _k
@@ -115,8 +114,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     idx = np.empty(shape if return_indices else (1, 1, 1, 1), np.int64)
     if x.shape[0]:
         kernel = _k.max_pool_nchw if layout == "NCHW" else _k.max_pool_nhwc
-        with _config.KERNEL_LOCK:
-            kernel(x, *_win_args(win), out, idx, bool(return_indices))
+        kernel(x, *_win_args(win), out, idx, bool(return_indices))
     out = out.astype(out_dtype, copy=False)
     return (out, idx) if return_indices else out
 
@@ -153,8 +151,7 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
             kernel = _k.max_pool_backward_nchw
         else:
             kernel = _k.max_pool_backward_nhwc
-        with _config.KERNEL_LOCK:
-            kernel(go, x, *_win_args(win), grad_x)
+        kernel(go, x, *_win_args(win), grad_x)
     return grad_x.astype(out_dtype, copy=False)
 
 
@@ -200,8 +197,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     out = np.empty(_out_shape(x, win, layout), x.dtype)
     if x.shape[0]:
         kernel = _k.avg_pool_nchw if layout == "NCHW" else _k.avg_pool_nhwc
-        with _config.KERNEL_LOCK:
-            kernel(x, *_avg_win_args(win), include, divisor, out)
+        kernel(x, *_avg_win_args(win), include, divisor, out)
     return out.astype(out_dtype, copy=False)
 
 
@@ -240,6 +236,5 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
             kernel = _k.avg_pool_backward_nchw
         else:
             kernel = _k.avg_pool_backward_nhwc
-        with _config.KERNEL_LOCK:
-            kernel(go, *_avg_win_args(win), include, divisor, grad_x)
+        kernel(go, *_avg_win_args(win), include, divisor, grad_x)
     return grad_x.astype(out_dtype, copy=False)

@@ -267,3 +267,10 @@ def test_workspace_limit_below_one():
 def test_workspace_limit_not_int():
     with raises(TypeError, "nbytes must be an int or None, got '1GB'"):
         fastconv.set_workspace_limit("1GB")
+
+
+def test_pool_dilated_window_wholly_in_padding():
+    # k=2, dilation 2, padding 1 on a 1x1 input: the taps at -1 and +1 both miss
+    with raises(ValueError, "window 0 along H lies wholly in the padding"):
+        fastconv.max_pool2d(np.zeros((1, 1, 1, 3)), 2, stride=1, padding=(1, 0),
+                            dilation=(2, 1))

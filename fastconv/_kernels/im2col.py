@@ -4,13 +4,16 @@ The kernels assume clean input: C-contiguous float32 or float64 arrays, a
 preallocated output of the right shape and dtype, geometry already checked
 by :mod:`fastconv._geometry`. They never raise.
 
-Parallelism: ``prange`` runs over the outermost loop only, and every
-iteration writes its own disjoint slice (one (n, c) plane, or one (n, oh)
-row of windows, or one sample for col2im in NHWC), in a fixed order, so the
-results are bitwise reproducible.
+Threads: the kernels are serial and release the GIL (``nogil=True``).
+They run between BLAS calls, whose worker threads keep spinning for a while
+after each GEMM; numba worker threads started then would fight them for the
+cores (measured here: up to a scheduler slice, ~8 ms, per call). Serial
+kernels leave BLAS the machine, and callers on several Python threads run
+kernels truly in parallel. Every outer iteration writes its own disjoint
+slice in a fixed order, so results are bitwise reproducible.
 """
 
-from numba import njit, prange
+from numba import njit
 
 __all__ = ["im2col_nchw", "col2im_nchw", "im2col_nhwc", "col2im_nhwc"]
 
@@ -29,11 +32,11 @@ def _valid_range(n_out, stride, offset, size):
     return lo, hi
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def im2col_nchw(x, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
     """x (N, C, H, W) -> cols (N, C*KH*KW, OH*OW), row (c*KH + i)*KW + j."""
     N, C, H, W = x.shape
-    for nc in prange(N * C):
+    for nc in range(N * C):
         n = nc // C
         c = nc - n * C
         for i in range(KH):
@@ -56,11 +59,11 @@ def im2col_nchw(x, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
                         cols[n, row, base + ow] = 0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def col2im_nchw(cols, KH, KW, sh, sw, dh, dw, top, left, OH, OW, x):
     """Adjoint of :func:`im2col_nchw`: overwrite x (N, C, H, W) with the sums."""
     N, C, H, W = x.shape
-    for nc in prange(N * C):
+    for nc in range(N * C):
         n = nc // C
         c = nc - n * C
         for ih in range(H):
@@ -80,7 +83,7 @@ def col2im_nchw(cols, KH, KW, sh, sw, dh, dw, top, left, OH, OW, x):
                         x[n, c, ih, ow * sw + off] += cols[n, row, base + ow]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def im2col_nhwc(x, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
     """x (N, H, W, C) channels [c0, c0+Cg) -> cols (N*OH*OW, KH*KW*Cg).
 
@@ -88,7 +91,7 @@ def im2col_nhwc(x, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
     whole run of Cg channels.
     """
     N, H, W, C = x.shape
-    for noh in prange(N * OH):
+    for noh in range(N * OH):
         n = noh // OH
         oh = noh - n * OH
         for ow in range(OW):
@@ -106,14 +109,14 @@ def im2col_nhwc(x, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
                             cols[r, col + c] = x[n, ih, iw, c0 + c]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def col2im_nhwc(cols, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, x):
     """Adjoint of :func:`im2col_nhwc`: add the sums into x[..., c0:c0+Cg].
 
     x must be zeroed by the caller (groups share it, each its own channels).
     """
     N, H, W, C = x.shape
-    for n in prange(N):
+    for n in range(N):
         for oh in range(OH):
             for ow in range(OW):
                 r = (n * OH + oh) * OW + ow

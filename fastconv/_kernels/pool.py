@@ -2,8 +2,8 @@
 
 Direct window loops: pooling is memory-bound, so an im2col copy would only
 add traffic. Clean input is assumed (C-contiguous float arrays, checked
-geometry). ``prange`` runs over disjoint output planes or rows, and over
-whole samples where a backward pass scatters into overlapping windows.
+geometry, every window holding at least one input pixel). Serial and
+GIL-free, like the im2col kernels, for the same reason (see there).
 
 Max pooling follows PyTorch's CPU rule: scan the in-bounds taps of a window
 in row-major order starting from (-inf, first in-bounds tap), and take a tap
@@ -12,7 +12,7 @@ Padding is never selected (it acts as -inf).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = [
     "max_pool_nchw",
@@ -40,12 +40,12 @@ def _taps(o, s, pad, k, d, size):
     return start, k_lo, max(k_hi, k_lo)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def max_pool_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
     """x (N, C, H, W) -> out, idx (N, C, OH, OW); idx is the flat h*W + w."""
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
-    for nc in prange(N * C):
+    for nc in range(N * C):
         n = nc // C
         c = nc - n * C
         for oh in range(OH):
@@ -67,12 +67,12 @@ def max_pool_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
                     idx[n, c, oh, ow] = arg
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def max_pool_backward_nchw(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_x):
     """Route each grad_out (N, C, OH, OW) to its window's argmax in grad_x."""
     N, C, H, W = x.shape
     OH, OW = grad_out.shape[2], grad_out.shape[3]
-    for nc in prange(N * C):
+    for nc in range(N * C):
         n = nc // C
         c = nc - n * C
         for ih in range(H):
@@ -97,12 +97,12 @@ def max_pool_backward_nchw(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
                 grad_x[n, c, bh, bw] += grad_out[n, c, oh, ow]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def max_pool_nhwc(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
     """x (N, H, W, C) -> out, idx (N, OH, OW, C); the channel run is innermost."""
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
-    for noh in prange(N * OH):
+    for noh in range(N * OH):
         n = noh // OH
         oh = noh - n * OH
         h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H)
@@ -126,12 +126,12 @@ def max_pool_nhwc(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
                                 idx[n, oh, ow, c] = ih * W + iw
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def max_pool_backward_nhwc(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_x):
     """NHWC max-pool backward; one sample per iteration (windows overlap in h, w)."""
     N, H, W, C = x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
-    for n in prange(N):
+    for n in range(N):
         best = np.empty(C, dtype=x.dtype)
         arg = np.empty(C, dtype=np.int64)
         for ih in range(H):
@@ -170,13 +170,13 @@ def _avg_bounds(o, s, pad, k, size, pad_hi):
     return max(start, 0), min(end, size), extent
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def avg_pool_nchw(x, KH, KW, sh, sw, top, bottom, left, right,
                   count_include_pad, divisor_override, out):
     """x (N, C, H, W) -> out (N, C, OH, OW); divisor_override <= 0 means none."""
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
-    for nc in prange(N * C):
+    for nc in range(N * C):
         n = nc // C
         c = nc - n * C
         for oh in range(OH):
@@ -196,13 +196,13 @@ def avg_pool_nchw(x, KH, KW, sh, sw, top, bottom, left, right,
                 out[n, c, oh, ow] /= div
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def avg_pool_backward_nchw(grad_out, KH, KW, sh, sw, top, bottom, left, right,
                            count_include_pad, divisor_override, grad_x):
     """Spread each grad_out / divisor over its clipped window of grad_x."""
     N, C, H, W = grad_x.shape
     OH, OW = grad_out.shape[2], grad_out.shape[3]
-    for nc in prange(N * C):
+    for nc in range(N * C):
         n = nc // C
         c = nc - n * C
         for ih in range(H):
@@ -224,13 +224,13 @@ def avg_pool_backward_nchw(grad_out, KH, KW, sh, sw, top, bottom, left, right,
                         grad_x[n, c, ih, iw] += g
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def avg_pool_nhwc(x, KH, KW, sh, sw, top, bottom, left, right,
                   count_include_pad, divisor_override, out):
     """x (N, H, W, C) -> out (N, OH, OW, C), summing whole channel runs."""
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
-    for noh in prange(N * OH):
+    for noh in range(N * OH):
         n = noh // OH
         oh = noh - n * OH
         h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
@@ -252,13 +252,13 @@ def avg_pool_nhwc(x, KH, KW, sh, sw, top, bottom, left, right,
                 out[n, oh, ow, c] /= div
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def avg_pool_backward_nhwc(grad_out, KH, KW, sh, sw, top, bottom, left, right,
                            count_include_pad, divisor_override, grad_x):
     """NHWC avg-pool backward; one sample per iteration."""
     N, H, W, C = grad_x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
-    for n in prange(N):
+    for n in range(N):
         for ih in range(H):
             for iw in range(W):
                 for c in range(C):

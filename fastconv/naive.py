@@ -1,0 +1,638 @@
+"""Reference oracle: plain-loop 2-D convolution, pooling, im2col and col2im.
+
+This module is the ground truth the fast engine is tested against, so it is
+written to be obviously correct rather than fast, and it is deliberately
+independent of the rest of fastconv:
+
+- it imports only numpy and the standard library, never anything from fastconv;
+- it resolves padding ("same", "valid", int, pair, 4-tuple) with its own code;
+- it finds output sizes by enumerating window start positions one by one
+  (a window is kept while it fits), not by the closed formula
+  ``(H + pad - ke) // s + 1`` that the fast geometry uses;
+- it never builds a padded array: a kernel tap that falls outside the input is
+  simply skipped (zero padding contributes nothing, -inf padding is never the
+  maximum, an im2col entry in the padding stays zero).
+
+Every function is a literal transcription of the defining sum or max, looped
+over output positions and kernel taps and vectorised only over the batch and
+channel axes. Arithmetic is accumulated in float64 and the result is returned
+in the input dtype (integer inputs give float64; im2col, a pure copy, keeps
+the dtype of x). Inputs are never modified.
+
+Semantics are those of ``torch.nn.functional`` (NCHW). The "NHWC" layout takes
+x of shape (N, H, W, C) and conv weights of shape (KH, KW, C/groups, F); it is
+transposed to NCHW, computed, and transposed back.
+"""
+
+import numpy as np
+
+__all__ = [
+    "conv2d",
+    "conv2d_backward",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "im2col",
+    "col2im",
+]
+
+_LAYOUTS = ("NCHW", "NHWC")
+
+
+# ---------------------------------------------------------------------------
+# Argument handling and geometry (private to the oracle)
+# ---------------------------------------------------------------------------
+
+
+def _pair(value, name):
+    """Return an int or a pair of ints as a tuple ``(h, w)``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value), int(value))
+    pair = tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return (int(pair[0]), int(pair[1]))
+
+
+def _positive_pair(value, name):
+    pair = _pair(value, name)
+    if min(pair) < 1:
+        raise ValueError(f"{name} must be >= 1, got {pair}")
+    return pair
+
+
+def _check_layout(layout):
+    if layout not in _LAYOUTS:
+        raise ValueError(f"layout must be one of {_LAYOUTS}, got {layout!r}")
+
+
+def _as_4d(a, name):
+    a = np.asarray(a)
+    if a.ndim != 4:
+        raise ValueError(f"{name} must be 4-D, got shape {a.shape}")
+    return a
+
+
+def _result_dtype(*arrays):
+    """Return the inputs' common dtype; non-float inputs give float64."""
+    dtype = np.result_type(*arrays)
+    if dtype.kind == "c":
+        raise ValueError(f"complex inputs are not supported, got {dtype}")
+    if dtype.kind != "f":
+        return np.dtype(np.float64)
+    return dtype
+
+
+def _to_nchw(a, layout):
+    """(N, H, W, C) -> (N, C, H, W) for NHWC; identity for NCHW."""
+    return a if layout == "NCHW" else a.transpose(0, 3, 1, 2)
+
+
+def _from_nchw(a, layout):
+    """(N, C, H, W) -> (N, H, W, C) for NHWC; identity for NCHW."""
+    return a if layout == "NCHW" else a.transpose(0, 2, 3, 1)
+
+
+def _same_padding(size, k, s, d):
+    """TensorFlow "same" padding ``(before, after)`` along one axis."""
+    ke = (k - 1) * d + 1
+    out = len(range(0, size, s))  # one window per stride step that starts in the input
+    total = max((out - 1) * s + ke - size, 0)
+    return total // 2, total - total // 2  # the odd pixel goes after
+
+
+def _padding(padding, size_hw, kernel, stride, dilation):
+    """Resolve any padding form to ``(top, bottom, left, right)``."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            top, bottom = _same_padding(size_hw[0], kernel[0], stride[0], dilation[0])
+            left, right = _same_padding(size_hw[1], kernel[1], stride[1], dilation[1])
+            return (top, bottom, left, right)
+        raise ValueError(f"padding must be 'same', 'valid' or ints, got {padding!r}")
+    if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool):
+        pads = (int(padding),) * 4
+    else:
+        values = tuple(padding)
+        if not all(isinstance(v, (int, np.integer)) for v in values):
+            raise ValueError(f"padding must hold ints, got {padding!r}")
+        if len(values) == 2:
+            pads = (values[0], values[0], values[1], values[1])
+        elif len(values) == 4:
+            pads = values
+        else:
+            raise ValueError(f"padding must have 2 or 4 entries, got {padding!r}")
+        pads = tuple(int(v) for v in pads)
+    if min(pads) < 0:
+        raise ValueError(f"padding must be >= 0, got {padding!r}")
+    return pads
+
+
+def _axis_taps(size, before, after, k, s, d, ceil_mode, axis):
+    """Input coordinates of the k taps of every window along one axis.
+
+    Windows start at ``o*s`` in padded coordinates, i.e. ``o*s - before`` in
+    input coordinates, for o = 0, 1, ...; a window is kept while its extent
+    ``(k-1)*d + 1`` fits in ``before + size + after`` (plus ``s - 1`` in
+    ceil_mode, where a window must also start inside the input or the
+    before-padding). Coordinates outside ``[0, size)`` are padding.
+    """
+    extent = (k - 1) * d + 1
+    room = before + size + after + (s - 1 if ceil_mode else 0)
+    taps = []
+    start = 0
+    while start + extent <= room:
+        if ceil_mode and start >= size + before:
+            break
+        taps.append([start - before + i * d for i in range(k)])
+        start += s
+    if not taps:
+        raise ValueError(
+            f"no window fits along {axis}: input size {size}, padding "
+            f"({before}, {after}), kernel extent {extent}"
+        )
+    return taps
+
+
+def _geometry(size_hw, kernel, stride, padding, dilation, ceil_mode=False):
+    """Per-axis tap coordinates ``(row_taps, col_taps)`` and the resolved padding."""
+    kernel = _positive_pair(kernel, "kernel_size")
+    stride = _positive_pair(stride, "stride")
+    dilation = _positive_pair(dilation, "dilation")
+    top, bottom, left, right = _padding(padding, size_hw, kernel, stride, dilation)
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    rows = _axis_taps(size_hw[0], top, bottom, kh, sh, dh, ceil_mode, "H")
+    cols = _axis_taps(size_hw[1], left, right, kw, sw, dw, ceil_mode, "W")
+    return rows, cols, (top, bottom, left, right)
+
+
+def _in_bounds_taps(rows, cols, H, W):
+    """Yield ``(oh, ow, i, j, h, w)`` for every in-bounds kernel tap.
+
+    For each output position (oh, ow), the taps (i, j) that land inside the
+    input at (h, w), in row-major tap order (i outer, j inner). Taps in the
+    padding are skipped.
+    """
+    for oh, row in enumerate(rows):
+        for ow, col in enumerate(cols):
+            for i, h in enumerate(row):
+                if not 0 <= h < H:
+                    continue
+                for j, w in enumerate(col):
+                    if 0 <= w < W:
+                        yield oh, ow, i, j, h, w
+
+
+def _check_grad_out(grad_out, expected_shape):
+    if grad_out.shape != tuple(expected_shape):
+        raise ValueError(
+            f"grad_out must have shape {tuple(expected_shape)}, got {grad_out.shape}"
+        )
+
+
+# ---------------------------------------------------------------------------
+# Convolution
+# ---------------------------------------------------------------------------
+
+
+def _conv_setup(x, weight, stride, padding, dilation, groups, layout):
+    """Shared set-up of conv2d and conv2d_backward: NCHW float64 copies and taps."""
+    _check_layout(layout)
+    x = _as_4d(x, "x")
+    weight = _as_4d(weight, "weight")
+    xc = _to_nchw(x, layout).astype(np.float64)  # (N, C, H, W)
+    # NHWC weight (KH, KW, C/groups, F) -> (F, C/groups, KH, KW)
+    wc = (weight if layout == "NCHW" else weight.transpose(3, 2, 0, 1)).astype(np.float64)
+    N, C, H, W = xc.shape
+    F, Cg, KH, KW = wc.shape
+    is_int = isinstance(groups, (int, np.integer)) and not isinstance(groups, bool)
+    if not is_int or groups < 1:
+        raise ValueError(f"groups must be an int >= 1, got {groups!r}")
+    if C % groups or F % groups:
+        raise ValueError(f"groups={groups} must divide C={C} and F={F}")
+    if Cg != C // groups:
+        raise ValueError(
+            f"weight has {Cg} input channels, "
+            f"expected C/groups = {C}/{groups} = {C // groups}"
+        )
+    rows, cols, _ = _geometry((H, W), (KH, KW), stride, padding, dilation)
+    return xc, wc, rows, cols
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           layout="NCHW"):
+    """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
+
+    ``out[n, f, oh, ow] = bias[f] + sum_{c, i, j} xpad[n, g*Cg + c, oh*sh + i*dh,
+    ow*sw + j*dw] * weight[f, c, i, j]`` with g = f // (F/groups), Cg = C/groups
+    and zero padding.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), or (N, H, W, C) for NHWC
+    weight : ndarray of shape (F, C/groups, KH, KW), or (KH, KW, C/groups, F) for NHWC
+    bias : ndarray of shape (F,) or None
+    stride, dilation : int or (int, int)
+    padding : int, (ph, pw), (top, bottom, left, right), "valid" or "same"
+    groups : int, dividing C and F
+    layout : {"NCHW", "NHWC"}
+
+    Returns
+    -------
+    out : ndarray of shape (N, F, OH, OW), or (N, OH, OW, F) for NHWC
+
+    Examples
+    --------
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> w = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    >>> conv2d(x, w)
+    array([[[[27., 37.],
+             [57., 67.]]]])
+    """
+    arrays = [x, weight] + ([] if bias is None else [bias])
+    dtype = _result_dtype(*arrays)
+    xc, wc, rows, cols = _conv_setup(x, weight, stride, padding, dilation, groups, layout)
+    N, C, H, W = xc.shape
+    F = wc.shape[0]
+    Cg, Fg = C // groups, F // groups
+    out = np.zeros((N, F, len(rows), len(cols)))
+    for oh, ow, i, j, h, w in _in_bounds_taps(rows, cols, H, W):
+        for g in range(groups):
+            cs = slice(g * Cg, (g + 1) * Cg)
+            fs = slice(g * Fg, (g + 1) * Fg)
+            # (N, Cg) @ (Cg, Fg)
+            out[:, fs, oh, ow] += xc[:, cs, h, w] @ wc[fs, :, i, j].T
+    if bias is not None:
+        b = np.asarray(bias, dtype=np.float64)
+        if b.shape != (F,):
+            raise ValueError(f"bias must have shape ({F},), got {b.shape}")
+        out += b[None, :, None, None]
+    return np.ascontiguousarray(_from_nchw(out, layout).astype(dtype))
+
+
+def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                    layout="NCHW"):
+    """Gradients of conv2d with respect to x, weight and bias.
+
+    Parameters
+    ----------
+    grad_out : ndarray of shape (N, F, OH, OW), or (N, OH, OW, F) for NHWC
+    x, weight, stride, padding, dilation, groups, layout
+        As for `conv2d`.
+
+    Returns
+    -------
+    grad_x : ndarray shaped like x
+    grad_weight : ndarray shaped like weight
+    grad_bias : ndarray of shape (F,)
+    """
+    dtype = _result_dtype(grad_out, x, weight)
+    xc, wc, rows, cols = _conv_setup(x, weight, stride, padding, dilation, groups, layout)
+    N, C, H, W = xc.shape
+    F, _, KH, KW = wc.shape
+    Cg, Fg = C // groups, F // groups
+    go = _to_nchw(_as_4d(grad_out, "grad_out"), layout).astype(np.float64)
+    # go: (N, F, OH, OW)
+    _check_grad_out(go, (N, F, len(rows), len(cols)))
+    gx = np.zeros_like(xc)
+    gw = np.zeros_like(wc)
+    for oh, ow, i, j, h, w in _in_bounds_taps(rows, cols, H, W):
+        for g in range(groups):
+            cs = slice(g * Cg, (g + 1) * Cg)
+            fs = slice(g * Fg, (g + 1) * Fg)
+            gx[:, cs, h, w] += go[:, fs, oh, ow] @ wc[fs, :, i, j]  # (N, Fg) @ (Fg, Cg)
+            gw[fs, :, i, j] += go[:, fs, oh, ow].T @ xc[:, cs, h, w]  # (Fg, N) @ (N, Cg)
+    gb = go.sum(axis=(0, 2, 3))
+    # (F, C/groups, KH, KW) -> (KH, KW, C/groups, F) for NHWC
+    gw = gw if layout == "NCHW" else gw.transpose(2, 3, 1, 0)
+    return (
+        np.ascontiguousarray(_from_nchw(gx, layout).astype(dtype)),
+        np.ascontiguousarray(gw.astype(dtype)),
+        gb.astype(dtype),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Max pooling
+# ---------------------------------------------------------------------------
+
+
+def _max_pool_nchw(xc, kernel_size, stride, padding, dilation, ceil_mode):
+    """Max and flat argmax ``h*W + w`` of every window; xc is (N, C, H, W) float64.
+
+    Taps in the padding are skipped (padding acts as -inf). Within a window the
+    in-bounds taps are scanned row-major; the running max is replaced when
+    ``val > max or isnan(val)`` and starts at -inf with the index of the first
+    in-bounds tap (PyTorch's CPU rule: first maximum wins, NaN propagates).
+    """
+    N, C, H, W = xc.shape
+    stride = kernel_size if stride is None else stride
+    rows, cols, _ = _geometry((H, W), kernel_size, stride, padding, dilation, ceil_mode)
+    for axis, taps, size in (("H", rows, H), ("W", cols, W)):
+        for o, window in enumerate(taps):
+            if not any(0 <= t < size for t in window):
+                raise ValueError(
+                    f"max-pool window {o} along {axis} lies entirely in the padding "
+                    f"(taps {window}, input size {size}); its max is undefined"
+                )
+    out = np.full((N, C, len(rows), len(cols)), -np.inf)
+    idx = np.full((N, C, len(rows), len(cols)), -1, dtype=np.int64)
+    for oh, ow, i, j, h, w in _in_bounds_taps(rows, cols, H, W):
+        val = xc[:, :, h, w]  # (N, C)
+        best, arg = out[:, :, oh, ow], idx[:, :, oh, ow]  # views, updated in place
+        arg[arg < 0] = h * W + w  # the index starts at the first in-bounds tap
+        take = (val > best) | np.isnan(val)
+        best[take] = val[take]
+        arg[take] = h * W + w
+    return out, idx
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+               return_indices=False, layout="NCHW"):
+    """2-D max pooling, as ``torch.nn.functional.max_pool2d``.
+
+    Padding acts as -inf. Ties go to the first maximum in row-major window
+    order; a NaN in a window makes the output NaN and its index points at the
+    last NaN scanned.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), or (N, H, W, C) for NHWC
+    kernel_size, dilation : int or (int, int)
+    stride : int, (int, int) or None (= kernel_size)
+    padding : int, (ph, pw), (top, bottom, left, right), "valid" or "same"
+    ceil_mode : bool
+    return_indices : bool
+    layout : {"NCHW", "NHWC"}
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, OH, OW), or (N, OH, OW, C) for NHWC
+    indices : int64 ndarray shaped like out, only if `return_indices`
+        Flat index ``h*W + w`` of the selected element in its input plane.
+    """
+    _check_layout(layout)
+    x = _as_4d(x, "x")
+    dtype = _result_dtype(x)
+    xc = _to_nchw(x, layout).astype(np.float64)
+    out, idx = _max_pool_nchw(xc, kernel_size, stride, padding, dilation, ceil_mode)
+    out = np.ascontiguousarray(_from_nchw(out, layout).astype(dtype))
+    if return_indices:
+        return out, np.ascontiguousarray(_from_nchw(idx, layout))
+    return out
+
+
+def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1,
+                        ceil_mode=False, *, layout="NCHW"):
+    """Gradient of max_pool2d with respect to x.
+
+    Each output's gradient goes to the element its window selected;
+    overlapping windows accumulate.
+
+    Parameters
+    ----------
+    grad_out : ndarray of shape (N, C, OH, OW), or (N, OH, OW, C) for NHWC
+    x, kernel_size, stride, padding, dilation, ceil_mode, layout
+        As for `max_pool2d`.
+
+    Returns
+    -------
+    grad_x : ndarray shaped like x
+    """
+    _check_layout(layout)
+    x = _as_4d(x, "x")
+    dtype = _result_dtype(grad_out, x)
+    xc = _to_nchw(x, layout).astype(np.float64)
+    N, C, H, W = xc.shape
+    _, idx = _max_pool_nchw(xc, kernel_size, stride, padding, dilation, ceil_mode)
+    go = _to_nchw(_as_4d(grad_out, "grad_out"), layout).astype(np.float64)
+    _check_grad_out(go, idx.shape)
+    gx = np.zeros((N, C, H * W))
+    n, c = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")  # (N, C) each
+    for oh in range(idx.shape[2]):
+        for ow in range(idx.shape[3]):
+            # (n, c) pairs are distinct, so this fancy-indexed += never collides
+            gx[n, c, idx[:, :, oh, ow]] += go[:, :, oh, ow]
+    gx = gx.reshape(N, C, H, W)
+    return np.ascontiguousarray(_from_nchw(gx, layout).astype(dtype))
+
+
+# ---------------------------------------------------------------------------
+# Average pooling
+# ---------------------------------------------------------------------------
+
+
+def _avg_pool_windows(H, W, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                      divisor_override):
+    """Clipped windows and divisors of every avg-pool output.
+
+    Returns ``(windows, (OH, OW))`` where windows holds one
+    ``(oh, ow, h0, h1, w0, w1, divisor)`` per output: the output is the sum over
+    ``[h0, h1) x [w0, w1)`` divided by divisor. PyTorch's rule, with the two
+    sides of the padding kept apart: the window ``[hstart, hstart + kh)`` is
+    first cut at ``H + bottom`` (its area there is pool_size, the
+    count_include_pad divisor), then clipped to ``[0, H)``; likewise along w.
+    """
+    kernel_size = _positive_pair(kernel_size, "kernel_size")
+    stride = kernel_size if stride is None else stride
+    if divisor_override is not None and divisor_override == 0:
+        raise ValueError("divisor_override must be non-zero, got 0")
+    rows, cols, (top, bottom, left, right) = _geometry(
+        (H, W), kernel_size, stride, padding, 1, ceil_mode
+    )
+    windows = []
+    for oh, row in enumerate(rows):
+        hstart, hend = row[0], min(row[-1] + 1, H + bottom)
+        h0, h1 = max(hstart, 0), min(hend, H)
+        for ow, col in enumerate(cols):
+            wstart, wend = col[0], min(col[-1] + 1, W + right)
+            w0, w1 = max(wstart, 0), min(wend, W)
+            if divisor_override is not None:
+                divisor = divisor_override
+            elif count_include_pad:
+                divisor = (hend - hstart) * (wend - wstart)  # pool_size
+            else:
+                divisor = max(h1 - h0, 0) * max(w1 - w0, 0)
+            if divisor == 0:
+                raise ValueError(
+                    f"avg-pool window ({oh}, {ow}) lies entirely in the padding and "
+                    "count_include_pad=False leaves nothing to divide by"
+                )
+            windows.append((oh, ow, h0, h1, w0, w1, divisor))
+    return windows, (len(rows), len(cols))
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None, *, layout="NCHW"):
+    """2-D average pooling, as ``torch.nn.functional.avg_pool2d``.
+
+    The window sum is divided by `divisor_override` if given, else by the
+    window area counting padding (`count_include_pad`) or only the in-bounds
+    area. In ceil_mode, positions beyond the padding are never counted.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), or (N, H, W, C) for NHWC
+    kernel_size : int or (int, int)
+    stride : int, (int, int) or None (= kernel_size)
+    padding : int, (ph, pw), (top, bottom, left, right), "valid" or "same"
+    ceil_mode, count_include_pad : bool
+    divisor_override : int or None
+    layout : {"NCHW", "NHWC"}
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, OH, OW), or (N, OH, OW, C) for NHWC
+    """
+    _check_layout(layout)
+    x = _as_4d(x, "x")
+    dtype = _result_dtype(x)
+    xc = _to_nchw(x, layout).astype(np.float64)
+    N, C, H, W = xc.shape
+    windows, (OH, OW) = _avg_pool_windows(H, W, kernel_size, stride, padding, ceil_mode,
+                                          count_include_pad, divisor_override)
+    out = np.zeros((N, C, OH, OW))
+    for oh, ow, h0, h1, w0, w1, divisor in windows:
+        out[:, :, oh, ow] = xc[:, :, h0:h1, w0:w1].sum(axis=(2, 3)) / divisor
+    return np.ascontiguousarray(_from_nchw(out, layout).astype(dtype))
+
+
+def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                        count_include_pad=True, divisor_override=None, *, layout="NCHW"):
+    """Gradient of avg_pool2d with respect to x.
+
+    Each output's gradient, divided by that output's divisor, is added to every
+    in-bounds element of its window.
+
+    Parameters
+    ----------
+    grad_out : ndarray of shape (N, C, OH, OW), or (N, OH, OW, C) for NHWC
+    x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+        As for `avg_pool2d`.
+    layout : {"NCHW", "NHWC"}
+
+    Returns
+    -------
+    grad_x : ndarray shaped like x
+    """
+    _check_layout(layout)
+    x = _as_4d(x, "x")
+    dtype = _result_dtype(grad_out, x)
+    N, C, H, W = _to_nchw(x, layout).shape
+    windows, (OH, OW) = _avg_pool_windows(H, W, kernel_size, stride, padding, ceil_mode,
+                                          count_include_pad, divisor_override)
+    go = _to_nchw(_as_4d(grad_out, "grad_out"), layout).astype(np.float64)
+    _check_grad_out(go, (N, C, OH, OW))
+    gx = np.zeros((N, C, H, W))
+    for oh, ow, h0, h1, w0, w1, divisor in windows:
+        gx[:, :, h0:h1, w0:w1] += (go[:, :, oh, ow] / divisor)[:, :, None, None]
+    return np.ascontiguousarray(_from_nchw(gx, layout).astype(dtype))
+
+
+# ---------------------------------------------------------------------------
+# im2col / col2im
+# ---------------------------------------------------------------------------
+
+
+def _cols_shape(N, C, KH, KW, L, layout):
+    return (N, C * KH * KW, L) if layout == "NCHW" else (N, L, KH * KW * C)
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
+    """Unfold every (dilated, strided) window of x into a column.
+
+    Column order (entries falling in the padding are 0):
+
+    - NCHW, exactly ``torch.nn.functional.unfold``:
+      ``cols[n, (c*KH + i)*KW + j, oh*OW + ow] = xpad[n, c, oh*sh + i*dh, ow*sw + j*dw]``
+    - NHWC:
+      ``cols[n, oh*OW + ow, (i*KW + j)*C + c] = xpad[n, oh*sh + i*dh, ow*sw + j*dw, c]``
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), or (N, H, W, C) for NHWC
+    kernel_size, stride, dilation : int or (int, int)
+    padding : int, (ph, pw), (top, bottom, left, right), "valid" or "same"
+    layout : {"NCHW", "NHWC"}
+
+    Returns
+    -------
+    cols : ndarray of shape (N, C*KH*KW, OH*OW), or (N, OH*OW, KH*KW*C) for NHWC
+        Same dtype as x (a pure copy, no arithmetic).
+
+    Examples
+    --------
+    >>> im2col(np.arange(9).reshape(1, 1, 3, 3), 2)
+    array([[[0, 1, 3, 4],
+            [1, 2, 4, 5],
+            [3, 4, 6, 7],
+            [4, 5, 7, 8]]])
+    """
+    _check_layout(layout)
+    x = _as_4d(x, "x")
+    xc = _to_nchw(x, layout)  # (N, C, H, W), a view
+    N, C, H, W = xc.shape
+    KH, KW = _positive_pair(kernel_size, "kernel_size")
+    rows, cols_w, _ = _geometry((H, W), (KH, KW), stride, padding, dilation)
+    OW = len(cols_w)
+    cols = np.zeros(_cols_shape(N, C, KH, KW, len(rows) * OW, layout), dtype=x.dtype)
+    c = np.arange(C)
+    for oh, ow, i, j, h, w in _in_bounds_taps(rows, cols_w, H, W):
+        p = oh * OW + ow
+        if layout == "NCHW":
+            cols[:, (c * KH + i) * KW + j, p] = xc[:, :, h, w]
+        else:
+            cols[:, p, (i * KW + j) * C + c] = xc[:, :, h, w]
+    return cols
+
+
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
+    """Sum columns back into an image: the adjoint of `im2col`.
+
+    Every entry of `cols` is added to the input position it was copied from by
+    `im2col` with the same arguments; entries that came from the padding are
+    dropped. ``<im2col(x), cols> == <x, col2im(cols, x.shape)>``.
+
+    Parameters
+    ----------
+    cols : ndarray of shape (N, C*KH*KW, OH*OW), or (N, OH*OW, KH*KW*C) for NHWC
+    x_shape : (N, C, H, W), or (N, H, W, C) for NHWC
+    kernel_size, stride, padding, dilation, layout
+        As for `im2col`.
+
+    Returns
+    -------
+    x : ndarray of shape x_shape
+    """
+    _check_layout(layout)
+    cols = np.asarray(cols)
+    if cols.ndim != 3:
+        raise ValueError(f"cols must be 3-D, got shape {cols.shape}")
+    x_shape = tuple(int(v) for v in x_shape)
+    if len(x_shape) != 4:
+        raise ValueError(f"x_shape must have 4 entries, got {x_shape}")
+    dtype = _result_dtype(cols)
+    if layout == "NCHW":
+        N, C, H, W = x_shape
+    else:
+        N, H, W, C = x_shape
+    KH, KW = _positive_pair(kernel_size, "kernel_size")
+    rows, cols_w, _ = _geometry((H, W), (KH, KW), stride, padding, dilation)
+    OW = len(cols_w)
+    expected = _cols_shape(N, C, KH, KW, len(rows) * OW, layout)
+    if cols.shape != expected:
+        raise ValueError(
+            f"cols must have shape {expected} for x_shape {x_shape}, got {cols.shape}"
+        )
+    src = cols.astype(np.float64)
+    x = np.zeros((N, C, H, W))
+    c = np.arange(C)
+    for oh, ow, i, j, h, w in _in_bounds_taps(rows, cols_w, H, W):
+        p = oh * OW + ow
+        if layout == "NCHW":
+            x[:, :, h, w] += src[:, (c * KH + i) * KW + j, p]
+        else:
+            x[:, :, h, w] += src[:, p, (i * KW + j) * C + c]
+    return np.ascontiguousarray(_from_nchw(x, layout).astype(dtype))
