@@ -352,7 +352,9 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1,
 
 def _check_cols_args(x_shape, kernel_size, stride, padding, dilation, layout):
     layout = check_layout(layout)
-    if not isinstance(x_shape, (tuple, list)) or len(x_shape) != 4:
+    if (not isinstance(x_shape, (tuple, list)) or len(x_shape) != 4
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                       for v in x_shape)):
         raise ValueError(f"x_shape must be a 4-tuple of ints, got {x_shape!r}")
     x_shape = tuple(int(v) for v in x_shape)
     if min(x_shape) < 0:

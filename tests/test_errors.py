@@ -251,6 +251,16 @@ def test_col2im_bad_x_shape():
         fastconv.col2im(np.zeros((2, 36, 16)), (4, 6, 6), 3)
 
 
+def test_col2im_x_shape_not_ints():
+    with raises(ValueError, "x_shape must be a 4-tuple of ints, got (2, 4, 6, 6.5)"):
+        fastconv.col2im(np.zeros((2, 36, 16)), (2, 4, 6, 6.5), 3)
+
+
+def test_col2im_negative_x_shape():
+    with raises(ValueError, "x_shape must be non-negative, got (2, -4, 6, 6)"):
+        fastconv.col2im(np.zeros((2, 36, 16)), (2, -4, 6, 6), 3)
+
+
 def test_col2im_cols_wrong_ndim():
     with raises(ValueError, "cols must be 3-D, got an array of shape (72, 16)"):
         fastconv.col2im(np.zeros((72, 16)), (2, 4, 6, 6), 3)
