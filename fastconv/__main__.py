@@ -1,9 +1,17 @@
-"""Command line: ``python -m fastconv bench``."""
+"""Command line: ``python -m fastconv <command>``.
+
+Each command lives in its own module, which provides ``add_arguments(parser)``
+and ``run(args) -> int``; this file only dispatches.
+"""
 
 import argparse
+import importlib
 import sys
 
-import numpy as np
+# command name -> (module, one-line help)
+COMMANDS = {
+    "bench": ("fastconv._bench", "time fastconv against the naive oracle"),
+}
 
 
 def main(argv=None):
@@ -11,18 +19,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m fastconv",
                                      description="fastconv command line")
     sub = parser.add_subparsers(dest="command", required=True)
-    bench = sub.add_parser("bench", help="time fastconv against the naive oracle")
-    bench.add_argument("--dtype", choices=["float32", "float64"], default="float64")
-    bench.add_argument("--repeat", type=int, default=5,
-                       help="interleaved repeats per contender (default 5)")
+    for name, (module, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(cmd)
     args = parser.parse_args(argv)
-    if args.command == "bench":
-        if args.repeat < 1:
-            parser.error(f"--repeat must be >= 1, got {args.repeat}")
-        from ._bench import run_smoke
-
-        run_smoke(np.dtype(args.dtype), repeat=args.repeat)
-    return 0
+    return importlib.import_module(args._module).run(args)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import fastconv
 
 from . import naive
 
-__all__ = ["SMOKE_LAYERS", "run_smoke"]
+__all__ = ["SMOKE_LAYERS", "run_smoke", "add_arguments", "run"]
 
 # name: (kind, N, C, H=W, F or None, kernel, stride, pad)
 SMOKE_LAYERS = {
@@ -70,3 +70,25 @@ def run_smoke(dtype=np.float64, repeat=5, naive_batch=2, out=print):
         out(f"{r['layer']:14s} {r['phase']:9s} {r['fast_ms']:12.2f} "
             f"{r['naive_ms']:12.1f} {r['speedup']:8.0f}x")
     return rows
+
+
+def add_arguments(parser):
+    """Options of ``python -m fastconv bench``."""
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    parser.add_argument("--repeat", type=_positive_int, default=5,
+                        help="interleaved repeats per contender (default 5)")
+
+
+def _positive_int(text):
+    import argparse
+
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def run(args):
+    """Run ``python -m fastconv bench``; return the exit status."""
+    run_smoke(np.dtype(args.dtype), repeat=args.repeat)
+    return 0

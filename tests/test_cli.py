@@ -26,7 +26,7 @@ def test_bench_rejects_bad_repeat(capsys):
         assert e.code == 2
     else:
         raise AssertionError("--repeat 0 was accepted")
-    assert "--repeat must be >= 1, got 0" in capsys.readouterr().err
+    assert "--repeat: must be >= 1, got 0" in capsys.readouterr().err
 
 
 def test_module_entry_point_usage_error():
