@@ -13,7 +13,15 @@ import numpy as np
 from . import _config
 from ._args import as_real_array, check_layout, dtypes, prepare
 from ._geometry import Window, as_pair, conv_window
-from ._kernels.im2col import col2im_nchw, col2im_nhwc, im2col_nchw, im2col_nhwc
+from ._kernels.im2col import (
+    col2im_nchw,
+    col2im_nhwc,
+    im2col_nchw,
+    im2col_nhwc,
+    nchw_to_rows,
+    rows_to_nchw,
+)
+from ._trace import phase
 
 __all__ = ["conv2d", "conv2d_backward", "im2col", "col2im"]
 
@@ -116,7 +124,16 @@ def _chunks(n, step):
 
 
 # --------------------------------------------------------------------------
-# NCHW: cols (nb, C*KH*KW, OH*OW); out[n] (F, P) = W2 (F, Cg*KK) @ cols[n]
+# NCHW: cols (C*KH*KW, nb*P) with the batch in the columns, so one GEMM per
+# group and chunk: rows (F, nb*P) = W2 (F, Cg*KK) @ cols, then rows -> NCHW.
+
+
+def _nchw_chunk(s, extra_rows):
+    """Chunk size and buffers: cols (C*KK, nb*P) and rows (F or extra, nb*P)."""
+    win = s.win
+    P, K = win.OH * win.OW, s.C * win.KH * win.KW
+    nb = _config.batch_chunk(s.N, (K + extra_rows) * P * s.dtype.itemsize)
+    return nb, np.empty((K, nb * P), s.dtype), np.empty((extra_rows, nb * P), s.dtype)
 
 
 def _forward_nchw(s):
@@ -126,24 +143,30 @@ def _forward_nchw(s):
     w2 = s.weight.reshape(s.F, Cg * KK)                    # (F, Cg*KK)
     out = np.empty((s.N, s.F, win.OH, win.OW), s.dtype)
     out3 = out.reshape(s.N, s.F, P)                        # (N, F, P)
+    bias = s.bias if s.bias is not None else np.zeros(s.F, s.dtype)
     if _is_pointwise(win):
+        # x (N, C, P) is the column matrix already: per-sample GEMMs straight
+        # into the output, no copies
         x3 = s.x.reshape(s.N, s.C, P)                      # (N, C, P)
-        for g in range(G):
-            np.matmul(w2[g * Fg:(g + 1) * Fg], x3[:, g * Cg:(g + 1) * Cg],
-                      out=out3[:, g * Fg:(g + 1) * Fg])
-    else:
-        rows = s.C * KK
-        nb = _config.batch_chunk(s.N, rows * P * s.dtype.itemsize)
-        buf = np.empty((nb, rows, P), s.dtype)             # (nb, C*KK, P)
-        for n0, n1 in _chunks(s.N, nb):
-            cols = buf[:n1 - n0]
-            im2col_nchw(s.x[n0:n1], *_geom_args(win), cols)
+        with phase("gemm"):
             for g in range(G):
-                np.matmul(w2[g * Fg:(g + 1) * Fg],
-                          cols[:, g * Cg * KK:(g + 1) * Cg * KK],
-                          out=out3[n0:n1, g * Fg:(g + 1) * Fg])
-    if s.bias is not None:
-        out3 += s.bias[:, None]
+                np.matmul(w2[g * Fg:(g + 1) * Fg], x3[:, g * Cg:(g + 1) * Cg],
+                          out=out3[:, g * Fg:(g + 1) * Fg])
+        if s.bias is not None:
+            with phase("bias"):
+                out3 += s.bias[:, None]
+        return out
+    nb, buf, rbuf = _nchw_chunk(s, s.F)
+    for n0, n1 in _chunks(s.N, nb):
+        cols, rows = buf[:, :(n1 - n0) * P], rbuf[:, :(n1 - n0) * P]
+        with phase("im2col"):
+            im2col_nchw(s.x[n0:n1], *_geom_args(win), cols)
+        with phase("gemm"):
+            for g in range(G):
+                np.matmul(w2[g * Fg:(g + 1) * Fg], cols[g * Cg * KK:(g + 1) * Cg * KK],
+                          out=rows[g * Fg:(g + 1) * Fg])   # (Fg, nb*P)
+        with phase("layout+bias"):
+            rows_to_nchw(rows, bias, out3[n0:n1])
     return out
 
 
@@ -154,34 +177,44 @@ def _backward_nchw(s, go):
     go3 = go.reshape(s.N, s.F, P)                          # (N, F, P)
     w2 = s.weight.reshape(s.F, Cg * KK)                    # (F, Cg*KK)
     grad_w2 = np.zeros((s.F, Cg * KK), s.dtype)
-    tmp = np.empty((Fg, Cg * KK), s.dtype)
     grad_x = np.empty(s.x.shape, s.dtype)
-    pointwise = _is_pointwise(win)
-    if pointwise:
-        nb = max(s.N, 1)
-    else:
-        rows = s.C * KK
-        nb = _config.batch_chunk(s.N, rows * P * s.dtype.itemsize)
-        buf = np.empty((nb, rows, P), s.dtype)             # (nb, C*KK, P)
+    if _is_pointwise(win):
+        x3 = s.x.reshape(s.N, s.C, P)                      # (N, C, P)
+        gx3 = grad_x.reshape(s.N, s.C, P)
+        tmp = np.empty((Fg, Cg), s.dtype)
+        with phase("gemm"):
+            for g in range(G):
+                fs, cs = slice(g * Fg, (g + 1) * Fg), slice(g * Cg, (g + 1) * Cg)
+                for n in range(s.N):                       # dW_g += dY[n] @ x[n].T
+                    np.matmul(go3[n, fs], x3[n, cs].T, out=tmp)
+                    grad_w2[fs] += tmp
+                np.matmul(w2[fs].T, go3[:, fs], out=gx3[:, cs])
+        with phase("grad_bias"):
+            grad_b = go3.sum(axis=(0, 2))
+        return grad_x, grad_w2.reshape(s.weight.shape), grad_b
+    sums = np.zeros(s.F, np.float64)
+    nb, buf, rbuf = _nchw_chunk(s, s.F)
+    first = True
     for n0, n1 in _chunks(s.N, nb):
-        if pointwise:
-            cols = s.x[n0:n1].reshape(n1 - n0, s.C, P)    # (nb, C, P)
-            dcols = grad_x[n0:n1].reshape(n1 - n0, s.C, P)
-        else:
-            cols = dcols = buf[:n1 - n0]
+        cols, dy = buf[:, :(n1 - n0) * P], rbuf[:, :(n1 - n0) * P]
+        with phase("layout+grad_bias"):
+            nchw_to_rows(go3[n0:n1], dy, sums)             # dY (F, nb*P)
+        with phase("im2col"):
             im2col_nchw(s.x[n0:n1], *_geom_args(win), cols)
-        for g in range(G):
-            fs, cs = slice(g * Fg, (g + 1) * Fg), slice(g * Cg * KK, (g + 1) * Cg * KK)
-            # dW_g = sum_n dY[n, g] (Fg, P) @ cols[n, g].T (P, Cg*KK)
-            for n in range(n1 - n0):
-                np.matmul(go3[n0 + n, fs], cols[n, cs].T, out=tmp)
-                grad_w2[fs] += tmp
-            # dcols[n, g] (Cg*KK, P) = W_g.T @ dY[n, g]; overwrites cols[:, g] only
-            np.matmul(w2[fs].T, go3[n0:n1, fs], out=dcols[:, cs])
-        if not pointwise:
-            col2im_nchw(dcols, *_geom_args(win), grad_x[n0:n1])
-    grad_b = go3.sum(axis=(0, 2))
-    return grad_x, grad_w2.reshape(s.weight.shape), grad_b
+        with phase("gemm"):
+            for g in range(G):
+                fs, ks = slice(g * Fg, (g + 1) * Fg), slice(g * Cg * KK, (g + 1) * Cg * KK)
+                # dW_g (Fg, Cg*KK) = dY_g @ cols_g.T, summed over chunks
+                if first:
+                    np.matmul(dy[fs], cols[ks].T, out=grad_w2[fs])
+                else:
+                    grad_w2[fs] += dy[fs] @ cols[ks].T
+                # dcols_g (Cg*KK, nb*P) = W_g.T @ dY_g, written over cols_g
+                np.matmul(w2[fs].T, dy[fs], out=cols[ks])
+        first = False
+        with phase("col2im"):
+            col2im_nchw(cols, *_geom_args(win), grad_x[n0:n1])
+    return grad_x, grad_w2.reshape(s.weight.shape), sums.astype(s.dtype)
 
 
 # --------------------------------------------------------------------------
@@ -201,9 +234,10 @@ def _forward_nhwc(s):
     out2 = out.reshape(s.N * P, s.F)                       # (N*P, F)
     if _is_pointwise(win):
         x2 = s.x.reshape(s.N * P, s.C)                     # (N*H*W, C)
-        for g in range(G):
-            np.matmul(x2[:, g * Cg:(g + 1) * Cg], _weight_nhwc(s.weight, g, Fg),
-                      out=out2[:, g * Fg:(g + 1) * Fg])
+        with phase("gemm"):
+            for g in range(G):
+                np.matmul(x2[:, g * Cg:(g + 1) * Cg], _weight_nhwc(s.weight, g, Fg),
+                          out=out2[:, g * Fg:(g + 1) * Fg])
     else:
         width = win.KH * win.KW * Cg
         nb = _config.batch_chunk(s.N, P * width * s.dtype.itemsize)
@@ -211,11 +245,14 @@ def _forward_nhwc(s):
         for n0, n1 in _chunks(s.N, nb):
             cols = buf[:(n1 - n0) * P]
             for g in range(G):
-                im2col_nhwc(s.x[n0:n1], g * Cg, Cg, *_geom_args(win), cols)
-                np.matmul(cols, _weight_nhwc(s.weight, g, Fg),
-                          out=out2[n0 * P:n1 * P, g * Fg:(g + 1) * Fg])
+                with phase("im2col"):
+                    im2col_nhwc(s.x[n0:n1], g * Cg, Cg, *_geom_args(win), cols)
+                with phase("gemm"):
+                    np.matmul(cols, _weight_nhwc(s.weight, g, Fg),
+                              out=out2[n0 * P:n1 * P, g * Fg:(g + 1) * Fg])
     if s.bias is not None:
-        out2 += s.bias
+        with phase("bias"):
+            out2 += s.bias
     return out
 
 
@@ -226,34 +263,40 @@ def _backward_nhwc(s, go):
     go2 = go.reshape(s.N * P, s.F)                         # (N*P, F)
     KH, KW = win.KH, win.KW
     grad_w = np.zeros((KH, KW, Cg, s.F), s.dtype)
-    pointwise = _is_pointwise(win)
-    if pointwise:
+    if _is_pointwise(win):
         grad_x = np.empty(s.x.shape, s.dtype)
         x2 = s.x.reshape(s.N * P, s.C)                     # (N*H*W, C)
         gx2 = grad_x.reshape(s.N * P, s.C)
+        with phase("gemm"):
+            for g in range(G):
+                fs, cs = slice(g * Fg, (g + 1) * Fg), slice(g * Cg, (g + 1) * Cg)
+                grad_w[..., fs] = (x2[:, cs].T @ go2[:, fs]).reshape(1, 1, Cg, Fg)
+                np.matmul(go2[:, fs], _weight_nhwc(s.weight, g, Fg).T, out=gx2[:, cs])
+    else:
+        with phase("zero"):
+            grad_x = np.zeros(s.x.shape, s.dtype)
+        width = KH * KW * Cg
+        nb = _config.batch_chunk(s.N, P * width * s.dtype.itemsize)
+        buf = np.empty((nb * P, width), s.dtype)           # (nb*P, KK*Cg)
+        gw = [np.zeros((width, Fg), s.dtype) for _ in range(G)]
+        for n0, n1 in _chunks(s.N, nb):
+            cols = buf[:(n1 - n0) * P]
+            rows = slice(n0 * P, n1 * P)
+            for g in range(G):
+                fs = slice(g * Fg, (g + 1) * Fg)
+                with phase("im2col"):
+                    im2col_nhwc(s.x[n0:n1], g * Cg, Cg, *_geom_args(win), cols)
+                with phase("gemm"):
+                    gw[g] += cols.T @ go2[rows, fs]        # (KK*Cg, Fg)
+                    # dcols (nb*P, KK*Cg) = dY_g @ W2_g.T, written over cols
+                    np.matmul(go2[rows, fs], _weight_nhwc(s.weight, g, Fg).T, out=cols)
+                with phase("col2im"):
+                    col2im_nhwc(cols, g * Cg, Cg, *_geom_args(win), grad_x[n0:n1])
         for g in range(G):
-            fs, cs = slice(g * Fg, (g + 1) * Fg), slice(g * Cg, (g + 1) * Cg)
-            grad_w[..., fs] = (x2[:, cs].T @ go2[:, fs]).reshape(1, 1, Cg, Fg)
-            np.matmul(go2[:, fs], _weight_nhwc(s.weight, g, Fg).T, out=gx2[:, cs])
-        return grad_x, grad_w, go2.sum(axis=0)
-    grad_x = np.zeros(s.x.shape, s.dtype)
-    width = KH * KW * Cg
-    nb = _config.batch_chunk(s.N, P * width * s.dtype.itemsize)
-    buf = np.empty((nb * P, width), s.dtype)               # (nb*P, KK*Cg)
-    gw = [np.zeros((width, Fg), s.dtype) for _ in range(G)]
-    for n0, n1 in _chunks(s.N, nb):
-        cols = buf[:(n1 - n0) * P]
-        rows = slice(n0 * P, n1 * P)
-        for g in range(G):
-            fs = slice(g * Fg, (g + 1) * Fg)
-            im2col_nhwc(s.x[n0:n1], g * Cg, Cg, *_geom_args(win), cols)
-            gw[g] += cols.T @ go2[rows, fs]                # (KK*Cg, Fg)
-            # dcols (nb*P, KK*Cg) = dY_g @ W2_g.T, written over cols
-            np.matmul(go2[rows, fs], _weight_nhwc(s.weight, g, Fg).T, out=cols)
-            col2im_nhwc(cols, g * Cg, Cg, *_geom_args(win), grad_x[n0:n1])
-    for g in range(G):
-        grad_w[..., g * Fg:(g + 1) * Fg] = gw[g].reshape(KH, KW, Cg, Fg)
-    return grad_x, grad_w, go2.sum(axis=0)
+            grad_w[..., g * Fg:(g + 1) * Fg] = gw[g].reshape(KH, KW, Cg, Fg)
+    with phase("grad_bias"):
+        grad_b = go2.sum(axis=0)
+    return grad_x, grad_w, grad_b
 
 
 # --------------------------------------------------------------------------
@@ -408,11 +451,13 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
     x = prepare(x, dtype)
     KK, P = win.KH * win.KW, win.OH * win.OW
     if layout == "NCHW":
-        cols = np.empty((N, C * KK, P), dtype)
+        cols = np.empty((C * KK, N * P), dtype)            # (C*KK, N*P)
         if N:
             im2col_nchw(x, *_geom_args(win), cols)
+        # (C*KK, N, P) -> (N, C*KK, P): the engine keeps the batch in the columns
+        cols = cols.reshape(C * KK, N, P).transpose(1, 0, 2).copy()
     else:
-        cols = np.empty((N * P, KK * C), dtype)           # (N*P, KK*C)
+        cols = np.empty((N * P, KK * C), dtype)            # (N*P, KK*C)
         if N:
             im2col_nhwc(x, 0, C, *_geom_args(win), cols)
         cols = cols.reshape(N, P, KK * C)                  # (N, P, KK*C)
@@ -457,12 +502,14 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *,
             f"this window, got shape {cols.shape}"
         )
     dtype, out_dtype = dtypes(cols)
-    cols = prepare(cols, dtype)
     if layout == "NCHW":
+        # (N, C*KK, P) -> (C*KK, N*P), the engine's column layout
+        cols = prepare(cols.transpose(1, 0, 2), dtype).reshape(C * KK, N * P)
         x = np.empty(tuple(x_shape), dtype)
         if N:
             col2im_nchw(cols, *_geom_args(win), x)
     else:
+        cols = prepare(cols, dtype)
         x = np.zeros(tuple(x_shape), dtype)
         if N:
             col2im_nhwc(cols.reshape(N * P, KK * C), 0, C, *_geom_args(win), x)

@@ -15,98 +15,145 @@ slice in a fixed order, so results are bitwise reproducible.
 
 from numba import njit
 
-__all__ = ["im2col_nchw", "col2im_nchw", "im2col_nhwc", "col2im_nhwc"]
+from ._common import out_range, tap_range
 
-
-@njit(cache=True, inline="always")
-def _valid_range(n_out, stride, offset, size):
-    """Output positions ``o`` in ``[0, n_out)`` with ``0 <= o*stride + offset < size``."""
-    lo = 0
-    if offset < 0:
-        lo = (-offset + stride - 1) // stride
-    hi = 0
-    if size - 1 - offset >= 0:
-        hi = (size - 1 - offset) // stride + 1
-    lo = min(lo, n_out)
-    hi = min(max(hi, lo), n_out)
-    return lo, hi
+__all__ = [
+    "im2col_nchw",
+    "col2im_nchw",
+    "rows_to_nchw",
+    "nchw_to_rows",
+    "im2col_nhwc",
+    "col2im_nhwc",
+]
 
 
 @njit(cache=True, nogil=True)
 def im2col_nchw(x, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
-    """x (N, C, H, W) -> cols (N, C*KH*KW, OH*OW), row (c*KH + i)*KW + j."""
+    """x (nb, C, H, W) -> cols (C*KH*KW, nb*OH*OW).
+
+    Row ``(c*KH + i)*KW + j``, column ``n*OH*OW + oh*OW + ow``: the batch sits
+    in the columns, so one GEMM ``W (F, C*KH*KW) @ cols`` serves the chunk.
+    Each row is written strictly sequentially; padding is zero-filled by
+    ranges, without a test per element.
+    """
     N, C, H, W = x.shape
-    for nc in range(N * C):
-        n = nc // C
-        c = nc - n * C
+    P = OH * OW
+    for c in range(C):
         for i in range(KH):
             for j in range(KW):
                 row = (c * KH + i) * KW + j
                 off = j * dw - left
-                lo, hi = _valid_range(OW, sw, off, W)
-                for oh in range(OH):
-                    ih = oh * sh - top + i * dh
-                    base = oh * OW
-                    if ih < 0 or ih >= H:
-                        for ow in range(OW):
-                            cols[n, row, base + ow] = 0
-                        continue
-                    for ow in range(lo):
-                        cols[n, row, base + ow] = 0
-                    for ow in range(lo, hi):
-                        cols[n, row, base + ow] = x[n, c, ih, ow * sw + off]
-                    for ow in range(hi, OW):
-                        cols[n, row, base + ow] = 0
+                lo, hi = out_range(OW, sw, off, W)
+                for n in range(N):
+                    for oh in range(OH):
+                        ih = oh * sh - top + i * dh
+                        base = n * P + oh * OW
+                        if ih < 0 or ih >= H:
+                            for ow in range(OW):
+                                cols[row, base + ow] = 0
+                            continue
+                        for ow in range(lo):
+                            cols[row, base + ow] = 0
+                        for ow in range(lo, hi):
+                            cols[row, base + ow] = x[n, c, ih, ow * sw + off]
+                        for ow in range(hi, OW):
+                            cols[row, base + ow] = 0
 
 
 @njit(cache=True, nogil=True)
 def col2im_nchw(cols, KH, KW, sh, sw, dh, dw, top, left, OH, OW, x):
-    """Adjoint of :func:`im2col_nchw`: overwrite x (N, C, H, W) with the sums."""
+    """Adjoint of :func:`im2col_nchw`: overwrite x (nb, C, H, W) with the sums.
+
+    Each (n, c) plane sums its taps in a fixed order (i, j, oh, ow).
+    """
     N, C, H, W = x.shape
-    for nc in range(N * C):
-        n = nc // C
-        c = nc - n * C
-        for ih in range(H):
-            for iw in range(W):
-                x[n, c, ih, iw] = 0
-        for i in range(KH):
-            for j in range(KW):
-                row = (c * KH + i) * KW + j
-                off = j * dw - left
-                lo, hi = _valid_range(OW, sw, off, W)
-                for oh in range(OH):
-                    ih = oh * sh - top + i * dh
-                    if ih < 0 or ih >= H:
-                        continue
-                    base = oh * OW
-                    for ow in range(lo, hi):
-                        x[n, c, ih, ow * sw + off] += cols[n, row, base + ow]
+    P = OH * OW
+    for n in range(N):
+        for c in range(C):
+            for ih in range(H):
+                for iw in range(W):
+                    x[n, c, ih, iw] = 0
+            for i in range(KH):
+                for j in range(KW):
+                    row = (c * KH + i) * KW + j
+                    off = j * dw - left
+                    lo, hi = out_range(OW, sw, off, W)
+                    for oh in range(OH):
+                        ih = oh * sh - top + i * dh
+                        if ih < 0 or ih >= H:
+                            continue
+                        base = n * P + oh * OW
+                        for ow in range(lo, hi):
+                            x[n, c, ih, ow * sw + off] += cols[row, base + ow]
+
+
+@njit(cache=True, nogil=True)
+def rows_to_nchw(rows, bias, out):
+    """rows (F, nb*P) -> out (nb, F, P), adding bias (F,)."""
+    N, F, P = out.shape
+    for n in range(N):
+        for f in range(F):
+            b = bias[f]
+            for p in range(P):
+                out[n, f, p] = rows[f, n * P + p] + b
+
+
+@njit(cache=True, nogil=True)
+def nchw_to_rows(a, rows, sums):
+    """a (nb, F, P) -> rows (F, nb*P), adding each row's total into sums[f].
+
+    The totals accumulate in float64 (sums is float64) whatever a's dtype.
+    """
+    N, F, P = a.shape
+    for f in range(F):
+        total = 0.0
+        for n in range(N):
+            for p in range(P):
+                v = a[n, f, p]
+                rows[f, n * P + p] = v
+                total += v
+        sums[f] += total
 
 
 @njit(cache=True, nogil=True)
 def im2col_nhwc(x, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
-    """x (N, H, W, C) channels [c0, c0+Cg) -> cols (N*OH*OW, KH*KW*Cg).
+    """x (nb, H, W, C) channels [c0, c0+Cg) -> cols (nb*OH*OW, KH*KW*Cg).
 
-    Row ``(n*OH + oh)*OW + ow``, column ``(i*KW + j)*Cg + c``: each tap copies a
-    whole run of Cg channels.
+    Row ``(n*OH + oh)*OW + ow``, column ``(i*KW + j)*Cg + c``: each tap copies
+    a whole run of Cg channels; with all channels and no dilation, the taps
+    of a kernel row are one contiguous run of ``KW*C`` values.
     """
     N, H, W, C = x.shape
-    for noh in range(N * OH):
-        n = noh // OH
-        oh = noh - n * OH
-        for ow in range(OW):
-            r = noh * OW + ow
-            for i in range(KH):
-                ih = oh * sh - top + i * dh
-                for j in range(KW):
-                    iw = ow * sw - left + j * dw
-                    col = (i * KW + j) * Cg
-                    if ih < 0 or ih >= H or iw < 0 or iw >= W:
-                        for c in range(Cg):
-                            cols[r, col + c] = 0
+    runs = Cg == C and dw == 1
+    x3 = x.reshape((N, H, W * C))                      # (nb, H, W*C)
+    for n in range(N):
+        for oh in range(OH):
+            for ow in range(OW):
+                r = (n * OH + oh) * OW + ow
+                w0 = ow * sw - left
+                j_lo, j_hi = tap_range(w0, KW, dw, W)
+                for i in range(KH):
+                    ih = oh * sh - top + i * dh
+                    base = i * KW * Cg
+                    if ih < 0 or ih >= H:
+                        for t in range(KW * Cg):
+                            cols[r, base + t] = 0
+                        continue
+                    for t in range(j_lo * Cg):
+                        cols[r, base + t] = 0
+                    if runs:
+                        src = (w0 + j_lo) * C
+                        dst = base + j_lo * C
+                        for t in range((j_hi - j_lo) * C):
+                            cols[r, dst + t] = x3[n, ih, src + t]
                     else:
-                        for c in range(Cg):
-                            cols[r, col + c] = x[n, ih, iw, c0 + c]
+                        for j in range(j_lo, j_hi):
+                            iw = w0 + j * dw
+                            dst = base + j * Cg
+                            for c in range(Cg):
+                                cols[r, dst + c] = x[n, ih, iw, c0 + c]
+                    for t in range(j_hi * Cg, KW * Cg):
+                        cols[r, base + t] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -114,20 +161,30 @@ def col2im_nhwc(cols, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, x):
     """Adjoint of :func:`im2col_nhwc`: add the sums into x[..., c0:c0+Cg].
 
     x must be zeroed by the caller (groups share it, each its own channels).
+    Sums run in a fixed order (n, oh, ow, i, j).
     """
     N, H, W, C = x.shape
+    runs = Cg == C and dw == 1
+    x3 = x.reshape((N, H, W * C))                      # (nb, H, W*C), a view
     for n in range(N):
         for oh in range(OH):
             for ow in range(OW):
                 r = (n * OH + oh) * OW + ow
+                w0 = ow * sw - left
+                j_lo, j_hi = tap_range(w0, KW, dw, W)
                 for i in range(KH):
                     ih = oh * sh - top + i * dh
                     if ih < 0 or ih >= H:
                         continue
-                    for j in range(KW):
-                        iw = ow * sw - left + j * dw
-                        if iw < 0 or iw >= W:
-                            continue
-                        col = (i * KW + j) * Cg
-                        for c in range(Cg):
-                            x[n, ih, iw, c0 + c] += cols[r, col + c]
+                    base = i * KW * Cg
+                    if runs:
+                        dst = (w0 + j_lo) * C
+                        src = base + j_lo * C
+                        for t in range((j_hi - j_lo) * C):
+                            x3[n, ih, dst + t] += cols[r, src + t]
+                    else:
+                        for j in range(j_lo, j_hi):
+                            iw = w0 + j * dw
+                            src = base + j * Cg
+                            for c in range(Cg):
+                                x[n, ih, iw, c0 + c] += cols[r, src + c]

@@ -14,6 +14,8 @@ Padding is never selected (it acts as -inf).
 import numpy as np
 from numba import njit
 
+from ._common import tap_range
+
 __all__ = [
     "max_pool_nchw",
     "max_pool_backward_nchw",
@@ -28,16 +30,10 @@ __all__ = [
 
 @njit(cache=True, inline="always")
 def _taps(o, s, pad, k, d, size):
-    """First tap index and tap count of window `o` that land inside [0, size)."""
+    """Window `o`'s start and its taps inside [0, size), as (start, lo, hi)."""
     start = o * s - pad
-    k_lo = 0
-    if start < 0:
-        k_lo = (-start + d - 1) // d
-    k_hi = k
-    last = start + (k - 1) * d
-    if last >= size:
-        k_hi = k - ((last - size) // d + 1)
-    return start, k_lo, max(k_hi, k_lo)
+    lo, hi = tap_range(start, k, d, size)
+    return start, lo, hi
 
 
 @njit(cache=True, nogil=True)
