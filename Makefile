@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 comma := ,
-EXTRAS := test$(if $(WITH_TORCH),$(comma)torch)
+EXTRAS := test$(comma)bench$(if $(WITH_TORCH),$(comma)torch)
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: test bench bench-suite lint format clean
@@ -22,13 +22,19 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m fastconv bench
 
+# The suite runs with numpy's OpenBLAS on the right kernels: fastconv._machine
+# prints the OPENBLAS_CORETYPE fix when the machine needs one (else nothing).
 bench-suite: $(STAMP)
-	$(PY) -m pytest benchmarks --benchmark-only
+	fix=$$($(PY) -m fastconv._machine); if [ -n "$$fix" ]; then export OPENBLAS_CORETYPE=$$fix; \
+	  echo "using OPENBLAS_CORETYPE=$$fix (see python -m fastconv bench)"; fi; \
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-autosave $(BENCH_ARGS)
 
 lint: $(STAMP)
+	$(PY) -m pip install -q ruff
 	$(PY) -m ruff check fastconv tests benchmarks
 
 format: $(STAMP)
+	$(PY) -m pip install -q ruff
 	$(PY) -m ruff format fastconv tests benchmarks
 
 clean:

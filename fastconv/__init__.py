@@ -10,11 +10,13 @@ function, an independent oracle that the tests hold the fast path to.
 from ._config import (
     DEFAULT_WORKSPACE_LIMIT,
     get_workspace_limit,
+    release_workspace,
     set_workspace_limit,
     workspace_limit,
 )
 from .conv import col2im, conv2d, conv2d_backward, im2col
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+from . import naive  # noqa: E402  (the oracle: fastconv.naive after `import fastconv`)
 
 __version__ = "0.1.0"
 
@@ -31,4 +33,6 @@ __all__ = [
     "get_workspace_limit",
     "set_workspace_limit",
     "workspace_limit",
+    "release_workspace",
+    "naive",
 ]

@@ -1,13 +1,25 @@
-"""Run-time settings of the fast path: the im2col workspace limit."""
+"""Run-time settings of the fast path: the workspace limit, and the workspace.
+
+The workspace is the scratch memory of the column matrices. Each thread
+keeps the buffer it last used, up to the limit, and carves every call's
+scratch arrays out of it: a fresh 100 MB buffer costs page faults on first
+touch (about 15 ms measured here, as much as the im2col copy itself), a
+reused one does not. :func:`release_workspace` frees the calling thread's.
+"""
 
 import contextlib
 import numbers
+import threading
+
+import numpy as np
 
 __all__ = [
     "DEFAULT_WORKSPACE_LIMIT",
     "get_workspace_limit",
     "set_workspace_limit",
     "workspace_limit",
+    "release_workspace",
+    "scratch",
 ]
 
 #: Default bound, in bytes, on the scratch matrices one call allocates.
@@ -64,3 +76,40 @@ def batch_chunk(n, bytes_per_sample):
     if limit is None or bytes_per_sample <= 0:
         return max(n, 1)
     return max(1, min(n, limit // bytes_per_sample))
+
+
+_local = threading.local()
+_ALIGN = 64
+
+
+def release_workspace():
+    """Free the calling thread's cached workspace buffer."""
+    _local.buffer = None
+
+
+def scratch(dtype, *shapes):
+    """Uninitialised arrays of `shapes` carved from this thread's workspace.
+
+    The arrays are views of one cached buffer, valid until the next call of
+    this function in the same thread: callers use them within one operation
+    and never return them. A buffer larger than the workspace limit (one
+    sample whose columns alone exceed it) is allocated but not kept.
+    """
+    dtype = np.dtype(dtype)
+    sizes = [int(np.prod(shape)) * dtype.itemsize for shape in shapes]
+    offsets, total = [], 0
+    for size in sizes:
+        offsets.append(total)
+        total += -(-size // _ALIGN) * _ALIGN
+    buf = getattr(_local, "buffer", None)
+    limit = _workspace_limit
+    if buf is not None and limit is not None and buf.nbytes > limit:
+        buf = _local.buffer = None                 # the limit was lowered
+    if buf is None or buf.nbytes < total:
+        buf = None
+        _local.buffer = None                       # let the old one go first
+        buf = np.empty(max(total, 1), np.uint8)
+        if limit is None or total <= limit:
+            _local.buffer = buf
+    return [buf[o:o + size].view(dtype).reshape(shape)
+            for o, size, shape in zip(offsets, sizes, shapes)]

@@ -133,7 +133,8 @@ def _nchw_chunk(s, extra_rows):
     win = s.win
     P, K = win.OH * win.OW, s.C * win.KH * win.KW
     nb = _config.batch_chunk(s.N, (K + extra_rows) * P * s.dtype.itemsize)
-    return nb, np.empty((K, nb * P), s.dtype), np.empty((extra_rows, nb * P), s.dtype)
+    cols, rows = _config.scratch(s.dtype, (K, nb * P), (extra_rows, nb * P))
+    return nb, cols, rows
 
 
 def _forward_nchw(s):
@@ -241,7 +242,7 @@ def _forward_nhwc(s):
     else:
         width = win.KH * win.KW * Cg
         nb = _config.batch_chunk(s.N, P * width * s.dtype.itemsize)
-        buf = np.empty((nb * P, width), s.dtype)           # (nb*P, KK*Cg)
+        buf, = _config.scratch(s.dtype, (nb * P, width))   # (nb*P, KK*Cg)
         for n0, n1 in _chunks(s.N, nb):
             cols = buf[:(n1 - n0) * P]
             for g in range(G):
@@ -277,7 +278,7 @@ def _backward_nhwc(s, go):
             grad_x = np.zeros(s.x.shape, s.dtype)
         width = KH * KW * Cg
         nb = _config.batch_chunk(s.N, P * width * s.dtype.itemsize)
-        buf = np.empty((nb * P, width), s.dtype)           # (nb*P, KK*Cg)
+        buf, = _config.scratch(s.dtype, (nb * P, width))   # (nb*P, KK*Cg)
         gw = [np.zeros((width, Fg), s.dtype) for _ in range(G)]
         for n0, n1 in _chunks(s.N, nb):
             cols = buf[:(n1 - n0) * P]
@@ -344,7 +345,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     array([[[[10., 18.],
              [42., 50.]]]])
     """
-    s, _ = _check_conv(x, weight, bias, stride, padding, dilation, groups, layout)
+    with phase("prepare"):
+        s, _ = _check_conv(x, weight, bias, stride, padding, dilation, groups, layout)
     out = _forward_nchw(s) if s.layout == "NCHW" else _forward_nhwc(s)
     return out.astype(s.out_dtype, copy=False)
 
@@ -384,8 +386,9 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1,
     (array([[4., 4.],
            [4., 4.]]), array([4.]))
     """
-    s, go = _check_conv(x, weight, None, stride, padding, dilation, groups,
-                        layout, grad_out=grad_out)
+    with phase("prepare"):
+        s, go = _check_conv(x, weight, None, stride, padding, dilation, groups,
+                            layout, grad_out=grad_out)
     if s.layout == "NCHW":
         grads = _backward_nchw(s, go)
     else:

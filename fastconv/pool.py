@@ -12,6 +12,7 @@ import numpy as np
 from ._args import as_real_array, check_layout, dtypes, prepare
 from ._geometry import pool_window
 from ._kernels import pool as _k
+from ._trace import phase
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"]
 
@@ -107,14 +108,16 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     >>> fastconv.max_pool2d(x, 2, return_indices=True)
     (array([[[[3.]]]]), array([[[[1]]]]))
     """
-    layout, x, _, win, out_dtype = _check_pool(x, kernel_size, stride, padding,
-                                               dilation, ceil_mode, layout, None)
+    with phase("prepare"):
+        layout, x, _, win, out_dtype = _check_pool(x, kernel_size, stride, padding,
+                                                   dilation, ceil_mode, layout, None)
     shape = _out_shape(x, win, layout)
     out = np.empty(shape, x.dtype)
     idx = np.empty(shape if return_indices else (1, 1, 1, 1), np.int64)
     if x.shape[0]:
         kernel = _k.max_pool_nchw if layout == "NCHW" else _k.max_pool_nhwc
-        kernel(x, *_win_args(win), out, idx, bool(return_indices))
+        with phase("kernel"):
+            kernel(x, *_win_args(win), out, idx, bool(return_indices))
     out = out.astype(out_dtype, copy=False)
     return (out, idx) if return_indices else out
 
@@ -143,15 +146,17 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
     array([[[[0., 5.],
              [0., 0.]]]])
     """
-    layout, x, go, win, out_dtype = _check_pool(
-        x, kernel_size, stride, padding, dilation, ceil_mode, layout, grad_out)
+    with phase("prepare"):
+        layout, x, go, win, out_dtype = _check_pool(
+            x, kernel_size, stride, padding, dilation, ceil_mode, layout, grad_out)
     grad_x = np.empty(x.shape, x.dtype)
     if x.shape[0]:
         if layout == "NCHW":
             kernel = _k.max_pool_backward_nchw
         else:
             kernel = _k.max_pool_backward_nhwc
-        kernel(go, x, *_win_args(win), grad_x)
+        with phase("kernel"):
+            kernel(go, x, *_win_args(win), grad_x)
     return grad_x.astype(out_dtype, copy=False)
 
 
@@ -191,13 +196,15 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     array([[[[ 2.5,  4.5],
              [10.5, 12.5]]]])
     """
-    layout, x, _, win, out_dtype = _check_pool(x, kernel_size, stride, padding, 1,
-                                               ceil_mode, layout, None)
+    with phase("prepare"):
+        layout, x, _, win, out_dtype = _check_pool(x, kernel_size, stride, padding, 1,
+                                                   ceil_mode, layout, None)
     include, divisor = _check_avg_options(count_include_pad, divisor_override)
     out = np.empty(_out_shape(x, win, layout), x.dtype)
     if x.shape[0]:
         kernel = _k.avg_pool_nchw if layout == "NCHW" else _k.avg_pool_nhwc
-        kernel(x, *_avg_win_args(win), include, divisor, out)
+        with phase("kernel"):
+            kernel(x, *_avg_win_args(win), include, divisor, out)
     return out.astype(out_dtype, copy=False)
 
 
@@ -227,8 +234,9 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
     array([[[[0.25, 0.25],
              [0.25, 0.25]]]])
     """
-    layout, x, go, win, out_dtype = _check_pool(x, kernel_size, stride, padding, 1,
-                                                ceil_mode, layout, grad_out)
+    with phase("prepare"):
+        layout, x, go, win, out_dtype = _check_pool(x, kernel_size, stride, padding, 1,
+                                                    ceil_mode, layout, grad_out)
     include, divisor = _check_avg_options(count_include_pad, divisor_override)
     grad_x = np.empty(x.shape, x.dtype)
     if x.shape[0]:
@@ -236,5 +244,6 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
             kernel = _k.avg_pool_backward_nchw
         else:
             kernel = _k.avg_pool_backward_nhwc
-        kernel(go, *_avg_win_args(win), include, divisor, grad_x)
+        with phase("kernel"):
+            kernel(go, *_avg_win_args(win), include, divisor, grad_x)
     return grad_x.astype(out_dtype, copy=False)

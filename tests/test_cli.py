@@ -1,36 +1,38 @@
-"""The command line runs and reports real timings."""
+"""The command line dispatches to each command and reports usage errors."""
 
 import subprocess
 import sys
 
-import numpy as np
+import pytest
 
-from fastconv.__main__ import main
-from fastconv._bench import SMOKE_LAYERS, run_smoke
-
-
-def test_smoke_bench_rows_are_real_timings():
-    lines = []
-    rows = run_smoke(np.float32, repeat=1, naive_batch=1, out=lines.append)
-    assert [r["layer"] for r in rows] == [n for n in SMOKE_LAYERS for _ in range(2)]
-    for r in rows:
-        assert r["fast_ms"] > 0 and r["naive_ms"] > 0
-        assert r["speedup"] == r["naive_ms"] / r["fast_ms"]
-    assert "scaled to N" in lines[0] and len(lines) == 2 + len(rows)
+from fastconv.__main__ import COMMANDS, main
 
 
-def test_bench_rejects_bad_repeat(capsys):
-    try:
-        main(["bench", "--repeat", "0"])
-    except SystemExit as e:
-        assert e.code == 2
-    else:
-        raise AssertionError("--repeat 0 was accepted")
-    assert "--repeat: must be >= 1, got 0" in capsys.readouterr().err
+def test_every_command_has_help(capsys):
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as exc:
+            main([name, "--help"])
+        assert exc.value.code == 0, name
+        assert "usage:" in capsys.readouterr().out
+
+
+def test_bench_rejects_bad_rounds(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--rounds", "0"])
+    assert exc.value.code == 2
+    assert "--rounds: must be >= 1, got 0" in capsys.readouterr().err
 
 
 def test_module_entry_point_usage_error():
     proc = subprocess.run([sys.executable, "-m", "fastconv"], capture_output=True,
                           text=True)
     assert proc.returncode == 2
-    assert "bench" in proc.stderr
+    assert "bench" in proc.stderr and "profile" in proc.stderr
+
+
+def test_profile_through_the_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "fastconv", "profile", "--layer",
+                           "cs231n-pool", "--rounds", "1", "--no-blas-fix"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "cs231n-pool NCHW float64 forward" in proc.stdout

@@ -1,0 +1,122 @@
+"""``python -m fastconv profile``: where one layer's time goes, phase by phase.
+
+The fast path marks its phases (prepare: argument checks and dtype/layout
+copies of the inputs; im2col; gemm; col2im; layout+bias; grad_bias; zero;
+kernel for pooling). This command runs a suite layer a few times while
+recording them and reports each phase's median time and share; "other" is
+the rest of the call (allocations, Python overhead).
+"""
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from . import _baselines, _suite, _trace
+
+__all__ = ["profile_layer", "add_arguments", "run"]
+
+#: Tells the command line to apply the OpenBLAS core-type fix before running.
+MEASURES_SPEED = True
+
+
+def profile_layer(layer, dtype=np.float64, layout="NCHW", backward=False, rounds=7):
+    """Median seconds per phase of one layer's forward (or backward) pass.
+
+    Returns
+    -------
+    phases : dict phase -> median seconds, in the order the phases first ran,
+        plus "other" (the call's time outside any phase) and "total".
+    """
+    x, w, b, gy = _suite.make_inputs(layer, dtype, layout)
+    fwd, bwd = _baselines.fastconv_calls(layer, x, w, b, gy, layout)
+    fn = bwd if backward else fwd
+    fn()                                                  # compile, warm up
+    samples = []
+    for _ in range(rounds):
+        with _trace.recording() as rec:
+            t0 = time.perf_counter()
+            fn()
+            total = time.perf_counter() - t0
+        rec = dict(rec)
+        rec["other"] = max(0.0, total - sum(rec.values()))
+        rec["total"] = total
+        samples.append(rec)
+    names = list(dict.fromkeys(k for s in samples for k in s))
+    return {k: float(np.median([s.get(k, 0.0) for s in samples])) for k in names}
+
+
+def format_profile(layer, phases, dtype, layout, backward):
+    """The profile as text lines."""
+    total = phases["total"]
+    direction = "backward" if backward else "forward"
+    lines = [f"{layer.name} {layout} {np.dtype(dtype).name} {direction}: "
+             f"{1e3 * total:.2f} ms per call (median)"]
+    lines.append(f"{'phase':18s} {'ms':>9s} {'share':>7s}  rate")
+    for name, t in phases.items():
+        if name == "total":
+            continue
+        rate = ""
+        if name == "gemm" and layer.kind == "conv" and t > 0:
+            rate = f"{layer.flops(backward) / t / 1e9:.1f} GFLOP/s"
+        lines.append(f"{name:18s} {1e3 * t:9.3f} {100 * t / total:6.1f}%  {rate}")
+    return lines
+
+
+def _plot(layer, phases, path, title):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit("--plot needs matplotlib: pip install matplotlib") from None
+    items = [(k, v) for k, v in phases.items() if k != "total"]
+    fig, ax = plt.subplots(figsize=(8, 1.8))
+    left = 0.0
+    for name, t in items:
+        ax.barh(0, 1e3 * t, left=left, label=name)
+        left += 1e3 * t
+    ax.set_yticks([])
+    ax.set_xlabel("ms")
+    ax.set_title(title)
+    ax.legend(ncol=min(4, len(items)), fontsize=7, loc="upper center",
+              bbox_to_anchor=(0.5, -0.45))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def add_arguments(parser):
+    """Options of ``python -m fastconv profile``."""
+    parser.add_argument("--layer", required=True, type=_layer,
+                        help=f"one of {', '.join(_suite.LAYERS)}")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    parser.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW")
+    parser.add_argument("--backward", action="store_true", help="profile the backward pass")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--plot", metavar="PATH.png", help="also draw the phases")
+    parser.add_argument("--no-blas-fix", action="store_true",
+                        help="keep the machine's OpenBLAS core type even if misdetected")
+
+
+def _layer(text):
+    try:
+        return _suite.get_layer(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def run(args):
+    """Run ``python -m fastconv profile``; return the exit status."""
+    if args.rounds < 1:
+        print(f"--rounds must be >= 1, got {args.rounds}", file=sys.stderr)
+        return 2
+    dtype = np.dtype(args.dtype)
+    phases = profile_layer(args.layer, dtype, args.layout, args.backward, args.rounds)
+    lines = format_profile(args.layer, phases, dtype, args.layout, args.backward)
+    print("\n".join(lines))
+    if args.plot:
+        _plot(args.layer, phases, args.plot, lines[0])
+        print(f"wrote {args.plot}")
+    return 0
