@@ -129,12 +129,17 @@ def _chunks(n, step):
 
 
 def _nchw_chunk(s, extra_rows):
-    """Chunk size and buffers: cols (C*KK, nb*P) and rows (F or extra, nb*P)."""
+    """Chunk size and a function giving the C-contiguous chunk buffers
+    cols (C*KK, m*P) and rows (extra_rows, m*P) for a chunk of m samples."""
     win = s.win
     P, K = win.OH * win.OW, s.C * win.KH * win.KW
     nb = _config.batch_chunk(s.N, (K + extra_rows) * P * s.dtype.itemsize)
-    cols, rows = _config.scratch(s.dtype, (K, nb * P), (extra_rows, nb * P))
-    return nb, cols, rows
+    flat_cols, flat_rows = _config.scratch(s.dtype, (K * nb * P,), (extra_rows * nb * P,))
+
+    def buffers(m):
+        return (flat_cols[:K * m * P].reshape(K, m * P),
+                flat_rows[:extra_rows * m * P].reshape(extra_rows, m * P))
+    return nb, buffers
 
 
 def _forward_nchw(s):
@@ -157,9 +162,9 @@ def _forward_nchw(s):
             with phase("bias"):
                 out3 += s.bias[:, None]
         return out
-    nb, buf, rbuf = _nchw_chunk(s, s.F)
+    nb, buffers = _nchw_chunk(s, s.F)
     for n0, n1 in _chunks(s.N, nb):
-        cols, rows = buf[:, :(n1 - n0) * P], rbuf[:, :(n1 - n0) * P]
+        cols, rows = buffers(n1 - n0)
         with phase("im2col"):
             im2col_nchw(s.x[n0:n1], *_geom_args(win), cols)
         with phase("gemm"):
@@ -194,10 +199,10 @@ def _backward_nchw(s, go):
             grad_b = go3.sum(axis=(0, 2))
         return grad_x, grad_w2.reshape(s.weight.shape), grad_b
     sums = np.zeros(s.F, np.float64)
-    nb, buf, rbuf = _nchw_chunk(s, s.F)
+    nb, buffers = _nchw_chunk(s, s.F)
     first = True
     for n0, n1 in _chunks(s.N, nb):
-        cols, dy = buf[:, :(n1 - n0) * P], rbuf[:, :(n1 - n0) * P]
+        cols, dy = buffers(n1 - n0)
         with phase("layout+grad_bias"):
             nchw_to_rows(go3[n0:n1], dy, sums)             # dY (F, nb*P)
         with phase("im2col"):
