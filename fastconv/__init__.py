@@ -17,6 +17,8 @@ from ._config import (
 from .conv import col2im, conv2d, conv2d_backward, im2col
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from . import naive  # noqa: E402  (the oracle: fastconv.naive after `import fastconv`)
+from . import compat  # noqa: E402  (course-compatible functions)
+from ._checker import check  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -35,4 +37,6 @@ __all__ = [
     "workspace_limit",
     "release_workspace",
     "naive",
+    "compat",
+    "check",
 ]

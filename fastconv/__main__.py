@@ -12,6 +12,7 @@ import sys
 COMMANDS = {
     "bench": ("fastconv._bench", "time fastconv against its peers on the layer suite"),
     "profile": ("fastconv._profile", "where one layer's time goes, phase by phase"),
+    "check": ("fastconv._checker", "grade and time your own course implementation"),
 }
 
 
