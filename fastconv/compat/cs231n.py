@@ -30,13 +30,12 @@ take). float32 stays float32. Max pooling's backward pass sends a tied
 window's gradient to its first maximum, as PyTorch does.
 """
 
-import numbers
-from collections.abc import Mapping
-
 import numpy as np
 
 import fastconv
 from fastconv import naive
+
+from . import _args as _a
 
 __all__ = [
     "conv_forward_naive",
@@ -54,38 +53,11 @@ __all__ = [
 # argument checks, with the assignment's names
 
 
-def _array(value, name, ndim, shape_doc):
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real-valued array, got dtype {arr.dtype}")
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D {shape_doc}, got shape {arr.shape}")
-    return arr
-
-
-def _param(params, dict_name, key, minimum):
-    if not isinstance(params, Mapping):
-        raise TypeError(
-            f"{dict_name} must be a dict, got {type(params).__name__} {params!r}"
-        )
-    if key not in params:
-        raise ValueError(
-            f"{dict_name} must have a '{key}' key, got keys {list(params)}"
-        )
-    value = params[key]
-    # bool is an int subclass, but stride=True is a bug, not a 1
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{dict_name}['{key}'] must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{dict_name}['{key}'] must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _conv_args(x, w, b, conv_param):
-    x = _array(x, "x", 4, "(N, C, H, W)")
-    w = _array(w, "w", 4, "(F, C, HH, WW)")
-    stride = _param(conv_param, "conv_param", "stride", 1)
-    pad = _param(conv_param, "conv_param", "pad", 0)
+    x = _a.array(x, "x", 4, "(N, C, H, W)")
+    w = _a.array(w, "w", 4, "(F, C, HH, WW)")
+    stride = _a.param(conv_param, "conv_param", "stride", 1)
+    pad = _a.param(conv_param, "conv_param", "pad", 0)
     N, C, H, W = x.shape
     F, wC, HH, WW = w.shape
     if wC != C:
@@ -99,7 +71,7 @@ def _conv_args(x, w, b, conv_param):
             f"{H + 2 * pad}, W + 2*pad = {W + 2 * pad} (H={H}, W={W}, pad={pad})"
         )
     if b is not None:
-        b = _array(b, "b", 1, "(F,)")
+        b = _a.array(b, "b", 1, "(F,)")
         if b.shape != (F,):
             raise ValueError(
                 f"b must have shape (F,) = ({F},) to match w {w.shape}, "
@@ -109,32 +81,16 @@ def _conv_args(x, w, b, conv_param):
 
 
 def _pool_args(x, pool_param):
-    x = _array(x, "x", 4, "(N, C, H, W)")
-    ph = _param(pool_param, "pool_param", "pool_height", 1)
-    pw = _param(pool_param, "pool_param", "pool_width", 1)
-    stride = _param(pool_param, "pool_param", "stride", 1)
+    x = _a.array(x, "x", 4, "(N, C, H, W)")
+    ph = _a.param(pool_param, "pool_param", "pool_height", 1)
+    pw = _a.param(pool_param, "pool_param", "pool_width", 1)
+    stride = _a.param(pool_param, "pool_param", "stride", 1)
     H, W = x.shape[2:]
     if H < ph or W < pw:
         raise ValueError(
             f"the {ph}x{pw} pool does not fit x of shape {x.shape} (H={H}, W={W})"
         )
     return x, (ph, pw), stride
-
-
-def _check_dout(dout, expected):
-    if dout.shape != expected:
-        raise ValueError(f"dout must have the shape of out, {expected}, "
-                         f"got shape {dout.shape}")
-
-
-def _cache(cache, length, doc, producer):
-    if not isinstance(cache, tuple) or len(cache) != length:
-        described = (f"a {len(cache)}-tuple" if isinstance(cache, tuple)
-                     else type(cache).__name__)
-        raise ValueError(
-            f"cache must be the {doc} tuple returned by {producer}, got {described}"
-        )
-    return cache
 
 
 # --------------------------------------------------------------------------
@@ -148,13 +104,13 @@ def _conv_forward(engine, x, w, b, conv_param):
 
 
 def _conv_backward(engine, dout, cache, producer):
-    x, w, b, conv_param = _cache(cache, 4, "(x, w, b, conv_param)", producer)
+    x, w, b, conv_param = _a.cache(cache, 4, "(x, w, b, conv_param)", producer)
     xa, wa, _, stride, pad = _conv_args(x, w, None, conv_param)
-    dout = _array(dout, "dout", 4, "(N, F, H', W')")
+    dout = _a.array(dout, "dout", 4, "(N, F, H', W')")
     N, _, H, W = xa.shape
     F, _, HH, WW = wa.shape
-    _check_dout(dout, (N, F, (H + 2 * pad - HH) // stride + 1,
-                       (W + 2 * pad - WW) // stride + 1))
+    _a.check_grad(dout, "dout", (N, F, (H + 2 * pad - HH) // stride + 1,
+                                 (W + 2 * pad - WW) // stride + 1), "out")
     return tuple(engine.conv2d_backward(dout, xa, wa, stride=stride, padding=pad))
 
 
@@ -164,12 +120,12 @@ def _pool_forward(engine, x, pool_param):
 
 
 def _pool_backward(engine, dout, cache, producer):
-    x, pool_param = _cache(cache, 2, "(x, pool_param)", producer)
+    x, pool_param = _a.cache(cache, 2, "(x, pool_param)", producer)
     xa, kernel, stride = _pool_args(x, pool_param)
-    dout = _array(dout, "dout", 4, "(N, C, H', W')")
+    dout = _a.array(dout, "dout", 4, "(N, C, H', W')")
     N, C, H, W = xa.shape
-    _check_dout(dout, (N, C, (H - kernel[0]) // stride + 1,
-                       (W - kernel[1]) // stride + 1))
+    _a.check_grad(dout, "dout", (N, C, (H - kernel[0]) // stride + 1,
+                                 (W - kernel[1]) // stride + 1), "out")
     return engine.max_pool2d_backward(dout, xa, kernel, stride)
 
 

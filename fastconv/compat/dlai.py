@@ -32,12 +32,11 @@ Differences from the notebook's loops, all on purpose:
   itself keeps the notebook's definition.
 """
 
-import numbers
-from collections.abc import Mapping
-
 import numpy as np
 
 import fastconv
+
+from . import _args as _a
 
 __all__ = [
     "zero_pad",
@@ -57,35 +56,8 @@ MODES = ("max", "average")
 # argument checks, with the course's names
 
 
-def _array(value, name, ndim, shape_doc):
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real-valued array, got dtype {arr.dtype}")
-    if ndim is not None and arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D {shape_doc}, got shape {arr.shape}")
-    return arr
-
-
-def _int(value, name, minimum):
-    # bool is an int subclass, but stride=True is a bug, not a 1
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _hparam(hparameters, key, minimum):
-    if not isinstance(hparameters, Mapping):
-        raise TypeError(
-            f"hparameters must be a dict, got {type(hparameters).__name__} "
-            f"{hparameters!r}"
-        )
-    if key not in hparameters:
-        raise ValueError(
-            f'hparameters must have a "{key}" key, got keys {list(hparameters)}'
-        )
-    return _int(hparameters[key], f'hparameters["{key}"]', minimum)
+    return _a.param(hparameters, "hparameters", key, minimum, quote='"')
 
 
 def _mode(mode):
@@ -105,8 +77,8 @@ def _check_fits(shape, fh, fw, pad, name):
 
 
 def _conv_args(A_prev, W, b, hparameters):
-    A_prev = _array(A_prev, "A_prev", 4, "(m, n_H_prev, n_W_prev, n_C_prev)")
-    W = _array(W, "W", 4, "(f, f, n_C_prev, n_C)")
+    A_prev = _a.array(A_prev, "A_prev", 4, "(m, n_H_prev, n_W_prev, n_C_prev)")
+    W = _a.array(W, "W", 4, "(f, f, n_C_prev, n_C)")
     stride = _hparam(hparameters, "stride", 1)
     pad = _hparam(hparameters, "pad", 0)
     m, n_H_prev, n_W_prev, n_C_prev = A_prev.shape
@@ -118,7 +90,7 @@ def _conv_args(A_prev, W, b, hparameters):
         )
     _check_fits(A_prev.shape, fh, fw, pad, "A_prev")
     if b is not None:
-        b = _array(b, "b", None, "")
+        b = _a.array(b, "b", None, "")
         if b.shape != (1, 1, 1, n_C):
             raise ValueError(
                 f"b must have shape (1, 1, 1, n_C) = (1, 1, 1, {n_C}) to match "
@@ -128,28 +100,12 @@ def _conv_args(A_prev, W, b, hparameters):
 
 
 def _pool_args(A_prev, hparameters, mode):
-    A_prev = _array(A_prev, "A_prev", 4, "(m, n_H_prev, n_W_prev, n_C_prev)")
+    A_prev = _a.array(A_prev, "A_prev", 4, "(m, n_H_prev, n_W_prev, n_C_prev)")
     f = _hparam(hparameters, "f", 1)
     stride = _hparam(hparameters, "stride", 1)
     mode = _mode(mode)
     _check_fits(A_prev.shape, f, f, 0, "A_prev")
     return A_prev, f, stride, mode
-
-
-def _check_grad(grad, name, expected, of):
-    if grad.shape != expected:
-        raise ValueError(f"{name} must have the shape of {of}, {expected}, "
-                         f"got shape {grad.shape}")
-
-
-def _cache(cache, length, doc, producer):
-    if not isinstance(cache, tuple) or len(cache) != length:
-        described = (f"a {len(cache)}-tuple" if isinstance(cache, tuple)
-                     else type(cache).__name__)
-        raise ValueError(
-            f"cache must be the {doc} tuple returned by {producer}, got {described}"
-        )
-    return cache
 
 
 # --------------------------------------------------------------------------
@@ -179,8 +135,8 @@ def zero_pad(X, pad):
            [0., 1., 1., 0.],
            [0., 0., 0., 0.]])
     """
-    X = _array(X, "X", 4, "(m, n_H, n_W, n_C)")
-    pad = _int(pad, "pad", 0)
+    X = _a.array(X, "X", 4, "(m, n_H, n_W, n_C)")
+    pad = _a.int_arg(pad, "pad", 0)
     return np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="constant")
 
 
@@ -207,9 +163,9 @@ def conv_single_step(a_slice_prev, W, b):
     >>> print(Z, type(Z).__name__)
     7.0 float64
     """
-    a = _array(a_slice_prev, "a_slice_prev", None, "")
-    W = _array(W, "W", None, "")
-    b = _array(b, "b", None, "")
+    a = _a.array(a_slice_prev, "a_slice_prev", None, "")
+    W = _a.array(W, "W", None, "")
+    b = _a.array(b, "b", None, "")
     if a.shape != W.shape:
         raise ValueError(
             f"a_slice_prev and W must have the same shape (f, f, n_C_prev), got "
@@ -297,15 +253,15 @@ def conv_backward(dZ, cache):
     >>> db.shape
     (1, 1, 1, 1)
     """
-    A_prev, W, b, hparameters = _cache(cache, 4, "(A_prev, W, b, hparameters)",
+    A_prev, W, b, hparameters = _a.cache(cache, 4, "(A_prev, W, b, hparameters)",
                                        "conv_forward")
     A, Wa, _, stride, pad = _conv_args(A_prev, W, None, hparameters)
-    dZ = _array(dZ, "dZ", 4, "(m, n_H, n_W, n_C)")
+    dZ = _a.array(dZ, "dZ", 4, "(m, n_H, n_W, n_C)")
     m, n_H_prev, n_W_prev, _ = A.shape
     fh, fw, _, n_C = Wa.shape
-    _check_grad(dZ, "dZ", (m, (n_H_prev + 2 * pad - fh) // stride + 1,
-                           (n_W_prev + 2 * pad - fw) // stride + 1, n_C),
-                "Z (m, n_H, n_W, n_C)")
+    _a.check_grad(dZ, "dZ", (m, (n_H_prev + 2 * pad - fh) // stride + 1,
+                             (n_W_prev + 2 * pad - fw) // stride + 1, n_C),
+                  "Z (m, n_H, n_W, n_C)")
     dA_prev, dW, db = fastconv.conv2d_backward(dZ, A, Wa, stride=stride, padding=pad,
                                                layout="NHWC")
     return dA_prev, dW, db.reshape(1, 1, 1, -1)
@@ -374,12 +330,12 @@ def pool_backward(dA, cache, mode="max"):
     array([[0., 2., 0.],
            [0., 0., 0.]])
     """
-    A_prev, hparameters = _cache(cache, 2, "(A_prev, hparameters)", "pool_forward")
+    A_prev, hparameters = _a.cache(cache, 2, "(A_prev, hparameters)", "pool_forward")
     A, f, stride, mode = _pool_args(A_prev, hparameters, mode)
-    dA = _array(dA, "dA", 4, "(m, n_H, n_W, n_C)")
+    dA = _a.array(dA, "dA", 4, "(m, n_H, n_W, n_C)")
     m, n_H_prev, n_W_prev, n_C = A.shape
-    _check_grad(dA, "dA", (m, (n_H_prev - f) // stride + 1, (n_W_prev - f) // stride + 1,
-                           n_C), "A (m, n_H, n_W, n_C)")
+    _a.check_grad(dA, "dA", (m, (n_H_prev - f) // stride + 1, (n_W_prev - f) // stride + 1,
+                             n_C), "A (m, n_H, n_W, n_C)")
     if mode == "max":
         return fastconv.max_pool2d_backward(dA, A, f, stride, layout="NHWC")
     return fastconv.avg_pool2d_backward(dA, A, f, stride, layout="NHWC")
@@ -406,7 +362,7 @@ def create_mask_from_window(x):
     array([[False, False],
            [ True, False]])
     """
-    x = _array(x, "x", None, "")
+    x = _a.array(x, "x", None, "")
     if x.size == 0:
         raise ValueError(f"x must not be empty, got shape {x.shape}")
     return x == np.max(x)
@@ -435,8 +391,8 @@ def distribute_value(dz, shape):
     """
     if not isinstance(shape, (tuple, list)) or len(shape) != 2:
         raise ValueError(f"shape must be a pair (n_H, n_W), got {shape!r}")
-    n_H, n_W = _int(shape[0], "shape[0] (n_H)", 1), _int(shape[1], "shape[1] (n_W)", 1)
-    dz = _array(dz, "dz", None, "")
+    n_H, n_W = _a.int_arg(shape[0], "shape[0] (n_H)", 1), _a.int_arg(shape[1], "shape[1] (n_W)", 1)
+    dz = _a.array(dz, "dz", None, "")
     if dz.size != 1:
         raise ValueError(f"dz must be a single number, got shape {dz.shape}")
     value = dz.reshape(())[()] / (n_H * n_W)
