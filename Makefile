@@ -4,10 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 comma := ,
-EXTRAS := test$(comma)bench$(if $(WITH_TORCH),$(comma)torch)
+EXTRAS := test$(comma)bench$(comma)train$(if $(WITH_TORCH),$(comma)torch)
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: test bench bench-suite lint format clean
+.PHONY: test bench bench-suite train lint format clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ bench-suite: $(STAMP)
 	fix=$$($(PY) -m fastconv._machine); if [ -n "$$fix" ]; then export OPENBLAS_CORETYPE=$$fix; \
 	  echo "using OPENBLAS_CORETYPE=$$fix (see python -m fastconv bench)"; fi; \
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-autosave $(BENCH_ARGS)
+
+$(VENV)/.installed-train: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e ".[train]"
+	touch $@
+
+train: $(VENV)/.installed-train
+	$(PY) -m fastconv train $(TRAIN_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m pip install -q ruff

@@ -18,6 +18,7 @@ from .conv import col2im, conv2d, conv2d_backward, im2col
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from . import naive  # noqa: E402  (the oracle: fastconv.naive after `import fastconv`)
 from . import compat  # noqa: E402  (course-compatible functions)
+from . import nn  # noqa: E402  (a small layer API on the engine)
 from ._checker import check  # noqa: E402
 
 __version__ = "0.1.0"
@@ -38,5 +39,6 @@ __all__ = [
     "release_workspace",
     "naive",
     "compat",
+    "nn",
     "check",
 ]

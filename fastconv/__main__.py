@@ -13,6 +13,8 @@ COMMANDS = {
     "bench": ("fastconv._bench", "time fastconv against its peers on the layer suite"),
     "profile": ("fastconv._profile", "where one layer's time goes, phase by phase"),
     "check": ("fastconv._checker", "grade and time your own course implementation"),
+    "train": ("fastconv._train",
+              "train a LeNet-style CNN on scikit-learn's digits, fastconv vs the naive oracle"),
 }
 
 

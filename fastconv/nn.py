@@ -1,0 +1,984 @@
+"""Small neural-network layers on the fastconv engine, with optimisers.
+
+A consumer of the engine, not a framework. Every layer has ``forward(x)``
+and ``backward(grad_out)``; it keeps what its backward pass needs from the
+last forward pass, owns its parameters in ``params`` and their gradients in
+``grads`` (two dicts with the same keys), and reaches convolution and pooling
+only through the public functions of its `backend`: the fast engine
+(``fastconv``, the default) or the plain-loop oracle (``fastconv.naive``),
+which share function names. There is no autograd graph: :class:`Sequential`
+runs its layers forward, then their backward passes in reverse.
+
+``backward`` overwrites the gradients (it does not accumulate), so there is
+nothing to zero between steps. Optimisers take ``(param, grad)`` pairs, from
+``model.parameters()``, and update the parameters in place.
+
+Layers that see images take ``layout="NCHW"`` (x of shape (N, C, H, W),
+conv weight (F, C/groups, KH, KW)) or ``layout="NHWC"`` (x (N, H, W, C),
+weight (KH, KW, C/groups, F)), exactly as :func:`fastconv.conv2d` does.
+
+Examples
+--------
+>>> import numpy as np
+>>> from fastconv import nn
+>>> rng = np.random.default_rng(0)
+>>> model = nn.Sequential(
+...     nn.Conv2d(1, 4, 3, padding="same", rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+...     nn.Flatten(), nn.Linear(4 * 4 * 4, 10, rng=rng))
+>>> loss_fn, opt = nn.SoftmaxCrossEntropy(), nn.SGD(model.parameters(), lr=0.1)
+>>> x, y = rng.random((8, 1, 8, 8), dtype=np.float32), np.arange(8)
+>>> first = loss_fn.forward(model.forward(x), y)
+>>> for _ in range(20):
+...     loss = loss_fn.forward(model.forward(x), y)
+...     _ = model.backward(loss_fn.backward())
+...     opt.step()
+>>> bool(loss < first)
+True
+"""
+
+import numbers
+
+import numpy as np
+
+import fastconv
+
+__all__ = [
+    "Layer",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "ReLU",
+    "Flatten",
+    "Linear",
+    "Dropout",
+    "Sequential",
+    "SoftmaxCrossEntropy",
+    "softmax",
+    "SGD",
+    "Adam",
+]
+
+_LAYOUTS = ("NCHW", "NHWC")
+_KEEP_ALL = "keep all"         # Dropout's mask after an identity forward pass
+
+
+# --------------------------------------------------------------------------
+# argument checks: each names the argument and shows its value
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_pair(value, name, minimum):
+    """Return an int or a pair of ints, each >= minimum, as a pair."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+        items = tuple(value)
+    else:
+        items = (value, value)
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(items) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return (int(items[0]), int(items[1]))
+
+
+def _check_padding(padding):
+    """"same"/"valid" (any case), an int, a pair or (top, bottom, left, right)."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode not in ("same", "valid"):
+            raise ValueError(
+                f"padding must be 'same', 'valid', an int, a pair or "
+                f"(top, bottom, left, right), got {padding!r}"
+            )
+        return mode
+    if isinstance(padding, (tuple, list)):
+        if len(padding) not in (2, 4):
+            raise ValueError(
+                f"padding must be an int, a pair or (top, bottom, left, right), "
+                f"got {padding!r}"
+            )
+        items = tuple(padding)
+    else:
+        items = (padding,)
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(
+                f"padding must be 'same', 'valid', an int or a tuple of ints, "
+                f"got {padding!r}"
+            )
+    if min(items) < 0:
+        raise ValueError(f"padding must be >= 0, got {padding!r}")
+    return int(items[0]) if len(items) == 1 else tuple(int(v) for v in items)
+
+
+def _sides(padding):
+    """Explicit padding as (top, bottom, left, right); None for "same"/"valid"."""
+    if isinstance(padding, str):
+        return None
+    if isinstance(padding, int):
+        return (padding,) * 4
+    if len(padding) == 2:
+        return (padding[0], padding[0], padding[1], padding[1])
+    return padding
+
+
+def _check_layout(layout):
+    if not isinstance(layout, str) or layout not in _LAYOUTS:
+        raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    return layout
+
+
+def _check_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a float dtype, got {dtype!r}") from None
+    if dt.kind != "f":
+        raise TypeError(f"dtype must be a float dtype, got {dtype!r}")
+    return dt
+
+
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def _check_rng(rng):
+    """Return a Generator from None (fresh entropy), an int seed or a Generator."""
+    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise TypeError(f"rng must be None, an int seed or a numpy Generator, got {rng!r}")
+
+
+def _check_backend(backend, names):
+    """`backend` (default the fast engine) if it has the functions `names`."""
+    if backend is None:
+        return fastconv
+    missing = [n for n in names if not callable(getattr(backend, n, None))]
+    if missing:
+        raise TypeError(
+            f"backend must provide {', '.join(names)} (fastconv or fastconv.naive), "
+            f"got {backend!r}, which lacks {', '.join(missing)}"
+        )
+    return backend
+
+
+def _he_normal(rng, shape, fan_in, dtype):
+    """He (Kaiming) normal initialisation: N(0, 2 / fan_in)."""
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+
+
+def _backend_name(backend):
+    return getattr(backend, "__name__", repr(backend))
+
+
+# --------------------------------------------------------------------------
+# layers
+
+
+class Layer:
+    """Base class: a layer with ``forward``, ``backward`` and its parameters.
+
+    Subclasses fill ``params`` and ``grads`` (same keys, same shapes) and set
+    ``self.grads[name][...]`` in ``backward``, so that the ``(param, grad)``
+    pairs handed to an optimiser stay valid.
+    """
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self.training = True
+
+    def __call__(self, x):
+        """Return ``self.forward(x)``."""
+        return self.forward(x)
+
+    def forward(self, x):
+        """Output of the layer for input `x`; remembers what backward needs."""
+        raise NotImplementedError
+
+    def backward(self, grad_out):
+        """Gradient with respect to the last forward's input; sets ``grads``."""
+        raise NotImplementedError
+
+    def parameters(self):
+        """List of ``(param, grad)`` array pairs, for the optimisers."""
+        return [(self.params[k], self.grads[k]) for k in self.params]
+
+    def named_parameters(self):
+        """List of ``(name, param, grad)``."""
+        return [(k, self.params[k], self.grads[k]) for k in self.params]
+
+    def train(self, mode=True):
+        """Set training mode (Dropout drops only in training); return self."""
+        self.training = _check_bool(mode, "mode")
+        return self
+
+    def eval(self):
+        """Set evaluation mode; return self."""
+        return self.train(False)
+
+    def _saved(self, attr):
+        value = getattr(self, attr, None)
+        if value is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return value
+
+
+class Conv2d(Layer):
+    """2-D convolution layer, He-initialised.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C and F.
+    kernel_size : int or (int, int)
+    stride, dilation : int or (int, int)
+        Per-axis pairs allowed.
+    padding : int, (int, int), (top, bottom, left, right), "same" or "valid"
+        Case-insensitive: "SAME" and "VALID" as in TensorFlow. "same" gives an
+        output of ``ceil(H / stride)`` for any stride.
+    groups : int
+        Must divide both `in_channels` and `out_channels`.
+    bias : bool
+    layout : {"NCHW", "NHWC"}
+    dtype : float dtype
+        Of the parameters (default float32).
+    rng : None, int or numpy.random.Generator
+        Source of the initial weights, drawn from ``N(0, 2 / fan_in)`` with
+        ``fan_in = in_channels / groups * KH * KW``; bias starts at zero.
+    backend : module, optional
+        ``fastconv`` (default) or ``fastconv.naive``.
+
+    Attributes
+    ----------
+    params, grads : dict
+        ``"weight"``: shape (F, C/groups, KH, KW) for NCHW, (KH, KW, C/groups, F)
+        for NHWC; ``"bias"``: shape (F,), when `bias`.
+
+    Notes
+    -----
+    ``forward`` keeps a reference to x for ``backward``: do not modify x in
+    place in between.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> conv = nn.Conv2d(3, 8, 3, stride=(2, 1), padding="SAME", layout="NHWC", rng=0)
+    >>> conv.params["weight"].shape
+    (3, 3, 3, 8)
+    >>> y = conv.forward(np.ones((2, 9, 9, 3), np.float32))    # (N, OH, OW, F)
+    >>> y.shape, conv.backward(np.ones_like(y)).shape
+    ((2, 5, 9, 8), (2, 9, 9, 3))
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, *, layout="NCHW", dtype=np.float32,
+                 rng=None, backend=None):
+        super().__init__()
+        self.in_channels = _check_int(in_channels, "in_channels", 1)
+        self.out_channels = _check_int(out_channels, "out_channels", 1)
+        self.kernel_size = _check_pair(kernel_size, "kernel_size", 1)
+        self.stride = _check_pair(stride, "stride", 1)
+        self.padding = _check_padding(padding)
+        self.dilation = _check_pair(dilation, "dilation", 1)
+        self.groups = _check_int(groups, "groups", 1)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(
+                f"groups must divide in_channels and out_channels, got groups="
+                f"{self.groups}, in_channels={self.in_channels}, "
+                f"out_channels={self.out_channels}"
+            )
+        use_bias = _check_bool(bias, "bias")
+        self.layout = _check_layout(layout)
+        dtype = _check_dtype(dtype)
+        rng = _check_rng(rng)
+        self.backend = _check_backend(backend, ("conv2d", "conv2d_backward"))
+        kh, kw = self.kernel_size
+        cg, f = self.in_channels // self.groups, self.out_channels
+        shape = (f, cg, kh, kw) if self.layout == "NCHW" else (kh, kw, cg, f)
+        self.params["weight"] = _he_normal(rng, shape, cg * kh * kw, dtype)
+        if use_bias:
+            self.params["bias"] = np.zeros(f, dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._x = None
+
+    def _options(self):
+        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
+                    groups=self.groups, layout=self.layout)
+
+    def forward(self, x):
+        """Convolve x (N, C, H, W) or (N, H, W, C) to (N, F, OH, OW) or (N, OH, OW, F)."""
+        self._x = x
+        return self.backend.conv2d(x, self.params["weight"], self.params.get("bias"),
+                                   **self._options())
+
+    def backward(self, grad_out):
+        """Set the weight and bias gradients; return the gradient for x."""
+        x = self._saved("_x")
+        gx, gw, gb = self.backend.conv2d_backward(grad_out, x, self.params["weight"],
+                                                  **self._options())
+        self.grads["weight"][...] = gw
+        if "bias" in self.grads:
+            self.grads["bias"][...] = gb
+        return gx
+
+    def __repr__(self):
+        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size="
+                f"{self.kernel_size}, stride={self.stride}, padding={self.padding!r}, "
+                f"layout={self.layout!r}, backend={_backend_name(self.backend)})")
+
+
+class _Pool(Layer):
+    """Shared set-up of the pooling layers."""
+
+    _functions = ()
+
+    def __init__(self, kernel_size, stride, padding, dilation, ceil_mode, layout,
+                 backend):
+        super().__init__()
+        self.kernel_size = _check_pair(kernel_size, "kernel_size", 1)
+        self.stride = None if stride is None else _check_pair(stride, "stride", 1)
+        self.padding = _check_padding(padding)
+        self.dilation = _check_pair(dilation, "dilation", 1)
+        self.ceil_mode = _check_bool(ceil_mode, "ceil_mode")
+        self.layout = _check_layout(layout)
+        self.backend = _check_backend(backend, self._functions)
+        sides = _sides(self.padding)
+        if sides is not None:
+            half_h = ((self.kernel_size[0] - 1) * self.dilation[0] + 1) // 2
+            half_w = ((self.kernel_size[1] - 1) * self.dilation[1] + 1) // 2
+            if max(sides[:2]) > half_h or max(sides[2:]) > half_w:
+                raise ValueError(
+                    f"padding must be at most half the kernel for pooling, got "
+                    f"padding={padding!r} for kernel_size={self.kernel_size}"
+                )
+        self._x = None
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(kernel_size={self.kernel_size}, stride="
+                f"{self.stride}, padding={self.padding!r}, layout={self.layout!r}, "
+                f"backend={_backend_name(self.backend)})")
+
+
+class MaxPool2d(_Pool):
+    """2-D max pooling layer (no parameters).
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to `kernel_size`.
+    padding : int, (int, int), (top, bottom, left, right), "same" or "valid"
+        -inf padding, at most half the kernel per side.
+    dilation : int or (int, int)
+    ceil_mode : bool
+    layout : {"NCHW", "NHWC"}
+    backend : module, optional
+        ``fastconv`` (default) or ``fastconv.naive``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> pool = nn.MaxPool2d(2)
+    >>> pool.forward(np.array([[[[1., 3.], [3., 2.]]]]))
+    array([[[[3.]]]])
+    >>> pool.backward(np.array([[[[5.]]]]))
+    array([[[[0., 5.],
+             [0., 0.]]]])
+    """
+
+    _functions = ("max_pool2d", "max_pool2d_backward")
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                 *, layout="NCHW", backend=None):
+        super().__init__(kernel_size, stride, padding, dilation, ceil_mode, layout,
+                         backend)
+
+    def _options(self):
+        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
+                    ceil_mode=self.ceil_mode, layout=self.layout)
+
+    def forward(self, x):
+        """Max over each window of x."""
+        self._x = x
+        return self.backend.max_pool2d(x, self.kernel_size, **self._options())
+
+    def backward(self, grad_out):
+        """Gradient for x: each grad_out entry goes to its window's maximum."""
+        x = self._saved("_x")
+        return self.backend.max_pool2d_backward(grad_out, x, self.kernel_size,
+                                                **self._options())
+
+
+class AvgPool2d(_Pool):
+    """2-D average pooling layer (no parameters).
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to `kernel_size`.
+    padding : int, (int, int), (top, bottom, left, right), "same" or "valid"
+        Zero padding, at most half the kernel per side.
+    ceil_mode : bool
+    count_include_pad : bool
+        Divide by the window area including padding (PyTorch's default);
+        ``padding="same", count_include_pad=False`` is TensorFlow's "SAME".
+    layout : {"NCHW", "NHWC"}
+    backend : module, optional
+        ``fastconv`` (default) or ``fastconv.naive``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> pool = nn.AvgPool2d(2, layout="NHWC")
+    >>> pool.forward(np.arange(4.0).reshape(1, 2, 2, 1)).ravel()
+    array([1.5])
+    """
+
+    _functions = ("avg_pool2d", "avg_pool2d_backward")
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, *, layout="NCHW", backend=None):
+        super().__init__(kernel_size, stride, padding, 1, ceil_mode, layout, backend)
+        self.count_include_pad = _check_bool(count_include_pad, "count_include_pad")
+
+    def _options(self):
+        return dict(stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode,
+                    count_include_pad=self.count_include_pad, layout=self.layout)
+
+    def forward(self, x):
+        """Mean over each window of x."""
+        self._x = x
+        return self.backend.avg_pool2d(x, self.kernel_size, **self._options())
+
+    def backward(self, grad_out):
+        """Gradient for x: each grad_out entry spread evenly over its window."""
+        x = self._saved("_x")
+        return self.backend.avg_pool2d_backward(grad_out, x, self.kernel_size,
+                                                **self._options())
+
+
+class ReLU(Layer):
+    """``max(x, 0)``, elementwise; its gradient at 0 is 0 (as in PyTorch).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> relu = nn.ReLU()
+    >>> relu.forward(np.array([-1.0, 0.0, 2.0])), relu.backward(np.ones(3))
+    (array([0., 0., 2.]), array([0., 0., 1.]))
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._mask = None
+
+    def forward(self, x):
+        """``max(x, 0)``."""
+        x = np.asarray(x)
+        self._mask = x > 0
+        return np.maximum(x, 0)          # NaN propagates, as in PyTorch
+
+    def backward(self, grad_out):
+        """grad_out where x > 0, else 0."""
+        return np.asarray(grad_out) * self._saved("_mask")
+
+    def __repr__(self):
+        return "ReLU()"
+
+
+class Flatten(Layer):
+    """Reshape (N, ...) to (N, features), in the memory order of the layout.
+
+    An NCHW input flattens as ``(c, h, w)``, an NHWC input as ``(h, w, c)``
+    (as Keras does), so a following Linear layer's weight columns are in that
+    order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> flat = nn.Flatten()
+    >>> flat.forward(np.zeros((2, 3, 4, 5))).shape, flat.backward(np.zeros((2, 60))).shape
+    ((2, 60), (2, 3, 4, 5))
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._shape = None
+
+    def forward(self, x):
+        """Return x reshaped to (N, prod(x.shape[1:]))."""
+        x = np.asarray(x)
+        if x.ndim < 1:
+            raise ValueError(f"x must have a batch axis, got shape {x.shape}")
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)                   # (N, features)
+
+    def backward(self, grad_out):
+        """grad_out reshaped back to the last input's shape."""
+        return np.asarray(grad_out).reshape(self._saved("_shape"))
+
+    def __repr__(self):
+        return "Flatten()"
+
+
+class Linear(Layer):
+    """Fully connected layer ``y = x @ weight.T + bias``, He-initialised.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    bias : bool
+    dtype : float dtype
+        Of the parameters (default float32).
+    rng : None, int or numpy.random.Generator
+        Source of the initial weights, ``N(0, 2 / in_features)``; bias zero.
+
+    Attributes
+    ----------
+    params, grads : dict
+        ``"weight"`` of shape (out_features, in_features) (PyTorch's order),
+        ``"bias"`` of shape (out_features,), when `bias`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> fc = nn.Linear(3, 2, rng=0)
+    >>> fc.forward(np.ones((4, 3), np.float32)).shape
+    (4, 2)
+    """
+
+    def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32,
+                 rng=None):
+        super().__init__()
+        self.in_features = _check_int(in_features, "in_features", 1)
+        self.out_features = _check_int(out_features, "out_features", 1)
+        use_bias = _check_bool(bias, "bias")
+        dtype = _check_dtype(dtype)
+        rng = _check_rng(rng)
+        self.params["weight"] = _he_normal(
+            rng, (self.out_features, self.in_features), self.in_features, dtype)
+        if use_bias:
+            self.params["bias"] = np.zeros(self.out_features, dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._x = None
+
+    def forward(self, x):
+        """Map x (N, in_features) to (N, out_features)."""
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(
+                f"x must have shape (N, in_features={self.in_features}), "
+                f"got shape {x.shape}"
+            )
+        self._x = x
+        y = x @ self.params["weight"].T                    # (N, out_features)
+        if "bias" in self.params:
+            y += self.params["bias"]
+        return y
+
+    def backward(self, grad_out):
+        """Set the weight and bias gradients; return the gradient for x."""
+        x = self._saved("_x")
+        grad_out = np.asarray(grad_out)
+        self.grads["weight"][...] = grad_out.T @ x         # (out, N) @ (N, in)
+        if "bias" in self.grads:
+            self.grads["bias"][...] = grad_out.sum(axis=0)
+        return grad_out @ self.params["weight"]             # (N, in_features)
+
+    def __repr__(self):
+        return (f"Linear({self.in_features}, {self.out_features}, "
+                f"bias={'bias' in self.params})")
+
+
+class Dropout(Layer):
+    """Inverted dropout; the identity in evaluation mode.
+
+    In training, each entry is zeroed with probability p and the rest are
+    scaled by ``1 / (1 - p)``, so the expected output is the input.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+    rng : None, int or numpy.random.Generator
+        Source of the masks: the same seed gives the same masks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> drop = nn.Dropout(0.5, rng=0)
+    >>> y = drop.forward(np.ones((2, 1000)))
+    >>> sorted(set(y.ravel().tolist()))
+    [0.0, 2.0]
+    >>> drop.eval().forward(np.ones(3))
+    array([1., 1., 1.])
+    """
+
+    def __init__(self, p=0.5, *, rng=None):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, numbers.Real):
+            raise TypeError(f"p must be a float in [0, 1), got {p!r}")
+        if not 0 <= p < 1:
+            raise ValueError(f"p must be in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.rng = _check_rng(rng)
+        self._mask = None
+
+    def forward(self, x):
+        """Return x with dropped entries zeroed and the rest scaled (training only)."""
+        x = np.asarray(x)
+        if not self.training or self.p == 0:
+            self._mask = _KEEP_ALL
+            return x
+        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+        keep = self.rng.random(x.shape) >= self.p
+        self._mask = keep.astype(dtype) * dtype.type(1 / (1 - self.p))
+        return x * self._mask
+
+    def backward(self, grad_out):
+        """grad_out through the same mask and scale as the last forward."""
+        mask = self._saved("_mask")
+        if mask is _KEEP_ALL:
+            return np.asarray(grad_out)
+        return np.asarray(grad_out) * mask
+
+    def __repr__(self):
+        return f"Dropout(p={self.p})"
+
+
+class Sequential(Layer):
+    """Layers run in order; backward runs their backward passes in reverse.
+
+    Parameters
+    ----------
+    *layers : Layer
+        Anything with ``forward``, ``backward`` and ``parameters``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> model = nn.Sequential(nn.Linear(4, 3, rng=0), nn.ReLU(), nn.Linear(3, 2, rng=1))
+    >>> [name for name, _, _ in model.named_parameters()]
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+    >>> model.forward(np.ones((5, 4), np.float32)).shape
+    (5, 2)
+    """
+
+    def __init__(self, *layers):
+        super().__init__()
+        for i, layer in enumerate(layers):
+            for method in ("forward", "backward", "parameters"):
+                if not callable(getattr(layer, method, None)):
+                    raise TypeError(
+                        f"layers[{i}] must be a layer with forward, backward and "
+                        f"parameters, got {layer!r}"
+                    )
+        self.layers = list(layers)
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def forward(self, x):
+        """Run x through every layer."""
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_out):
+        """Backward through every layer, last first; return the input gradient."""
+        for layer in reversed(self.layers):
+            grad_out = layer.backward(grad_out)
+        return grad_out
+
+    def parameters(self):
+        """Every layer's ``(param, grad)`` pairs, in layer order."""
+        return [pair for layer in self.layers for pair in layer.parameters()]
+
+    def named_parameters(self):
+        """``(f"{index}.{name}", param, grad)`` for every layer's parameters."""
+        out = []
+        for i, layer in enumerate(self.layers):
+            if hasattr(layer, "named_parameters"):
+                out += [(f"{i}.{n}", p, g) for n, p, g in layer.named_parameters()]
+        return out
+
+    def train(self, mode=True):
+        """Set training mode here and in every layer; return self."""
+        super().train(mode)
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def state_dict(self):
+        """``{name: copy of param}`` for every parameter."""
+        return {n: p.copy() for n, p, _ in self.named_parameters()}
+
+    def load_state_dict(self, state):
+        """Copy `state` (from :meth:`state_dict`) into the parameters, in place."""
+        own = {n: p for n, p, _ in self.named_parameters()}
+        if set(state) != set(own):
+            raise ValueError(
+                f"state must have the parameters {sorted(own)}, got {sorted(state)}"
+            )
+        for name, p in own.items():
+            value = np.asarray(state[name])
+            if value.shape != p.shape:
+                raise ValueError(
+                    f"state[{name!r}] must have shape {p.shape}, got {value.shape}"
+                )
+            p[...] = value
+
+    def __repr__(self):
+        inner = "".join(f"\n  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential({inner}\n)"
+
+
+# --------------------------------------------------------------------------
+# loss
+
+
+def softmax(logits):
+    """Row-wise softmax of logits (N, K), computed stably.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> nn.softmax(np.array([[0.0, 0.0], [0.0, 1000.0]]))
+    array([[0.5, 0.5],
+           [0. , 1. ]])
+    """
+    z = np.asarray(logits)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class SoftmaxCrossEntropy:
+    """Mean cross-entropy of softmax(logits) against integer class labels.
+
+    ``loss = mean_n (logsumexp(logits[n]) - logits[n, labels[n]])``, and
+    ``backward()`` returns ``(softmax(logits) - onehot(labels)) / N``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> ce = nn.SoftmaxCrossEntropy()
+    >>> round(ce.forward(np.zeros((2, 4)), np.array([0, 3])), 6)   # log(4)
+    1.386294
+    >>> ce.backward()
+    array([[-0.375,  0.125,  0.125,  0.125],
+           [ 0.125,  0.125,  0.125, -0.375]])
+    """
+
+    def __init__(self):
+        self._probs = None
+        self._labels = None
+
+    def __call__(self, logits, labels):
+        """Return ``self.forward(logits, labels)``."""
+        return self.forward(logits, labels)
+
+    def forward(self, logits, labels):
+        """Mean loss over the batch, as a Python float.
+
+        Parameters
+        ----------
+        logits : ndarray of shape (N, K)
+        labels : array_like of ints of shape (N,), each in [0, K)
+        """
+        logits = np.asarray(logits)
+        labels = np.asarray(labels)
+        if logits.ndim != 2 or logits.shape[0] == 0:
+            raise ValueError(f"logits must have shape (N, K) with N >= 1, got shape "
+                             f"{logits.shape}")
+        if labels.dtype.kind not in "iu":
+            raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+        if labels.shape != logits.shape[:1]:
+            raise ValueError(f"labels must have shape ({logits.shape[0]},) to match "
+                             f"logits {logits.shape}, got shape {labels.shape}")
+        K = logits.shape[1]
+        if labels.min() < 0 or labels.max() >= K:
+            bad = labels[(labels < 0) | (labels >= K)]
+            raise ValueError(f"labels must be in [0, {K}), got {bad[:5].tolist()}")
+        z = logits - logits.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(z).sum(axis=1))           # (N,)
+        self._probs = np.exp(z - log_norm[:, None])        # (N, K)
+        self._labels = labels
+        rows = np.arange(len(labels))
+        return float(np.mean(log_norm - z[rows, labels]))
+
+    def backward(self):
+        """Gradient of the mean loss with respect to the logits, shape (N, K)."""
+        probs = self._probs
+        if probs is None:
+            raise RuntimeError("SoftmaxCrossEntropy.backward called before forward")
+        grad = probs.copy()
+        grad[np.arange(len(self._labels)), self._labels] -= 1
+        grad /= len(self._labels)
+        return grad
+
+
+# --------------------------------------------------------------------------
+# optimisers
+
+
+def _param_pairs(params):
+    """`params` (pairs, or a layer with .parameters()) as a checked list of pairs."""
+    if callable(getattr(params, "parameters", None)):
+        params = params.parameters()
+    try:
+        pairs = [tuple(pair) for pair in params]
+    except TypeError:
+        raise TypeError(f"params must be (param, grad) pairs or a layer, got "
+                        f"{params!r}") from None
+    for i, pair in enumerate(pairs):
+        if len(pair) != 2:
+            raise ValueError(f"params[{i}] must be a (param, grad) pair, got "
+                             f"{len(pair)} items")
+        p, g = pair
+        if not (isinstance(p, np.ndarray) and p.dtype.kind == "f"):
+            raise TypeError(f"params[{i}] must hold a float ndarray param, got {p!r}")
+        if not (isinstance(g, np.ndarray) and g.shape == p.shape):
+            raise ValueError(f"params[{i}] grad must be an ndarray of the param's "
+                             f"shape {p.shape}, got {getattr(g, 'shape', g)!r}")
+    return pairs
+
+
+def _check_real(value, name, low, high=None, low_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    too_low = value <= low if low_open else value < low
+    if too_low or (high is not None and value >= high) or value != value:
+        bounds = (f"({low}, " if low_open else f"[{low}, ") + (
+            f"{high})" if high is not None else "inf)")
+        raise ValueError(f"{name} must be in {bounds}, got {value!r}")
+    return value
+
+
+class SGD:
+    """Stochastic gradient descent with momentum and weight decay (PyTorch's rule).
+
+    ``g = grad + weight_decay * p``; ``v = momentum * v + g`` (v starts at 0);
+    ``p -= lr * v`` (``p -= lr * g`` without momentum).
+
+    Parameters
+    ----------
+    params : list of (param, grad) pairs, or a layer
+        Updated in place.
+    lr : float > 0
+    momentum : float >= 0
+    weight_decay : float >= 0
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> p, g = np.array([1.0]), np.array([0.5])
+    >>> opt = nn.SGD([(p, g)], lr=0.1, momentum=0.9)
+    >>> opt.step(); p
+    array([0.95])
+    >>> opt.step(); p                          # v = 0.9 * 0.5 + 0.5 = 0.95
+    array([0.855])
+    """
+
+    def __init__(self, params, lr=0.01, momentum=0.0, weight_decay=0.0):
+        self.pairs = _param_pairs(params)
+        self.lr = _check_real(lr, "lr", 0.0, low_open=True)
+        self.momentum = _check_real(momentum, "momentum", 0.0)
+        self.weight_decay = _check_real(weight_decay, "weight_decay", 0.0)
+        self.velocity = [np.zeros_like(p) for p, _ in self.pairs]
+
+    def step(self):
+        """Update every parameter in place from its current gradient."""
+        for (p, g), v in zip(self.pairs, self.velocity):
+            if self.weight_decay:
+                g = g + self.weight_decay * p
+            if self.momentum:
+                v *= self.momentum
+                v += g
+                g = v
+            p -= self.lr * g
+
+
+class Adam:
+    """Adam (Kingma & Ba), with PyTorch's bias correction and weight decay.
+
+    At step t: ``g = grad + weight_decay * p``; ``m = b1 m + (1 - b1) g``;
+    ``v = b2 v + (1 - b2) g**2``;
+    ``p -= lr / (1 - b1**t) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)``.
+
+    Parameters
+    ----------
+    params : list of (param, grad) pairs, or a layer
+        Updated in place.
+    lr : float > 0
+    betas : (float, float), each in [0, 1)
+    eps : float >= 0
+    weight_decay : float >= 0
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> p, g = np.array([1.0, 1.0]), np.array([0.5, -2.0])
+    >>> nn.Adam([(p, g)], lr=0.1).step(); p    # the first step moves lr * sign(g)
+    array([0.9, 1.1])
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        self.pairs = _param_pairs(params)
+        self.lr = _check_real(lr, "lr", 0.0, low_open=True)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair of floats, got {betas!r}")
+        self.betas = (_check_real(betas[0], "betas[0]", 0.0, 1.0),
+                      _check_real(betas[1], "betas[1]", 0.0, 1.0))
+        self.eps = _check_real(eps, "eps", 0.0)
+        self.weight_decay = _check_real(weight_decay, "weight_decay", 0.0)
+        self.t = 0
+        self.m = [np.zeros_like(p) for p, _ in self.pairs]
+        self.v = [np.zeros_like(p) for p, _ in self.pairs]
+
+    def step(self):
+        """Update every parameter in place from its current gradient."""
+        self.t += 1
+        b1, b2 = self.betas
+        step_size = self.lr / (1 - b1 ** self.t)
+        root_bc2 = (1 - b2 ** self.t) ** 0.5
+        for (p, g), m, v in zip(self.pairs, self.m, self.v):
+            if self.weight_decay:
+                g = g + self.weight_decay * p
+            m += (1 - b1) * (g - m)
+            v *= b2
+            v += (1 - b2) * (g * g)
+            p -= step_size * (m / (np.sqrt(v) / root_bc2 + self.eps))
