@@ -373,6 +373,18 @@ class _Pool(Layer):
                 f"{self.stride}, padding={self.padding!r}, layout={self.layout!r}, "
                 f"backend={_backend_name(self.backend)})")
 
+    def forward(self, x):
+        """Pool each window of x (max or mean, by the subclass)."""
+        self._x = x
+        return getattr(self.backend, self._functions[0])(x, self.kernel_size,
+                                                         **self._options())
+
+    def backward(self, grad_out):
+        """Gradient for x of the pooling, from the saved forward input."""
+        x = self._saved("_x")
+        return getattr(self.backend, self._functions[1])(grad_out, x, self.kernel_size,
+                                                         **self._options())
+
 
 class MaxPool2d(_Pool):
     """2-D max pooling layer (no parameters).
@@ -413,17 +425,6 @@ class MaxPool2d(_Pool):
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
                     ceil_mode=self.ceil_mode, layout=self.layout)
 
-    def forward(self, x):
-        """Max over each window of x."""
-        self._x = x
-        return self.backend.max_pool2d(x, self.kernel_size, **self._options())
-
-    def backward(self, grad_out):
-        """Gradient for x: each grad_out entry goes to its window's maximum."""
-        x = self._saved("_x")
-        return self.backend.max_pool2d_backward(grad_out, x, self.kernel_size,
-                                                **self._options())
-
 
 class AvgPool2d(_Pool):
     """2-D average pooling layer (no parameters).
@@ -462,17 +463,6 @@ class AvgPool2d(_Pool):
     def _options(self):
         return dict(stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode,
                     count_include_pad=self.count_include_pad, layout=self.layout)
-
-    def forward(self, x):
-        """Mean over each window of x."""
-        self._x = x
-        return self.backend.avg_pool2d(x, self.kernel_size, **self._options())
-
-    def backward(self, grad_out):
-        """Gradient for x: each grad_out entry spread evenly over its window."""
-        x = self._saved("_x")
-        return self.backend.avg_pool2d_backward(grad_out, x, self.kernel_size,
-                                                **self._options())
 
 
 class ReLU(Layer):
