@@ -22,12 +22,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m fastconv bench
 
-# The suite runs with numpy's OpenBLAS on the right kernels: fastconv._machine
-# prints the OPENBLAS_CORETYPE fix when the machine needs one (else nothing).
+# The suite runs with the BLAS set-up that bench uses: fastconv._machine
+# prints the VAR=value settings this machine needs (see the README).
 bench-suite: $(STAMP)
-	fix=$$($(PY) -m fastconv._machine); if [ -n "$$fix" ]; then export OPENBLAS_CORETYPE=$$fix; \
-	  echo "using OPENBLAS_CORETYPE=$$fix (see python -m fastconv bench)"; fi; \
-	$(PY) -m pytest benchmarks --benchmark-only --benchmark-autosave $(BENCH_ARGS)
+	env $$($(PY) -m fastconv._machine) $(PY) -m pytest benchmarks --benchmark-only \
+	  --benchmark-autosave $(BENCH_ARGS)
 
 $(VENV)/.installed-train: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e ".[train]"

@@ -16,7 +16,15 @@ import platform
 import subprocess
 import sys
 
-__all__ = ["cpu_info", "blas_info", "machine_info", "blas_fix", "reexec_with_blas_fix"]
+__all__ = [
+    "cpu_info",
+    "blas_info",
+    "machine_info",
+    "blas_fix",
+    "blas_env",
+    "reexec_with_blas_fix",
+    "diagnosis",
+]
 
 # Core types whose kernels use AVX-512, as OpenBLAS names them.
 _AVX512_CORES = {"skylakex", "cooperlake", "sapphirerapids", "zen4", "zen5"}
@@ -125,18 +133,42 @@ def blas_fix(check=True):
     return "SkylakeX"
 
 
-def reexec_with_blas_fix(argv):
-    """Restart ``python -m fastconv argv`` with the BLAS fix, if one applies.
+#: OpenBLAS's idle workers spin (with sched_yield) for 2**28 cycles after each
+#: GEMM before they sleep; 2**4 makes them sleep at once. Measured here: the
+#: spinning worker holds the second core, so fastconv's kernel threads (and
+#: any other library's) gain nothing from it for ~0.1 s after every GEMM.
+THREAD_TIMEOUT = "4"
 
-    Returns only when no restart happens (no fix, or already restarted).
+
+def blas_env(check=True):
+    """Environment settings the measuring commands should run with (a dict).
+
+    ``OPENBLAS_CORETYPE`` from :func:`blas_fix`, and ``OPENBLAS_THREAD_TIMEOUT``
+    when the BLAS is OpenBLAS and the variable is not set already.
+    """
+    env = {}
+    fix = blas_fix(check)
+    if fix:
+        env["OPENBLAS_CORETYPE"] = fix
+    if (blas_info().get("library") == "openblas"
+            and not os.environ.get("OPENBLAS_THREAD_TIMEOUT")):
+        env["OPENBLAS_THREAD_TIMEOUT"] = THREAD_TIMEOUT
+    return env
+
+
+def reexec_with_blas_fix(argv):
+    """Restart ``python -m fastconv argv`` with :func:`blas_env`, if it says anything.
+
+    Returns only when no restart happens (nothing to set, or already restarted).
     """
     if os.environ.get(_FIX_ENV):
         return
-    fix = blas_fix()
-    if fix is None:
+    changes = blas_env()
+    if not changes:
         return
-    env = dict(os.environ, OPENBLAS_CORETYPE=fix, **{_FIX_ENV: fix})
-    if os.environ.get("OPENBLAS_CORETYPE"):
+    env = dict(os.environ, **changes)
+    env[_FIX_ENV] = " ".join(f"{k}={v}" for k, v in changes.items())
+    if "OPENBLAS_CORETYPE" in changes and os.environ.get("OPENBLAS_CORETYPE"):
         env[_FIX_ENV + "_WAS"] = os.environ["OPENBLAS_CORETYPE"]
     sys.stdout.flush()
     sys.stderr.flush()
@@ -144,32 +176,26 @@ def reexec_with_blas_fix(argv):
 
 
 def diagnosis(info):
-    """Lines of advice about a misconfigured machine (empty when all is well)."""
+    """Lines of advice about the BLAS set-up (empty when all is well)."""
     applied = os.environ.get(_FIX_ENV)
-    previous = os.environ.get(_FIX_ENV + "_WAS")
-    cause = (f"OPENBLAS_CORETYPE={previous} in the environment forces"
-             if previous else "numpy's OpenBLAS detects")
     if applied:
-        return [
-            f"{cause} an older core type than this AVX-512 CPU supports; this "
-            f"run set OPENBLAS_CORETYPE={applied} for itself (--no-blas-fix to "
-            f"keep the machine's setting). For your programs: "
-            f"export OPENBLAS_CORETYPE={applied}"
-        ]
+        lines = [f"this run set {applied} for itself (--no-blas-fix to keep the "
+                 f"machine's settings); export the same in your programs"]
+        previous = os.environ.get(_FIX_ENV + "_WAS")
+        if "OPENBLAS_CORETYPE" in applied:
+            cause = (f"OPENBLAS_CORETYPE={previous} in the environment forces"
+                     if previous else "numpy's OpenBLAS detects")
+            lines.append(f"{cause} an older core type than this AVX-512 CPU supports")
+        if "OPENBLAS_THREAD_TIMEOUT" in applied:
+            lines.append("OPENBLAS_THREAD_TIMEOUT=4 puts OpenBLAS's workers to sleep "
+                         "after a GEMM instead of spinning for ~0.1 s on the other "
+                         "cores, which fastconv's kernel threads (and torch) need")
+        return lines
     if info["blas"].get("library", "").startswith("unknown"):
         return ["BLAS details unknown: pip install threadpoolctl"]
-    fix = blas_fix(check=False)
-    if fix:
-        env = os.environ.get("OPENBLAS_CORETYPE")
-        cause = (f"OPENBLAS_CORETYPE={env} in the environment forces"
-                 if env else "numpy's OpenBLAS detected")
-        return [
-            f"{cause} core type {info['blas'].get('core_type')} on a CPU with "
-            f"AVX-512: export OPENBLAS_CORETYPE={fix} before starting Python to "
-            f"use its AVX-512 kernels"
-        ]
-    return []
+    return [f"export {k}={v} (see the README, 'The BLAS set-up')"
+            for k, v in blas_env(check=False).items()]
 
 
-if __name__ == "__main__":   # used by the Makefile: print the fix, if any
-    print(blas_fix() or "")
+if __name__ == "__main__":   # used by the Makefile: VAR=value settings, if any
+    print(" ".join(f"{k}={v}" for k, v in blas_env().items()))

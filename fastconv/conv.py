@@ -21,6 +21,7 @@ from ._kernels.im2col import (
     nchw_to_rows,
     rows_to_nchw,
 )
+from ._threads import parallel_for
 from ._trace import phase
 
 __all__ = ["conv2d", "conv2d_backward", "im2col", "col2im"]
@@ -118,6 +119,42 @@ def _geom_args(win):
             win.OH, win.OW)
 
 
+def _im2col_nchw(x, win, cols):
+    """Parallel :func:`im2col_nchw` over channels (or samples, when C is small)."""
+    N, C = x.shape[0], x.shape[1]
+    g = _geom_args(win)
+    if C >= N:
+        parallel_for(lambda a, b: im2col_nchw(x, a, b, 0, N, *g, cols), C, cols.nbytes)
+    else:
+        parallel_for(lambda a, b: im2col_nchw(x, 0, C, a, b, *g, cols), N, cols.nbytes)
+
+
+def _col2im_nchw(cols, win, x):
+    """Parallel :func:`col2im_nchw` over samples (or channels, when N is small)."""
+    N, C = x.shape[0], x.shape[1]
+    g = _geom_args(win)
+    if N >= C:
+        parallel_for(lambda a, b: col2im_nchw(cols, 0, C, a, b, *g, x), N, cols.nbytes)
+    else:
+        parallel_for(lambda a, b: col2im_nchw(cols, a, b, 0, N, *g, x), C, cols.nbytes)
+
+
+def _im2col_nhwc(x, c0, Cg, win, cols):
+    """Parallel :func:`im2col_nhwc` over samples (each owns its rows of cols)."""
+    rows = cols.shape[0] // max(x.shape[0], 1)
+    g = _geom_args(win)
+    parallel_for(lambda a, b: im2col_nhwc(x[a:b], c0, Cg, *g, cols[a * rows:b * rows]),
+                 x.shape[0], cols.nbytes)
+
+
+def _col2im_nhwc(cols, c0, Cg, win, x):
+    """Parallel :func:`col2im_nhwc` over samples (each owns its plane of x)."""
+    rows = cols.shape[0] // max(x.shape[0], 1)
+    g = _geom_args(win)
+    parallel_for(lambda a, b: col2im_nhwc(cols[a * rows:b * rows], c0, Cg, *g, x[a:b]),
+                 x.shape[0], cols.nbytes)
+
+
 def _chunks(n, step):
     for n0 in range(0, n, step):
         yield n0, min(n0 + step, n)
@@ -166,13 +203,14 @@ def _forward_nchw(s):
     for n0, n1 in _chunks(s.N, nb):
         cols, rows = buffers(n1 - n0)
         with phase("im2col"):
-            im2col_nchw(s.x[n0:n1], *_geom_args(win), cols)
+            _im2col_nchw(s.x[n0:n1], win, cols)
         with phase("gemm"):
             for g in range(G):
                 np.matmul(w2[g * Fg:(g + 1) * Fg], cols[g * Cg * KK:(g + 1) * Cg * KK],
                           out=rows[g * Fg:(g + 1) * Fg])   # (Fg, nb*P)
         with phase("layout+bias"):
-            rows_to_nchw(rows, bias, out3[n0:n1])
+            o = out3[n0:n1]
+            parallel_for(lambda a, b: rows_to_nchw(rows, bias, a, b, o), n1 - n0, o.nbytes)
     return out
 
 
@@ -204,9 +242,10 @@ def _backward_nchw(s, go):
     for n0, n1 in _chunks(s.N, nb):
         cols, dy = buffers(n1 - n0)
         with phase("layout+grad_bias"):
-            nchw_to_rows(go3[n0:n1], dy, sums)             # dY (F, nb*P)
+            gy = go3[n0:n1]                                # -> dY (F, nb*P)
+            parallel_for(lambda a, b: nchw_to_rows(gy, a, b, dy, sums), s.F, gy.nbytes)
         with phase("im2col"):
-            im2col_nchw(s.x[n0:n1], *_geom_args(win), cols)
+            _im2col_nchw(s.x[n0:n1], win, cols)
         with phase("gemm"):
             for g in range(G):
                 fs, ks = slice(g * Fg, (g + 1) * Fg), slice(g * Cg * KK, (g + 1) * Cg * KK)
@@ -219,7 +258,7 @@ def _backward_nchw(s, go):
                 np.matmul(w2[fs].T, dy[fs], out=cols[ks])
         first = False
         with phase("col2im"):
-            col2im_nchw(cols, *_geom_args(win), grad_x[n0:n1])
+            _col2im_nchw(cols, win, grad_x[n0:n1])
     return grad_x, grad_w2.reshape(s.weight.shape), sums.astype(s.dtype)
 
 
@@ -252,7 +291,7 @@ def _forward_nhwc(s):
             cols = buf[:(n1 - n0) * P]
             for g in range(G):
                 with phase("im2col"):
-                    im2col_nhwc(s.x[n0:n1], g * Cg, Cg, *_geom_args(win), cols)
+                    _im2col_nhwc(s.x[n0:n1], g * Cg, Cg, win, cols)
                 with phase("gemm"):
                     np.matmul(cols, _weight_nhwc(s.weight, g, Fg),
                               out=out2[n0 * P:n1 * P, g * Fg:(g + 1) * Fg])
@@ -291,13 +330,13 @@ def _backward_nhwc(s, go):
             for g in range(G):
                 fs = slice(g * Fg, (g + 1) * Fg)
                 with phase("im2col"):
-                    im2col_nhwc(s.x[n0:n1], g * Cg, Cg, *_geom_args(win), cols)
+                    _im2col_nhwc(s.x[n0:n1], g * Cg, Cg, win, cols)
                 with phase("gemm"):
                     gw[g] += cols.T @ go2[rows, fs]        # (KK*Cg, Fg)
                     # dcols (nb*P, KK*Cg) = dY_g @ W2_g.T, written over cols
                     np.matmul(go2[rows, fs], _weight_nhwc(s.weight, g, Fg).T, out=cols)
                 with phase("col2im"):
-                    col2im_nhwc(cols, g * Cg, Cg, *_geom_args(win), grad_x[n0:n1])
+                    _col2im_nhwc(cols, g * Cg, Cg, win, grad_x[n0:n1])
         for g in range(G):
             grad_w[..., g * Fg:(g + 1) * Fg] = gw[g].reshape(KH, KW, Cg, Fg)
     with phase("grad_bias"):
@@ -461,13 +500,13 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
     if layout == "NCHW":
         cols = np.empty((C * KK, N * P), dtype)            # (C*KK, N*P)
         if N:
-            im2col_nchw(x, *_geom_args(win), cols)
+            _im2col_nchw(x, win, cols)
         # (C*KK, N, P) -> (N, C*KK, P): the engine keeps the batch in the columns
         cols = cols.reshape(C * KK, N, P).transpose(1, 0, 2).copy()
     else:
         cols = np.empty((N * P, KK * C), dtype)            # (N*P, KK*C)
         if N:
-            im2col_nhwc(x, 0, C, *_geom_args(win), cols)
+            _im2col_nhwc(x, 0, C, win, cols)
         cols = cols.reshape(N, P, KK * C)                  # (N, P, KK*C)
     return cols.astype(out_dtype, copy=False)
 
@@ -515,10 +554,10 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *,
         cols = prepare(cols.transpose(1, 0, 2), dtype).reshape(C * KK, N * P)
         x = np.empty(tuple(x_shape), dtype)
         if N:
-            col2im_nchw(cols, *_geom_args(win), x)
+            _col2im_nchw(cols, win, x)
     else:
         cols = prepare(cols, dtype)
         x = np.zeros(tuple(x_shape), dtype)
         if N:
-            col2im_nhwc(cols.reshape(N * P, KK * C), 0, C, *_geom_args(win), x)
+            _col2im_nhwc(cols.reshape(N * P, KK * C), 0, C, win, x)
     return x.astype(out_dtype, copy=False)

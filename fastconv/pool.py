@@ -12,6 +12,7 @@ import numpy as np
 from ._args import as_real_array, check_layout, dtypes, prepare
 from ._geometry import pool_window
 from ._kernels import pool as _k
+from ._threads import parallel_for
 from ._trace import phase
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"]
@@ -117,7 +118,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     if x.shape[0]:
         kernel = _k.max_pool_nchw if layout == "NCHW" else _k.max_pool_nhwc
         with phase("kernel"):
-            kernel(x, *_win_args(win), out, idx, bool(return_indices))
+            g, want = _win_args(win), bool(return_indices)
+            parallel_for(lambda a, b: kernel(x[a:b], *g, out[a:b],
+                                             idx[a:b] if want else idx, want),
+                         x.shape[0], x.nbytes + out.nbytes)
     out = out.astype(out_dtype, copy=False)
     return (out, idx) if return_indices else out
 
@@ -156,7 +160,9 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
         else:
             kernel = _k.max_pool_backward_nhwc
         with phase("kernel"):
-            kernel(go, x, *_win_args(win), grad_x)
+            g = _win_args(win)
+            parallel_for(lambda a, b: kernel(go[a:b], x[a:b], *g, grad_x[a:b]),
+                         x.shape[0], 2 * x.nbytes + go.nbytes)
     return grad_x.astype(out_dtype, copy=False)
 
 
@@ -204,7 +210,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     if x.shape[0]:
         kernel = _k.avg_pool_nchw if layout == "NCHW" else _k.avg_pool_nhwc
         with phase("kernel"):
-            kernel(x, *_avg_win_args(win), include, divisor, out)
+            g = _avg_win_args(win)
+            parallel_for(lambda a, b: kernel(x[a:b], *g, include, divisor, out[a:b]),
+                         x.shape[0], x.nbytes + out.nbytes)
     return out.astype(out_dtype, copy=False)
 
 
@@ -245,5 +253,7 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
         else:
             kernel = _k.avg_pool_backward_nhwc
         with phase("kernel"):
-            kernel(go, *_avg_win_args(win), include, divisor, grad_x)
+            g = _avg_win_args(win)
+            parallel_for(lambda a, b: kernel(go[a:b], *g, include, divisor, grad_x[a:b]),
+                         x.shape[0], go.nbytes + grad_x.nbytes)
     return grad_x.astype(out_dtype, copy=False)

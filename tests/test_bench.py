@@ -182,12 +182,23 @@ def test_blas_fix_only_for_openblas_below_the_cpu(monkeypatch, core, flags, libr
 
 def test_diagnosis_says_how_to_fix(monkeypatch):
     monkeypatch.delenv("FASTCONV_BLAS_FIX_APPLIED", raising=False)
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
     monkeypatch.setattr(_machine, "blas_fix", lambda check=True: "SkylakeX")
-    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
-    info = {"blas": {"library": "openblas", "core_type": "Haswell"}}
-    (line,) = _machine.diagnosis(info)
-    assert "OPENBLAS_CORETYPE=Haswell in the environment" in line
-    assert "export OPENBLAS_CORETYPE=SkylakeX" in line
+    monkeypatch.setattr(_machine, "blas_info",
+                        lambda: {"library": "openblas", "core_type": "Haswell"})
+    info = {"blas": _machine.blas_info()}
+    assert _machine.blas_env(check=False) == {"OPENBLAS_CORETYPE": "SkylakeX",
+                                              "OPENBLAS_THREAD_TIMEOUT": "4"}
+    lines = _machine.diagnosis(info)
+    assert any("export OPENBLAS_CORETYPE=SkylakeX" in line for line in lines)
+    assert any("export OPENBLAS_THREAD_TIMEOUT=4" in line for line in lines)
+    # after the restart, the run says what it set and why
+    monkeypatch.setenv("FASTCONV_BLAS_FIX_APPLIED",
+                       "OPENBLAS_CORETYPE=SkylakeX OPENBLAS_THREAD_TIMEOUT=4")
+    monkeypatch.setenv("FASTCONV_BLAS_FIX_APPLIED_WAS", "Haswell")
+    text = " ".join(_machine.diagnosis(info))
+    assert "OPENBLAS_CORETYPE=Haswell in the environment forces" in text
+    assert "this run set OPENBLAS_CORETYPE=SkylakeX OPENBLAS_THREAD_TIMEOUT=4" in text
 
 
 def test_scratch_reuses_one_buffer_within_the_limit():
@@ -204,3 +215,49 @@ def test_scratch_reuses_one_buffer_within_the_limit():
     _config.release_workspace()
     e, = _config.scratch(np.float64, (5, 5))
     assert not np.shares_memory(c, e)
+
+
+def test_parallel_for_covers_the_range_once(monkeypatch):
+    from fastconv import _threads
+
+    seen = []
+    lock = __import__("threading").Lock()
+
+    def record(lo, hi):
+        with lock:
+            seen.append((lo, hi))
+
+    previous = _threads.set_num_threads(3)
+    try:
+        _threads.parallel_for(record, 10, nbytes=1 << 30)
+        assert sorted(seen) == [(0, 3), (3, 6), (6, 10)]
+        seen.clear()
+        _threads.parallel_for(record, 10, nbytes=10)       # too small to split
+        assert seen == [(0, 10)]
+    finally:
+        _threads.set_num_threads(previous)
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
+        _threads.set_num_threads(0)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_results_do_not_depend_on_the_number_of_threads(layout):
+    from fastconv import _threads
+
+    L = _suite.Layer("t", "conv", 6, 16, 40, 8, 3, 1, 1)
+    x, w, b, gy = _suite.make_inputs(L, np.float32, layout, seed=3)
+    runs = []
+    for n in (1, 2, 3):
+        previous = _threads.set_num_threads(n)
+        try:
+            res = [fastconv.conv2d(x, w, b, padding=1, layout=layout)]
+            res += fastconv.conv2d_backward(gy, x, w, padding=1, layout=layout)
+            res.append(fastconv.max_pool2d(x, 3, 2, 1, layout=layout))
+            res.append(fastconv.max_pool2d_backward(res[-1], x, 3, 2, 1, layout=layout))
+            res.append(fastconv.avg_pool2d_backward(res[-2], x, 3, 2, 1, layout=layout))
+        finally:
+            _threads.set_num_threads(previous)
+        runs.append(res)
+    for other in runs[1:]:
+        for a, e in zip(other, runs[0]):
+            np.testing.assert_array_equal(a, e)

@@ -28,8 +28,9 @@ __all__ = [
 
 
 @njit(cache=True, nogil=True)
-def im2col_nchw(x, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
-    """x (nb, C, H, W) -> cols (C*KH*KW, nb*OH*OW).
+def im2col_nchw(x, c0, c1, n0, n1, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
+    """x (nb, C, H, W) -> cols (C*KH*KW, nb*OH*OW), for channels [c0, c1) and
+    samples [n0, n1).
 
     Row ``(c*KH + i)*KW + j``, column ``n*OH*OW + oh*OW + ow``: the batch sits
     in the columns, so one GEMM ``W (F, C*KH*KW) @ cols`` serves the chunk.
@@ -38,13 +39,13 @@ def im2col_nchw(x, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
     """
     N, C, H, W = x.shape
     P = OH * OW
-    for c in range(C):
+    for c in range(c0, c1):
         for i in range(KH):
             for j in range(KW):
                 row = (c * KH + i) * KW + j
                 off = j * dw - left
                 lo, hi = out_range(OW, sw, off, W)
-                for n in range(N):
+                for n in range(n0, n1):
                     for oh in range(OH):
                         ih = oh * sh - top + i * dh
                         base = n * P + oh * OW
@@ -61,15 +62,16 @@ def im2col_nchw(x, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
 
 
 @njit(cache=True, nogil=True)
-def col2im_nchw(cols, KH, KW, sh, sw, dh, dw, top, left, OH, OW, x):
-    """Adjoint of :func:`im2col_nchw`: overwrite x (nb, C, H, W) with the sums.
+def col2im_nchw(cols, c0, c1, n0, n1, KH, KW, sh, sw, dh, dw, top, left, OH, OW, x):
+    """Adjoint of :func:`im2col_nchw`: overwrite x (nb, C, H, W) with the sums,
+    for the planes of channels [c0, c1) and samples [n0, n1).
 
     Each (n, c) plane sums its taps in a fixed order (i, j, oh, ow).
     """
     N, C, H, W = x.shape
     P = OH * OW
-    for n in range(N):
-        for c in range(C):
+    for n in range(n0, n1):
+        for c in range(c0, c1):
             for ih in range(H):
                 for iw in range(W):
                     x[n, c, ih, iw] = 0
@@ -88,10 +90,10 @@ def col2im_nchw(cols, KH, KW, sh, sw, dh, dw, top, left, OH, OW, x):
 
 
 @njit(cache=True, nogil=True)
-def rows_to_nchw(rows, bias, out):
-    """rows (F, nb*P) -> out (nb, F, P), adding bias (F,)."""
+def rows_to_nchw(rows, bias, n0, n1, out):
+    """rows (F, nb*P) -> out (nb, F, P) for samples [n0, n1), adding bias (F,)."""
     N, F, P = out.shape
-    for n in range(N):
+    for n in range(n0, n1):
         for f in range(F):
             b = bias[f]
             for p in range(P):
@@ -99,13 +101,14 @@ def rows_to_nchw(rows, bias, out):
 
 
 @njit(cache=True, nogil=True)
-def nchw_to_rows(a, rows, sums):
-    """a (nb, F, P) -> rows (F, nb*P), adding each row's total into sums[f].
+def nchw_to_rows(a, f0, f1, rows, sums):
+    """a (nb, F, P) -> rows (F, nb*P) for rows [f0, f1), adding each row's
+    total into sums[f].
 
     The totals accumulate in float64 (sums is float64) whatever a's dtype.
     """
     N, F, P = a.shape
-    for f in range(F):
+    for f in range(f0, f1):
         total = 0.0
         for n in range(N):
             for p in range(P):
