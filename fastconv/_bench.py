@@ -38,7 +38,7 @@ def _calibrate(fn, min_time):
     return max(1, min(1000, math.ceil(min_time / max(once, 1e-7))))
 
 
-def time_interleaved(fns, rounds, min_time=0.005):
+def time_interleaved(fns, rounds, min_time=0.005, warm=0.015):
     """Median seconds per call of each callable, the callables taking turns.
 
     Parameters
@@ -49,6 +49,11 @@ def time_interleaved(fns, rounds, min_time=0.005):
         so a burst of load on the machine hits them all alike.
     min_time : float
         Fast callables repeat within a sample until it lasts this long.
+    warm : float
+        Before each sample the callable runs untimed for at least this long:
+        threads a previous contender left spinning (torch's OpenMP workers
+        spin ~10 ms after each op) die down, and the sample measures the
+        callable in steady state, as in a training loop.
 
     Returns
     -------
@@ -59,6 +64,9 @@ def time_interleaved(fns, rounds, min_time=0.005):
     for _ in range(rounds):
         for k, f in fns.items():
             n = number[k]
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < warm:
+                f()
             t0 = time.perf_counter()
             for _ in range(n):
                 f()
