@@ -14,7 +14,7 @@ Padding is never selected (it acts as -inf).
 import numpy as np
 from numba import njit
 
-from ._common import tap_range
+from ._common import out_range, tap_range
 
 __all__ = [
     "max_pool_nchw",
@@ -29,9 +29,20 @@ __all__ = [
 
 
 @njit(cache=True, inline="always")
-def _taps(o, s, pad, k, d, size):
-    """Window `o`'s start and its taps inside [0, size), as (start, lo, hi)."""
+def _inner(n_out, s, pad, k, d, size):
+    """Windows wholly inside [0, size), as a range (lo, hi) of outputs."""
+    return out_range(n_out, s, -pad, size - (k - 1) * d)
+
+
+@njit(cache=True, inline="always")
+def _taps(o, s, pad, k, d, size, inner):
+    """Window `o`'s start and its taps inside [0, size), as (start, lo, hi).
+
+    Inside the `inner` range every tap is in bounds: no division needed.
+    """
     start = o * s - pad
+    if inner[0] <= o < inner[1]:
+        return start, 0, k
     lo, hi = tap_range(start, k, d, size)
     return start, lo, hi
 
@@ -41,13 +52,14 @@ def max_pool_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
     """x (N, C, H, W) -> out, idx (N, C, OH, OW); idx is the flat h*W + w."""
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
+    rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     for nc in range(N * C):
         n = nc // C
         c = nc - n * C
         for oh in range(OH):
-            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H)
+            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
             for ow in range(OW):
-                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W)
+                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
                 best = -np.inf
                 arg = (h0 + i_lo * dh) * W + w0 + j_lo * dw
                 for i in range(i_lo, i_hi):
@@ -68,6 +80,7 @@ def max_pool_backward_nchw(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
     """Route each grad_out (N, C, OH, OW) to its window's argmax in grad_x."""
     N, C, H, W = x.shape
     OH, OW = grad_out.shape[2], grad_out.shape[3]
+    rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     for nc in range(N * C):
         n = nc // C
         c = nc - n * C
@@ -75,9 +88,9 @@ def max_pool_backward_nchw(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
             for iw in range(W):
                 grad_x[n, c, ih, iw] = 0
         for oh in range(OH):
-            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H)
+            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
             for ow in range(OW):
-                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W)
+                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
                 best = -np.inf
                 bh = h0 + i_lo * dh
                 bw = w0 + j_lo * dw
@@ -98,12 +111,13 @@ def max_pool_nhwc(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
     """x (N, H, W, C) -> out, idx (N, OH, OW, C); the channel run is innermost."""
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
+    rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     for noh in range(N * OH):
         n = noh // OH
         oh = noh - n * OH
-        h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H)
+        h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
         for ow in range(OW):
-            w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W)
+            w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
             first = (h0 + i_lo * dh) * W + w0 + j_lo * dw
             for c in range(C):
                 out[n, oh, ow, c] = -np.inf
@@ -127,6 +141,7 @@ def max_pool_backward_nhwc(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
     """NHWC max-pool backward; one sample per iteration (windows overlap in h, w)."""
     N, H, W, C = x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
+    rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     for n in range(N):
         best = np.empty(C, dtype=x.dtype)
         arg = np.empty(C, dtype=np.int64)
@@ -135,9 +150,9 @@ def max_pool_backward_nhwc(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
                 for c in range(C):
                     grad_x[n, ih, iw, c] = 0
         for oh in range(OH):
-            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H)
+            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
             for ow in range(OW):
-                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W)
+                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
                 first = (h0 + i_lo * dh) * W + w0 + j_lo * dw
                 for c in range(C):
                     best[c] = -np.inf
