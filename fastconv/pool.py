@@ -116,12 +116,16 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     out = np.empty(shape, x.dtype)
     idx = np.empty(shape if return_indices else (1, 1, 1, 1), np.int64)
     if x.shape[0]:
-        kernel = _k.max_pool_nchw if layout == "NCHW" else _k.max_pool_nhwc
+        g, want = _win_args(win), bool(return_indices)
         with phase("kernel"):
-            g, want = _win_args(win), bool(return_indices)
-            parallel_for(lambda a, b: kernel(x[a:b], *g, out[a:b],
-                                             idx[a:b] if want else idx, want),
-                         x.shape[0], x.nbytes + out.nbytes)
+            if layout == "NCHW" and not want:
+                parallel_for(lambda a, b: _k.max_pool_values_nchw(x[a:b], *g, out[a:b]),
+                             x.shape[0], x.nbytes + out.nbytes)
+            else:
+                kernel = _k.max_pool_nchw if layout == "NCHW" else _k.max_pool_nhwc
+                parallel_for(lambda a, b: kernel(x[a:b], *g, out[a:b],
+                                                 idx[a:b] if want else idx, want),
+                             x.shape[0], x.nbytes + out.nbytes)
     out = out.astype(out_dtype, copy=False)
     return (out, idx) if return_indices else out
 

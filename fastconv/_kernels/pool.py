@@ -18,6 +18,7 @@ from ._common import out_range, tap_range
 
 __all__ = [
     "max_pool_nchw",
+    "max_pool_values_nchw",
     "max_pool_backward_nchw",
     "max_pool_nhwc",
     "max_pool_backward_nhwc",
@@ -47,32 +48,113 @@ def _taps(o, s, pad, k, d, size, inner):
     return start, lo, hi
 
 
+@njit(cache=True, inline="always")
+def _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow):
+    """Vertical pass over one window row band of a plane x2 (H, W).
+
+    For every column w: the max over rows h0 + i*dh, i in [i_lo, i_hi), and
+    the i that holds it, under the scan rule (first max wins, a NaN wins and
+    a later NaN wins again). Contiguous along w, so it vectorises.
+    """
+    W = x2.shape[1]
+    first = x2[h0 + i_lo * dh]
+    for w in range(W):
+        vmax[w] = first[w]
+        vrow[w] = i_lo
+    for i in range(i_lo + 1, i_hi):
+        row = x2[h0 + i * dh]
+        for w in range(W):
+            v = row[w]
+            take = (v > vmax[w]) | (v != v)
+            vmax[w] = v if take else vmax[w]
+            vrow[w] = i if take else vrow[w]
+
+
+@njit(cache=True, inline="always")
+def _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw):
+    """Horizontal pass: the window's (value, i, j) under the row-major scan rule.
+
+    Candidates are the column maxima; ties go to the earlier row (then the
+    earlier column), NaNs to the later row (then the later column), which is
+    exactly the first maximum / last NaN of a row-major scan of the window.
+    """
+    bj = j_lo
+    b = vmax[w0 + j_lo * dw]
+    bi = vrow[w0 + j_lo * dw]
+    for j in range(j_lo + 1, j_hi):
+        v = vmax[w0 + j * dw]
+        vi = vrow[w0 + j * dw]
+        if v != v:
+            take = (b == b) | (vi >= bi)
+        else:
+            take = (b == b) & ((v > b) | ((v == b) & (vi < bi)))
+        if take:
+            b = v
+            bi = vi
+            bj = j
+    return b, bi, bj
+
+
 @njit(cache=True, nogil=True)
 def max_pool_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
-    """x (N, C, H, W) -> out, idx (N, C, OH, OW); idx is the flat h*W + w."""
+    """x (N, C, H, W) -> out, idx (N, C, OH, OW); idx is the flat h*W + w.
+
+    Separable: a vertical pass per window row band, then a horizontal pass;
+    see _column_max and _window_argmax for why the argmax is the scan's.
+    """
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
-    for nc in range(N * C):
-        n = nc // C
-        c = nc - n * C
-        for oh in range(OH):
-            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
-            for ow in range(OW):
-                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
-                best = -np.inf
-                arg = (h0 + i_lo * dh) * W + w0 + j_lo * dw
-                for i in range(i_lo, i_hi):
-                    ih = h0 + i * dh
-                    for j in range(j_lo, j_hi):
-                        iw = w0 + j * dw
-                        v = x[n, c, ih, iw]
-                        if v > best or np.isnan(v):
-                            best = v
-                            arg = ih * W + iw
-                out[n, c, oh, ow] = best
-                if want_idx:
-                    idx[n, c, oh, ow] = arg
+    vmax = np.empty(W, dtype=x.dtype)
+    vrow = np.empty(W, dtype=np.int64)
+    for n in range(N):
+        for c in range(C):
+            x2 = x[n, c]
+            for oh in range(OH):
+                h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
+                _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow)
+                for ow in range(OW):
+                    w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
+                    b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw)
+                    out[n, c, oh, ow] = b
+                    if want_idx:
+                        idx[n, c, oh, ow] = (h0 + bi * dh) * W + w0 + bj * dw
+
+
+@njit(cache=True, nogil=True)
+def max_pool_values_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out):
+    """Max values only (no argmax): x (N, C, H, W) -> out (N, C, OH, OW).
+
+    Separable: per output row, a vertical max over the window's rows, a whole
+    input row at a time (contiguous, so it vectorises), then a horizontal max
+    over that row. The value of a max does not depend on the scan order, and
+    NaN still propagates; the argmax (kernel above) does, so it keeps the
+    row-major scan.
+    """
+    N, C, H, W = x.shape
+    OH, OW = out.shape[2], out.shape[3]
+    rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
+    vmax = np.empty(W, dtype=x.dtype)
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
+                first = x[n, c, h0 + i_lo * dh]
+                for w in range(W):
+                    vmax[w] = first[w]
+                for i in range(i_lo + 1, i_hi):
+                    row = x[n, c, h0 + i * dh]
+                    for w in range(W):
+                        v = row[w]
+                        b = vmax[w]
+                        vmax[w] = v if (v > b) | (v != v) else b
+                for ow in range(OW):
+                    w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
+                    b = vmax[w0 + j_lo * dw]
+                    for j in range(j_lo + 1, j_hi):
+                        v = vmax[w0 + j * dw]
+                        b = v if (v > b) | (v != v) else b
+                    out[n, c, oh, ow] = b
 
 
 @njit(cache=True, nogil=True)
@@ -81,29 +163,20 @@ def max_pool_backward_nchw(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
     N, C, H, W = x.shape
     OH, OW = grad_out.shape[2], grad_out.shape[3]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
-    for nc in range(N * C):
-        n = nc // C
-        c = nc - n * C
-        for ih in range(H):
-            for iw in range(W):
-                grad_x[n, c, ih, iw] = 0
-        for oh in range(OH):
-            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
-            for ow in range(OW):
-                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
-                best = -np.inf
-                bh = h0 + i_lo * dh
-                bw = w0 + j_lo * dw
-                for i in range(i_lo, i_hi):
-                    ih = h0 + i * dh
-                    for j in range(j_lo, j_hi):
-                        iw = w0 + j * dw
-                        v = x[n, c, ih, iw]
-                        if v > best or np.isnan(v):
-                            best = v
-                            bh = ih
-                            bw = iw
-                grad_x[n, c, bh, bw] += grad_out[n, c, oh, ow]
+    vmax = np.empty(W, dtype=x.dtype)
+    vrow = np.empty(W, dtype=np.int64)
+    for n in range(N):
+        for c in range(C):
+            x2 = x[n, c]
+            g2 = grad_x[n, c]
+            g2[:, :] = 0
+            for oh in range(OH):
+                h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
+                _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow)
+                for ow in range(OW):
+                    w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
+                    b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw)
+                    g2[h0 + bi * dh, w0 + bj * dw] += grad_out[n, c, oh, ow]
 
 
 @njit(cache=True, nogil=True)
@@ -142,13 +215,11 @@ def max_pool_backward_nhwc(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
     N, H, W, C = x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
+    gx = grad_x.reshape((N, H * W, C))                  # (nb, H*W, C), a view
+    best = np.empty(C, dtype=x.dtype)
+    arg = np.empty(C, dtype=np.int64)
     for n in range(N):
-        best = np.empty(C, dtype=x.dtype)
-        arg = np.empty(C, dtype=np.int64)
-        for ih in range(H):
-            for iw in range(W):
-                for c in range(C):
-                    grad_x[n, ih, iw, c] = 0
+        gx[n] = 0
         for oh in range(OH):
             h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
             for ow in range(OW):
@@ -167,8 +238,7 @@ def max_pool_backward_nhwc(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
                                 best[c] = v
                                 arg[c] = ih * W + iw
                 for c in range(C):
-                    a = arg[c]
-                    grad_x[n, a // W, a - (a // W) * W, c] += grad_out[n, oh, ow, c]
+                    gx[n, arg[c], c] += grad_out[n, oh, ow, c]
 
 
 @njit(cache=True, inline="always")
