@@ -251,58 +251,76 @@ def _avg_bounds(o, s, pad, k, size, pad_hi):
     return max(start, 0), min(end, size), extent
 
 
+@njit(cache=True, inline="always")
+def _avg_divisor(count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, w_hi):
+    if divisor_override > 0:
+        return divisor_override
+    if count_include_pad:
+        return eh * ew
+    return (h_hi - h_lo) * (w_hi - w_lo)
+
+
 @njit(cache=True, nogil=True)
 def avg_pool_nchw(x, KH, KW, sh, sw, top, bottom, left, right,
                   count_include_pad, divisor_override, out):
-    """x (N, C, H, W) -> out (N, C, OH, OW); divisor_override <= 0 means none."""
+    """x (N, C, H, W) -> out (N, C, OH, OW); divisor_override <= 0 means none.
+
+    Separable: per output row, the window's rows are summed a whole input
+    row at a time (contiguous, so it vectorises), then each window sums its
+    columns of that row sum.
+    """
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
-    for nc in range(N * C):
-        n = nc // C
-        c = nc - n * C
-        for oh in range(OH):
-            h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
-            for ow in range(OW):
-                w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
-                if divisor_override > 0:
-                    div = divisor_override
-                elif count_include_pad:
-                    div = eh * ew
-                else:
-                    div = (h_hi - h_lo) * (w_hi - w_lo)
-                out[n, c, oh, ow] = 0
-                for ih in range(h_lo, h_hi):
-                    for iw in range(w_lo, w_hi):
-                        out[n, c, oh, ow] += x[n, c, ih, iw]
-                out[n, c, oh, ow] /= div
+    vsum = np.empty(W, dtype=x.dtype)
+    for n in range(N):
+        for c in range(C):
+            x2 = x[n, c]
+            for oh in range(OH):
+                h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
+                first = x2[h_lo]
+                for w in range(W):
+                    vsum[w] = first[w]
+                for ih in range(h_lo + 1, h_hi):
+                    row = x2[ih]
+                    for w in range(W):
+                        vsum[w] += row[w]
+                for ow in range(OW):
+                    w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
+                    acc = vsum[w_lo]
+                    for iw in range(w_lo + 1, w_hi):
+                        acc += vsum[iw]
+                    out[n, c, oh, ow] = acc / _avg_divisor(
+                        count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, w_hi)
 
 
 @njit(cache=True, nogil=True)
 def avg_pool_backward_nchw(grad_out, KH, KW, sh, sw, top, bottom, left, right,
                            count_include_pad, divisor_override, grad_x):
-    """Spread each grad_out / divisor over its clipped window of grad_x."""
+    """Spread each grad_out / divisor over its clipped window of grad_x.
+
+    Separable, like the forward pass: an output row's shares are gathered
+    into one row buffer, then added to each of the window's input rows.
+    """
     N, C, H, W = grad_x.shape
     OH, OW = grad_out.shape[2], grad_out.shape[3]
-    for nc in range(N * C):
-        n = nc // C
-        c = nc - n * C
-        for ih in range(H):
-            for iw in range(W):
-                grad_x[n, c, ih, iw] = 0
-        for oh in range(OH):
-            h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
-            for ow in range(OW):
-                w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
-                if divisor_override > 0:
-                    div = divisor_override
-                elif count_include_pad:
-                    div = eh * ew
-                else:
-                    div = (h_hi - h_lo) * (w_hi - w_lo)
-                g = grad_out[n, c, oh, ow] / div
-                for ih in range(h_lo, h_hi):
+    grow = np.empty(W, dtype=grad_x.dtype)
+    for n in range(N):
+        for c in range(C):
+            g2 = grad_x[n, c]
+            g2[:, :] = 0
+            for oh in range(OH):
+                h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
+                grow[:] = 0
+                for ow in range(OW):
+                    w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
+                    share = grad_out[n, c, oh, ow] / _avg_divisor(
+                        count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, w_hi)
                     for iw in range(w_lo, w_hi):
-                        grad_x[n, c, ih, iw] += g
+                        grow[iw] += share
+                for ih in range(h_lo, h_hi):
+                    row = g2[ih]
+                    for w in range(W):
+                        row[w] += grow[w]
 
 
 @njit(cache=True, nogil=True)
