@@ -32,6 +32,8 @@ CASES = [
     ("four-tuple", 1, 2, 6, 6, 3, 2, (1, 0, 0, 1), 1, False),
     ("global", 2, 3, 4, 5, (4, 5), None, 0, 1, False),
     ("empty-batch", 0, 3, 4, 4, 2, 2, 0, 1, False),
+    ("many-channels", 2, 20, 7, 6, 3, 2, 1, 1, True),    # NHWC: channel-vectorised kernels
+    ("many-channels-dil", 1, 17, 9, 9, 2, 1, 1, 2, False),
 ]
 
 

@@ -22,6 +22,8 @@ __all__ = [
     "max_pool_backward_nchw",
     "max_pool_nhwc",
     "max_pool_backward_nhwc",
+    "max_pool_nhwc_rows",
+    "max_pool_backward_nhwc_rows",
     "avg_pool_nchw",
     "avg_pool_backward_nchw",
     "avg_pool_nhwc",
@@ -71,19 +73,22 @@ def _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow):
 
 
 @njit(cache=True, inline="always")
-def _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw):
+def _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, C, c):
     """Horizontal pass: the window's (value, i, j) under the row-major scan rule.
 
-    Candidates are the column maxima; ties go to the earlier row (then the
-    earlier column), NaNs to the later row (then the later column), which is
-    exactly the first maximum / last NaN of a row-major scan of the window.
+    Candidates are the column maxima ``vmax[(w0 + j*dw)*C + c]`` (C = 1 for
+    NCHW; NHWC rows interleave the channels); ties go to the earlier row
+    (then the earlier column), NaNs to the later row (then the later column),
+    which is exactly the first maximum / last NaN of a row-major scan.
     """
     bj = j_lo
-    b = vmax[w0 + j_lo * dw]
-    bi = vrow[w0 + j_lo * dw]
+    k = (w0 + j_lo * dw) * C + c
+    b = vmax[k]
+    bi = vrow[k]
     for j in range(j_lo + 1, j_hi):
-        v = vmax[w0 + j * dw]
-        vi = vrow[w0 + j * dw]
+        k = (w0 + j * dw) * C + c
+        v = vmax[k]
+        vi = vrow[k]
         if v != v:
             take = (b == b) | (vi >= bi)
         else:
@@ -115,7 +120,7 @@ def max_pool_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
                 _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow)
                 for ow in range(OW):
                     w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
-                    b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw)
+                    b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, 1, 0)
                     out[n, c, oh, ow] = b
                     if want_idx:
                         idx[n, c, oh, ow] = (h0 + bi * dh) * W + w0 + bj * dw
@@ -175,13 +180,65 @@ def max_pool_backward_nchw(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
                 _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow)
                 for ow in range(OW):
                     w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
-                    b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw)
+                    b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, 1, 0)
                     g2[h0 + bi * dh, w0 + bj * dw] += grad_out[n, c, oh, ow]
 
 
 @njit(cache=True, nogil=True)
+def max_pool_nhwc_rows(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
+    """x (N, H, W, C) -> out, idx (N, OH, OW, C), for few channels.
+
+    Separable, like max_pool_nchw, on rows of W*C interleaved values: the
+    vertical pass vectorises along the whole row whatever C is.
+    """
+    N, H, W, C = x.shape
+    OH, OW = out.shape[1], out.shape[2]
+    rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
+    vmax = np.empty(W * C, dtype=x.dtype)
+    vrow = np.empty(W * C, dtype=np.int64)
+    x3 = x.reshape((N, H, W * C))                      # (nb, H, W*C), a view
+    for n in range(N):
+        x2 = x3[n]
+        for oh in range(OH):
+            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
+            _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow)
+            for ow in range(OW):
+                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
+                for c in range(C):
+                    b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, C, c)
+                    out[n, oh, ow, c] = b
+                    if want_idx:
+                        idx[n, oh, ow, c] = (h0 + bi * dh) * W + w0 + bj * dw
+
+
+@njit(cache=True, nogil=True)
+def max_pool_backward_nhwc_rows(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_x):
+    """NHWC max-pool backward for few channels (separable, see max_pool_nhwc_rows)."""
+    N, H, W, C = x.shape
+    OH, OW = grad_out.shape[1], grad_out.shape[2]
+    rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
+    vmax = np.empty(W * C, dtype=x.dtype)
+    vrow = np.empty(W * C, dtype=np.int64)
+    x3 = x.reshape((N, H, W * C))                      # (nb, H, W*C), views
+    g3 = grad_x.reshape((N, H, W * C))
+    for n in range(N):
+        x2 = x3[n]
+        g2 = g3[n]
+        g2[:, :] = 0
+        for oh in range(OH):
+            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
+            _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow)
+            for ow in range(OW):
+                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
+                for c in range(C):
+                    b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, C, c)
+                    g2[h0 + bi * dh, (w0 + bj * dw) * C + c] += grad_out[n, oh, ow, c]
+
+
+@njit(cache=True, nogil=True)
 def max_pool_nhwc(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
-    """x (N, H, W, C) -> out, idx (N, OH, OW, C); the channel run is innermost."""
+    """x (N, H, W, C) -> out, idx (N, OH, OW, C); vectorised along the channel run,
+    for many channels (few: max_pool_nhwc_rows)."""
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
