@@ -14,6 +14,7 @@ from ._config import (
     set_workspace_limit,
     workspace_limit,
 )
+from ._threads import get_num_threads, set_num_threads
 from .conv import col2im, conv2d, conv2d_backward, im2col
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from . import naive  # noqa: E402  (the oracle: fastconv.naive after `import fastconv`)
@@ -37,6 +38,8 @@ __all__ = [
     "set_workspace_limit",
     "workspace_limit",
     "release_workspace",
+    "get_num_threads",
+    "set_num_threads",
     "naive",
     "compat",
     "nn",

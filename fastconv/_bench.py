@@ -244,7 +244,8 @@ def _plot(rows, path):
             ax.bar(xs + k * width, [r[key] for r in sel], width, label=f"vs {name}")
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_yscale("log")
-        ax.set_xticks(xs + width * (len(peers) - 1) / 2, labels, fontsize=7)
+        ax.set_xticks(xs + width * (len(peers) - 1) / 2, labels, fontsize=7, rotation=60,
+                      ha="right")
         ax.set_ylabel("speed-up, forward+backward")
         ax.set_title(f"fastconv speed-up ({d}; above 1 = fastconv faster)")
         ax.legend()
