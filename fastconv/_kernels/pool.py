@@ -89,14 +89,14 @@ def _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, C, c):
         k = (w0 + j * dw) * C + c
         v = vmax[k]
         vi = vrow[k]
-        if v != v:
-            take = (b == b) | (vi >= bi)
-        else:
-            take = (b == b) & ((v > b) | ((v == b) & (vi < bi)))
-        if take:
-            b = v
-            bi = vi
-            bj = j
+        # branch-free: with random data `take` is a coin flip, and a
+        # mispredicted branch per window cost more than the selects
+        nan_take = (v != v) & ((b == b) | (vi >= bi))
+        num_take = (v == v) & (b == b) & ((v > b) | ((v == b) & (vi < bi)))
+        take = nan_take | num_take
+        b = v if take else b
+        bi = vi if take else bi
+        bj = j if take else bj
     return b, bi, bj
 
 
@@ -111,7 +111,7 @@ def max_pool_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
     OH, OW = out.shape[2], out.shape[3]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     vmax = np.empty(W, dtype=x.dtype)
-    vrow = np.empty(W, dtype=np.int64)
+    vrow = np.empty(W, dtype=np.int32)
     for n in range(N):
         for c in range(C):
             x2 = x[n, c]
@@ -169,7 +169,7 @@ def max_pool_backward_nchw(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
     OH, OW = grad_out.shape[2], grad_out.shape[3]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     vmax = np.empty(W, dtype=x.dtype)
-    vrow = np.empty(W, dtype=np.int64)
+    vrow = np.empty(W, dtype=np.int32)
     for n in range(N):
         for c in range(C):
             x2 = x[n, c]
@@ -195,7 +195,7 @@ def max_pool_nhwc_rows(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx)
     OH, OW = out.shape[1], out.shape[2]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     vmax = np.empty(W * C, dtype=x.dtype)
-    vrow = np.empty(W * C, dtype=np.int64)
+    vrow = np.empty(W * C, dtype=np.int32)
     x3 = x.reshape((N, H, W * C))                      # (nb, H, W*C), a view
     for n in range(N):
         x2 = x3[n]
@@ -218,7 +218,7 @@ def max_pool_backward_nhwc_rows(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, 
     OH, OW = grad_out.shape[1], grad_out.shape[2]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     vmax = np.empty(W * C, dtype=x.dtype)
-    vrow = np.empty(W * C, dtype=np.int64)
+    vrow = np.empty(W * C, dtype=np.int32)
     x3 = x.reshape((N, H, W * C))                      # (nb, H, W*C), views
     g3 = grad_x.reshape((N, H, W * C))
     for n in range(N):
