@@ -132,29 +132,43 @@ def im2col_nhwc(x, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
     xf = x.ravel()                                     # (nb*H*W*C,), a view
     cf = cols.ravel()                                  # (nb*OH*OW*KK*Cg,)
     width = KH * KW * Cg
+    # windows wholly inside along w need no bounds arithmetic (two divisions)
+    in_lo, in_hi = out_range(OW, sw, -left, W - (KW - 1) * dw)
     for n in range(N):
         for oh in range(OH):
             for ow in range(OW):
                 r = ((n * OH + oh) * OW + ow) * width
                 w0 = ow * sw - left
-                j_lo, j_hi = tap_range(w0, KW, dw, W)
+                if in_lo <= ow < in_hi:
+                    j_lo, j_hi = 0, KW
+                else:
+                    j_lo, j_hi = tap_range(w0, KW, dw, W)
                 for i in range(KH):
                     ih = oh * sh - top + i * dh
                     base = r + i * KW * Cg
                     if ih < 0 or ih >= H:
-                        cf[base:base + KW * Cg] = 0
+                        for t in range(KW * Cg):
+                            cf[base + t] = 0
                         continue
-                    cf[base:base + j_lo * Cg] = 0
+                    for t in range(j_lo * Cg):       # zero-fills are short or empty
+                        cf[base + t] = 0
                     if runs:
                         src = ((n * H + ih) * W + w0 + j_lo) * C
+                        dst = base + j_lo * C
                         ln = (j_hi - j_lo) * C
-                        cf[base + j_lo * C:base + j_lo * C + ln] = xf[src:src + ln]
+                        if ln >= 16:
+                            cf[dst:dst + ln] = xf[src:src + ln]
+                        else:           # a short run: a slice costs more than it copies
+                            for t in range(ln):
+                                cf[dst + t] = xf[src + t]
                     else:
                         for j in range(j_lo, j_hi):
                             src = ((n * H + ih) * W + w0 + j * dw) * C + c0
                             dst = base + j * Cg
-                            cf[dst:dst + Cg] = xf[src:src + Cg]
-                    cf[base + j_hi * Cg:base + KW * Cg] = 0
+                            for t in range(Cg):
+                                cf[dst + t] = xf[src + t]
+                    for t in range(j_hi * Cg, KW * Cg):
+                        cf[base + t] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -167,12 +181,16 @@ def col2im_nhwc(cols, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, x):
     N, H, W, C = x.shape
     runs = Cg == C and dw == 1
     x3 = x.reshape((N, H, W * C))                      # (nb, H, W*C), a view
+    in_lo, in_hi = out_range(OW, sw, -left, W - (KW - 1) * dw)
     for n in range(N):
         for oh in range(OH):
             for ow in range(OW):
                 r = (n * OH + oh) * OW + ow
                 w0 = ow * sw - left
-                j_lo, j_hi = tap_range(w0, KW, dw, W)
+                if in_lo <= ow < in_hi:
+                    j_lo, j_hi = 0, KW
+                else:
+                    j_lo, j_hi = tap_range(w0, KW, dw, W)
                 for i in range(KH):
                     ih = oh * sh - top + i * dh
                     if ih < 0 or ih >= H:
