@@ -36,6 +36,9 @@ def get_workspace_limit():
 def set_workspace_limit(nbytes):
     """Bound the scratch memory (im2col columns) one call may allocate.
 
+    The limit is process-wide: it applies to calls from every thread (each
+    thread has its own workspace buffer, each within the limit).
+
     Parameters
     ----------
     nbytes : int or None
@@ -62,7 +65,8 @@ def set_workspace_limit(nbytes):
 
 @contextlib.contextmanager
 def workspace_limit(nbytes):
-    """Context manager that sets the workspace limit and restores it after."""
+    """Context manager that sets the (process-wide) workspace limit and restores
+    it after; threads that enter it concurrently should not overlap."""
     previous = set_workspace_limit(nbytes)
     try:
         yield

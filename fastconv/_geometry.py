@@ -40,10 +40,17 @@ class Window(NamedTuple):
     OW: int
 
 
+#: Geometry values beyond this cannot describe a real array (and would not
+#: fit the kernels' 64-bit integers).
+MAX_INT = 2**62
+
+
 def _as_int(value, name):
     # bool is an int subclass, but stride=True is a bug, not a 1.
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int or a tuple of ints, got {value!r}")
+    if abs(int(value)) > MAX_INT:
+        raise ValueError(f"{name} must be at most 2**62 in size, got {value!r}")
     return int(value)
 
 

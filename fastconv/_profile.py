@@ -8,12 +8,12 @@ the rest of the call (allocations, Python overhead).
 """
 
 import argparse
-import sys
 import time
 
 import numpy as np
 
 from . import _baselines, _suite, _trace
+from ._bench import _positive_int
 
 __all__ = ["profile_layer", "add_arguments", "run"]
 
@@ -94,7 +94,7 @@ def add_arguments(parser):
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     parser.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW")
     parser.add_argument("--backward", action="store_true", help="profile the backward pass")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=_positive_int, default=7)
     parser.add_argument("--plot", metavar="PATH.png", help="also draw the phases")
     parser.add_argument("--no-blas-fix", action="store_true",
                         help="keep the machine's OpenBLAS core type even if misdetected")
@@ -109,9 +109,6 @@ def _layer(text):
 
 def run(args):
     """Run ``python -m fastconv profile``; return the exit status."""
-    if args.rounds < 1:
-        print(f"--rounds must be >= 1, got {args.rounds}", file=sys.stderr)
-        return 2
     dtype = np.dtype(args.dtype)
     phases = profile_layer(args.layer, dtype, args.layout, args.backward, args.rounds)
     lines = format_profile(args.layer, phases, dtype, args.layout, args.backward)

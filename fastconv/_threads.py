@@ -10,6 +10,7 @@ parallel threads did (see fastconv._kernels.im2col).
 """
 
 import concurrent.futures
+import numbers
 import os
 import threading
 
@@ -39,25 +40,24 @@ def get_num_threads():
 def set_num_threads(n):
     """Use `n` threads (>= 1) for the kernels; returns the previous number.
 
-    GEMMs are not affected: they run on numpy's BLAS threads.
+    GEMMs are not affected: they run on numpy's BLAS threads. The setting is
+    process-wide.
     """
-    global _num_threads, _pool
-    if isinstance(n, bool) or not isinstance(n, int):
+    global _num_threads
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n must be an int, got {n!r}")
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    previous, _num_threads = _num_threads, n
-    with _pool_lock:
-        if _pool is not None and _pool._max_workers < n - 1:
-            _pool.shutdown(wait=False)
-            _pool = None
+    previous, _num_threads = _num_threads, int(n)
     return previous
 
 
 def _get_pool(workers):
+    """A pool with at least `workers` threads. A smaller pool is replaced,
+    not shut down: a call on another thread may still be submitting to it."""
     global _pool
     with _pool_lock:
-        if _pool is None:
+        if _pool is None or _pool._max_workers < workers:
             _pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=max(1, workers), thread_name_prefix="fastconv")
         return _pool
@@ -80,7 +80,7 @@ def parallel_for(fn, n, nbytes):
         fn(0, n)
         return
     bounds = [n * i // k for i in range(k + 1)]
-    pool = _get_pool(k - 1)
+    pool = _get_pool(_num_threads - 1)
     futures = [pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(k - 1)]
     fn(bounds[k - 1], bounds[k])
     for f in futures:

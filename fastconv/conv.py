@@ -375,10 +375,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
 
     Notes
     -----
-    Computed as im2col + GEMM. The column matrix of a chunk of nb samples
-    takes ``nb * C*KH*KW * OH*OW * itemsize`` bytes; the batch is chunked to
-    stay within :func:`fastconv.get_workspace_limit`. 1x1 convolutions with
-    unit stride and no padding skip im2col.
+    Computed as im2col + GEMM. The scratch of a chunk of nb samples takes
+    ``nb * (C*KH*KW + F) * OH*OW * itemsize`` bytes in NCHW (columns plus
+    the GEMM's rows) and ``nb * KH*KW*C/groups * OH*OW * itemsize`` in NHWC;
+    the batch is chunked to stay within :func:`fastconv.get_workspace_limit`.
+    1x1 convolutions with unit stride and no padding skip im2col.
 
     Examples
     --------

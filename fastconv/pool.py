@@ -67,8 +67,9 @@ def _check_avg_options(count_include_pad, divisor_override):
                                                            numbers.Integral):
         raise TypeError(f"divisor_override must be an int or None, got "
                         f"{divisor_override!r}")
-    if divisor_override < 1:
-        raise ValueError(f"divisor_override must be >= 1, got {divisor_override!r}")
+    if not 1 <= divisor_override <= 2**62:
+        raise ValueError(f"divisor_override must be >= 1 (and at most 2**62), got "
+                         f"{divisor_override!r}")
     return bool(count_include_pad), int(divisor_override)
 
 
@@ -115,6 +116,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     (array([[[[3.]]]]), array([[[[1]]]]))
     """
     with phase("prepare"):
+        if not isinstance(return_indices, (bool, np.bool_)):
+            raise TypeError(f"return_indices must be a bool, got {return_indices!r}")
         layout, x, _, win, out_dtype = _check_pool(x, kernel_size, stride, padding,
                                                    dilation, ceil_mode, layout, None)
     shape = _out_shape(x, win, layout)

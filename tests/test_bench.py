@@ -79,7 +79,7 @@ def test_suite_layers_match_the_issue_and_their_flops():
 def test_time_interleaved_reports_medians_per_call():
     med = _bench.time_interleaved({"sleep": lambda: time.sleep(0.002),
                                    "noop": lambda: None}, rounds=3, min_time=0.001)
-    assert 0.002 <= med["sleep"] < 0.05
+    assert med["sleep"] >= 0.002
     assert med["noop"] < med["sleep"]
 
 
@@ -141,8 +141,9 @@ def test_profile_phases_add_up(backward):
     for name in ("prepare", "im2col", "gemm", "other", "total"):
         assert phases[name] >= 0, name
     assert ("col2im" in phases) == backward
-    parts = sum(v for k, v in phases.items() if k != "total")
-    assert parts == pytest.approx(phases["total"], rel=0.5)
+    # the marked phases carry the work: "other" (checks, allocation) is the rest
+    assert phases["gemm"] > 0 and phases["im2col"] > 0
+    assert phases["gemm"] + phases["im2col"] > phases["other"]
     lines = _profile.format_profile(_suite.get_layer("cs231n-speed"), phases, np.float32,
                                     "NCHW", backward)
     assert "GFLOP/s" in "\n".join(lines)
@@ -240,11 +241,25 @@ def test_parallel_for_covers_the_range_once(monkeypatch):
         _threads.set_num_threads(0)
 
 
-@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-def test_results_do_not_depend_on_the_number_of_threads(layout):
+def test_the_pool_grows_to_the_thread_count():
     from fastconv import _threads
 
-    L = _suite.Layer("t", "conv", 6, 16, 40, 8, 3, 1, 1)
+    previous = _threads.set_num_threads(1)
+    try:
+        _threads.parallel_for(lambda a, b: None, 10, nbytes=1 << 30)   # no pool needed
+        _threads.set_num_threads(4)
+        _threads.parallel_for(lambda a, b: None, 10, nbytes=1 << 30)
+        assert _threads._pool._max_workers >= 3
+    finally:
+        _threads.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("shape", [(6, 16, 40), (16, 2, 64)], ids=["N<C", "N>C"])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_results_do_not_depend_on_the_number_of_threads(layout, shape):
+    from fastconv import _threads
+
+    L = _suite.Layer("t", "conv", *shape, 8, 3, 1, 1)
     x, w, b, gy = _suite.make_inputs(L, np.float32, layout, seed=3)
     runs = []
     for n in (1, 2, 3):

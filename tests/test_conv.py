@@ -236,8 +236,11 @@ def test_workspace_limit_chunks_the_batch_with_same_results(layout, groups):
     x, w, b, kw = _make(case, layout, np.float64)
     gy = randn(rng(5), naive.conv2d(x, w, b, **kw).shape)
     want = (naive.conv2d(x, w, b, **kw),) + naive.conv2d_backward(gy, x, w, **kw)
-    # one sample's columns are 36*36*8 bytes: these limits give chunks of 1 and 2
-    for limit in (1, 2 * 36 * 36 * 8 + 7, None):
+    # bytes per sample of the chunk buffers: NCHW columns (C*KK, P) plus the
+    # (F, P) rows; NHWC columns (P, KK*C/groups)
+    per = (4 * 9 + 4) * 36 * 8 if layout == "NCHW" else 36 * 9 * (4 // groups) * 8
+    # chunks of 1, of 2 (the last one shorter: 2, 2, 1), and unchunked
+    for limit in (1, 2 * per + 7, None):
         with fastconv.workspace_limit(limit):
             got = (fastconv.conv2d(x, w, b, **kw),) + fastconv.conv2d_backward(gy, x, w, **kw)
         for a, e in zip(got, want):

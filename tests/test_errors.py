@@ -219,7 +219,7 @@ def test_pool_grad_out_wrong_shape():
 
 
 def test_divisor_override_below_one():
-    with raises(ValueError, "divisor_override must be >= 1, got 0"):
+    with raises(ValueError, "divisor_override must be >= 1 (and at most 2**62), got 0"):
         fastconv.avg_pool2d(X, 2, divisor_override=0)
 
 
@@ -284,3 +284,29 @@ def test_pool_dilated_window_wholly_in_padding():
     with raises(ValueError, "window 0 along H lies wholly in the padding"):
         fastconv.max_pool2d(np.zeros((1, 1, 1, 3)), 2, stride=1, padding=(1, 0),
                             dilation=(2, 1))
+
+
+def test_divisor_override_too_large():
+    # would not fit the kernel's 64-bit integer: refused, not a numba typing error
+    with raises(ValueError, "divisor_override must be >= 1 (and at most 2**62), got 100000000000000000000"):
+        fastconv.avg_pool2d(X, 2, divisor_override=10**20)
+
+
+def test_stride_too_large():
+    with raises(ValueError, "stride must be at most 2**62 in size, got 100000000000000000000"):
+        fastconv.conv2d(X, W, stride=10**20)
+
+
+def test_return_indices_not_bool():
+    with raises(TypeError, "return_indices must be a bool, got 'no'"):
+        fastconv.max_pool2d(X, 2, return_indices="no")
+
+
+def test_num_threads_not_int():
+    with raises(TypeError, "n must be an int, got 2.0"):
+        fastconv.set_num_threads(2.0)
+
+
+def test_num_threads_below_one():
+    with raises(ValueError, "n must be >= 1, got 0"):
+        fastconv.set_num_threads(0)

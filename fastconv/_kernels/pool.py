@@ -392,12 +392,8 @@ def avg_pool_nhwc(x, KH, KW, sh, sw, top, bottom, left, right,
         h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
         for ow in range(OW):
             w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
-            if divisor_override > 0:
-                div = divisor_override
-            elif count_include_pad:
-                div = eh * ew
-            else:
-                div = (h_hi - h_lo) * (w_hi - w_lo)
+            div = _avg_divisor(count_include_pad, divisor_override, eh, ew,
+                               h_lo, h_hi, w_lo, w_hi)
             for c in range(C):
                 out[n, oh, ow, c] = 0
             for ih in range(h_lo, h_hi):
@@ -423,12 +419,8 @@ def avg_pool_backward_nhwc(grad_out, KH, KW, sh, sw, top, bottom, left, right,
             h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
             for ow in range(OW):
                 w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
-                if divisor_override > 0:
-                    div = divisor_override
-                elif count_include_pad:
-                    div = eh * ew
-                else:
-                    div = (h_hi - h_lo) * (w_hi - w_lo)
+                div = _avg_divisor(count_include_pad, divisor_override, eh, ew,
+                                   h_lo, h_hi, w_lo, w_hi)
                 for ih in range(h_lo, h_hi):
                     for iw in range(w_lo, w_hi):
                         for c in range(C):
