@@ -254,16 +254,26 @@ def max_pool_nhwc(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
             if want_idx:
                 for c in range(C):
                     idx[n, oh, ow, c] = first
+            orow = out[n, oh, ow]
+            irow = idx[n, oh, ow] if want_idx else idx[0, 0, 0]
             for i in range(i_lo, i_hi):
                 ih = h0 + i * dh
                 for j in range(j_lo, j_hi):
                     iw = w0 + j * dw
-                    for c in range(C):
-                        v = x[n, ih, iw, c]
-                        if v > out[n, oh, ow, c] or np.isnan(v):
-                            out[n, oh, ow, c] = v
-                            if want_idx:
-                                idx[n, oh, ow, c] = ih * W + iw
+                    xrow = x[n, ih, iw]
+                    pos = ih * W + iw
+                    if want_idx:
+                        for c in range(C):      # branch-free, so it vectorises
+                            v = xrow[c]
+                            b = orow[c]
+                            take = (v > b) | (v != v)
+                            orow[c] = v if take else b
+                            irow[c] = pos if take else irow[c]
+                    else:
+                        for c in range(C):
+                            v = xrow[c]
+                            b = orow[c]
+                            orow[c] = v if (v > b) | (v != v) else b
 
 
 @njit(cache=True, nogil=True)
@@ -289,11 +299,14 @@ def max_pool_backward_nhwc(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
                     ih = h0 + i * dh
                     for j in range(j_lo, j_hi):
                         iw = w0 + j * dw
-                        for c in range(C):
-                            v = x[n, ih, iw, c]
-                            if v > best[c] or np.isnan(v):
-                                best[c] = v
-                                arg[c] = ih * W + iw
+                        xrow = x[n, ih, iw]
+                        pos = ih * W + iw
+                        for c in range(C):      # branch-free, so it vectorises
+                            v = xrow[c]
+                            b = best[c]
+                            take = (v > b) | (v != v)
+                            best[c] = v if take else b
+                            arg[c] = pos if take else arg[c]
                 for c in range(C):
                     gx[n, arg[c], c] += grad_out[n, oh, ow, c]
 
