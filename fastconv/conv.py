@@ -481,7 +481,9 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
     Notes
     -----
     The result is ``KH*KW / (sh*sw)`` times the size of x, roughly: a 3x3
-    window copies the input about nine times.
+    window copies the input about nine times. In NCHW the engine builds its
+    own ``(C*KH*KW, N*OH*OW)`` layout and transposes it into this one, so the
+    call briefly holds the result twice.
 
     Examples
     --------
