@@ -2,7 +2,7 @@
 
 from numba import njit
 
-__all__ = ["tap_range", "out_range"]
+__all__ = ["tap_range", "out_range", "inner_range", "window_taps"]
 
 
 @njit(cache=True, inline="always")
@@ -30,3 +30,23 @@ def out_range(n_out, stride, offset, size):
         hi = (size - 1 - offset) // stride + 1
     lo = min(lo, n_out)
     return lo, min(max(hi, lo), n_out)
+
+
+@njit(cache=True, inline="always")
+def inner_range(n_out, s, pad, k, d, size):
+    """Windows wholly inside [0, size), as a range (lo, hi) of outputs."""
+    return out_range(n_out, s, -pad, size - (k - 1) * d)
+
+
+@njit(cache=True, inline="always")
+def window_taps(o, s, pad, k, d, size, inner):
+    """Window `o`'s start and its taps inside [0, size), as (start, lo, hi).
+
+    Inside the `inner` range (from :func:`inner_range`) every tap is in
+    bounds: no division needed.
+    """
+    start = o * s - pad
+    if inner[0] <= o < inner[1]:
+        return start, 0, k
+    lo, hi = tap_range(start, k, d, size)
+    return start, lo, hi

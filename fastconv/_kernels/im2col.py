@@ -15,7 +15,7 @@ slice in a fixed order, so results are bitwise reproducible.
 
 from numba import njit
 
-from ._common import out_range, tap_range
+from ._common import inner_range, out_range, window_taps
 
 __all__ = [
     "im2col_nchw",
@@ -133,16 +133,12 @@ def im2col_nhwc(x, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
     cf = cols.ravel()                                  # (nb*OH*OW*KK*Cg,)
     width = KH * KW * Cg
     # windows wholly inside along w need no bounds arithmetic (two divisions)
-    in_lo, in_hi = out_range(OW, sw, -left, W - (KW - 1) * dw)
+    cols_in = inner_range(OW, sw, left, KW, dw, W)
     for n in range(N):
         for oh in range(OH):
             for ow in range(OW):
                 r = ((n * OH + oh) * OW + ow) * width
-                w0 = ow * sw - left
-                if in_lo <= ow < in_hi:
-                    j_lo, j_hi = 0, KW
-                else:
-                    j_lo, j_hi = tap_range(w0, KW, dw, W)
+                w0, j_lo, j_hi = window_taps(ow, sw, left, KW, dw, W, cols_in)
                 for i in range(KH):
                     ih = oh * sh - top + i * dh
                     base = r + i * KW * Cg
@@ -181,16 +177,12 @@ def col2im_nhwc(cols, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, x):
     N, H, W, C = x.shape
     runs = Cg == C and dw == 1
     x3 = x.reshape((N, H, W * C))                      # (nb, H, W*C), a view
-    in_lo, in_hi = out_range(OW, sw, -left, W - (KW - 1) * dw)
+    cols_in = inner_range(OW, sw, left, KW, dw, W)
     for n in range(N):
         for oh in range(OH):
             for ow in range(OW):
                 r = (n * OH + oh) * OW + ow
-                w0 = ow * sw - left
-                if in_lo <= ow < in_hi:
-                    j_lo, j_hi = 0, KW
-                else:
-                    j_lo, j_hi = tap_range(w0, KW, dw, W)
+                w0, j_lo, j_hi = window_taps(ow, sw, left, KW, dw, W, cols_in)
                 for i in range(KH):
                     ih = oh * sh - top + i * dh
                     if ih < 0 or ih >= H:

@@ -14,7 +14,8 @@ Padding is never selected (it acts as -inf).
 import numpy as np
 from numba import njit
 
-from ._common import out_range, tap_range
+from ._common import inner_range as _inner
+from ._common import window_taps as _taps
 
 __all__ = [
     "max_pool_nchw",
@@ -29,25 +30,6 @@ __all__ = [
     "avg_pool_nhwc",
     "avg_pool_backward_nhwc",
 ]
-
-
-@njit(cache=True, inline="always")
-def _inner(n_out, s, pad, k, d, size):
-    """Windows wholly inside [0, size), as a range (lo, hi) of outputs."""
-    return out_range(n_out, s, -pad, size - (k - 1) * d)
-
-
-@njit(cache=True, inline="always")
-def _taps(o, s, pad, k, d, size, inner):
-    """Window `o`'s start and its taps inside [0, size), as (start, lo, hi).
-
-    Inside the `inner` range every tap is in bounds: no division needed.
-    """
-    start = o * s - pad
-    if inner[0] <= o < inner[1]:
-        return start, 0, k
-    lo, hi = tap_range(start, k, d, size)
-    return start, lo, hi
 
 
 @njit(cache=True, inline="always")
