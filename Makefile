@@ -22,10 +22,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m fastconv bench
 
-# The suite runs with the BLAS set-up that bench uses: fastconv._machine
+# The suite runs with the BLAS set-up that bench uses: fastconv.tools.machine
 # prints the VAR=value settings this machine needs (see the README).
 bench-suite: $(STAMP)
-	env $$($(PY) -m fastconv._machine) $(PY) -m pytest benchmarks --benchmark-only \
+	env $$($(PY) -m fastconv.tools.machine) $(PY) -m pytest benchmarks --benchmark-only \
 	  --benchmark-autosave $(BENCH_ARGS)
 
 $(VENV)/.installed-train: pyproject.toml | $(PY)

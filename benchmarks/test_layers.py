@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _baselines, _suite
+from fastconv.tools import peers as _baselines
+from fastconv.tools import suite as _suite
 
 LAYERS = _suite.CONV_LAYERS + _suite.POOL_LAYERS
 

@@ -5,22 +5,24 @@ with PyTorch's names and semantics. Convolutions run as numba-jitted
 im2col/col2im plus GEMMs on numpy's BLAS; pooling runs as direct jitted
 window loops. :mod:`fastconv.naive` holds plain-loop versions of every
 function, an independent oracle that the tests hold the fast path to.
+
+``import fastconv`` loads the engine only; :mod:`fastconv.naive`,
+:mod:`fastconv.compat`, :mod:`fastconv.nn` and :func:`fastconv.check` load on
+first use.
 """
 
-from ._config import (
+import importlib
+
+from ._engine.threads import get_num_threads, set_num_threads
+from ._engine.workspace import (
     DEFAULT_WORKSPACE_LIMIT,
     get_workspace_limit,
     release_workspace,
     set_workspace_limit,
     workspace_limit,
 )
-from ._threads import get_num_threads, set_num_threads
 from .conv import col2im, conv2d, conv2d_backward, im2col
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
-from . import naive  # noqa: E402  (the oracle: fastconv.naive after `import fastconv`)
-from . import compat  # noqa: E402  (course-compatible functions)
-from . import nn  # noqa: E402  (a small layer API on the engine)
-from ._checker import check  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -45,3 +47,27 @@ __all__ = [
     "nn",
     "check",
 ]
+
+# attribute -> (module, attribute in it or None for the module itself)
+_LAZY = {
+    "naive": ("fastconv.naive", None),
+    "compat": ("fastconv.compat", None),
+    "nn": ("fastconv.nn", None),
+    "check": ("fastconv.tools.check", "check"),
+}
+
+
+def __getattr__(name):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'fastconv' has no attribute {name!r}") from None
+    value = importlib.import_module(module)
+    if attr is not None:
+        value = getattr(value, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

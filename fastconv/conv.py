@@ -10,9 +10,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _config
-from ._args import as_real_array, check_layout, dtypes, prepare
-from ._geometry import Window, as_pair, conv_window
+from ._engine import workspace as _config
+from ._engine.args import as_real_array, check_layout, dtypes, prepare
+from ._engine.geometry import Window, as_pair, conv_window
 from ._kernels.im2col import (
     col2im_nchw,
     col2im_nhwc,
@@ -21,8 +21,8 @@ from ._kernels.im2col import (
     nchw_to_rows,
     rows_to_nchw,
 )
-from ._threads import parallel_for
-from ._trace import phase
+from ._engine.threads import parallel_for
+from ._engine.trace import phase
 
 __all__ = ["conv2d", "conv2d_backward", "im2col", "col2im"]
 

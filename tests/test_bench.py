@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _baselines, _bench, _config, _machine, _profile, _suite, _trace
+from fastconv._engine import trace as _trace
+from fastconv._engine import workspace as _config
+from fastconv.tools import bench as _bench
+from fastconv.tools import machine as _machine
+from fastconv.tools import peers as _baselines
+from fastconv.tools import profile as _profile
+from fastconv.tools import suite as _suite
 from tests.helpers import assert_close
 
 # small layers of each kind, so the peers can be checked quickly
@@ -219,7 +225,7 @@ def test_scratch_reuses_one_buffer_within_the_limit():
 
 
 def test_parallel_for_covers_the_range_once(monkeypatch):
-    from fastconv import _threads
+    from fastconv._engine import threads as _threads
 
     seen = []
     lock = __import__("threading").Lock()
@@ -242,7 +248,7 @@ def test_parallel_for_covers_the_range_once(monkeypatch):
 
 
 def test_the_pool_grows_to_the_thread_count():
-    from fastconv import _threads
+    from fastconv._engine import threads as _threads
 
     previous = _threads.set_num_threads(1)
     try:
@@ -257,7 +263,7 @@ def test_the_pool_grows_to_the_thread_count():
 @pytest.mark.parametrize("shape", [(6, 16, 40), (16, 2, 64)], ids=["N<C", "N>C"])
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_results_do_not_depend_on_the_number_of_threads(layout, shape):
-    from fastconv import _threads
+    from fastconv._engine import threads as _threads
 
     L = _suite.Layer("t", "conv", *shape, 8, 3, 1, 1)
     x, w, b, gy = _suite.make_inputs(L, np.float32, layout, seed=3)

@@ -14,8 +14,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from fastconv import _check_cases
-from fastconv._checker import UsageError, add_arguments, check, format_report, run
+from fastconv.tools import check_cases as _check_cases
+from fastconv.tools.check import UsageError, add_arguments, check, format_report, run
 
 IMPLS = pathlib.Path(__file__).resolve().parent / "course_impls"
 DLAI_NAMES = [s.name for s in _check_cases.specs("dlai")]

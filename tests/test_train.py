@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from fastconv import _train
+from fastconv.tools import train as _train
 
 HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
 HAVE_MPL = importlib.util.find_spec("matplotlib") is not None

@@ -2,7 +2,7 @@
 
 The kernels assume clean input: C-contiguous float32 or float64 arrays, a
 preallocated output of the right shape and dtype, geometry already checked
-by :mod:`fastconv._geometry`. They never raise.
+by :mod:`fastconv._engine.geometry`. They never raise.
 
 Threads: the kernels are serial and release the GIL (``nogil=True``).
 They run between BLAS calls, whose worker threads keep spinning for a while
@@ -15,7 +15,7 @@ slice in a fixed order, so results are bitwise reproducible.
 
 from numba import njit
 
-from ._common import inner_range, out_range, window_taps
+from .common import inner_range, out_range, window_taps
 
 __all__ = [
     "im2col_nchw",

@@ -14,8 +14,8 @@ Padding is never selected (it acts as -inf).
 import numpy as np
 from numba import njit
 
-from ._common import inner_range as _inner
-from ._common import window_taps as _taps
+from .common import inner_range as _inner
+from .common import window_taps as _taps
 
 __all__ = [
     "max_pool_nchw",

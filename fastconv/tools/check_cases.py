@@ -20,8 +20,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import naive
-from .compat import cs231n, dlai
+from .. import naive
+from ..compat import cs231n, dlai
 
 __all__ = ["Case", "FunctionSpec", "APIS", "specs", "tolerance"]
 

@@ -12,8 +12,10 @@ import time
 
 import numpy as np
 
-from . import _baselines, _suite, _trace
-from ._bench import _positive_int
+from .._engine import trace as _trace
+from . import peers as _baselines
+from . import suite as _suite
+from .bench import _positive_int
 
 __all__ = ["profile_layer", "add_arguments", "run"]
 

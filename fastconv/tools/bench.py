@@ -16,7 +16,9 @@ import time
 
 import numpy as np
 
-from . import _baselines, _machine, _suite
+from . import machine as _machine
+from . import peers as _baselines
+from . import suite as _suite
 
 __all__ = ["add_arguments", "run", "run_bench", "gemm_rate", "time_interleaved"]
 

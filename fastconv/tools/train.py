@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import naive, nn
+from .. import naive, nn
 
 __all__ = [
     "SKLEARN_HINT",

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _check_cases
+from . import check_cases as _check_cases
 
 __all__ = [
     "UsageError",
@@ -273,7 +273,7 @@ _BOOT = (
     "boot = pickle.load(sys.stdin.buffer)\n"
     "paths = boot['sys_path']\n"
     "sys.path[:] = paths + [p for p in sys.path if p not in paths]\n"
-    "from fastconv._checker import _serve\n"
+    "from fastconv.tools.check import _serve\n"
     "_serve(boot, sys.stdin.buffer)\n"
 )
 

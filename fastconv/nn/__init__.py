@@ -1,0 +1,67 @@
+"""Small neural-network layers on the fastconv engine, with optimisers.
+
+A consumer of the engine, not a framework. Every layer has ``forward(x)``
+and ``backward(grad_out)``; it keeps what its backward pass needs from the
+last forward pass, owns its parameters in ``params`` and their gradients in
+``grads`` (two dicts with the same keys), and reaches convolution and pooling
+only through the public functions of its `backend`: the fast engine
+(``fastconv``, the default) or the plain-loop oracle (``fastconv.naive``),
+which share function names. There is no autograd graph: :class:`Sequential`
+runs its layers forward, then their backward passes in reverse.
+
+``backward`` overwrites the gradients (it does not accumulate), so there is
+nothing to zero between steps. Optimisers take ``(param, grad)`` pairs, from
+``model.parameters()``, and update the parameters in place.
+
+Layers that see images take ``layout="NCHW"`` (x of shape (N, C, H, W),
+conv weight (F, C/groups, KH, KW)) or ``layout="NHWC"`` (x (N, H, W, C),
+weight (KH, KW, C/groups, F)), exactly as :func:`fastconv.conv2d` does.
+
+Examples
+--------
+>>> import numpy as np
+>>> from fastconv import nn
+>>> rng = np.random.default_rng(0)
+>>> model = nn.Sequential(
+...     nn.Conv2d(1, 4, 3, padding="same", rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+...     nn.Flatten(), nn.Linear(4 * 4 * 4, 10, rng=rng))
+>>> loss_fn, opt = nn.SoftmaxCrossEntropy(), nn.SGD(model.parameters(), lr=0.1)
+>>> x, y = rng.random((8, 1, 8, 8), dtype=np.float32), np.arange(8)
+>>> first = loss_fn.forward(model.forward(x), y)
+>>> for _ in range(20):
+...     loss = loss_fn.forward(model.forward(x), y)
+...     _ = model.backward(loss_fn.backward())
+...     opt.step()
+>>> bool(loss < first)
+True
+"""
+
+from .layers import (
+    Layer,
+    Conv2d,
+    MaxPool2d,
+    AvgPool2d,
+    ReLU,
+    Flatten,
+    Linear,
+    Dropout,
+    Sequential,
+)
+from .loss import SoftmaxCrossEntropy, softmax
+from .optim import SGD, Adam
+
+__all__ = [
+    "Layer",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "ReLU",
+    "Flatten",
+    "Linear",
+    "Dropout",
+    "Sequential",
+    "SoftmaxCrossEntropy",
+    "softmax",
+    "SGD",
+    "Adam",
+]

@@ -1,0 +1,130 @@
+"""Argument checks of the layers: each names the argument and shows its value."""
+
+import numbers
+
+import numpy as np
+
+import fastconv
+
+_LAYOUTS = ("NCHW", "NHWC")
+_KEEP_ALL = "keep all"         # Dropout's mask after an identity forward pass
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_pair(value, name, minimum):
+    """Return an int or a pair of ints, each >= minimum, as a pair."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+        items = tuple(value)
+    else:
+        items = (value, value)
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(items) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return (int(items[0]), int(items[1]))
+
+
+def _check_padding(padding):
+    """"same"/"valid" (any case), an int, a pair or (top, bottom, left, right)."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode not in ("same", "valid"):
+            raise ValueError(
+                f"padding must be 'same', 'valid', an int, a pair or "
+                f"(top, bottom, left, right), got {padding!r}"
+            )
+        return mode
+    if isinstance(padding, (tuple, list)):
+        if len(padding) not in (2, 4):
+            raise ValueError(
+                f"padding must be an int, a pair or (top, bottom, left, right), "
+                f"got {padding!r}"
+            )
+        items = tuple(padding)
+    else:
+        items = (padding,)
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(
+                f"padding must be 'same', 'valid', an int or a tuple of ints, "
+                f"got {padding!r}"
+            )
+    if min(items) < 0:
+        raise ValueError(f"padding must be >= 0, got {padding!r}")
+    return int(items[0]) if len(items) == 1 else tuple(int(v) for v in items)
+
+
+def _sides(padding):
+    """Explicit padding as (top, bottom, left, right); None for "same"/"valid"."""
+    if isinstance(padding, str):
+        return None
+    if isinstance(padding, int):
+        return (padding,) * 4
+    if len(padding) == 2:
+        return (padding[0], padding[0], padding[1], padding[1])
+    return padding
+
+
+def _check_layout(layout):
+    if not isinstance(layout, str) or layout not in _LAYOUTS:
+        raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    return layout
+
+
+def _check_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a float dtype, got {dtype!r}") from None
+    if dt.kind != "f":
+        raise TypeError(f"dtype must be a float dtype, got {dtype!r}")
+    return dt
+
+
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def _check_rng(rng):
+    """Return a Generator from None (fresh entropy), an int seed or a Generator."""
+    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise TypeError(f"rng must be None, an int seed or a numpy Generator, got {rng!r}")
+
+
+def _check_backend(backend, names):
+    """`backend` (default the fast engine) if it has the functions `names`."""
+    if backend is None:
+        return fastconv
+    missing = [n for n in names if not callable(getattr(backend, n, None))]
+    if missing:
+        raise TypeError(
+            f"backend must provide {', '.join(names)} (fastconv or fastconv.naive), "
+            f"got {backend!r}, which lacks {', '.join(missing)}"
+        )
+    return backend
+
+
+def _he_normal(rng, shape, fan_in, dtype):
+    """He (Kaiming) normal initialisation: N(0, 2 / fan_in)."""
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+
+
+def _backend_name(backend):
+    return getattr(backend, "__name__", repr(backend))
+
+
