@@ -28,7 +28,7 @@ def test_layer(benchmark, layer, layout, dtype, direction):
     x, w, b, gy = _suite.make_inputs(layer, np.dtype(dtype), layout)
     fwd, bwd = _baselines.fastconv_calls(layer, x, w, b, gy, layout)
     fn = fwd if direction == "fwd" else bwd
-    fn()                                   # compile outside the timed region
+    fn()  # compile outside the timed region
     fastconv.release_workspace()
     tracemalloc.start()
     fn()

@@ -11,18 +11,24 @@ import sys
 
 # command name -> (module, one-line help)
 COMMANDS = {
-    "bench": ("fastconv.tools.bench", "time fastconv against its peers on the layer suite"),
+    "bench": (
+        "fastconv.tools.bench",
+        "time fastconv against its peers on the layer suite",
+    ),
     "profile": ("fastconv.tools.profile", "where one layer's time goes, phase by phase"),
     "check": ("fastconv.tools.check", "grade and time your own course implementation"),
-    "train": ("fastconv.tools.train",
-              "train a LeNet-style CNN on scikit-learn's digits, fastconv vs the naive oracle"),
+    "train": (
+        "fastconv.tools.train",
+        "train a LeNet-style CNN on scikit-learn's digits, fastconv vs the naive oracle",
+    ),
 }
 
 
 def _parser(command=None):
     """The argument parser; with `command`, only that command's options are loaded."""
-    parser = argparse.ArgumentParser(prog="python -m fastconv",
-                                     description="fastconv command line")
+    parser = argparse.ArgumentParser(
+        prog="python -m fastconv", description="fastconv command line"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text)

@@ -30,21 +30,22 @@ __all__ = ["conv2d", "conv2d_backward", "im2col", "col2im"]
 class _Conv(NamedTuple):
     """A checked convolution: clean arrays and the geometry."""
 
-    x: np.ndarray       # (N, C, H, W) or (N, H, W, C), C-contiguous, compute dtype
+    x: np.ndarray  # (N, C, H, W) or (N, H, W, C), C-contiguous, compute dtype
     weight: np.ndarray  # (F, Cg, KH, KW) or (KH, KW, Cg, F)
-    bias: object        # (F,) or None
+    bias: object  # (F,) or None
     win: Window
     layout: str
     groups: int
     N: int
     C: int
     F: int
-    dtype: np.dtype     # compute dtype
+    dtype: np.dtype  # compute dtype
     out_dtype: np.dtype
 
 
-def _check_conv(x, weight, bias, stride, padding, dilation, groups, layout,
-                grad_out=None):
+def _check_conv(
+    x, weight, bias, stride, padding, dilation, groups, layout, grad_out=None
+):
     layout = check_layout(layout)
     x = as_real_array(x, "x")
     weight = as_real_array(weight, "weight")
@@ -94,29 +95,56 @@ def _check_conv(x, weight, bias, stride, padding, dilation, groups, layout,
         )
     win = conv_window((H, W), (KH, KW), stride, padding, dilation)
     if grad_out is not None:
-        expected = ((N, F, win.OH, win.OW) if layout == "NCHW"
-                    else (N, win.OH, win.OW, F))
+        expected = (N, F, win.OH, win.OW) if layout == "NCHW" else (N, win.OH, win.OW, F)
         if grad_out.shape != expected:
             raise ValueError(
                 f"grad_out must have the output's shape {expected}, "
                 f"got shape {grad_out.shape}"
             )
     dtype, out_dtype = dtypes(*arrays)
-    spec = _Conv(prepare(x, dtype), prepare(weight, dtype),
-                 None if bias is None else prepare(bias, dtype),
-                 win, layout, groups, N, C, F, dtype, out_dtype)
+    spec = _Conv(
+        prepare(x, dtype),
+        prepare(weight, dtype),
+        None if bias is None else prepare(bias, dtype),
+        win,
+        layout,
+        groups,
+        N,
+        C,
+        F,
+        dtype,
+        out_dtype,
+    )
     return spec, (None if grad_out is None else prepare(grad_out, dtype))
 
 
 def _is_pointwise(win):
     # A 1x1 window with unit stride and no padding: x itself is the column matrix.
-    return (win.KH == 1 and win.KW == 1 and win.sh == 1 and win.sw == 1
-            and win.top == 0 and win.bottom == 0 and win.left == 0 and win.right == 0)
+    return (
+        win.KH == 1
+        and win.KW == 1
+        and win.sh == 1
+        and win.sw == 1
+        and win.top == 0
+        and win.bottom == 0
+        and win.left == 0
+        and win.right == 0
+    )
 
 
 def _geom_args(win):
-    return (win.KH, win.KW, win.sh, win.sw, win.dh, win.dw, win.top, win.left,
-            win.OH, win.OW)
+    return (
+        win.KH,
+        win.KW,
+        win.sh,
+        win.sw,
+        win.dh,
+        win.dw,
+        win.top,
+        win.left,
+        win.OH,
+        win.OW,
+    )
 
 
 def _im2col_nchw(x, win, cols):
@@ -143,16 +171,22 @@ def _im2col_nhwc(x, c0, Cg, win, cols):
     """Parallel :func:`im2col_nhwc` over samples (each owns its rows of cols)."""
     rows = cols.shape[0] // max(x.shape[0], 1)
     g = _geom_args(win)
-    parallel_for(lambda a, b: im2col_nhwc(x[a:b], c0, Cg, *g, cols[a * rows:b * rows]),
-                 x.shape[0], cols.nbytes)
+    parallel_for(
+        lambda a, b: im2col_nhwc(x[a:b], c0, Cg, *g, cols[a * rows : b * rows]),
+        x.shape[0],
+        cols.nbytes,
+    )
 
 
 def _col2im_nhwc(cols, c0, Cg, win, x):
     """Parallel :func:`col2im_nhwc` over samples (each owns its plane of x)."""
     rows = cols.shape[0] // max(x.shape[0], 1)
     g = _geom_args(win)
-    parallel_for(lambda a, b: col2im_nhwc(cols[a * rows:b * rows], c0, Cg, *g, x[a:b]),
-                 x.shape[0], cols.nbytes)
+    parallel_for(
+        lambda a, b: col2im_nhwc(cols[a * rows : b * rows], c0, Cg, *g, x[a:b]),
+        x.shape[0],
+        cols.nbytes,
+    )
 
 
 def _chunks(n, step):
@@ -174,8 +208,11 @@ def _nchw_chunk(s, extra_rows):
     flat_cols, flat_rows = _config.scratch(s.dtype, (K * nb * P,), (extra_rows * nb * P,))
 
     def buffers(m):
-        return (flat_cols[:K * m * P].reshape(K, m * P),
-                flat_rows[:extra_rows * m * P].reshape(extra_rows, m * P))
+        return (
+            flat_cols[: K * m * P].reshape(K, m * P),
+            flat_rows[: extra_rows * m * P].reshape(extra_rows, m * P),
+        )
+
     return nb, buffers
 
 
@@ -183,18 +220,21 @@ def _forward_nchw(s):
     win, G = s.win, s.groups
     P, KK = win.OH * win.OW, win.KH * win.KW
     Cg, Fg = s.C // G, s.F // G
-    w2 = s.weight.reshape(s.F, Cg * KK)                    # (F, Cg*KK)
+    w2 = s.weight.reshape(s.F, Cg * KK)  # (F, Cg*KK)
     out = np.empty((s.N, s.F, win.OH, win.OW), s.dtype)
-    out3 = out.reshape(s.N, s.F, P)                        # (N, F, P)
+    out3 = out.reshape(s.N, s.F, P)  # (N, F, P)
     bias = s.bias if s.bias is not None else np.zeros(s.F, s.dtype)
     if _is_pointwise(win):
         # x (N, C, P) is the column matrix already: per-sample GEMMs straight
         # into the output, no copies
-        x3 = s.x.reshape(s.N, s.C, P)                      # (N, C, P)
+        x3 = s.x.reshape(s.N, s.C, P)  # (N, C, P)
         with phase("gemm"):
             for g in range(G):
-                np.matmul(w2[g * Fg:(g + 1) * Fg], x3[:, g * Cg:(g + 1) * Cg],
-                          out=out3[:, g * Fg:(g + 1) * Fg])
+                np.matmul(
+                    w2[g * Fg : (g + 1) * Fg],
+                    x3[:, g * Cg : (g + 1) * Cg],
+                    out=out3[:, g * Fg : (g + 1) * Fg],
+                )
         if s.bias is not None:
             with phase("bias"):
                 out3 += s.bias[:, None]
@@ -206,11 +246,16 @@ def _forward_nchw(s):
             _im2col_nchw(s.x[n0:n1], win, cols)
         with phase("gemm"):
             for g in range(G):
-                np.matmul(w2[g * Fg:(g + 1) * Fg], cols[g * Cg * KK:(g + 1) * Cg * KK],
-                          out=rows[g * Fg:(g + 1) * Fg])   # (Fg, nb*P)
+                np.matmul(
+                    w2[g * Fg : (g + 1) * Fg],
+                    cols[g * Cg * KK : (g + 1) * Cg * KK],
+                    out=rows[g * Fg : (g + 1) * Fg],
+                )  # (Fg, nb*P)
         with phase("layout+bias"):
             o = out3[n0:n1]
-            parallel_for(lambda a, b: rows_to_nchw(rows, bias, a, b, o), n1 - n0, o.nbytes)
+            parallel_for(
+                lambda a, b: rows_to_nchw(rows, bias, a, b, o), n1 - n0, o.nbytes
+            )
     return out
 
 
@@ -218,18 +263,18 @@ def _backward_nchw(s, go):
     win, G = s.win, s.groups
     P, KK = win.OH * win.OW, win.KH * win.KW
     Cg, Fg = s.C // G, s.F // G
-    go3 = go.reshape(s.N, s.F, P)                          # (N, F, P)
-    w2 = s.weight.reshape(s.F, Cg * KK)                    # (F, Cg*KK)
+    go3 = go.reshape(s.N, s.F, P)  # (N, F, P)
+    w2 = s.weight.reshape(s.F, Cg * KK)  # (F, Cg*KK)
     grad_w2 = np.zeros((s.F, Cg * KK), s.dtype)
     grad_x = np.empty(s.x.shape, s.dtype)
     if _is_pointwise(win):
-        x3 = s.x.reshape(s.N, s.C, P)                      # (N, C, P)
+        x3 = s.x.reshape(s.N, s.C, P)  # (N, C, P)
         gx3 = grad_x.reshape(s.N, s.C, P)
         tmp = np.empty((Fg, Cg), s.dtype)
         with phase("gemm"):
             for g in range(G):
                 fs, cs = slice(g * Fg, (g + 1) * Fg), slice(g * Cg, (g + 1) * Cg)
-                for n in range(s.N):                       # dW_g += dY[n] @ x[n].T
+                for n in range(s.N):  # dW_g += dY[n] @ x[n].T
                     np.matmul(go3[n, fs], x3[n, cs].T, out=tmp)
                     grad_w2[fs] += tmp
                 np.matmul(w2[fs].T, go3[:, fs], out=gx3[:, cs])
@@ -242,13 +287,16 @@ def _backward_nchw(s, go):
     for n0, n1 in _chunks(s.N, nb):
         cols, dy = buffers(n1 - n0)
         with phase("layout+grad_bias"):
-            gy = go3[n0:n1]                                # -> dY (F, nb*P)
+            gy = go3[n0:n1]  # -> dY (F, nb*P)
             parallel_for(lambda a, b: nchw_to_rows(gy, a, b, dy, sums), s.F, gy.nbytes)
         with phase("im2col"):
             _im2col_nchw(s.x[n0:n1], win, cols)
         with phase("gemm"):
             for g in range(G):
-                fs, ks = slice(g * Fg, (g + 1) * Fg), slice(g * Cg * KK, (g + 1) * Cg * KK)
+                fs, ks = (
+                    slice(g * Fg, (g + 1) * Fg),
+                    slice(g * Cg * KK, (g + 1) * Cg * KK),
+                )
                 # dW_g (Fg, Cg*KK) = dY_g @ cols_g.T, summed over chunks
                 if first:
                     np.matmul(dy[fs], cols[ks].T, out=grad_w2[fs])
@@ -268,7 +316,7 @@ def _backward_nchw(s, go):
 
 def _weight_nhwc(weight, g, Fg):
     KH, KW, Cg, _ = weight.shape
-    return weight[..., g * Fg:(g + 1) * Fg].reshape(KH * KW * Cg, Fg)  # (KK*Cg, Fg)
+    return weight[..., g * Fg : (g + 1) * Fg].reshape(KH * KW * Cg, Fg)  # (KK*Cg, Fg)
 
 
 def _forward_nhwc(s):
@@ -276,25 +324,31 @@ def _forward_nhwc(s):
     P = win.OH * win.OW
     Cg, Fg = s.C // G, s.F // G
     out = np.empty((s.N, win.OH, win.OW, s.F), s.dtype)
-    out2 = out.reshape(s.N * P, s.F)                       # (N*P, F)
+    out2 = out.reshape(s.N * P, s.F)  # (N*P, F)
     if _is_pointwise(win):
-        x2 = s.x.reshape(s.N * P, s.C)                     # (N*H*W, C)
+        x2 = s.x.reshape(s.N * P, s.C)  # (N*H*W, C)
         with phase("gemm"):
             for g in range(G):
-                np.matmul(x2[:, g * Cg:(g + 1) * Cg], _weight_nhwc(s.weight, g, Fg),
-                          out=out2[:, g * Fg:(g + 1) * Fg])
+                np.matmul(
+                    x2[:, g * Cg : (g + 1) * Cg],
+                    _weight_nhwc(s.weight, g, Fg),
+                    out=out2[:, g * Fg : (g + 1) * Fg],
+                )
     else:
         width = win.KH * win.KW * Cg
         nb = _config.batch_chunk(s.N, P * width * s.dtype.itemsize)
-        buf, = _config.scratch(s.dtype, (nb * P, width))   # (nb*P, KK*Cg)
+        (buf,) = _config.scratch(s.dtype, (nb * P, width))  # (nb*P, KK*Cg)
         for n0, n1 in _chunks(s.N, nb):
-            cols = buf[:(n1 - n0) * P]
+            cols = buf[: (n1 - n0) * P]
             for g in range(G):
                 with phase("im2col"):
                     _im2col_nhwc(s.x[n0:n1], g * Cg, Cg, win, cols)
                 with phase("gemm"):
-                    np.matmul(cols, _weight_nhwc(s.weight, g, Fg),
-                              out=out2[n0 * P:n1 * P, g * Fg:(g + 1) * Fg])
+                    np.matmul(
+                        cols,
+                        _weight_nhwc(s.weight, g, Fg),
+                        out=out2[n0 * P : n1 * P, g * Fg : (g + 1) * Fg],
+                    )
     if s.bias is not None:
         with phase("bias"):
             out2 += s.bias
@@ -305,12 +359,12 @@ def _backward_nhwc(s, go):
     win, G = s.win, s.groups
     P = win.OH * win.OW
     Cg, Fg = s.C // G, s.F // G
-    go2 = go.reshape(s.N * P, s.F)                         # (N*P, F)
+    go2 = go.reshape(s.N * P, s.F)  # (N*P, F)
     KH, KW = win.KH, win.KW
     grad_w = np.zeros((KH, KW, Cg, s.F), s.dtype)
     if _is_pointwise(win):
         grad_x = np.empty(s.x.shape, s.dtype)
-        x2 = s.x.reshape(s.N * P, s.C)                     # (N*H*W, C)
+        x2 = s.x.reshape(s.N * P, s.C)  # (N*H*W, C)
         gx2 = grad_x.reshape(s.N * P, s.C)
         with phase("gemm"):
             for g in range(G):
@@ -322,23 +376,23 @@ def _backward_nhwc(s, go):
             grad_x = np.zeros(s.x.shape, s.dtype)
         width = KH * KW * Cg
         nb = _config.batch_chunk(s.N, P * width * s.dtype.itemsize)
-        buf, = _config.scratch(s.dtype, (nb * P, width))   # (nb*P, KK*Cg)
+        (buf,) = _config.scratch(s.dtype, (nb * P, width))  # (nb*P, KK*Cg)
         gw = [np.zeros((width, Fg), s.dtype) for _ in range(G)]
         for n0, n1 in _chunks(s.N, nb):
-            cols = buf[:(n1 - n0) * P]
+            cols = buf[: (n1 - n0) * P]
             rows = slice(n0 * P, n1 * P)
             for g in range(G):
                 fs = slice(g * Fg, (g + 1) * Fg)
                 with phase("im2col"):
                     _im2col_nhwc(s.x[n0:n1], g * Cg, Cg, win, cols)
                 with phase("gemm"):
-                    gw[g] += cols.T @ go2[rows, fs]        # (KK*Cg, Fg)
+                    gw[g] += cols.T @ go2[rows, fs]  # (KK*Cg, Fg)
                     # dcols (nb*P, KK*Cg) = dY_g @ W2_g.T, written over cols
                     np.matmul(go2[rows, fs], _weight_nhwc(s.weight, g, Fg).T, out=cols)
                 with phase("col2im"):
                     _col2im_nhwc(cols, g * Cg, Cg, win, grad_x[n0:n1])
         for g in range(G):
-            grad_w[..., g * Fg:(g + 1) * Fg] = gw[g].reshape(KH, KW, Cg, Fg)
+            grad_w[..., g * Fg : (g + 1) * Fg] = gw[g].reshape(KH, KW, Cg, Fg)
     with phase("grad_bias"):
         grad_b = go2.sum(axis=0)
     return grad_x, grad_w, grad_b
@@ -348,8 +402,9 @@ def _backward_nhwc(s, go):
 # Public API
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           layout="NCHW"):
+def conv2d(
+    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, layout="NCHW"
+):
     """2-D convolution (cross-correlation, as in deep learning).
 
     Parameters
@@ -396,8 +451,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     return out.astype(s.out_dtype, copy=False)
 
 
-def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1,
-                    groups=1, *, layout="NCHW"):
+def conv2d_backward(
+    grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *, layout="NCHW"
+):
     """Gradients of :func:`conv2d` with respect to x, weight and bias.
 
     Parameters
@@ -432,8 +488,9 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1,
            [4., 4.]]), array([4.]))
     """
     with phase("prepare"):
-        s, go = _check_conv(x, weight, None, stride, padding, dilation, groups,
-                            layout, grad_out=grad_out)
+        s, go = _check_conv(
+            x, weight, None, stride, padding, dilation, groups, layout, grad_out=grad_out
+        )
     if s.layout == "NCHW":
         grads = _backward_nchw(s, go)
     else:
@@ -443,9 +500,13 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1,
 
 def _check_cols_args(x_shape, kernel_size, stride, padding, dilation, layout):
     layout = check_layout(layout)
-    if (not isinstance(x_shape, (tuple, list)) or len(x_shape) != 4
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                       for v in x_shape)):
+    if (
+        not isinstance(x_shape, (tuple, list))
+        or len(x_shape) != 4
+        or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in x_shape
+        )
+    ):
         raise ValueError(f"x_shape must be a 4-tuple of ints, got {x_shape!r}")
     x_shape = tuple(int(v) for v in x_shape)
     if min(x_shape) < 0:
@@ -495,27 +556,27 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
             [4., 5., 7., 8.]]])
     """
     x = as_real_array(x, "x")
-    layout, win, N, C = _check_cols_args(x.shape, kernel_size, stride, padding,
-                                         dilation, layout)
+    layout, win, N, C = _check_cols_args(
+        x.shape, kernel_size, stride, padding, dilation, layout
+    )
     dtype, out_dtype = dtypes(x)
     x = prepare(x, dtype)
     KK, P = win.KH * win.KW, win.OH * win.OW
     if layout == "NCHW":
-        cols = np.empty((C * KK, N * P), dtype)            # (C*KK, N*P)
+        cols = np.empty((C * KK, N * P), dtype)  # (C*KK, N*P)
         if N:
             _im2col_nchw(x, win, cols)
         # (C*KK, N, P) -> (N, C*KK, P): the engine keeps the batch in the columns
         cols = cols.reshape(C * KK, N, P).transpose(1, 0, 2).copy()
     else:
-        cols = np.empty((N * P, KK * C), dtype)            # (N*P, KK*C)
+        cols = np.empty((N * P, KK * C), dtype)  # (N*P, KK*C)
         if N:
             _im2col_nhwc(x, 0, C, win, cols)
-        cols = cols.reshape(N, P, KK * C)                  # (N, P, KK*C)
+        cols = cols.reshape(N, P, KK * C)  # (N, P, KK*C)
     return cols.astype(out_dtype, copy=False)
 
 
-def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *,
-           layout="NCHW"):
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
     """Sum columns back into an image: the adjoint of :func:`im2col`.
 
     Parameters
@@ -542,8 +603,9 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *,
            [1., 2., 1.]])
     """
     cols = as_real_array(cols, "cols", ndim=3)
-    layout, win, N, C = _check_cols_args(x_shape, kernel_size, stride, padding,
-                                         dilation, layout)
+    layout, win, N, C = _check_cols_args(
+        x_shape, kernel_size, stride, padding, dilation, layout
+    )
     KK, P = win.KH * win.KW, win.OH * win.OW
     expected = (N, C * KK, P) if layout == "NCHW" else (N, P, KK * C)
     if cols.shape != expected:

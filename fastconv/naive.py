@@ -221,8 +221,9 @@ def _conv_setup(x, weight, stride, padding, dilation, groups, layout):
     return xc, wc, rows, cols
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           layout="NCHW"):
+def conv2d(
+    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, layout="NCHW"
+):
     """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
 
     ``out[n, f, oh, ow] = bias[f] + sum_{c, i, j} xpad[n, g*Cg + c, oh*sh + i*dh,
@@ -272,8 +273,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     return np.ascontiguousarray(_from_nchw(out, layout).astype(dtype))
 
 
-def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
-                    layout="NCHW"):
+def conv2d_backward(
+    grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *, layout="NCHW"
+):
     """Gradients of conv2d with respect to x, weight and bias.
 
     Parameters
@@ -349,8 +351,17 @@ def _max_pool_nchw(xc, kernel_size, stride, padding, dilation, ceil_mode):
     return out, idx
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
-               return_indices=False, layout="NCHW"):
+def max_pool2d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    return_indices=False,
+    layout="NCHW",
+):
     """2-D max pooling, as ``torch.nn.functional.max_pool2d``.
 
     Padding acts as -inf. Ties go to the first maximum in row-major window
@@ -384,8 +395,17 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return out
 
 
-def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1,
-                        ceil_mode=False, *, layout="NCHW"):
+def max_pool2d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    layout="NCHW",
+):
     """Gradient of max_pool2d with respect to x.
 
     Each output's gradient goes to the element its window selected;
@@ -424,8 +444,9 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
 # ---------------------------------------------------------------------------
 
 
-def _avg_pool_windows(H, W, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                      divisor_override):
+def _avg_pool_windows(
+    H, W, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
     """Clipped windows and divisors of every avg-pool output.
 
     Returns ``(windows, (OH, OW))`` where windows holds one
@@ -464,8 +485,17 @@ def _avg_pool_windows(H, W, kernel_size, stride, padding, ceil_mode, count_inclu
     return windows, (len(rows), len(cols))
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None, *, layout="NCHW"):
+def avg_pool2d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    *,
+    layout="NCHW",
+):
     """2-D average pooling, as ``torch.nn.functional.avg_pool2d``.
 
     The window sum is divided by `divisor_override` if given, else by the
@@ -491,16 +521,27 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     dtype = _result_dtype(x)
     xc = _to_nchw(x, layout).astype(np.float64)
     N, C, H, W = xc.shape
-    windows, (OH, OW) = _avg_pool_windows(H, W, kernel_size, stride, padding, ceil_mode,
-                                          count_include_pad, divisor_override)
+    windows, (OH, OW) = _avg_pool_windows(
+        H, W, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
     out = np.zeros((N, C, OH, OW))
     for oh, ow, h0, h1, w0, w1, divisor in windows:
         out[:, :, oh, ow] = xc[:, :, h0:h1, w0:w1].sum(axis=(2, 3)) / divisor
     return np.ascontiguousarray(_from_nchw(out, layout).astype(dtype))
 
 
-def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_mode=False,
-                        count_include_pad=True, divisor_override=None, *, layout="NCHW"):
+def avg_pool2d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    *,
+    layout="NCHW",
+):
     """Gradient of avg_pool2d with respect to x.
 
     Each output's gradient, divided by that output's divisor, is added to every
@@ -521,8 +562,9 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_m
     x = _as_4d(x, "x")
     dtype = _result_dtype(grad_out, x)
     N, C, H, W = _to_nchw(x, layout).shape
-    windows, (OH, OW) = _avg_pool_windows(H, W, kernel_size, stride, padding, ceil_mode,
-                                          count_include_pad, divisor_override)
+    windows, (OH, OW) = _avg_pool_windows(
+        H, W, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
     go = _to_nchw(_as_4d(grad_out, "grad_out"), layout).astype(np.float64)
     _check_grad_out(go, (N, C, OH, OW))
     gx = np.zeros((N, C, H, W))

@@ -33,14 +33,14 @@ def _out_shape(x, win, layout):
     return (x.shape[0], win.OH, win.OW, x.shape[3])
 
 
-def _check_pool(x, kernel_size, stride, padding, dilation, ceil_mode, layout,
-                grad_out):
+def _check_pool(x, kernel_size, stride, padding, dilation, ceil_mode, layout, grad_out):
     layout = check_layout(layout)
     x = as_real_array(x, "x")
     if not isinstance(ceil_mode, (bool, np.bool_)):
         raise TypeError(f"ceil_mode must be a bool, got {ceil_mode!r}")
-    win = pool_window(_hw(x, layout), kernel_size, stride, padding, dilation,
-                      bool(ceil_mode))
+    win = pool_window(
+        _hw(x, layout), kernel_size, stride, padding, dilation, bool(ceil_mode)
+    )
     arrays = [x]
     if grad_out is not None:
         grad_out = as_real_array(grad_out, "grad_out")
@@ -63,13 +63,16 @@ def _check_avg_options(count_include_pad, divisor_override):
         raise TypeError(f"count_include_pad must be a bool, got {count_include_pad!r}")
     if divisor_override is None:
         return bool(count_include_pad), 0
-    if isinstance(divisor_override, bool) or not isinstance(divisor_override,
-                                                           numbers.Integral):
-        raise TypeError(f"divisor_override must be an int or None, got "
-                        f"{divisor_override!r}")
+    if isinstance(divisor_override, bool) or not isinstance(
+        divisor_override, numbers.Integral
+    ):
+        raise TypeError(
+            f"divisor_override must be an int or None, got {divisor_override!r}"
+        )
     if not 1 <= divisor_override <= 2**62:
-        raise ValueError(f"divisor_override must be >= 1 (and at most 2**62), got "
-                         f"{divisor_override!r}")
+        raise ValueError(
+            f"divisor_override must be >= 1 (and at most 2**62), got {divisor_override!r}"
+        )
     return bool(count_include_pad), int(divisor_override)
 
 
@@ -81,8 +84,17 @@ def _avg_win_args(win):
     return (win.KH, win.KW, win.sh, win.sw, win.top, win.bottom, win.left, win.right)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               *, return_indices=False, layout="NCHW"):
+def max_pool2d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    return_indices=False,
+    layout="NCHW",
+):
     """2-D max pooling.
 
     Parameters
@@ -118,8 +130,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     with phase("prepare"):
         if not isinstance(return_indices, (bool, np.bool_)):
             raise TypeError(f"return_indices must be a bool, got {return_indices!r}")
-        layout, x, _, win, out_dtype = _check_pool(x, kernel_size, stride, padding,
-                                                   dilation, ceil_mode, layout, None)
+        layout, x, _, win, out_dtype = _check_pool(
+            x, kernel_size, stride, padding, dilation, ceil_mode, layout, None
+        )
     shape = _out_shape(x, win, layout)
     out = np.empty(shape, x.dtype)
     idx = np.empty(shape if return_indices else (1, 1, 1, 1), np.int64)
@@ -127,21 +140,41 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         g, want = _win_args(win), bool(return_indices)
         with phase("kernel"):
             if layout == "NCHW" and not want:
-                parallel_for(lambda a, b: _k.max_pool_values_nchw(x[a:b], *g, out[a:b]),
-                             x.shape[0], x.nbytes + out.nbytes)
+                parallel_for(
+                    lambda a, b: _k.max_pool_values_nchw(x[a:b], *g, out[a:b]),
+                    x.shape[0],
+                    x.nbytes + out.nbytes,
+                )
             else:
-                kernel = (_k.max_pool_nchw if layout == "NCHW" else
-                          _k.max_pool_nhwc if x.shape[3] >= _ROWS_BELOW else
-                          _k.max_pool_nhwc_rows)
-                parallel_for(lambda a, b: kernel(x[a:b], *g, out[a:b],
-                                                 idx[a:b] if want else idx, want),
-                             x.shape[0], x.nbytes + out.nbytes)
+                kernel = (
+                    _k.max_pool_nchw
+                    if layout == "NCHW"
+                    else _k.max_pool_nhwc
+                    if x.shape[3] >= _ROWS_BELOW
+                    else _k.max_pool_nhwc_rows
+                )
+                parallel_for(
+                    lambda a, b: kernel(
+                        x[a:b], *g, out[a:b], idx[a:b] if want else idx, want
+                    ),
+                    x.shape[0],
+                    x.nbytes + out.nbytes,
+                )
     out = out.astype(out_dtype, copy=False)
     return (out, idx) if return_indices else out
 
 
-def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
-                        dilation=1, ceil_mode=False, *, layout="NCHW"):
+def max_pool2d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    layout="NCHW",
+):
     """Gradient of :func:`max_pool2d` with respect to x.
 
     Parameters
@@ -166,7 +199,8 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
     """
     with phase("prepare"):
         layout, x, go, win, out_dtype = _check_pool(
-            x, kernel_size, stride, padding, dilation, ceil_mode, layout, grad_out)
+            x, kernel_size, stride, padding, dilation, ceil_mode, layout, grad_out
+        )
     grad_x = np.empty(x.shape, x.dtype)
     if x.shape[0]:
         if layout == "NCHW":
@@ -177,13 +211,25 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
             kernel = _k.max_pool_backward_nhwc_rows
         with phase("kernel"):
             g = _win_args(win)
-            parallel_for(lambda a, b: kernel(go[a:b], x[a:b], *g, grad_x[a:b]),
-                         x.shape[0], 2 * x.nbytes + go.nbytes)
+            parallel_for(
+                lambda a, b: kernel(go[a:b], x[a:b], *g, grad_x[a:b]),
+                x.shape[0],
+                2 * x.nbytes + go.nbytes,
+            )
     return grad_x.astype(out_dtype, copy=False)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None, *, layout="NCHW"):
+def avg_pool2d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    *,
+    layout="NCHW",
+):
     """2-D average pooling.
 
     Parameters
@@ -219,22 +265,35 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
              [10.5, 12.5]]]])
     """
     with phase("prepare"):
-        layout, x, _, win, out_dtype = _check_pool(x, kernel_size, stride, padding, 1,
-                                                   ceil_mode, layout, None)
+        layout, x, _, win, out_dtype = _check_pool(
+            x, kernel_size, stride, padding, 1, ceil_mode, layout, None
+        )
     include, divisor = _check_avg_options(count_include_pad, divisor_override)
     out = np.empty(_out_shape(x, win, layout), x.dtype)
     if x.shape[0]:
         kernel = _k.avg_pool_nchw if layout == "NCHW" else _k.avg_pool_nhwc
         with phase("kernel"):
             g = _avg_win_args(win)
-            parallel_for(lambda a, b: kernel(x[a:b], *g, include, divisor, out[a:b]),
-                         x.shape[0], x.nbytes + out.nbytes)
+            parallel_for(
+                lambda a, b: kernel(x[a:b], *g, include, divisor, out[a:b]),
+                x.shape[0],
+                x.nbytes + out.nbytes,
+            )
     return out.astype(out_dtype, copy=False)
 
 
-def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True,
-                        divisor_override=None, *, layout="NCHW"):
+def avg_pool2d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    *,
+    layout="NCHW",
+):
     """Gradient of :func:`avg_pool2d` with respect to x.
 
     Parameters
@@ -259,8 +318,9 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
              [0.25, 0.25]]]])
     """
     with phase("prepare"):
-        layout, x, go, win, out_dtype = _check_pool(x, kernel_size, stride, padding, 1,
-                                                    ceil_mode, layout, grad_out)
+        layout, x, go, win, out_dtype = _check_pool(
+            x, kernel_size, stride, padding, 1, ceil_mode, layout, grad_out
+        )
     include, divisor = _check_avg_options(count_include_pad, divisor_override)
     grad_x = np.empty(x.shape, x.dtype)
     if x.shape[0]:
@@ -270,6 +330,9 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0,
             kernel = _k.avg_pool_backward_nhwc
         with phase("kernel"):
             g = _avg_win_args(win)
-            parallel_for(lambda a, b: kernel(go[a:b], *g, include, divisor, grad_x[a:b]),
-                         x.shape[0], go.nbytes + grad_x.nbytes)
+            parallel_for(
+                lambda a, b: kernel(go[a:b], *g, include, divisor, grad_x[a:b]),
+                x.shape[0],
+                go.nbytes + grad_x.nbytes,
+            )
     return grad_x.astype(out_dtype, copy=False)

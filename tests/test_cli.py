@@ -24,15 +24,28 @@ def test_bench_rejects_bad_rounds(capsys):
 
 
 def test_module_entry_point_usage_error():
-    proc = subprocess.run([sys.executable, "-m", "fastconv"], capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastconv"], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert "bench" in proc.stderr and "profile" in proc.stderr
 
 
 def test_profile_through_the_entry_point():
-    proc = subprocess.run([sys.executable, "-m", "fastconv", "profile", "--layer",
-                           "cs231n-pool", "--rounds", "1", "--no-blas-fix"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fastconv",
+            "profile",
+            "--layer",
+            "cs231n-pool",
+            "--rounds",
+            "1",
+            "--no-blas-fix",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "cs231n-pool NCHW float64 forward" in proc.stdout

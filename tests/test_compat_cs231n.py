@@ -42,7 +42,7 @@ def numerical_gradient(f, x, dout, h):
     place one entry at a time and restored.
     """
     grad = np.empty_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)          # views of x and grad
+    flat, gflat = x.reshape(-1), grad.reshape(-1)  # views of x and grad
     for i in range(flat.size):
         saved = flat[i]
         flat[i] = saved + h
@@ -56,8 +56,9 @@ def numerical_gradient(f, x, dout, h):
 
 def assert_printed(actual, printed, decimals):
     """`actual` prints as `printed`, which has `decimals` digits after the point."""
-    np.testing.assert_allclose(actual, printed, rtol=0,
-                               atol=0.5 * 10.0 ** -decimals + 1e-13)
+    np.testing.assert_allclose(
+        actual, printed, rtol=0, atol=0.5 * 10.0**-decimals + 1e-13
+    )
 
 
 # --------------------------------------------------------------------------
@@ -66,31 +67,35 @@ def assert_printed(actual, printed, decimals):
 # "Max-Pooling: Naive forward" (identical numbers in every year's version;
 # the 2016 notebook wraps correct_out in one extra pair of brackets).
 
-CONV_CORRECT_OUT = np.array([[[[-0.08759809, -0.10987781],
-                               [-0.18387192, -0.2109216]],
-                              [[0.21027089, 0.21661097],
-                               [0.22847626, 0.23004637]],
-                              [[0.50813986, 0.54309974],
-                               [0.64082444, 0.67101435]]],
-                             [[[-0.98053589, -1.03143541],
-                               [-1.19128892, -1.24695841]],
-                              [[0.69108355, 0.66880383],
-                               [0.59480972, 0.56776003]],
-                              [[2.36270298, 2.36904306],
-                               [2.38090835, 2.38247847]]]])
+CONV_CORRECT_OUT = np.array(
+    [
+        [
+            [[-0.08759809, -0.10987781], [-0.18387192, -0.2109216]],
+            [[0.21027089, 0.21661097], [0.22847626, 0.23004637]],
+            [[0.50813986, 0.54309974], [0.64082444, 0.67101435]],
+        ],
+        [
+            [[-0.98053589, -1.03143541], [-1.19128892, -1.24695841]],
+            [[0.69108355, 0.66880383], [0.59480972, 0.56776003]],
+            [[2.36270298, 2.36904306], [2.38090835, 2.38247847]],
+        ],
+    ]
+)
 
-POOL_CORRECT_OUT = np.array([[[[-0.26315789, -0.24842105],
-                               [-0.20421053, -0.18947368]],
-                              [[-0.14526316, -0.13052632],
-                               [-0.08631579, -0.07157895]],
-                              [[-0.02736842, -0.01263158],
-                               [0.03157895, 0.04631579]]],
-                             [[[0.09052632, 0.10526316],
-                               [0.14947368, 0.16421053]],
-                              [[0.20842105, 0.22315789],
-                               [0.26736842, 0.28210526]],
-                              [[0.32631579, 0.34105263],
-                               [0.38526316, 0.4]]]])
+POOL_CORRECT_OUT = np.array(
+    [
+        [
+            [[-0.26315789, -0.24842105], [-0.20421053, -0.18947368]],
+            [[-0.14526316, -0.13052632], [-0.08631579, -0.07157895]],
+            [[-0.02736842, -0.01263158], [0.03157895, 0.04631579]],
+        ],
+        [
+            [[0.09052632, 0.10526316], [0.14947368, 0.16421053]],
+            [[0.20842105, 0.22315789], [0.26736842, 0.28210526]],
+            [[0.32631579, 0.34105263], [0.38526316, 0.4]],
+        ],
+    ]
+)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -101,7 +106,7 @@ def test_conv_forward_reproduces_correct_out(kind):
     out, cache = layer("conv_forward", kind)(x, w, b, {"stride": 2, "pad": 1})
     assert out.shape == (2, 3, 2, 2)
     assert_printed(out, CONV_CORRECT_OUT, 8)
-    assert rel_error(out, CONV_CORRECT_OUT) < 1e-7     # "should be around e-8"
+    assert rel_error(out, CONV_CORRECT_OUT) < 1e-7  # "should be around e-8"
     assert cache[0] is x and cache[1] is w and cache[2] is b
 
 
@@ -125,7 +130,9 @@ def test_conv_backward_passes_the_gradient_check(kind):
     rs = np.random.RandomState(231)
     x = rs.randn(4, 3, 5, 5)
     w = rs.randn(2, 3, 3, 3)
-    b = rs.randn(2,)
+    b = rs.randn(
+        2,
+    )
     dout = rs.randn(4, 2, 5, 5)
     conv_param = {"stride": 1, "pad": 1}
     forward = layer("conv_forward", kind)
@@ -153,7 +160,7 @@ def test_max_pool_backward_passes_the_gradient_check(kind):
     dx_num = numerical_gradient(lambda x: forward(x, pool_param)[0], x, dout, 1e-5)
     out, cache = forward(x, pool_param)
     dx = layer("max_pool_backward", kind)(dout, cache)
-    assert rel_error(dx, dx_num) < 1e-8               # "should be around 1e-12"
+    assert rel_error(dx, dx_num) < 1e-8  # "should be around 1e-12"
 
 
 def test_fast_layers_agree_with_naive_on_the_notebook_sizes():
@@ -161,23 +168,28 @@ def test_fast_layers_agree_with_naive_on_the_notebook_sizes():
     rs = np.random.RandomState(231)
     x = rs.randn(100, 3, 31, 31)
     w = rs.randn(25, 3, 3, 3)
-    b = rs.randn(25,)
+    b = rs.randn(
+        25,
+    )
     dout = rs.randn(100, 25, 16, 16)
     conv_param = {"stride": 2, "pad": 1}
     out_naive, cache_naive = conv_forward_naive(x, w, b, conv_param)
     out_fast, cache_fast = conv_forward_fast(x, w, b, conv_param)
     assert rel_error(out_naive, out_fast) < 1e-9
-    for g_naive, g_fast in zip(conv_backward_naive(dout, cache_naive),
-                               conv_backward_fast(dout, cache_fast)):
+    for g_naive, g_fast in zip(
+        conv_backward_naive(dout, cache_naive), conv_backward_fast(dout, cache_fast)
+    ):
         assert rel_error(g_naive, g_fast) < 1e-9
     x = rs.randn(100, 3, 32, 32)
     dout = rs.randn(100, 3, 16, 16)
     pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
     out_naive, cache_naive = max_pool_forward_naive(x, pool_param)
     out_fast, cache_fast = max_pool_forward_fast(x, pool_param)
-    np.testing.assert_array_equal(out_fast, out_naive)     # a max is exact
-    np.testing.assert_array_equal(max_pool_backward_fast(dout, cache_fast),
-                                  max_pool_backward_naive(dout, cache_naive))
+    np.testing.assert_array_equal(out_fast, out_naive)  # a max is exact
+    np.testing.assert_array_equal(
+        max_pool_backward_fast(dout, cache_fast),
+        max_pool_backward_naive(dout, cache_naive),
+    )
 
 
 # --------------------------------------------------------------------------
@@ -189,7 +201,7 @@ DTYPES = [np.float32, np.float64]
 # (id, x shape, w shape, stride, pad): why it is here
 CONV_CASES = [
     ("non-square-filter", (2, 2, 6, 7), (3, 2, 2, 4), 1, 1),
-    ("not-divisible", (2, 3, 8, 7), (2, 3, 3, 3), 2, 1),   # 'height does not work'
+    ("not-divisible", (2, 3, 8, 7), (2, 3, 3, 3), 2, 1),  # 'height does not work'
     ("not-divisible-both", (1, 2, 9, 10), (2, 2, 4, 3), 3, 0),
     ("pad-0", (2, 3, 5, 5), (2, 3, 3, 3), 1, 0),
     ("stride>kernel", (1, 2, 9, 9), (2, 2, 2, 2), 3, 0),
@@ -218,7 +230,7 @@ def test_fast_conv_works_where_the_assignment_fast_layer_fails(case, dtype):
 POOL_CASES = [
     ("overlapping", (2, 2, 5, 5), (3, 3), 1),
     ("overlapping-stride-2", (2, 3, 7, 7), (3, 3), 2),
-    ("not-tiling", (2, 2, 5, 7), (2, 2), 2),               # 'Invalid height'
+    ("not-tiling", (2, 2, 5, 7), (2, 2), 2),  # 'Invalid height'
     ("non-square-pool", (2, 2, 6, 7), (2, 3), 2),
     ("stride>pool", (1, 2, 7, 7), (2, 2), 3),
 ]
@@ -235,8 +247,9 @@ def test_fast_pool_works_where_the_assignment_fast_layer_fails(case, dtype):
     np.testing.assert_array_equal(out, max_pool_forward_naive(x, pool_param)[0])
     assert out.dtype == dtype
     dout = randn(g, out.shape, dtype)
-    assert_close(max_pool_backward_fast(dout, cache),
-                 max_pool_backward_naive(dout, cache))
+    assert_close(
+        max_pool_backward_fast(dout, cache), max_pool_backward_naive(dout, cache)
+    )
 
 
 def test_naive_and_fast_caches_are_interchangeable():
@@ -244,8 +257,9 @@ def test_naive_and_fast_caches_are_interchangeable():
     x, w, b = randn(g, (2, 3, 5, 5)), randn(g, (2, 3, 3, 3)), randn(g, (2,))
     out, naive_cache = conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})
     _, fast_cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
-    for got, exp in zip(conv_backward_fast(out, naive_cache),
-                        conv_backward_naive(out, fast_cache)):
+    for got, exp in zip(
+        conv_backward_fast(out, naive_cache), conv_backward_naive(out, fast_cache)
+    ):
         assert_close(got, exp)
 
 
@@ -260,16 +274,33 @@ PP = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("conv_param, exc, match", [
-    ({"stride": 1}, ValueError,
-     r"conv_param must have a 'pad' key, got keys \['stride'\]"),
-    ({"pad": 1}, ValueError, r"conv_param must have a 'stride' key"),
-    ({"stride": 0, "pad": 1}, ValueError, r"conv_param\['stride'\] must be >= 1, got 0"),
-    ({"stride": 1, "pad": -2}, ValueError, r"conv_param\['pad'\] must be >= 0, got -2"),
-    ({"stride": 2.0, "pad": 1}, TypeError,
-     r"conv_param\['stride'\] must be an int, got 2.0"),
-    ((1, 1), TypeError, r"conv_param must be a dict, got tuple \(1, 1\)"),
-])
+@pytest.mark.parametrize(
+    "conv_param, exc, match",
+    [
+        (
+            {"stride": 1},
+            ValueError,
+            r"conv_param must have a 'pad' key, got keys \['stride'\]",
+        ),
+        ({"pad": 1}, ValueError, r"conv_param must have a 'stride' key"),
+        (
+            {"stride": 0, "pad": 1},
+            ValueError,
+            r"conv_param\['stride'\] must be >= 1, got 0",
+        ),
+        (
+            {"stride": 1, "pad": -2},
+            ValueError,
+            r"conv_param\['pad'\] must be >= 0, got -2",
+        ),
+        (
+            {"stride": 2.0, "pad": 1},
+            TypeError,
+            r"conv_param\['stride'\] must be an int, got 2.0",
+        ),
+        ((1, 1), TypeError, r"conv_param must be a dict, got tuple \(1, 1\)"),
+    ],
+)
 def test_conv_forward_rejects_bad_conv_param(kind, conv_param, exc, match):
     with pytest.raises(exc, match=match):
         layer("conv_forward", kind)(X, W, B, conv_param)
@@ -277,55 +308,88 @@ def test_conv_forward_rejects_bad_conv_param(kind, conv_param, exc, match):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_conv_forward_rejects_b_of_the_wrong_shape(kind):
-    with pytest.raises(ValueError, match=r"b must have shape \(F,\) = \(3,\) to match "
-                                         r"w \(3, 2, 3, 3\), got shape \(2,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"b must have shape \(F,\) = \(3,\) to match "
+        r"w \(3, 2, 3, 3\), got shape \(2,\)",
+    ):
         layer("conv_forward", kind)(X, W, np.zeros(2), CP)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_conv_forward_rejects_a_channel_mismatch(kind):
-    with pytest.raises(ValueError, match=r"w \(3, 1, 3, 3\) is \(F, C, HH, WW\) with "
-                                         r"C=1, but x \(1, 2, 4, 4\) has C=2 channels"):
+    with pytest.raises(
+        ValueError,
+        match=r"w \(3, 1, 3, 3\) is \(F, C, HH, WW\) with "
+        r"C=1, but x \(1, 2, 4, 4\) has C=2 channels",
+    ):
         layer("conv_forward", kind)(X, np.zeros((3, 1, 3, 3)), B, CP)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_conv_forward_rejects_a_filter_larger_than_the_padded_input(kind):
-    with pytest.raises(ValueError, match=r"the 7x3 filter does not fit the padded input: "
-                                         r"H \+ 2\*pad = 6"):
+    with pytest.raises(
+        ValueError,
+        match=r"the 7x3 filter does not fit the padded input: "
+        r"H \+ 2\*pad = 6",
+    ):
         layer("conv_forward", kind)(X, np.zeros((3, 2, 7, 3)), B, CP)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_conv_forward_rejects_x_of_the_wrong_rank(kind):
-    with pytest.raises(ValueError, match=r"x must be 4-D \(N, C, H, W\), got shape "
-                                         r"\(2, 4, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"x must be 4-D \(N, C, H, W\), got shape "
+        r"\(2, 4, 4\)",
+    ):
         layer("conv_forward", kind)(X[0], W, B, CP)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_conv_backward_rejects_a_pool_cache_and_a_bad_dout(kind):
-    with pytest.raises(ValueError, match=rf"cache must be the \(x, w, b, conv_param\) "
-                                         rf"tuple returned by conv_forward_{kind}, "
-                                         rf"got a 2-tuple"):
+    with pytest.raises(
+        ValueError,
+        match=rf"cache must be the \(x, w, b, conv_param\) "
+        rf"tuple returned by conv_forward_{kind}, "
+        rf"got a 2-tuple",
+    ):
         layer("conv_backward", kind)(np.zeros((1, 3, 4, 4)), (X, PP))
     _, cache = layer("conv_forward", kind)(X, W, B, CP)
-    with pytest.raises(ValueError, match=r"dout must have the shape of out, "
-                                         r"\(1, 3, 4, 4\), got shape \(1, 3, 2, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"dout must have the shape of out, "
+        r"\(1, 3, 4, 4\), got shape \(1, 3, 2, 2\)",
+    ):
         layer("conv_backward", kind)(np.zeros((1, 3, 2, 2)), cache)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("pool_param, exc, match", [
-    ({"pool_height": 2, "stride": 2}, ValueError,
-     r"pool_param must have a 'pool_width' key, got keys \['pool_height', 'stride'\]"),
-    ({"pool_height": 2, "pool_width": 0, "stride": 2}, ValueError,
-     r"pool_param\['pool_width'\] must be >= 1, got 0"),
-    ({"pool_height": 2, "pool_width": 2, "stride": None}, TypeError,
-     r"pool_param\['stride'\] must be an int, got None"),
-    ({"pool_height": 5, "pool_width": 2, "stride": 1}, ValueError,
-     r"the 5x2 pool does not fit x of shape \(1, 2, 4, 4\)"),
-])
+@pytest.mark.parametrize(
+    "pool_param, exc, match",
+    [
+        (
+            {"pool_height": 2, "stride": 2},
+            ValueError,
+            r"pool_param must have a 'pool_width' key, got keys \['pool_height', 'stride'\]",
+        ),
+        (
+            {"pool_height": 2, "pool_width": 0, "stride": 2},
+            ValueError,
+            r"pool_param\['pool_width'\] must be >= 1, got 0",
+        ),
+        (
+            {"pool_height": 2, "pool_width": 2, "stride": None},
+            TypeError,
+            r"pool_param\['stride'\] must be an int, got None",
+        ),
+        (
+            {"pool_height": 5, "pool_width": 2, "stride": 1},
+            ValueError,
+            r"the 5x2 pool does not fit x of shape \(1, 2, 4, 4\)",
+        ),
+    ],
+)
 def test_max_pool_forward_rejects_bad_pool_param(kind, pool_param, exc, match):
     with pytest.raises(exc, match=match):
         layer("max_pool_forward", kind)(X, pool_param)
@@ -333,11 +397,17 @@ def test_max_pool_forward_rejects_bad_pool_param(kind, pool_param, exc, match):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_max_pool_backward_rejects_a_conv_cache_and_a_bad_dout(kind):
-    with pytest.raises(ValueError, match=rf"cache must be the \(x, pool_param\) tuple "
-                                         rf"returned by max_pool_forward_{kind}, "
-                                         rf"got a 4-tuple"):
+    with pytest.raises(
+        ValueError,
+        match=rf"cache must be the \(x, pool_param\) tuple "
+        rf"returned by max_pool_forward_{kind}, "
+        rf"got a 4-tuple",
+    ):
         layer("max_pool_backward", kind)(np.zeros((1, 2, 2, 2)), (X, W, B, CP))
     _, cache = layer("max_pool_forward", kind)(X, PP)
-    with pytest.raises(ValueError, match=r"dout must have the shape of out, "
-                                         r"\(1, 2, 2, 2\), got shape \(1, 2, 3, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"dout must have the shape of out, "
+        r"\(1, 2, 2, 2\), got shape \(1, 2, 3, 3\)",
+    ):
         layer("max_pool_backward", kind)(np.zeros((1, 2, 3, 3)), cache)

@@ -19,13 +19,14 @@ print(json.dumps({
 
 
 def _run():
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                          check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_only_used_specialisations_compile_and_the_cache_is_reused():
-    _run()                      # warms the on-disk cache if this is a fresh checkout
+    _run()  # warms the on-disk cache if this is a fresh checkout
     stats = _run()
     # a float64 NCHW forward compiles one im2col specialisation and nothing else
     assert stats["nchw_signatures"] == 1

@@ -19,27 +19,27 @@ DTYPES = [np.float32, np.float64]
 
 # (id, N, C, H, W, F, KH, KW, stride, padding, dilation, groups): why it is here
 CASES = [
-    ("basic-3x3", 2, 3, 7, 7, 4, 3, 3, 1, 1, 1, 1),            # the common layer
-    ("pointwise", 2, 5, 4, 6, 3, 1, 1, 1, 0, 1, 1),            # 1x1 skips im2col
-    ("pointwise-s2", 2, 4, 5, 5, 3, 1, 1, 2, 0, 1, 1),         # 1x1 that must subsample
-    ("pointwise-groups", 2, 4, 3, 3, 6, 1, 1, 1, 0, 1, 2),     # 1x1 fast path with groups
-    ("stride>kernel", 2, 2, 9, 9, 3, 2, 2, 3, 0, 1, 1),        # skipped pixels
-    ("pad=kernel-1", 1, 2, 4, 5, 2, 3, 3, 1, 2, 1, 1),         # "full" convolution
-    ("not-divisible", 2, 3, 8, 7, 2, 3, 2, 3, 1, 1, 1),        # H, W not multiples of stride
+    ("basic-3x3", 2, 3, 7, 7, 4, 3, 3, 1, 1, 1, 1),  # the common layer
+    ("pointwise", 2, 5, 4, 6, 3, 1, 1, 1, 0, 1, 1),  # 1x1 skips im2col
+    ("pointwise-s2", 2, 4, 5, 5, 3, 1, 1, 2, 0, 1, 1),  # 1x1 that must subsample
+    ("pointwise-groups", 2, 4, 3, 3, 6, 1, 1, 1, 0, 1, 2),  # 1x1 fast path with groups
+    ("stride>kernel", 2, 2, 9, 9, 3, 2, 2, 3, 0, 1, 1),  # skipped pixels
+    ("pad=kernel-1", 1, 2, 4, 5, 2, 3, 3, 1, 2, 1, 1),  # "full" convolution
+    ("not-divisible", 2, 3, 8, 7, 2, 3, 2, 3, 1, 1, 1),  # H, W not multiples of stride
     ("non-square", 2, 2, 5, 9, 3, 2, 4, (1, 2), (1, 0), (2, 1), 1),
-    ("depthwise", 2, 4, 6, 6, 4, 3, 3, 1, 1, 1, 4),            # groups = C
+    ("depthwise", 2, 4, 6, 6, 4, 3, 3, 1, 1, 1, 4),  # groups = C
     ("groups-2", 2, 4, 6, 5, 6, 3, 3, 2, "same", 1, 2),
-    ("same-stride2", 2, 3, 7, 8, 4, 3, 3, 2, "same", 1, 1),    # "same" where torch refuses
+    ("same-stride2", 2, 3, 7, 8, 4, 3, 3, 2, "same", 1, 1),  # "same" where torch refuses
     ("same-even-kernel", 1, 2, 6, 6, 2, 4, 2, 1, "same", 1, 1),  # odd pixel bottom/right
     ("same-dilated", 1, 2, 7, 6, 3, 3, 3, 1, "same", 2, 1),
     ("valid", 2, 2, 6, 6, 2, 3, 3, 1, "valid", 1, 1),
     ("four-tuple", 2, 2, 5, 5, 2, 3, 3, 1, (2, 0, 1, 3), 1, 1),  # asymmetric padding
-    ("kernel=input", 2, 3, 4, 4, 5, 4, 4, 1, 0, 1, 1),         # a single output pixel
+    ("kernel=input", 2, 3, 4, 4, 5, 4, 4, 1, 0, 1, 1),  # a single output pixel
     ("dilated", 1, 2, 9, 9, 2, 3, 3, 2, 1, 3, 1),
-    ("empty-batch", 0, 3, 5, 5, 2, 3, 3, 1, 1, 1, 1),          # N = 0
+    ("empty-batch", 0, 3, 5, 5, 2, 3, 3, 1, 1, 1, 1),  # N = 0
     ("single-pixel", 3, 1, 1, 1, 2, 1, 1, 1, 0, 1, 1),
-    ("no-filters", 2, 3, 4, 4, 0, 3, 3, 1, 0, 1, 1),           # F = 0
-    ("empty-height", 2, 3, 0, 5, 2, 2, 2, 1, 1, 1, 1),         # H = 0, padding only
+    ("no-filters", 2, 3, 4, 4, 0, 3, 3, 1, 0, 1, 1),  # F = 0
+    ("empty-height", 2, 3, 0, 5, 2, 2, 2, 1, 1, 1, 1),  # H = 0, padding only
 ]
 
 
@@ -53,8 +53,9 @@ def _make(case, layout, dtype, seed=0):
         x = randn(g, (N, H, W, C), dtype)
         w = randn(g, (KH, KW, C // groups, F), dtype)
     b = randn(g, (F,), dtype)
-    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
-              layout=layout)
+    kw = dict(
+        stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout
+    )
     return x, w, b, kw
 
 
@@ -95,8 +96,10 @@ def test_im2col_col2im_exact(case, layout):
     cols = fastconv.im2col(x, (KH, KW), **kw)
     assert_same(cols, naive.im2col(x, (KH, KW), **kw))
     # col2im sums; integer-valued float64 sums are exact in any order
-    assert_same(fastconv.col2im(cols, shape, (KH, KW), **kw),
-                naive.col2im(cols, shape, (KH, KW), **kw))
+    assert_same(
+        fastconv.col2im(cols, shape, (KH, KW), **kw),
+        naive.col2im(cols, shape, (KH, KW), **kw),
+    )
 
 
 # --------------------------------------------------------------------------
@@ -141,8 +144,9 @@ def conv_problems(draw):
         x = randn(g, (N, H, W, C), dtype)
         w = randn(g, (KH, KW, C // groups, F), dtype)
     b = randn(g, (F,), dtype)
-    kw = dict(stride=(sh, sw), padding=padding, dilation=(dh, dw), groups=groups,
-              layout=layout)
+    kw = dict(
+        stride=(sh, sw), padding=padding, dilation=(dh, dw), groups=groups, layout=layout
+    )
     return x, w, b, kw, g
 
 
@@ -152,8 +156,9 @@ def test_conv2d_property(problem):
     y = fastconv.conv2d(x, w, b, **kw)
     assert_close(y, naive.conv2d(x, w, b, **kw))
     gy = randn(g, y.shape, x.dtype)
-    for got, want in zip(fastconv.conv2d_backward(gy, x, w, **kw),
-                         naive.conv2d_backward(gy, x, w, **kw)):
+    for got, want in zip(
+        fastconv.conv2d_backward(gy, x, w, **kw), naive.conv2d_backward(gy, x, w, **kw)
+    ):
         assert_close(got, want)
 
 
@@ -198,8 +203,10 @@ def test_conv_any_memory_layout_gives_identical_results(layout):
     for name, xv in _variants(x).items():
         for wname, wv in _variants(w).items():
             assert_same(fastconv.conv2d(xv, wv, b, **kw), y)
-        for got, want in zip(fastconv.conv2d_backward(_variants(gy)[name], xv,
-                                                      _variants(w)[name], **kw), grads):
+        for got, want in zip(
+            fastconv.conv2d_backward(_variants(gy)[name], xv, _variants(w)[name], **kw),
+            grads,
+        ):
             assert_same(got, want)
 
 
@@ -210,7 +217,7 @@ def test_conv_does_not_modify_inputs(layout):
     arrays = (x, w, b, gy)
     copies = [a.copy() for a in arrays]
     for a in arrays:
-        a.flags.writeable = False   # a write would raise, not just differ
+        a.flags.writeable = False  # a write would raise, not just differ
     fastconv.conv2d(x, w, b, **kw)
     fastconv.conv2d_backward(gy, x, w, **kw)
     fastconv.im2col(x, 3, padding=1, layout=layout)
@@ -224,7 +231,9 @@ def test_results_are_bitwise_reproducible(layout):
     gy = randn(rng(4), fastconv.conv2d(x, w, b, **kw).shape, np.float32)
     first = (fastconv.conv2d(x, w, b, **kw),) + fastconv.conv2d_backward(gy, x, w, **kw)
     for _ in range(3):
-        again = (fastconv.conv2d(x, w, b, **kw),) + fastconv.conv2d_backward(gy, x, w, **kw)
+        again = (fastconv.conv2d(x, w, b, **kw),) + fastconv.conv2d_backward(
+            gy, x, w, **kw
+        )
         for a, e in zip(again, first):
             assert_same(a, e)
 
@@ -242,7 +251,9 @@ def test_workspace_limit_chunks_the_batch_with_same_results(layout, groups):
     # chunks of 1, of 2 (the last one shorter: 2, 2, 1), and unchunked
     for limit in (1, 2 * per + 7, None):
         with fastconv.workspace_limit(limit):
-            got = (fastconv.conv2d(x, w, b, **kw),) + fastconv.conv2d_backward(gy, x, w, **kw)
+            got = (fastconv.conv2d(x, w, b, **kw),) + fastconv.conv2d_backward(
+                gy, x, w, **kw
+            )
         for a, e in zip(got, want):
             assert_close(a, e)
     assert fastconv.get_workspace_limit() == fastconv.DEFAULT_WORKSPACE_LIMIT
@@ -253,9 +264,9 @@ def test_workspace_limit_chunks_the_batch_with_same_results(layout, groups):
     [
         (np.float32, np.float32, np.float32, np.float32),
         (np.float64, np.float64, np.float64, np.float64),
-        (np.float32, np.float64, np.float64, np.float32),   # numpy promotion
-        (np.float16, np.float16, np.float16, np.float16),   # computed in float32
-        (np.int32, np.int64, np.float64, np.float64),       # integers compute in float64
+        (np.float32, np.float64, np.float64, np.float32),  # numpy promotion
+        (np.float16, np.float16, np.float16, np.float16),  # computed in float32
+        (np.int32, np.int64, np.float64, np.float64),  # integers compute in float64
         (np.bool_, np.int8, np.float64, np.float64),
     ],
 )
@@ -276,8 +287,11 @@ def test_dtype_rule(xdtype, wdtype, expected, x_alone):
 def test_concurrent_calls_from_threads_match_serial_results():
     import concurrent.futures as cf
 
-    problems = [_make(c, layout, np.float64, seed=i)
-                for i, c in enumerate(CASES[:6]) for layout in LAYOUTS]
+    problems = [
+        _make(c, layout, np.float64, seed=i)
+        for i, c in enumerate(CASES[:6])
+        for layout in LAYOUTS
+    ]
 
     def run(p):
         x, w, b, kw = p

@@ -12,10 +12,10 @@ import pytest
 
 import fastconv
 
-X = np.zeros((2, 4, 6, 6))            # NCHW
-W = np.zeros((3, 4, 3, 3))            # (F, C, KH, KW)
-XH = np.zeros((2, 6, 6, 4))           # NHWC
-WH = np.zeros((3, 3, 4, 3))           # (KH, KW, C, F)
+X = np.zeros((2, 4, 6, 6))  # NCHW
+W = np.zeros((3, 4, 3, 3))  # (F, C, KH, KW)
+XH = np.zeros((2, 6, 6, 4))  # NHWC
+WH = np.zeros((3, 3, 4, 3))  # (KH, KW, C, F)
 
 
 def raises(exc, pattern):
@@ -46,12 +46,16 @@ def test_weight_wrong_ndim():
 
 
 def test_channel_mismatch():
-    with raises(ValueError, "expects C/groups=5 channels per group, but x (2, 4, 6, 6) has C=4"):
+    with raises(
+        ValueError, "expects C/groups=5 channels per group, but x (2, 4, 6, 6) has C=4"
+    ):
         fastconv.conv2d(X, np.zeros((3, 5, 3, 3)))
 
 
 def test_channel_mismatch_nhwc():
-    with raises(ValueError, "expects C/groups=2 channels per group, but x (2, 6, 6, 4) has C=4"):
+    with raises(
+        ValueError, "expects C/groups=2 channels per group, but x (2, 6, 6, 4) has C=4"
+    ):
         fastconv.conv2d(XH, np.zeros((3, 3, 2, 3)), layout="NHWC")
 
 
@@ -131,7 +135,10 @@ def test_unknown_layout():
 
 
 def test_bias_wrong_size():
-    with raises(ValueError, "bias must have shape (F,) = (3,) to match weight (3, 4, 3, 3), got shape (4,)"):
+    with raises(
+        ValueError,
+        "bias must have shape (F,) = (3,) to match weight (3, 4, 3, 3), got shape (4,)",
+    ):
         fastconv.conv2d(X, W, np.zeros(4))
 
 
@@ -141,12 +148,18 @@ def test_bias_wrong_ndim():
 
 
 def test_complex_x():
-    with raises(TypeError, "x must have a real (bool, integer or float) dtype, got dtype complex128"):
+    with raises(
+        TypeError,
+        "x must have a real (bool, integer or float) dtype, got dtype complex128",
+    ):
         fastconv.conv2d(X.astype(complex), W)
 
 
 def test_object_weight():
-    with raises(TypeError, "weight must have a real (bool, integer or float) dtype, got dtype object"):
+    with raises(
+        TypeError,
+        "weight must have a real (bool, integer or float) dtype, got dtype object",
+    ):
         fastconv.conv2d(X, W.astype(object))
 
 
@@ -156,12 +169,18 @@ def test_complex_grad_out():
 
 
 def test_grad_out_wrong_shape():
-    with raises(ValueError, "grad_out must have the output's shape (2, 3, 4, 4), got shape (2, 3, 4, 5)"):
+    with raises(
+        ValueError,
+        "grad_out must have the output's shape (2, 3, 4, 4), got shape (2, 3, 4, 5)",
+    ):
         fastconv.conv2d_backward(np.zeros((2, 3, 4, 5)), X, W)
 
 
 def test_grad_out_wrong_shape_nhwc():
-    with raises(ValueError, "grad_out must have the output's shape (2, 4, 4, 3), got shape (2, 3, 4, 4)"):
+    with raises(
+        ValueError,
+        "grad_out must have the output's shape (2, 4, 4, 3), got shape (2, 3, 4, 4)",
+    ):
         fastconv.conv2d_backward(np.zeros((2, 3, 4, 4)), XH, WH, layout="NHWC")
 
 
@@ -179,7 +198,10 @@ def test_pool_kernel_below_one():
 
 
 def test_pool_padding_more_than_half_kernel():
-    with raises(ValueError, "padding must be at most half the kernel for pooling: got padding (2, 2, 2, 2) for kernel_size (3, 3)"):
+    with raises(
+        ValueError,
+        "padding must be at most half the kernel for pooling: got padding (2, 2, 2, 2) for kernel_size (3, 3)",
+    ):
         fastconv.max_pool2d(X, 3, padding=2)
 
 
@@ -189,7 +211,10 @@ def test_avg_pool_padding_more_than_half_kernel():
 
 
 def test_pool_kernel_larger_than_input():
-    with raises(ValueError, "kernel_size (7, 7) with dilation (1, 1) spans (7, 7), larger than the padded input (6, 6)"):
+    with raises(
+        ValueError,
+        "kernel_size (7, 7) with dilation (1, 1) spans (7, 7), larger than the padded input (6, 6)",
+    ):
         fastconv.max_pool2d(X, 7)
 
 
@@ -209,12 +234,18 @@ def test_pool_unknown_layout():
 
 
 def test_pool_complex_x():
-    with raises(TypeError, "x must have a real (bool, integer or float) dtype, got dtype complex64"):
+    with raises(
+        TypeError,
+        "x must have a real (bool, integer or float) dtype, got dtype complex64",
+    ):
         fastconv.max_pool2d(X.astype(np.complex64), 2)
 
 
 def test_pool_grad_out_wrong_shape():
-    with raises(ValueError, "grad_out must have the output's shape (2, 4, 3, 3), got shape (2, 4, 6, 6)"):
+    with raises(
+        ValueError,
+        "grad_out must have the output's shape (2, 4, 3, 3), got shape (2, 4, 6, 6)",
+    ):
         fastconv.max_pool2d_backward(X, X, 2)
 
 
@@ -237,12 +268,18 @@ def test_count_include_pad_not_bool():
 
 
 def test_im2col_kernel_too_large():
-    with raises(ValueError, "kernel_size (7, 1) with dilation (1, 1) spans (7, 1), larger than the padded input (6, 6)"):
+    with raises(
+        ValueError,
+        "kernel_size (7, 1) with dilation (1, 1) spans (7, 1), larger than the padded input (6, 6)",
+    ):
         fastconv.im2col(X, (7, 1))
 
 
 def test_col2im_wrong_cols_shape():
-    with raises(ValueError, "cols must have shape (2, 36, 16) for x_shape (2, 4, 6, 6) and this window, got shape (2, 36, 15)"):
+    with raises(
+        ValueError,
+        "cols must have shape (2, 36, 16) for x_shape (2, 4, 6, 6) and this window, got shape (2, 36, 15)",
+    ):
         fastconv.col2im(np.zeros((2, 36, 15)), (2, 4, 6, 6), 3)
 
 
@@ -282,18 +319,24 @@ def test_workspace_limit_not_int():
 def test_pool_dilated_window_wholly_in_padding():
     # k=2, dilation 2, padding 1 on a 1x1 input: the taps at -1 and +1 both miss
     with raises(ValueError, "window 0 along H lies wholly in the padding"):
-        fastconv.max_pool2d(np.zeros((1, 1, 1, 3)), 2, stride=1, padding=(1, 0),
-                            dilation=(2, 1))
+        fastconv.max_pool2d(
+            np.zeros((1, 1, 1, 3)), 2, stride=1, padding=(1, 0), dilation=(2, 1)
+        )
 
 
 def test_divisor_override_too_large():
     # would not fit the kernel's 64-bit integer: refused, not a numba typing error
-    with raises(ValueError, "divisor_override must be >= 1 (and at most 2**62), got 100000000000000000000"):
+    with raises(
+        ValueError,
+        "divisor_override must be >= 1 (and at most 2**62), got 100000000000000000000",
+    ):
         fastconv.avg_pool2d(X, 2, divisor_override=10**20)
 
 
 def test_stride_too_large():
-    with raises(ValueError, "stride must be at most 2**62 in size, got 100000000000000000000"):
+    with raises(
+        ValueError, "stride must be at most 2**62 in size, got 100000000000000000000"
+    ):
         fastconv.conv2d(X, W, stride=10**20)
 
 

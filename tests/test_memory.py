@@ -18,7 +18,7 @@ GIB = 2**30
 
 
 def _peak(fn):
-    fastconv.release_workspace()          # a cold call: the workspace is allocated anew
+    fastconv.release_workspace()  # a cold call: the workspace is allocated anew
     tracemalloc.start()
     try:
         result = fn()
@@ -36,7 +36,7 @@ def _warm(x, w, layout):
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_a_2gib_im2col_convolution_stays_within_the_limit(layout):
-    N, C, H, F = 114, 64, 64, 8           # columns: 114 * 576 * 4096 * 8 B = 2.0 GiB
+    N, C, H, F = 114, 64, 64, 8  # columns: 114 * 576 * 4096 * 8 B = 2.0 GiB
     g = np.random.default_rng(0)
     if layout == "NCHW":
         x = g.standard_normal((N, C, H, H))
@@ -57,7 +57,9 @@ def test_a_2gib_im2col_convolution_stays_within_the_limit(layout):
     print(f"forward: peak {peak / 2**20:.0f} MiB, results {y.nbytes / 2**20:.0f} MiB")
 
     gy = np.ones_like(y)
-    grads, peak = _peak(lambda: fastconv.conv2d_backward(gy, x, w, padding=1, layout=layout))
+    grads, peak = _peak(
+        lambda: fastconv.conv2d_backward(gy, x, w, padding=1, layout=layout)
+    )
     results = sum(a.nbytes for a in grads)
     inputs = x.nbytes + w.nbytes + gy.nbytes
     assert peak <= results + limit + 0.1 * (inputs + results + limit), peak / GIB
@@ -66,6 +68,6 @@ def test_a_2gib_im2col_convolution_stays_within_the_limit(layout):
     # spot-check the chunked result against single samples: the first chunk
     # and the last, shorter one
     for n in (0, N - 1):
-        k = fastconv.conv2d(x[n:n + 1], w, padding=1, layout=layout)
-        np.testing.assert_allclose(y[n:n + 1], k, rtol=1e-12, atol=1e-12)
+        k = fastconv.conv2d(x[n : n + 1], w, padding=1, layout=layout)
+        np.testing.assert_allclose(y[n : n + 1], k, rtol=1e-12, atol=1e-12)
     fastconv.release_workspace()

@@ -69,16 +69,21 @@ def conv_backward(go, x, w, layout, **kw):
 
 
 def max_pool(x, layout, *args, return_indices=False, **kw):
-    res = naive.max_pool2d(x_to(x, layout), *args, return_indices=return_indices,
-                           layout=layout, **kw)
+    res = naive.max_pool2d(
+        x_to(x, layout), *args, return_indices=return_indices, layout=layout, **kw
+    )
     if return_indices:
         return x_from(res[0], layout), x_from(res[1], layout)
     return x_from(res, layout)
 
 
 def max_pool_backward(go, x, layout, *args, **kw):
-    return x_from(naive.max_pool2d_backward(x_to(go, layout), x_to(x, layout), *args,
-                                            layout=layout, **kw), layout)
+    return x_from(
+        naive.max_pool2d_backward(
+            x_to(go, layout), x_to(x, layout), *args, layout=layout, **kw
+        ),
+        layout,
+    )
 
 
 def avg_pool(x, layout, *args, **kw):
@@ -86,8 +91,12 @@ def avg_pool(x, layout, *args, **kw):
 
 
 def avg_pool_backward(go, x, layout, *args, **kw):
-    return x_from(naive.avg_pool2d_backward(x_to(go, layout), x_to(x, layout), *args,
-                                            layout=layout, **kw), layout)
+    return x_from(
+        naive.avg_pool2d_backward(
+            x_to(go, layout), x_to(x, layout), *args, layout=layout, **kw
+        ),
+        layout,
+    )
 
 
 def plane(rows):
@@ -96,11 +105,8 @@ def plane(rows):
 
 
 # The 3x3 plane and 2x2 kernel most hand examples use.
-X33 = plane([[0, 1, 2],
-             [3, 4, 5],
-             [6, 7, 8]])
-W22 = plane([[1, 2],
-             [3, 4]])
+X33 = plane([[0, 1, 2], [3, 4, 5], [6, 7, 8]])
+W22 = plane([[1, 2], [3, 4]])
 
 
 # ---------------------------------------------------------------------------
@@ -113,15 +119,20 @@ CONV_HAND = [
     pytest.param(dict(stride=2), [[27]], id="stride2-drops-partial-window"),
     pytest.param(dict(stride=(1, 2)), [[27], [57]], id="stride-pair"),
     pytest.param(dict(dilation=2), [[54]], id="dilation2"),  # 0*1 + 2*2 + 6*3 + 8*4
-    pytest.param(dict(padding=1), [[0, 4, 11, 6],
-                                   [12, 27, 37, 17],
-                                   [30, 57, 67, 29],
-                                   [12, 20, 23, 8]], id="padding1"),
+    pytest.param(
+        dict(padding=1),
+        [[0, 4, 11, 6], [12, 27, 37, 17], [30, 57, 67, 29], [12, 20, 23, 8]],
+        id="padding1",
+    ),
     pytest.param(dict(padding=1, stride=2), [[0, 11], [30, 67]], id="padding1-stride2"),
-    pytest.param(dict(padding=(1, 0, 0, 0)), [[4, 11], [27, 37], [57, 67]],
-                 id="padding-top-only"),
-    pytest.param(dict(padding="same"), [[27, 37, 17], [57, 67, 29], [20, 23, 8]],
-                 id="same-extra-at-bottom-right"),
+    pytest.param(
+        dict(padding=(1, 0, 0, 0)), [[4, 11], [27, 37], [57, 67]], id="padding-top-only"
+    ),
+    pytest.param(
+        dict(padding="same"),
+        [[27, 37, 17], [57, 67, 29], [20, 23, 8]],
+        id="same-extra-at-bottom-right",
+    ),
     pytest.param(dict(padding="valid"), [[27, 37], [57, 67]], id="valid"),
 ]
 
@@ -163,26 +174,67 @@ MAX_HAND = [
     # ties: the first maximum in row-major order wins (the two tied cells are
     # in one column, so the order survives the H/W swap of the "h" variant)
     pytest.param([[2, 3], [1, 3]], (2,), {}, [[3]], [[1]], id="tie-first-wins"),
-    pytest.param([[3, 3, 0]], ((1, 3), 1, (0, 1)), {}, [[3, 3, 3]], [[0, 0, 1]],
-                 id="tie-first-wins-padded"),
+    pytest.param(
+        [[3, 3, 0]],
+        ((1, 3), 1, (0, 1)),
+        {},
+        [[3, 3, 3]],
+        [[0, 0, 1]],
+        id="tie-first-wins-padded",
+    ),
     pytest.param([[NAN, 1], [NAN, 0]], (2,), {}, [[NAN]], [[2]], id="nan-last-nan"),
     pytest.param([[1, NAN], [5, 2]], (2,), {}, [[NAN]], [[1]], id="nan-beats-later-max"),
-    pytest.param([[-1, -2, -3], [-4, -5, -6], [-7, -8, -9]], (2, 2, 1), {},
-                 [[-1, -2], [-4, -5]], [[0, 1], [3, 4]], id="padding-is-minus-inf"),
-    pytest.param([[3, 8, 1], [0, 9, 0], [7, 0, 2]], (2,), dict(stride=1, dilation=2),
-                 [[7]], [[6]], id="dilation-skips-9-and-8"),
-    pytest.param([[-INF, -INF, -INF]], ((1, 2), 1, (0, 1)), {},
-                 [[-INF, -INF, -INF, -INF]], [[0, 0, 1, 2]],
-                 id="all-minus-inf-first-in-bounds"),
-    pytest.param([[3, 1, 4, 1]], ((1, 2), 1, "same"), {},
-                 [[3, 4, 4, 1]], [[0, 2, 2, 3]], id="same-pads-right"),
+    pytest.param(
+        [[-1, -2, -3], [-4, -5, -6], [-7, -8, -9]],
+        (2, 2, 1),
+        {},
+        [[-1, -2], [-4, -5]],
+        [[0, 1], [3, 4]],
+        id="padding-is-minus-inf",
+    ),
+    pytest.param(
+        [[3, 8, 1], [0, 9, 0], [7, 0, 2]],
+        (2,),
+        dict(stride=1, dilation=2),
+        [[7]],
+        [[6]],
+        id="dilation-skips-9-and-8",
+    ),
+    pytest.param(
+        [[-INF, -INF, -INF]],
+        ((1, 2), 1, (0, 1)),
+        {},
+        [[-INF, -INF, -INF, -INF]],
+        [[0, 0, 1, 2]],
+        id="all-minus-inf-first-in-bounds",
+    ),
+    pytest.param(
+        [[3, 1, 4, 1]],
+        ((1, 2), 1, "same"),
+        {},
+        [[3, 4, 4, 1]],
+        [[0, 2, 2, 3]],
+        id="same-pads-right",
+    ),
     pytest.param([[1, 5, 2, 4, 3]], ((1, 2),), {}, [[5, 4]], [[1, 3]], id="floor"),
-    pytest.param([[1, 5, 2, 4, 3]], ((1, 2),), dict(ceil_mode=True),
-                 [[5, 4, 3]], [[1, 3, 4]], id="ceil-partial-window"),
+    pytest.param(
+        [[1, 5, 2, 4, 3]],
+        ((1, 2),),
+        dict(ceil_mode=True),
+        [[5, 4, 3]],
+        [[1, 3, 4]],
+        id="ceil-partial-window",
+    ),
     # W=3, k=2, s=2, pad=1: ceil room admits a 3rd window at padded start 4, but
     # it starts in the right padding (4 >= W + left), so it is dropped.
-    pytest.param([[1, 5, 2]], ((1, 2), (1, 2), (0, 1)), dict(ceil_mode=True),
-                 [[1, 5]], [[0, 1]], id="ceil-drops-window-in-padding"),
+    pytest.param(
+        [[1, 5, 2]],
+        ((1, 2), (1, 2), (0, 1)),
+        dict(ceil_mode=True),
+        [[1, 5]],
+        [[0, 1]],
+        id="ceil-drops-window-in-padding",
+    ),
 ]
 
 
@@ -230,14 +282,30 @@ AVG_HAND = [
     pytest.param((2, 1), {}, [[3, 4], [6, 7]], id="stride1"),
     # windows at -1 and 1 hold {1}, {2, 3}, {4, 7}, {5, 6, 8, 9}
     pytest.param((2, 2, 1), {}, [[0.25, 1.25], [2.75, 7]], id="pad-counted"),
-    pytest.param((2, 2, 1), dict(count_include_pad=False), [[1, 2.5], [5.5, 7]],
-                 id="pad-not-counted"),
-    pytest.param((2, 2, 1), dict(divisor_override=2), [[0.5, 2.5], [5.5, 14]],
-                 id="divisor-override"),
-    pytest.param((2, 2), dict(ceil_mode=True), [[3, 4.5], [7.5, 9]],
-                 id="ceil-window-past-edge-not-counted"),
-    pytest.param((2, 2, (0, 1, 0, 1)), {}, [[3, 2.25], [3.75, 2.25]],
-                 id="asymmetric-padding-bottom-right"),
+    pytest.param(
+        (2, 2, 1),
+        dict(count_include_pad=False),
+        [[1, 2.5], [5.5, 7]],
+        id="pad-not-counted",
+    ),
+    pytest.param(
+        (2, 2, 1),
+        dict(divisor_override=2),
+        [[0.5, 2.5], [5.5, 14]],
+        id="divisor-override",
+    ),
+    pytest.param(
+        (2, 2),
+        dict(ceil_mode=True),
+        [[3, 4.5], [7.5, 9]],
+        id="ceil-window-past-edge-not-counted",
+    ),
+    pytest.param(
+        (2, 2, (0, 1, 0, 1)),
+        {},
+        [[3, 2.25], [3.75, 2.25]],
+        id="asymmetric-padding-bottom-right",
+    ),
 ]
 
 
@@ -248,16 +316,26 @@ def test_avg_pool2d_hand(args, kw, expected, layout):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("count_include_pad, expected", [
-    # W=4, k=3, s=2, pad=1, ceil: windows [-1, 2), [1, 4), [3, 5) cut at W + pad = 5.
-    # Included: sums 3, 9, 4 over sizes 3, 3, 2; excluded: over 2, 3, 1.
-    (True, [[1, 3, 2]]),
-    (False, [[1.5, 3, 4]]),
-])
+@pytest.mark.parametrize(
+    "count_include_pad, expected",
+    [
+        # W=4, k=3, s=2, pad=1, ceil: windows [-1, 2), [1, 4), [3, 5) cut at W + pad = 5.
+        # Included: sums 3, 9, 4 over sizes 3, 3, 2; excluded: over 2, 3, 1.
+        (True, [[1, 3, 2]]),
+        (False, [[1.5, 3, 4]]),
+    ],
+)
 def test_avg_pool2d_ceil_with_padding_hand(count_include_pad, expected, layout):
     x = plane([[1, 2, 3, 4]])
-    out = avg_pool(x, layout, (1, 3), (1, 2), (0, 1), ceil_mode=True,
-                   count_include_pad=count_include_pad)
+    out = avg_pool(
+        x,
+        layout,
+        (1, 3),
+        (1, 2),
+        (0, 1),
+        ceil_mode=True,
+        count_include_pad=count_include_pad,
+    )
     np.testing.assert_array_equal(out, plane(expected))
 
 
@@ -278,8 +356,16 @@ X_COLS = np.arange(18).reshape(1, 2, 3, 3)  # NCHW: x[c, h, w] = 9c + 3h + w
 def test_im2col_nchw_hand():
     cols = naive.im2col(X_COLS, 2)
     # rows (c, i, j); columns (oh, ow) = (0, 0), (0, 1), (1, 0), (1, 1)
-    expected = [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8],
-                [9, 10, 12, 13], [10, 11, 13, 14], [12, 13, 15, 16], [13, 14, 16, 17]]
+    expected = [
+        [0, 1, 3, 4],
+        [1, 2, 4, 5],
+        [3, 4, 6, 7],
+        [4, 5, 7, 8],
+        [9, 10, 12, 13],
+        [10, 11, 13, 14],
+        [12, 13, 15, 16],
+        [13, 14, 16, 17],
+    ]
     np.testing.assert_array_equal(cols, np.array([expected]))
     assert cols.dtype == X_COLS.dtype
 
@@ -288,8 +374,12 @@ def test_im2col_nhwc_hand():
     x = np.arange(18).reshape(1, 3, 3, 2)  # NHWC: x[h, w, c] = 2(3h + w) + c
     cols = naive.im2col(x, 2, layout="NHWC")
     # rows (oh, ow); columns (i, j, c)
-    expected = [[0, 1, 2, 3, 6, 7, 8, 9], [2, 3, 4, 5, 8, 9, 10, 11],
-                [6, 7, 8, 9, 12, 13, 14, 15], [8, 9, 10, 11, 14, 15, 16, 17]]
+    expected = [
+        [0, 1, 2, 3, 6, 7, 8, 9],
+        [2, 3, 4, 5, 8, 9, 10, 11],
+        [6, 7, 8, 9, 12, 13, 14, 15],
+        [8, 9, 10, 11, 14, 15, 16, 17],
+    ]
     np.testing.assert_array_equal(cols, np.array([expected]))
 
 
@@ -297,19 +387,37 @@ X22 = np.array([[[[1, 2], [3, 4]]]])
 
 IM2COL_HAND = [
     # (x, args, kwargs, expected NCHW cols for C=1; NHWC is its transpose)
-    pytest.param(X22, (2,), dict(padding=1),
-                 [[0, 0, 0, 0, 1, 2, 0, 3, 4],
-                  [0, 0, 0, 1, 2, 0, 3, 4, 0],
-                  [0, 1, 2, 0, 3, 4, 0, 0, 0],
-                  [1, 2, 0, 3, 4, 0, 0, 0, 0]], id="padding"),
-    pytest.param(X_COLS[:, :1], (2,), dict(dilation=2), [[0], [2], [6], [8]],
-                 id="dilation"),
+    pytest.param(
+        X22,
+        (2,),
+        dict(padding=1),
+        [
+            [0, 0, 0, 0, 1, 2, 0, 3, 4],
+            [0, 0, 0, 1, 2, 0, 3, 4, 0],
+            [0, 1, 2, 0, 3, 4, 0, 0, 0],
+            [1, 2, 0, 3, 4, 0, 0, 0, 0],
+        ],
+        id="padding",
+    ),
+    pytest.param(
+        X_COLS[:, :1], (2,), dict(dilation=2), [[0], [2], [6], [8]], id="dilation"
+    ),
     pytest.param(X_COLS[:, :1], (1,), dict(stride=2), [[0, 2, 6, 8]], id="stride"),
-    pytest.param(X22, (1,), dict(padding=(1, 0, 0, 2)),
-                 [[0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0]], id="padding-4-tuple"),
+    pytest.param(
+        X22,
+        (1,),
+        dict(padding=(1, 0, 0, 2)),
+        [[0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0]],
+        id="padding-4-tuple",
+    ),
     # W=6, k=3, s=2, "same": out 3, total pad 1, all on the right
-    pytest.param(np.arange(6).reshape(1, 1, 1, 6), ((1, 3), (1, 2), "same"), {},
-                 [[0, 2, 4], [1, 3, 5], [2, 4, 0]], id="same-stride2"),
+    pytest.param(
+        np.arange(6).reshape(1, 1, 1, 6),
+        ((1, 3), (1, 2), "same"),
+        {},
+        [[0, 2, 4], [1, 3, 5], [2, 4, 0]],
+        id="same-stride2",
+    ),
 ]
 
 
@@ -354,7 +462,10 @@ def closed_out_size(size, pad, k, s, d, ceil_mode):
 
 GEOMETRY_GRID = [
     (size, pad, k, s, d)
-    for size in range(1, 9) for k in (1, 2, 3) for s in (1, 2, 3) for d in (1, 2)
+    for size in range(1, 9)
+    for k in (1, 2, 3)
+    for s in (1, 2, 3)
+    for d in (1, 2)
     for pad in range(0, k // 2 + 1)
     if size + 2 * pad >= (k - 1) * d + 1
 ]
@@ -390,7 +501,7 @@ def test_same_padding_matches_tensorflow_rule():
         for k in (1, 2, 3, 4):
             for s in (1, 2, 3):
                 for d in (1, 2):
-                    xs = x[:, :, :H, :H + 1]
+                    xs = x[:, :, :H, : H + 1]
                     pads = tf_same(H, k, s, d) + tf_same(H + 1, k, s, d)
                     same = naive.im2col(xs, k, s, "same", d)
                     assert same.shape[2] == math.ceil(H / s) * math.ceil((H + 1) / s)
@@ -414,7 +525,8 @@ def all_calls(xl, wl, layout):
         "max_pool2d_backward": naive.max_pool2d_backward(pool, xl, 2, layout=layout),
         "avg_pool2d": naive.avg_pool2d(xl, 2, 1, 1, layout=layout),
         "avg_pool2d_backward": naive.avg_pool2d_backward(
-            naive.avg_pool2d(xl, 2, 1, 1, layout=layout), xl, 2, 1, 1, layout=layout),
+            naive.avg_pool2d(xl, 2, 1, 1, layout=layout), xl, 2, 1, 1, layout=layout
+        ),
         "im2col": cols,
         "col2im": naive.col2im(cols, xl.shape, 2, layout=layout),
     }
@@ -482,6 +594,7 @@ def test_inputs_not_modified(layout):
 X_ERR = np.zeros((1, 2, 4, 4))
 W_ERR = np.zeros((2, 2, 2, 2))
 
+
 def conv_err(**kw):
     """conv2d on the valid X_ERR, W_ERR with one argument changed."""
     args = {"x": X_ERR, "weight": W_ERR, **kw}
@@ -501,18 +614,30 @@ ERRORS = [
     (conv_err(bias=np.zeros(3)), r"bias must have shape \(2,\)"),
     (conv_err(weight=np.zeros((2, 2, 5, 2))), "no window fits along H"),
     (conv_err(dilation=(1, 4)), "no window fits along W"),
-    (lambda: naive.conv2d_backward(np.zeros((1, 2, 3, 4)), X_ERR, W_ERR),
-     r"grad_out must have shape \(1, 2, 3, 3\), got \(1, 2, 3, 4\)"),
-    (lambda: naive.max_pool2d(X_ERR, 2, padding=(0, 0, 0, 2)),
-     "window 2 along W lies entirely in the padding"),
-    (lambda: naive.max_pool2d_backward(np.zeros((1, 2, 2, 3)), X_ERR, 2),
-     r"grad_out must have shape \(1, 2, 2, 2\)"),
-    (lambda: naive.avg_pool2d(X_ERR, 2, padding=(2, 0, 0, 0), count_include_pad=False),
-     r"window \(0, 0\) lies entirely in the padding"),
-    (lambda: naive.avg_pool2d(X_ERR, 2, divisor_override=0),
-     "divisor_override must be non-zero"),
-    (lambda: naive.col2im(np.zeros((1, 8, 8)), (1, 2, 4, 4), 2),
-     r"cols must have shape \(1, 8, 9\)"),
+    (
+        lambda: naive.conv2d_backward(np.zeros((1, 2, 3, 4)), X_ERR, W_ERR),
+        r"grad_out must have shape \(1, 2, 3, 3\), got \(1, 2, 3, 4\)",
+    ),
+    (
+        lambda: naive.max_pool2d(X_ERR, 2, padding=(0, 0, 0, 2)),
+        "window 2 along W lies entirely in the padding",
+    ),
+    (
+        lambda: naive.max_pool2d_backward(np.zeros((1, 2, 2, 3)), X_ERR, 2),
+        r"grad_out must have shape \(1, 2, 2, 2\)",
+    ),
+    (
+        lambda: naive.avg_pool2d(X_ERR, 2, padding=(2, 0, 0, 0), count_include_pad=False),
+        r"window \(0, 0\) lies entirely in the padding",
+    ),
+    (
+        lambda: naive.avg_pool2d(X_ERR, 2, divisor_override=0),
+        "divisor_override must be non-zero",
+    ),
+    (
+        lambda: naive.col2im(np.zeros((1, 8, 8)), (1, 2, 4, 4), 2),
+        r"cols must have shape \(1, 8, 9\)",
+    ),
 ]
 
 
@@ -547,14 +672,21 @@ def numerical_grad(f, a, eps=GRAD_EPS):
 CONV_GRAD_CASES = [
     # (x shape, weight shape, kwargs)
     pytest.param((2, 2, 5, 4), (3, 2, 2, 3), dict(), id="plain"),
-    pytest.param((1, 4, 6, 5), (4, 2, 3, 2),
-                 dict(stride=(2, 1), padding=(1, 2), groups=2),
-                 id="stride-padding-groups"),
-    pytest.param((2, 2, 5, 6), (2, 1, 2, 2),
-                 dict(dilation=(2, 1), padding=(0, 1, 2, 0), groups=2),
-                 id="dilation-asym-padding-depthwise"),
-    pytest.param((1, 2, 5, 5), (2, 2, 3, 3), dict(stride=2, padding="same"),
-                 id="same-stride2"),
+    pytest.param(
+        (1, 4, 6, 5),
+        (4, 2, 3, 2),
+        dict(stride=(2, 1), padding=(1, 2), groups=2),
+        id="stride-padding-groups",
+    ),
+    pytest.param(
+        (2, 2, 5, 6),
+        (2, 1, 2, 2),
+        dict(dilation=(2, 1), padding=(0, 1, 2, 0), groups=2),
+        id="dilation-asym-padding-depthwise",
+    ),
+    pytest.param(
+        (1, 2, 5, 5), (2, 2, 3, 3), dict(stride=2, padding="same"), id="same-stride2"
+    ),
 ]
 
 
@@ -565,6 +697,7 @@ def test_conv2d_backward_numerical(x_shape, w_shape, kw, layout):
     x, w, b = randn(gen, x_shape), randn(gen, w_shape), randn(gen, (w_shape[0],))
     go = randn(gen, conv(x, w, layout, **kw).shape)
     gx, gw, gb = conv_backward(go, x, w, layout, **kw)
+
     def loss(x, w, b):
         return np.sum(conv(x, w, layout, bias=b, **kw) * go)
 
@@ -596,11 +729,14 @@ def test_max_pool2d_backward_numerical(x_shape, args, kw, layout):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("avg_kw", [
-    dict(),
-    dict(count_include_pad=False),
-    dict(divisor_override=3),
-])
+@pytest.mark.parametrize(
+    "avg_kw",
+    [
+        dict(),
+        dict(count_include_pad=False),
+        dict(divisor_override=3),
+    ],
+)
 @pytest.mark.parametrize("x_shape, args, kw", POOL_GRAD_CASES)
 def test_avg_pool2d_backward_numerical(x_shape, args, kw, avg_kw, layout):
     gen = rng(12)
@@ -615,10 +751,15 @@ def test_avg_pool2d_backward_numerical(x_shape, args, kw, avg_kw, layout):
 IM2COL_CASES = [
     # (x shape NCHW, kernel_size, kwargs)
     pytest.param((2, 3, 5, 4), 2, dict(), id="plain"),
-    pytest.param((1, 2, 7, 6), (3, 2), dict(stride=(2, 3), padding=(1, 0)),
-                 id="stride-padding"),
-    pytest.param((2, 1, 6, 6), 3, dict(dilation=(2, 1), padding=(2, 0, 1, 3)),
-                 id="dilation-asym-padding"),
+    pytest.param(
+        (1, 2, 7, 6), (3, 2), dict(stride=(2, 3), padding=(1, 0)), id="stride-padding"
+    ),
+    pytest.param(
+        (2, 1, 6, 6),
+        3,
+        dict(dilation=(2, 1), padding=(2, 0, 1, 3)),
+        id="dilation-asym-padding",
+    ),
     pytest.param((1, 2, 5, 6), (2, 3), dict(stride=2, padding="same"), id="same-stride2"),
     pytest.param((1, 2, 4, 4), 4, dict(stride=5, padding=2), id="stride-over-kernel"),
 ]
@@ -687,23 +828,32 @@ TORCH_CONV_CASES = [
     pytest.param((2, 3, 7, 6), (4, 3, 3, 3), dict(), id="plain"),
     pytest.param((2, 3, 5, 5), (2, 3, 1, 1), dict(), id="1x1"),
     pytest.param((2, 2, 9, 8), (3, 2, 2, 2), dict(stride=3), id="stride-over-kernel"),
-    pytest.param((1, 2, 5, 6), (2, 2, 3, 2), dict(padding=(2, 1)),
-                 id="padding-kernel-minus-1"),
-    pytest.param((2, 3, 8, 7), (2, 3, 3, 2),
-                 dict(stride=(2, 3), padding=(1, 0), dilation=(2, 1)),
-                 id="non-square-not-divisible"),
+    pytest.param(
+        (1, 2, 5, 6), (2, 2, 3, 2), dict(padding=(2, 1)), id="padding-kernel-minus-1"
+    ),
+    pytest.param(
+        (2, 3, 8, 7),
+        (2, 3, 3, 2),
+        dict(stride=(2, 3), padding=(1, 0), dilation=(2, 1)),
+        id="non-square-not-divisible",
+    ),
     pytest.param((2, 4, 6, 6), (6, 2, 3, 3), dict(padding=1, groups=2), id="groups2"),
-    pytest.param((1, 3, 6, 5), (3, 1, 3, 3), dict(stride=2, padding=1, groups=3),
-                 id="depthwise"),
-    pytest.param((1, 3, 5, 5), (6, 1, 2, 2), dict(padding=1, groups=3),
-                 id="depthwise-x2"),
-    pytest.param((1, 2, 6, 7), (3, 2, 4, 3), dict(padding="same", dilation=(1, 2)),
-                 id="same"),
-    pytest.param((1, 2, 7, 6), (3, 2, 3, 2), dict(padding="same", stride=(2, 3)),
-                 id="same-stride"),
+    pytest.param(
+        (1, 3, 6, 5), (3, 1, 3, 3), dict(stride=2, padding=1, groups=3), id="depthwise"
+    ),
+    pytest.param(
+        (1, 3, 5, 5), (6, 1, 2, 2), dict(padding=1, groups=3), id="depthwise-x2"
+    ),
+    pytest.param(
+        (1, 2, 6, 7), (3, 2, 4, 3), dict(padding="same", dilation=(1, 2)), id="same"
+    ),
+    pytest.param(
+        (1, 2, 7, 6), (3, 2, 3, 2), dict(padding="same", stride=(2, 3)), id="same-stride"
+    ),
     pytest.param((1, 2, 5, 6), (3, 2, 3, 3), dict(padding="valid"), id="valid"),
-    pytest.param((2, 2, 5, 4), (3, 2, 2, 3), dict(padding=(1, 2, 0, 3)),
-                 id="padding-4-tuple"),
+    pytest.param(
+        (2, 2, 5, 4), (3, 2, 2, 3), dict(padding=(1, 2, 0, 3)), id="padding-4-tuple"
+    ),
     pytest.param((0, 2, 5, 4), (3, 2, 2, 2), dict(padding=1), id="empty-batch"),
 ]
 
@@ -718,8 +868,9 @@ def test_conv2d_matches_torch(torch, x_shape, w_shape, kw, layout):
     pads = explicit_padding(kw.get("padding", 0), x_shape, w_shape[2:], stride, dilation)
     tx, tw, tb = tensor(torch, x, True), tensor(torch, w, True), tensor(torch, b, True)
     xpad = F.pad(tx, (pads[2], pads[3], pads[0], pads[1]))
-    t_out = F.conv2d(xpad, tw, tb, stride=stride, dilation=dilation,
-                     groups=kw.get("groups", 1))
+    t_out = F.conv2d(
+        xpad, tw, tb, stride=stride, dilation=dilation, groups=kw.get("groups", 1)
+    )
     out = conv(x, w, layout, bias=b, **kw)
     np.testing.assert_allclose(out, t_out.detach().numpy(), **tol(np.float64))
 
@@ -737,8 +888,9 @@ def test_conv2d_same_matches_torch_native_same(torch, k, d):
     # torch's own padding="same" (stride 1 only) puts the odd pixel bottom/right too.
     gen = rng(21)
     x, w = randn(gen, (1, 2, 6, 7)), randn(gen, (3, 2) + k)
-    t_out = torch.nn.functional.conv2d(tensor(torch, x), tensor(torch, w), padding="same",
-                                       dilation=d)
+    t_out = torch.nn.functional.conv2d(
+        tensor(torch, x), tensor(torch, w), padding="same", dilation=d
+    )
     out = naive.conv2d(x, w, padding="same", dilation=d)
     np.testing.assert_allclose(out, t_out.numpy(), **tol(np.float64))
 
@@ -763,8 +915,9 @@ def test_max_pool2d_matches_torch(torch, x_shape, k, s, p, d, ceil_mode, layout)
     gen = rng(22)
     x = randn(gen, x_shape)
     tx = tensor(torch, x, True)
-    t_out, t_idx = torch.nn.functional.max_pool2d(tx, k, s, p, d, ceil_mode,
-                                                  return_indices=True)
+    t_out, t_idx = torch.nn.functional.max_pool2d(
+        tx, k, s, p, d, ceil_mode, return_indices=True
+    )
     out, idx = max_pool(x, layout, k, s, p, d, ceil_mode, return_indices=True)
     np.testing.assert_array_equal(out, t_out.detach().numpy())
     np.testing.assert_array_equal(idx, t_idx.numpy())
@@ -795,14 +948,18 @@ def test_max_pool2d_ties_and_nans_match_torch(torch, seed, layout):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("avg_kw", [
-    dict(),
-    dict(count_include_pad=False),
-    dict(divisor_override=3),
-    dict(count_include_pad=False, divisor_override=2),
-])
-@pytest.mark.parametrize("x_shape, k, s, p, d, ceil_mode",
-                         [c for c in TORCH_POOL_CASES if c.values[4] == 1])
+@pytest.mark.parametrize(
+    "avg_kw",
+    [
+        dict(),
+        dict(count_include_pad=False),
+        dict(divisor_override=3),
+        dict(count_include_pad=False, divisor_override=2),
+    ],
+)
+@pytest.mark.parametrize(
+    "x_shape, k, s, p, d, ceil_mode", [c for c in TORCH_POOL_CASES if c.values[4] == 1]
+)
 def test_avg_pool2d_matches_torch(torch, x_shape, k, s, p, d, ceil_mode, avg_kw, layout):
     gen = rng(23)
     x = randn(gen, x_shape)
@@ -855,16 +1012,25 @@ def test_col2im_matches_torch_fold(torch, x_shape, k, s, p, d):
 
 @settings(max_examples=30)  # deadline and derandomizing come from the profile
 @given(
-    n=st.integers(1, 2), cg=st.integers(1, 3), fg=st.integers(1, 3),
-    groups=st.integers(1, 2), h=st.integers(1, 8), w=st.integers(1, 8),
-    kh=st.integers(1, 3), kw=st.integers(1, 3),
-    sh=st.integers(1, 3), sw=st.integers(1, 3),
-    dh=st.integers(1, 2), dw=st.integers(1, 2),
-    ph=st.integers(0, 2), pw=st.integers(0, 2),
+    n=st.integers(1, 2),
+    cg=st.integers(1, 3),
+    fg=st.integers(1, 3),
+    groups=st.integers(1, 2),
+    h=st.integers(1, 8),
+    w=st.integers(1, 8),
+    kh=st.integers(1, 3),
+    kw=st.integers(1, 3),
+    sh=st.integers(1, 3),
+    sw=st.integers(1, 3),
+    dh=st.integers(1, 2),
+    dw=st.integers(1, 2),
+    ph=st.integers(0, 2),
+    pw=st.integers(0, 2),
     layout=st.sampled_from(LAYOUTS),
 )
-def test_conv2d_matches_torch_random_geometry(torch, n, cg, fg, groups, h, w, kh, kw,
-                                              sh, sw, dh, dw, ph, pw, layout):
+def test_conv2d_matches_torch_random_geometry(
+    torch, n, cg, fg, groups, h, w, kh, kw, sh, sw, dh, dw, ph, pw, layout
+):
     if h + 2 * ph < (kh - 1) * dh + 1 or w + 2 * pw < (kw - 1) * dw + 1:
         return  # no window fits: torch raises too
     gen = rng(25)

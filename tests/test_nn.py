@@ -19,8 +19,8 @@ from fastconv import naive, nn
 from tests.helpers import randn, rng
 
 LAYOUTS = ["NCHW", "NHWC"]
-EPS = 1e-6                                # centred-difference step
-GRAD_TOL = dict(rtol=1e-5, atol=1e-8)     # float64 numerical vs analytic
+EPS = 1e-6  # centred-difference step
+GRAD_TOL = dict(rtol=1e-5, atol=1e-8)  # float64 numerical vs analytic
 
 
 def raises(exc, text):
@@ -60,7 +60,7 @@ def check_layer(layer, x, seed=1):
             layer.rng.bit_generator.state = state
         return layer.forward(x)
 
-    r = randn(rng(seed), forward().shape)                  # dLoss/dy
+    r = randn(rng(seed), forward().shape)  # dLoss/dy
 
     def loss():
         return float(np.sum(forward() * r))
@@ -71,8 +71,9 @@ def check_layer(layer, x, seed=1):
     assert gx.shape == x.shape
     np.testing.assert_allclose(gx, numeric_grad(loss, x), **GRAD_TOL)
     for name, p in layer.params.items():
-        np.testing.assert_allclose(grads[name], numeric_grad(loss, p), **GRAD_TOL,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            grads[name], numeric_grad(loss, p), **GRAD_TOL, err_msg=name
+        )
     return layer
 
 
@@ -82,13 +83,22 @@ def check_layer(layer, x, seed=1):
 # (id, kwargs, (N, C, H, W)): why it is here
 CONV_CASES = [
     ("same", dict(kernel_size=3, padding="same"), (2, 2, 5, 5)),
-    ("SAME-stride-pair", dict(kernel_size=3, stride=(2, 1), padding="SAME"),
-     (2, 2, 5, 6)),
+    (
+        "SAME-stride-pair",
+        dict(kernel_size=3, stride=(2, 1), padding="SAME"),
+        (2, 2, 5, 6),
+    ),
     ("valid-nonsquare", dict(kernel_size=(2, 3), padding="VALID"), (2, 3, 5, 6)),
-    ("four-tuple-dilated", dict(kernel_size=2, padding=(1, 0, 2, 1), dilation=2),
-     (1, 2, 5, 5)),
-    ("groups-no-bias", dict(kernel_size=3, padding=1, groups=2, bias=False),
-     (2, 4, 4, 4)),
+    (
+        "four-tuple-dilated",
+        dict(kernel_size=2, padding=(1, 0, 2, 1), dilation=2),
+        (1, 2, 5, 5),
+    ),
+    (
+        "groups-no-bias",
+        dict(kernel_size=3, padding=1, groups=2, bias=False),
+        (2, 4, 4, 4),
+    ),
 ]
 
 
@@ -99,28 +109,38 @@ def test_conv2d_gradients(case, layout):
     F = 4
     x = image(rng(0), N, C, H, W, layout)
     layer = check_layer(nn.Conv2d(C, F, layout=layout, dtype=np.float64, rng=3, **kw), x)
-    assert set(layer.grads) == ({"weight"} if kw.get("bias") is False
-                                else {"weight", "bias"})
+    assert set(layer.grads) == (
+        {"weight"} if kw.get("bias") is False else {"weight", "bias"}
+    )
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("kw", [dict(kernel_size=2),
-                                dict(kernel_size=3, stride=2, padding=1),
-                                dict(kernel_size=(2, 3), stride=(1, 2), padding="same"),
-                                dict(kernel_size=2, ceil_mode=True, dilation=(1, 2))],
-                         ids=["2x2", "3x3-s2-p1", "same-stride-pair", "ceil-dilated"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(kernel_size=(2, 3), stride=(1, 2), padding="same"),
+        dict(kernel_size=2, ceil_mode=True, dilation=(1, 2)),
+    ],
+    ids=["2x2", "3x3-s2-p1", "same-stride-pair", "ceil-dilated"],
+)
 def test_max_pool_gradients(kw, layout):
     x = image(rng(0), 2, 3, 5, 6, layout)
     check_layer(nn.MaxPool2d(layout=layout, **kw), x)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("kw", [dict(kernel_size=2),
-                                dict(kernel_size=3, stride=2, padding=1),
-                                dict(kernel_size=3, stride=2, padding="same",
-                                     count_include_pad=False),
-                                dict(kernel_size=2, ceil_mode=True)],
-                         ids=["2x2", "3x3-s2-p1", "tf-same", "ceil"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(kernel_size=3, stride=2, padding="same", count_include_pad=False),
+        dict(kernel_size=2, ceil_mode=True),
+    ],
+    ids=["2x2", "3x3-s2-p1", "tf-same", "ceil"],
+)
 def test_avg_pool_gradients(kw, layout):
     x = image(rng(0), 2, 3, 5, 6, layout)
     check_layer(nn.AvgPool2d(layout=layout, **kw), x)
@@ -135,8 +155,9 @@ def test_relu_and_flatten_gradients(layout):
 
 def test_linear_gradients():
     check_layer(nn.Linear(5, 3, dtype=np.float64, rng=2), randn(rng(0), (4, 5)))
-    layer = check_layer(nn.Linear(5, 3, bias=False, dtype=np.float64, rng=2),
-                        randn(rng(0), (4, 5)))
+    layer = check_layer(
+        nn.Linear(5, 3, bias=False, dtype=np.float64, rng=2), randn(rng(0), (4, 5))
+    )
     assert list(layer.params) == ["weight"]
 
 
@@ -148,22 +169,43 @@ def test_dropout_gradients_with_a_fixed_mask():
 def test_layers_compute_what_the_engine_computes(layout):
     """Each layer's forward is the engine function with the layer's options."""
     x = image(rng(0), 2, 4, 7, 6, layout)
-    conv = nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 0, 2, 1), dilation=(1, 2),
-                     groups=2, layout=layout, dtype=np.float64, rng=0)
+    conv = nn.Conv2d(
+        4,
+        6,
+        (3, 2),
+        stride=(2, 1),
+        padding=(1, 0, 2, 1),
+        dilation=(1, 2),
+        groups=2,
+        layout=layout,
+        dtype=np.float64,
+        rng=0,
+    )
     conv.params["bias"][...] = randn(rng(1), (6,))
-    want = fastconv.conv2d(x, conv.params["weight"], conv.params["bias"], stride=(2, 1),
-                           padding=(1, 0, 2, 1), dilation=(1, 2), groups=2, layout=layout)
+    want = fastconv.conv2d(
+        x,
+        conv.params["weight"],
+        conv.params["bias"],
+        stride=(2, 1),
+        padding=(1, 0, 2, 1),
+        dilation=(1, 2),
+        groups=2,
+        layout=layout,
+    )
     np.testing.assert_array_equal(conv.forward(x), want)
-    pool = nn.MaxPool2d(3, (2, 1), padding=1, dilation=(1, 2), ceil_mode=True,
-                        layout=layout)
+    pool = nn.MaxPool2d(
+        3, (2, 1), padding=1, dilation=(1, 2), ceil_mode=True, layout=layout
+    )
     np.testing.assert_array_equal(
-        pool.forward(x),
-        fastconv.max_pool2d(x, 3, (2, 1), 1, (1, 2), True, layout=layout))
-    avg = nn.AvgPool2d((3, 2), 2, padding="same", ceil_mode=True,
-                       count_include_pad=False, layout=layout)
+        pool.forward(x), fastconv.max_pool2d(x, 3, (2, 1), 1, (1, 2), True, layout=layout)
+    )
+    avg = nn.AvgPool2d(
+        (3, 2), 2, padding="same", ceil_mode=True, count_include_pad=False, layout=layout
+    )
     np.testing.assert_array_equal(
-        avg.forward(x), fastconv.avg_pool2d(x, (3, 2), 2, "same", True, False,
-                                            layout=layout))
+        avg.forward(x),
+        fastconv.avg_pool2d(x, (3, 2), 2, "same", True, False, layout=layout),
+    )
 
 
 def test_loss_gradient():
@@ -179,7 +221,7 @@ def test_loss_gradient():
 def test_loss_value_and_stability():
     ce = nn.SoftmaxCrossEntropy()
     logits = np.array([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]])
-    want = np.mean([np.log(np.exp([1, 2, 3]).sum()) - 1, 0.0])   # row 2 is certain
+    want = np.mean([np.log(np.exp([1, 2, 3]).sum()) - 1, 0.0])  # row 2 is certain
     assert ce.forward(logits, np.array([0, 0])) == pytest.approx(want, rel=1e-12)
     np.testing.assert_allclose(nn.softmax(logits).sum(axis=1), 1.0)
 
@@ -190,11 +232,17 @@ def small_net(layout, backend=None, seed=0, dropout=0.5):
     conv = dict(layout=layout, dtype=np.float64, rng=g, backend=backend)
     pool = dict(layout=layout, backend=backend)
     return nn.Sequential(
-        nn.Conv2d(2, 3, 3, padding="same", **conv), nn.ReLU(), nn.MaxPool2d(2, **pool),
-        nn.Conv2d(3, 4, 3, stride=(1, 2), padding=1, **conv), nn.ReLU(),
+        nn.Conv2d(2, 3, 3, padding="same", **conv),
+        nn.ReLU(),
+        nn.MaxPool2d(2, **pool),
+        nn.Conv2d(3, 4, 3, stride=(1, 2), padding=1, **conv),
+        nn.ReLU(),
         nn.AvgPool2d(2, **pool),
-        nn.Flatten(), nn.Linear(4 * 2 * 1, 5, dtype=np.float64, rng=g), nn.ReLU(),
-        nn.Dropout(dropout, rng=g), nn.Linear(5, 3, dtype=np.float64, rng=g),
+        nn.Flatten(),
+        nn.Linear(4 * 2 * 1, 5, dtype=np.float64, rng=g),
+        nn.ReLU(),
+        nn.Dropout(dropout, rng=g),
+        nn.Linear(5, 3, dtype=np.float64, rng=g),
     )
 
 
@@ -208,7 +256,7 @@ def test_whole_network_with_loss_gradients(layout):
     mask_state = drop.rng.bit_generator.state
 
     def loss():
-        drop.rng.bit_generator.state = mask_state          # the same mask every time
+        drop.rng.bit_generator.state = mask_state  # the same mask every time
         return ce.forward(net.forward(x), labels)
 
     loss()
@@ -217,8 +265,9 @@ def test_whole_network_with_loss_gradients(layout):
     assert len(grads) == 8
     np.testing.assert_allclose(gx, numeric_grad(loss, x), **GRAD_TOL)
     for name, p, _ in net.named_parameters():
-        np.testing.assert_allclose(grads[name], numeric_grad(loss, p), **GRAD_TOL,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            grads[name], numeric_grad(loss, p), **GRAD_TOL, err_msg=name
+        )
 
 
 # --------------------------------------------------------------------------
@@ -248,7 +297,7 @@ def test_layouts_give_the_same_network():
     """An NHWC network with the NCHW network's weights, transposed, agrees."""
     nchw, nhwc = small_net("NCHW"), small_net("NHWC", seed=1)
     state = nchw.state_dict()
-    for i in (0, 3):                                  # (F, C, KH, KW) -> (KH, KW, C, F)
+    for i in (0, 3):  # (F, C, KH, KW) -> (KH, KW, C, F)
         state[f"{i}.weight"] = state[f"{i}.weight"].transpose(2, 3, 1, 0)
     # Flatten takes (c, h, w) in NCHW and (h, w, c) in NHWC: permute dense columns
     w = state["7.weight"]
@@ -256,8 +305,9 @@ def test_layouts_give_the_same_network():
     nhwc.load_state_dict(state)
     x = image(rng(0), 3, 2, 8, 8, "NCHW")
     nchw.eval(), nhwc.eval()
-    np.testing.assert_allclose(nhwc.forward(x.transpose(0, 2, 3, 1)), nchw.forward(x),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        nhwc.forward(x.transpose(0, 2, 3, 1)), nchw.forward(x), rtol=1e-12, atol=1e-12
+    )
 
 
 # --------------------------------------------------------------------------
@@ -269,12 +319,13 @@ def test_he_initialisation_is_seeded_and_scaled():
     b = nn.Conv2d(8, 64, 3, rng=np.random.default_rng(5), dtype=np.float64)
     b = b.params["weight"]
     np.testing.assert_array_equal(a, b)
-    assert a.std() == pytest.approx(np.sqrt(2 / (8 * 9)), rel=0.05)   # fan_in = C*KH*KW
+    assert a.std() == pytest.approx(np.sqrt(2 / (8 * 9)), rel=0.05)  # fan_in = C*KH*KW
     lin = nn.Linear(200, 300, rng=0)
     assert lin.params["weight"].std() == pytest.approx(np.sqrt(2 / 200), rel=0.05)
     assert not lin.params["bias"].any()
     assert nn.Conv2d(4, 6, (2, 3), groups=2, layout="NHWC", rng=0).params[
-        "weight"].shape == (2, 3, 2, 6)
+        "weight"
+    ].shape == (2, 3, 2, 6)
 
 
 def test_parameters_are_the_arrays_backward_writes():
@@ -288,8 +339,13 @@ def test_parameters_are_the_arrays_backward_writes():
 
 
 def test_float32_stays_float32_through_a_training_step():
-    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding="same", rng=0), nn.ReLU(),
-                        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3, rng=0))
+    net = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding="same", rng=0),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(8, 3, rng=0),
+    )
     opt = nn.Adam(net.parameters())
     y = net.forward(np.ones((2, 1, 4, 4), np.float32))
     assert y.dtype == np.float32
@@ -297,8 +353,9 @@ def test_float32_stays_float32_through_a_training_step():
     ce.forward(y, np.array([0, 1]))
     assert net.backward(ce.backward()).dtype == np.float32
     opt.step()
-    assert all(p.dtype == np.float32 and g.dtype == np.float32
-               for p, g in net.parameters())
+    assert all(
+        p.dtype == np.float32 and g.dtype == np.float32 for p, g in net.parameters()
+    )
 
 
 def test_state_dict_round_trip():
@@ -307,7 +364,7 @@ def test_state_dict_round_trip():
     for (_, p, _), (_, q, _) in zip(a.named_parameters(), b.named_parameters()):
         np.testing.assert_array_equal(p, q)
     state = a.state_dict()
-    state["0.weight"] += 1                   # a copy, not the live parameter
+    state["0.weight"] += 1  # a copy, not the live parameter
     assert not np.array_equal(state["0.weight"], a[0].params["weight"])
 
 
@@ -318,10 +375,18 @@ def test_train_and_eval_propagate():
 
 
 def test_backward_before_forward():
-    for layer in (nn.Conv2d(1, 1, 1), nn.MaxPool2d(2), nn.AvgPool2d(2), nn.ReLU(),
-                  nn.Flatten(), nn.Linear(1, 1), nn.Dropout()):
-        with raises(RuntimeError, f"{type(layer).__name__}.backward called before "
-                                  "forward"):
+    for layer in (
+        nn.Conv2d(1, 1, 1),
+        nn.MaxPool2d(2),
+        nn.AvgPool2d(2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(1, 1),
+        nn.Dropout(),
+    ):
+        with raises(
+            RuntimeError, f"{type(layer).__name__}.backward called before forward"
+        ):
             layer.backward(np.zeros((1, 1, 1, 1)))
     with raises(RuntimeError, "SoftmaxCrossEntropy.backward called before forward"):
         nn.SoftmaxCrossEntropy().backward()
@@ -337,7 +402,7 @@ def test_dropout_train_and_eval():
     y = drop.forward(x)
     assert set(np.unique(y)) == {0.0, 1 / 0.75}
     assert (y == 0).mean() == pytest.approx(0.25, abs=0.02)
-    np.testing.assert_array_equal(drop.backward(x), y)         # the same mask
+    np.testing.assert_array_equal(drop.backward(x), y)  # the same mask
     drop.eval()
     assert drop.forward(x) is x and drop.backward(x) is x
     assert nn.Dropout(0.0, rng=0).forward(x) is x
@@ -350,7 +415,7 @@ def test_dropout_masks_are_seeded():
     assert ya.dtype == np.float32
     np.testing.assert_array_equal(ya, yb)
     assert not np.array_equal(ya, yc)
-    assert not np.array_equal(a.forward(x), ya)               # a new mask each step
+    assert not np.array_equal(a.forward(x), ya)  # a new mask each step
 
 
 # --------------------------------------------------------------------------
@@ -362,16 +427,16 @@ def test_sgd_plain_and_weight_decay():
     nn.SGD([(p, g)], lr=0.1).step()
     np.testing.assert_allclose(p, [0.95, -2.025])
     p = np.array([1.0, -2.0])
-    nn.SGD([(p, g)], lr=0.1, weight_decay=0.5).step()       # g + 0.5 p = [1.0, -0.75]
+    nn.SGD([(p, g)], lr=0.1, weight_decay=0.5).step()  # g + 0.5 p = [1.0, -0.75]
     np.testing.assert_allclose(p, [0.9, -1.925])
 
 
 def test_sgd_momentum_two_steps():
     p, g = np.array([1.0]), np.array([0.5])
     opt = nn.SGD([(p, g)], lr=0.1, momentum=0.9)
-    opt.step()                                   # v = 0.5; p = 1 - 0.05
+    opt.step()  # v = 0.5; p = 1 - 0.05
     g[...] = -1.0
-    opt.step()                                   # v = 0.45 - 1 = -0.55; p = 0.95 + 0.055
+    opt.step()  # v = 0.45 - 1 = -0.55; p = 0.95 + 0.055
     np.testing.assert_allclose(p, [1.005])
     np.testing.assert_allclose(opt.velocity[0], [-0.55])
 
@@ -385,15 +450,15 @@ def test_adam_two_steps():
     g[...] = 2.0
     p1 = p.copy()
     opt.step()
-    m = 0.9 * 0.05 + 0.1 * 2.0                   # 0.245
-    v = 0.99 * 0.0025 + 0.01 * 4.0               # 0.042475
-    want = p1 - 0.01 / (1 - 0.81) * m / (np.sqrt(v) / np.sqrt(1 - 0.99 ** 2) + 1e-8)
+    m = 0.9 * 0.05 + 0.1 * 2.0  # 0.245
+    v = 0.99 * 0.0025 + 0.01 * 4.0  # 0.042475
+    want = p1 - 0.01 / (1 - 0.81) * m / (np.sqrt(v) / np.sqrt(1 - 0.99**2) + 1e-8)
     np.testing.assert_allclose(p, want, rtol=1e-14)
 
 
 def test_adam_weight_decay():
     p, g = np.array([2.0]), np.array([0.0])
-    nn.Adam([(p, g)], lr=0.1, weight_decay=0.5).step()   # g = 1.0: moves lr * sign
+    nn.Adam([(p, g)], lr=0.1, weight_decay=0.5).step()  # g = 1.0: moves lr * sign
     np.testing.assert_allclose(p, [1.9], rtol=1e-7)
 
 
@@ -425,8 +490,19 @@ def test_a_few_steps_fit_a_batch():
 
 
 def test_valid_baseline_constructors_do_not_raise():
-    nn.Conv2d(2, 4, 3, stride=(1, 2), padding="same", dilation=1, groups=2,
-              layout="NHWC", dtype=np.float64, rng=0, backend=naive)
+    nn.Conv2d(
+        2,
+        4,
+        3,
+        stride=(1, 2),
+        padding="same",
+        dilation=1,
+        groups=2,
+        layout="NHWC",
+        dtype=np.float64,
+        rng=0,
+        backend=naive,
+    )
     nn.MaxPool2d(3, 2, padding=1, layout="NHWC")
     nn.AvgPool2d((2, 2), padding=(1, 0))
     nn.Linear(3, 4, rng=np.random.default_rng(0))
@@ -435,34 +511,68 @@ def test_valid_baseline_constructors_do_not_raise():
     nn.Adam([(np.zeros(2), np.zeros(2))], betas=[0.5, 0.0])
 
 
-@pytest.mark.parametrize("kwargs, exc, text", [
-    (dict(in_channels=0), ValueError, "in_channels must be >= 1, got 0"),
-    (dict(in_channels=2.0), TypeError, "in_channels must be an int, got 2.0"),
-    (dict(out_channels=-1), ValueError, "out_channels must be >= 1, got -1"),
-    (dict(kernel_size=(3, 0)), ValueError, "kernel_size must be >= 1, got (3, 0)"),
-    (dict(kernel_size=(3, 3, 3)), ValueError,
-     "kernel_size must be an int or a pair of ints, got (3, 3, 3)"),
-    (dict(stride=(0, 1)), ValueError, "stride must be >= 1, got (0, 1)"),
-    (dict(stride=True), TypeError, "stride must be an int or a pair of ints, got True"),
-    (dict(padding="full"), ValueError, "padding must be 'same', 'valid', an int, a pair "
-     "or (top, bottom, left, right), got 'full'"),
-    (dict(padding=-1), ValueError, "padding must be >= 0, got -1"),
-    (dict(padding=(1, 1, 1)), ValueError, "padding must be an int, a pair or "
-     "(top, bottom, left, right), got (1, 1, 1)"),
-    (dict(padding=1.5), TypeError, "padding must be 'same', 'valid', an int or a tuple "
-     "of ints, got 1.5"),
-    (dict(dilation=0), ValueError, "dilation must be >= 1, got 0"),
-    (dict(groups=3), ValueError, "groups must divide in_channels and out_channels, got "
-     "groups=3, in_channels=2, out_channels=4"),
-    (dict(bias=1), TypeError, "bias must be a bool, got 1"),
-    (dict(layout="NHCW"), ValueError, "layout must be 'NCHW' or 'NHWC', got 'NHCW'"),
-    (dict(dtype=np.int32), TypeError, "dtype must be a float dtype, got <class "
-     "'numpy.int32'>"),
-    (dict(rng="seed"), TypeError, "rng must be None, an int seed or a numpy Generator, "
-     "got 'seed'"),
-    (dict(backend=np), TypeError, "backend must provide conv2d, conv2d_backward "
-     "(fastconv or fastconv.naive), got <module 'numpy'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, text",
+    [
+        (dict(in_channels=0), ValueError, "in_channels must be >= 1, got 0"),
+        (dict(in_channels=2.0), TypeError, "in_channels must be an int, got 2.0"),
+        (dict(out_channels=-1), ValueError, "out_channels must be >= 1, got -1"),
+        (dict(kernel_size=(3, 0)), ValueError, "kernel_size must be >= 1, got (3, 0)"),
+        (
+            dict(kernel_size=(3, 3, 3)),
+            ValueError,
+            "kernel_size must be an int or a pair of ints, got (3, 3, 3)",
+        ),
+        (dict(stride=(0, 1)), ValueError, "stride must be >= 1, got (0, 1)"),
+        (
+            dict(stride=True),
+            TypeError,
+            "stride must be an int or a pair of ints, got True",
+        ),
+        (
+            dict(padding="full"),
+            ValueError,
+            "padding must be 'same', 'valid', an int, a pair "
+            "or (top, bottom, left, right), got 'full'",
+        ),
+        (dict(padding=-1), ValueError, "padding must be >= 0, got -1"),
+        (
+            dict(padding=(1, 1, 1)),
+            ValueError,
+            "padding must be an int, a pair or (top, bottom, left, right), got (1, 1, 1)",
+        ),
+        (
+            dict(padding=1.5),
+            TypeError,
+            "padding must be 'same', 'valid', an int or a tuple of ints, got 1.5",
+        ),
+        (dict(dilation=0), ValueError, "dilation must be >= 1, got 0"),
+        (
+            dict(groups=3),
+            ValueError,
+            "groups must divide in_channels and out_channels, got "
+            "groups=3, in_channels=2, out_channels=4",
+        ),
+        (dict(bias=1), TypeError, "bias must be a bool, got 1"),
+        (dict(layout="NHCW"), ValueError, "layout must be 'NCHW' or 'NHWC', got 'NHCW'"),
+        (
+            dict(dtype=np.int32),
+            TypeError,
+            "dtype must be a float dtype, got <class 'numpy.int32'>",
+        ),
+        (
+            dict(rng="seed"),
+            TypeError,
+            "rng must be None, an int seed or a numpy Generator, got 'seed'",
+        ),
+        (
+            dict(backend=np),
+            TypeError,
+            "backend must provide conv2d, conv2d_backward "
+            "(fastconv or fastconv.naive), got <module 'numpy'",
+        ),
+    ],
+)
 def test_conv2d_constructor_errors(kwargs, exc, text):
     args = dict(in_channels=2, out_channels=4, kernel_size=3)
     args.update(kwargs)
@@ -470,52 +580,112 @@ def test_conv2d_constructor_errors(kwargs, exc, text):
         nn.Conv2d(**args)
 
 
-@pytest.mark.parametrize("cls, kwargs, exc, text", [
-    (nn.MaxPool2d, dict(kernel_size=0), ValueError, "kernel_size must be >= 1, got 0"),
-    (nn.MaxPool2d, dict(kernel_size=2, stride=(1, 0)), ValueError,
-     "stride must be >= 1, got (1, 0)"),
-    (nn.MaxPool2d, dict(kernel_size=2, padding=2), ValueError,
-     "padding must be at most half the kernel for pooling, got padding=2 for "
-     "kernel_size=(2, 2)"),
-    (nn.MaxPool2d, dict(kernel_size=2, ceil_mode="yes"), TypeError,
-     "ceil_mode must be a bool, got 'yes'"),
-    (nn.MaxPool2d, dict(kernel_size=2, layout="nchw"), ValueError,
-     "layout must be 'NCHW' or 'NHWC', got 'nchw'"),
-    (nn.MaxPool2d, dict(kernel_size=2, backend=naive.conv2d), TypeError,
-     "backend must provide max_pool2d, max_pool2d_backward"),
-    (nn.AvgPool2d, dict(kernel_size=3, padding=(0, 0, 0, 2)), ValueError,
-     "padding must be at most half the kernel for pooling, got padding=(0, 0, 0, 2)"),
-    (nn.AvgPool2d, dict(kernel_size=2, count_include_pad=None), TypeError,
-     "count_include_pad must be a bool, got None"),
-    (nn.AvgPool2d, dict(kernel_size=2, backend=object()), TypeError,
-     "backend must provide avg_pool2d, avg_pool2d_backward"),
-    (nn.Linear, dict(in_features=0, out_features=2), ValueError,
-     "in_features must be >= 1, got 0"),
-    (nn.Linear, dict(in_features=2, out_features=np.float64(2)), TypeError,
-     "out_features must be an int, got"),
-    (nn.Linear, dict(in_features=2, out_features=2, dtype="int64"), TypeError,
-     "dtype must be a float dtype, got 'int64'"),
-    (nn.Linear, dict(in_features=2, out_features=2, rng=1.5), TypeError,
-     "rng must be None, an int seed or a numpy Generator, got 1.5"),
-    (nn.Dropout, dict(p=1.0), ValueError, "p must be in [0, 1), got 1.0"),
-    (nn.Dropout, dict(p=-0.1), ValueError, "p must be in [0, 1), got -0.1"),
-    (nn.Dropout, dict(p="0.5"), TypeError, "p must be a float in [0, 1), got '0.5'"),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs, exc, text",
+    [
+        (
+            nn.MaxPool2d,
+            dict(kernel_size=0),
+            ValueError,
+            "kernel_size must be >= 1, got 0",
+        ),
+        (
+            nn.MaxPool2d,
+            dict(kernel_size=2, stride=(1, 0)),
+            ValueError,
+            "stride must be >= 1, got (1, 0)",
+        ),
+        (
+            nn.MaxPool2d,
+            dict(kernel_size=2, padding=2),
+            ValueError,
+            "padding must be at most half the kernel for pooling, got padding=2 for "
+            "kernel_size=(2, 2)",
+        ),
+        (
+            nn.MaxPool2d,
+            dict(kernel_size=2, ceil_mode="yes"),
+            TypeError,
+            "ceil_mode must be a bool, got 'yes'",
+        ),
+        (
+            nn.MaxPool2d,
+            dict(kernel_size=2, layout="nchw"),
+            ValueError,
+            "layout must be 'NCHW' or 'NHWC', got 'nchw'",
+        ),
+        (
+            nn.MaxPool2d,
+            dict(kernel_size=2, backend=naive.conv2d),
+            TypeError,
+            "backend must provide max_pool2d, max_pool2d_backward",
+        ),
+        (
+            nn.AvgPool2d,
+            dict(kernel_size=3, padding=(0, 0, 0, 2)),
+            ValueError,
+            "padding must be at most half the kernel for pooling, got padding=(0, 0, 0, 2)",
+        ),
+        (
+            nn.AvgPool2d,
+            dict(kernel_size=2, count_include_pad=None),
+            TypeError,
+            "count_include_pad must be a bool, got None",
+        ),
+        (
+            nn.AvgPool2d,
+            dict(kernel_size=2, backend=object()),
+            TypeError,
+            "backend must provide avg_pool2d, avg_pool2d_backward",
+        ),
+        (
+            nn.Linear,
+            dict(in_features=0, out_features=2),
+            ValueError,
+            "in_features must be >= 1, got 0",
+        ),
+        (
+            nn.Linear,
+            dict(in_features=2, out_features=np.float64(2)),
+            TypeError,
+            "out_features must be an int, got",
+        ),
+        (
+            nn.Linear,
+            dict(in_features=2, out_features=2, dtype="int64"),
+            TypeError,
+            "dtype must be a float dtype, got 'int64'",
+        ),
+        (
+            nn.Linear,
+            dict(in_features=2, out_features=2, rng=1.5),
+            TypeError,
+            "rng must be None, an int seed or a numpy Generator, got 1.5",
+        ),
+        (nn.Dropout, dict(p=1.0), ValueError, "p must be in [0, 1), got 1.0"),
+        (nn.Dropout, dict(p=-0.1), ValueError, "p must be in [0, 1), got -0.1"),
+        (nn.Dropout, dict(p="0.5"), TypeError, "p must be a float in [0, 1), got '0.5'"),
+    ],
+)
 def test_layer_constructor_errors(cls, kwargs, exc, text):
     with raises(exc, text):
         cls(**kwargs)
 
 
 def test_sequential_rejects_a_non_layer():
-    with raises(TypeError, "layers[1] must be a layer with forward, backward and "
-                           "parameters, got 'relu'"):
+    with raises(
+        TypeError,
+        "layers[1] must be a layer with forward, backward and parameters, got 'relu'",
+    ):
         nn.Sequential(nn.ReLU(), "relu")
 
 
 def test_load_state_dict_errors():
     net = nn.Sequential(nn.Linear(2, 3, rng=0))
-    with raises(ValueError, "state must have the parameters ['0.bias', '0.weight'], "
-                            "got ['0.weight']"):
+    with raises(
+        ValueError,
+        "state must have the parameters ['0.bias', '0.weight'], got ['0.weight']",
+    ):
         net.load_state_dict({"0.weight": np.zeros((3, 2))})
     with raises(ValueError, "state['0.weight'] must have shape (3, 2), got (2, 3)"):
         net.load_state_dict({"0.weight": np.zeros((2, 3)), "0.bias": np.zeros(3)})
@@ -531,17 +701,41 @@ def test_engine_errors_surface_through_layers():
         nn.Conv2d(2, 1, 3, rng=0).forward(np.zeros((1, 3, 5, 5)))
 
 
-@pytest.mark.parametrize("logits, labels, exc, text", [
-    (np.zeros(3), np.array([0]), ValueError,
-     "logits must have shape (N, K) with N >= 1, got shape (3,)"),
-    (np.zeros((2, 3)), np.array([0.0, 1.0]), TypeError,
-     "labels must be integers, got dtype float64"),
-    (np.zeros((2, 3)), np.array([0, 1, 2]), ValueError,
-     "labels must have shape (2,) to match logits (2, 3), got shape (3,)"),
-    (np.zeros((2, 3)), np.array([0, 3]), ValueError, "labels must be in [0, 3), got [3]"),
-    (np.zeros((2, 3)), np.array([-1, 0]), ValueError,
-     "labels must be in [0, 3), got [-1]"),
-])
+@pytest.mark.parametrize(
+    "logits, labels, exc, text",
+    [
+        (
+            np.zeros(3),
+            np.array([0]),
+            ValueError,
+            "logits must have shape (N, K) with N >= 1, got shape (3,)",
+        ),
+        (
+            np.zeros((2, 3)),
+            np.array([0.0, 1.0]),
+            TypeError,
+            "labels must be integers, got dtype float64",
+        ),
+        (
+            np.zeros((2, 3)),
+            np.array([0, 1, 2]),
+            ValueError,
+            "labels must have shape (2,) to match logits (2, 3), got shape (3,)",
+        ),
+        (
+            np.zeros((2, 3)),
+            np.array([0, 3]),
+            ValueError,
+            "labels must be in [0, 3), got [3]",
+        ),
+        (
+            np.zeros((2, 3)),
+            np.array([-1, 0]),
+            ValueError,
+            "labels must be in [0, 3), got [-1]",
+        ),
+    ],
+)
 def test_loss_errors(logits, labels, exc, text):
     with raises(exc, text):
         nn.SoftmaxCrossEntropy().forward(logits, labels)
@@ -550,28 +744,58 @@ def test_loss_errors(logits, labels, exc, text):
 PAIR = [(np.zeros(2), np.zeros(2))]
 
 
-@pytest.mark.parametrize("make, exc, text", [
-    (lambda: nn.SGD(PAIR, lr=0), ValueError, "lr must be in (0.0, inf), got 0.0"),
-    (lambda: nn.SGD(PAIR, lr="0.1"), TypeError, "lr must be a number, got '0.1'"),
-    (lambda: nn.SGD(PAIR, momentum=-0.5), ValueError,
-     "momentum must be in [0.0, inf), got -0.5"),
-    (lambda: nn.SGD(PAIR, weight_decay=float("nan")), ValueError,
-     "weight_decay must be in [0.0, inf), got nan"),
-    (lambda: nn.Adam(PAIR, betas=(0.9, 1.0)), ValueError,
-     "betas[1] must be in [0.0, 1.0), got 1.0"),
-    (lambda: nn.Adam(PAIR, betas=0.9), ValueError,
-     "betas must be a pair of floats, got 0.9"),
-    (lambda: nn.Adam(PAIR, eps=-1e-8), ValueError,
-     "eps must be in [0.0, inf), got -1e-08"),
-    (lambda: nn.SGD(5), TypeError,
-     "params must be (param, grad) pairs or a layer, got 5"),
-    (lambda: nn.SGD([(np.zeros(2),)]), ValueError,
-     "params[0] must be a (param, grad) pair, got 1 items"),
-    (lambda: nn.SGD([([0.0], np.zeros(1))]), TypeError,
-     "params[0] must hold a float ndarray param, got [0.0]"),
-    (lambda: nn.Adam([(np.zeros(2), np.zeros(3))]), ValueError,
-     "params[0] grad must be an ndarray of the param's shape (2,), got (3,)"),
-])
+@pytest.mark.parametrize(
+    "make, exc, text",
+    [
+        (lambda: nn.SGD(PAIR, lr=0), ValueError, "lr must be in (0.0, inf), got 0.0"),
+        (lambda: nn.SGD(PAIR, lr="0.1"), TypeError, "lr must be a number, got '0.1'"),
+        (
+            lambda: nn.SGD(PAIR, momentum=-0.5),
+            ValueError,
+            "momentum must be in [0.0, inf), got -0.5",
+        ),
+        (
+            lambda: nn.SGD(PAIR, weight_decay=float("nan")),
+            ValueError,
+            "weight_decay must be in [0.0, inf), got nan",
+        ),
+        (
+            lambda: nn.Adam(PAIR, betas=(0.9, 1.0)),
+            ValueError,
+            "betas[1] must be in [0.0, 1.0), got 1.0",
+        ),
+        (
+            lambda: nn.Adam(PAIR, betas=0.9),
+            ValueError,
+            "betas must be a pair of floats, got 0.9",
+        ),
+        (
+            lambda: nn.Adam(PAIR, eps=-1e-8),
+            ValueError,
+            "eps must be in [0.0, inf), got -1e-08",
+        ),
+        (
+            lambda: nn.SGD(5),
+            TypeError,
+            "params must be (param, grad) pairs or a layer, got 5",
+        ),
+        (
+            lambda: nn.SGD([(np.zeros(2),)]),
+            ValueError,
+            "params[0] must be a (param, grad) pair, got 1 items",
+        ),
+        (
+            lambda: nn.SGD([([0.0], np.zeros(1))]),
+            TypeError,
+            "params[0] must hold a float ndarray param, got [0.0]",
+        ),
+        (
+            lambda: nn.Adam([(np.zeros(2), np.zeros(3))]),
+            ValueError,
+            "params[0] grad must be an ndarray of the param's shape (2,), got (3,)",
+        ),
+    ],
+)
 def test_optimiser_errors(make, exc, text):
     with raises(exc, text):
         make()

@@ -28,8 +28,10 @@ F = torch.nn.functional
 LAYOUTS = ["NCHW", "NHWC"]
 DTYPES = [np.float32, np.float64]
 # losses and gradients after a whole network: a little looser than one op
-TOL = {np.dtype(np.float32): dict(rtol=2e-4, atol=2e-5),
-       np.dtype(np.float64): dict(rtol=1e-10, atol=1e-12)}
+TOL = {
+    np.dtype(np.float32): dict(rtol=2e-4, atol=2e-5),
+    np.dtype(np.float64): dict(rtol=1e-10, atol=1e-12),
+}
 
 LABELS = np.array([0, 2, 1, 2])
 
@@ -39,11 +41,15 @@ def fast_net(layout, dtype, seed=0):
     g = np.random.default_rng(seed)
     c = dict(layout=layout, dtype=dtype, rng=g)
     return nn.Sequential(
-        nn.Conv2d(2, 4, 3, padding="same", **c), nn.ReLU(),
+        nn.Conv2d(2, 4, 3, padding="same", **c),
+        nn.ReLU(),
         nn.MaxPool2d(2, layout=layout),
-        nn.Conv2d(4, 6, 3, stride=(1, 2), padding=1, **c), nn.ReLU(),
+        nn.Conv2d(4, 6, 3, stride=(1, 2), padding=1, **c),
+        nn.ReLU(),
         nn.AvgPool2d(2, layout=layout),
-        nn.Flatten(), nn.Linear(6 * 2 * 1, 5, dtype=dtype, rng=g), nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(6 * 2 * 1, 5, dtype=dtype, rng=g),
+        nn.ReLU(),
         nn.Linear(5, 3, dtype=dtype, rng=g),
     )
 
@@ -62,19 +68,19 @@ def to_torch_params(net, layout):
 def from_torch_grad(name, t, layout):
     a = t.detach().numpy()
     if layout == "NHWC" and name.endswith("weight") and a.ndim == 4:
-        a = a.transpose(2, 3, 1, 0)                 # (F, C, KH, KW) -> (KH, KW, C, F)
+        a = a.transpose(2, 3, 1, 0)  # (F, C, KH, KW) -> (KH, KW, C, F)
     return a
 
 
 def torch_forward(P, x, layout):
     h = torch.tensor(x)
     if layout == "NHWC":
-        h = h.permute(0, 3, 1, 2)                           # (N, H, W, C) -> (N, C, H, W)
+        h = h.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
     h = F.max_pool2d(F.relu(F.conv2d(h, P["0.weight"], P["0.bias"], padding=1)), 2)
     h = F.relu(F.conv2d(h, P["3.weight"], P["3.bias"], stride=(1, 2), padding=1))
     h = F.avg_pool2d(h, 2)
     if layout == "NHWC":
-        h = h.permute(0, 2, 3, 1)                           # flatten in (h, w, c) order
+        h = h.permute(0, 2, 3, 1)  # flatten in (h, w, c) order
     h = h.flatten(1)
     h = F.relu(F.linear(h, P["7.weight"], P["7.bias"]))
     return F.linear(h, P["9.weight"], P["9.bias"])
@@ -102,17 +108,22 @@ def test_one_training_step_matches_torch(layout, dtype):
     np.testing.assert_allclose(loss, t_loss.item(), **tol)
     for name, _, grad in net.named_parameters():
         assert grad.dtype == dtype, name
-        np.testing.assert_allclose(grad, from_torch_grad(name, P[name].grad, layout),
-                                   **tol, err_msg=name)
+        np.testing.assert_allclose(
+            grad, from_torch_grad(name, P[name].grad, layout), **tol, err_msg=name
+        )
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("opt_name, kwargs", [
-    ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=1e-3)),
-    ("SGD", dict(lr=0.1)),
-    ("Adam", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=1e-3)),
-    ("Adam", dict(lr=1e-3)),
-], ids=["sgd-momentum-wd", "sgd-plain", "adam-options", "adam-defaults"])
+@pytest.mark.parametrize(
+    "opt_name, kwargs",
+    [
+        ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=1e-3)),
+        ("SGD", dict(lr=0.1)),
+        ("Adam", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=1e-3)),
+        ("Adam", dict(lr=1e-3)),
+    ],
+    ids=["sgd-momentum-wd", "sgd-plain", "adam-options", "adam-defaults"],
+)
 def test_optimiser_steps_match_torch_optim(layout, opt_name, kwargs):
     dtype = np.float64
     x = make_input(layout, dtype)
@@ -129,6 +140,9 @@ def test_optimiser_steps_match_torch_optim(layout, opt_name, kwargs):
         F.cross_entropy(torch_forward(P, x, layout), torch.tensor(LABELS)).backward()
         t_opt.step()
         for name, p, _ in net.named_parameters():
-            np.testing.assert_allclose(p, from_torch_grad(name, P[name], layout),
-                                       **TOL[np.dtype(dtype)],
-                                       err_msg=f"{name} after step {step + 1}")
+            np.testing.assert_allclose(
+                p,
+                from_torch_grad(name, P[name], layout),
+                **TOL[np.dtype(dtype)],
+                err_msg=f"{name} after step {step + 1}",
+            )

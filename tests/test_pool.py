@@ -18,21 +18,21 @@ DTYPES = [np.float32, np.float64]
 
 # (id, N, C, H, W, kernel, stride, padding, dilation, ceil_mode): why it is here
 CASES = [
-    ("2s2", 2, 3, 8, 8, 2, None, 0, 1, False),              # the common pool
-    ("3s2-pad", 2, 3, 9, 9, 3, 2, 1, 1, False),             # overlapping, padded
+    ("2s2", 2, 3, 8, 8, 2, None, 0, 1, False),  # the common pool
+    ("3s2-pad", 2, 3, 9, 9, 3, 2, 1, 1, False),  # overlapping, padded
     ("overlap-s1", 1, 2, 6, 7, 3, 1, 0, 1, False),
-    ("non-tiling", 2, 2, 7, 5, 2, 2, 0, 1, False),          # last row/col dropped
-    ("ceil", 2, 2, 7, 5, 2, 2, 0, 1, True),                 # ...or kept in ceil mode
-    ("ceil-pad-drop", 1, 2, 6, 6, 3, 3, 1, 1, True),        # last ceil window dropped
+    ("non-tiling", 2, 2, 7, 5, 2, 2, 0, 1, False),  # last row/col dropped
+    ("ceil", 2, 2, 7, 5, 2, 2, 0, 1, True),  # ...or kept in ceil mode
+    ("ceil-pad-drop", 1, 2, 6, 6, 3, 3, 1, 1, True),  # last ceil window dropped
     ("ceil-pad", 1, 2, 5, 8, 3, 2, 1, 1, True),
     ("stride>kernel", 1, 2, 9, 9, 2, 3, 0, 1, False),
     ("non-square", 2, 2, 6, 9, (2, 3), (1, 2), (1, 1), 1, False),
-    ("dilated", 1, 2, 9, 9, 3, 2, 2, 2, False),             # max only
+    ("dilated", 1, 2, 9, 9, 3, 2, 2, 2, False),  # max only
     ("same", 2, 2, 7, 6, 3, 2, "same", 1, False),
     ("four-tuple", 1, 2, 6, 6, 3, 2, (1, 0, 0, 1), 1, False),
     ("global", 2, 3, 4, 5, (4, 5), None, 0, 1, False),
     ("empty-batch", 0, 3, 4, 4, 2, 2, 0, 1, False),
-    ("many-channels", 2, 20, 7, 6, 3, 2, 1, 1, True),    # NHWC: channel-vectorised kernels
+    ("many-channels", 2, 20, 7, 6, 3, 2, 1, 1, True),  # NHWC: channel-vectorised kernels
     ("many-channels-dil", 1, 17, 9, 9, 2, 1, 1, 2, False),
 ]
 
@@ -47,14 +47,22 @@ def _x(case, layout, dtype, seed=0):
 
 def _max_kw(case, layout):
     _, _, _, _, _, k, s, p, d, ceil = case
-    return dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil,
-                layout=layout)
+    return dict(
+        kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil, layout=layout
+    )
 
 
 def _avg_kw(case, layout, include=True, divisor=None):
     _, _, _, _, _, k, s, p, d, ceil = case
-    return dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil,
-                count_include_pad=include, divisor_override=divisor, layout=layout)
+    return dict(
+        kernel_size=k,
+        stride=s,
+        padding=p,
+        ceil_mode=ceil,
+        count_include_pad=include,
+        divisor_override=divisor,
+        layout=layout,
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -70,37 +78,43 @@ def test_max_pool_matches_oracle_exactly(case, layout, dtype):
     assert_same(fastconv.max_pool2d(x, **kw), want_out)
     gy = randn(rng(1), out.shape, dtype)
     # no ties and at most a few overlapping windows: sums of <= 9 terms, tolerance
-    assert_close(fastconv.max_pool2d_backward(gy, x, **kw),
-                 naive.max_pool2d_backward(gy, x, **kw))
+    assert_close(
+        fastconv.max_pool2d_backward(gy, x, **kw), naive.max_pool2d_backward(gy, x, **kw)
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("options", [(True, None), (False, None), (True, 3), (False, 5)],
-                         ids=["include-pad", "exclude-pad", "divisor-3", "divisor-5"])
-@pytest.mark.parametrize("case", [c for c in CASES if c[8] == 1],
-                         ids=[c[0] for c in CASES if c[8] == 1])
+@pytest.mark.parametrize(
+    "options",
+    [(True, None), (False, None), (True, 3), (False, 5)],
+    ids=["include-pad", "exclude-pad", "divisor-3", "divisor-5"],
+)
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c[8] == 1], ids=[c[0] for c in CASES if c[8] == 1]
+)
 def test_avg_pool_matches_oracle(case, layout, dtype, options):
     x = randn(rng(2), _x(case, layout, dtype).shape, dtype)
     kw = _avg_kw(case, layout, *options)
     out = fastconv.avg_pool2d(x, **kw)
     assert_close(out, naive.avg_pool2d(x, **kw))
     gy = randn(rng(3), out.shape, dtype)
-    assert_close(fastconv.avg_pool2d_backward(gy, x, **kw),
-                 naive.avg_pool2d_backward(gy, x, **kw))
+    assert_close(
+        fastconv.avg_pool2d_backward(gy, x, **kw), naive.avg_pool2d_backward(gy, x, **kw)
+    )
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_max_pool_ties_go_to_first_maximum(layout):
     x = np.zeros((1, 1, 4, 4))
-    x[0, 0, 1, 1] = x[0, 0, 1, 2] = x[0, 0, 2, 1] = 5.0   # three tied maxima, one window
+    x[0, 0, 1, 1] = x[0, 0, 1, 2] = x[0, 0, 2, 1] = 5.0  # three tied maxima, one window
     if layout == "NHWC":
         x = x.transpose(0, 2, 3, 1)
     kw = dict(kernel_size=3, stride=1, layout=layout)
     out, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
     want_out, want_idx = naive.max_pool2d(x, return_indices=True, **kw)
     assert_same(idx, want_idx)
-    assert idx.ravel()[0] == 1 * 4 + 1      # window (0, 0): first max in row-major order
+    assert idx.ravel()[0] == 1 * 4 + 1  # window (0, 0): first max in row-major order
     gx = fastconv.max_pool2d_backward(np.ones_like(out), x, **kw)
     assert_same(gx, naive.max_pool2d_backward(np.ones_like(out), x, **kw))
     assert gx.sum() == 4 and gx.reshape(-1)[1 * 4 + 1] == 4.0
@@ -117,11 +131,13 @@ def test_max_pool_propagates_nan(layout):
     kw = dict(kernel_size=2, stride=1, padding=1, layout=layout)
     out, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
     want_out, want_idx = naive.max_pool2d(x, return_indices=True, **kw)
-    assert_same(out, want_out)          # assert_array_equal treats NaN == NaN
+    assert_same(out, want_out)  # assert_array_equal treats NaN == NaN
     assert_same(idx, want_idx)
-    assert np.isnan(out).sum() == 8     # each NaN is in four 2x2 windows
-    assert_same(fastconv.max_pool2d_backward(np.ones_like(out), x, **kw),
-                naive.max_pool2d_backward(np.ones_like(out), x, **kw))
+    assert np.isnan(out).sum() == 8  # each NaN is in four 2x2 windows
+    assert_same(
+        fastconv.max_pool2d_backward(np.ones_like(out), x, **kw),
+        naive.max_pool2d_backward(np.ones_like(out), x, **kw),
+    )
 
 
 def test_max_pool_all_minus_inf_window_points_at_its_first_pixel():
@@ -151,8 +167,12 @@ def pool_problems(draw):
         pads = (draw(st.integers(0, KH // 2)),) * 2 + (draw(st.integers(0, KW // 2)),) * 2
         padding = (pads[0], pads[2])
     elif mode == "four":
-        pads = (draw(st.integers(0, KH // 2)), draw(st.integers(0, KH // 2)),
-                draw(st.integers(0, KW // 2)), draw(st.integers(0, KW // 2)))
+        pads = (
+            draw(st.integers(0, KH // 2)),
+            draw(st.integers(0, KH // 2)),
+            draw(st.integers(0, KW // 2)),
+            draw(st.integers(0, KW // 2)),
+        )
         padding = pads
     else:
         padding, pads = mode, (0, 0, 0, 0)
@@ -161,8 +181,13 @@ def pool_problems(draw):
     shape = (N, C, H, W) if layout == "NCHW" else (N, H, W, C)
     g = rng(draw(st.integers(0, 2**16)))
     x = (g.permutation(int(np.prod(shape))).astype(dtype) / 7).reshape(shape)
-    geo = dict(kernel_size=(KH, KW), stride=(sh, sw), padding=padding,
-               ceil_mode=ceil, layout=layout)
+    geo = dict(
+        kernel_size=(KH, KW),
+        stride=(sh, sw),
+        padding=padding,
+        ceil_mode=ceil,
+        layout=layout,
+    )
     return x, geo, (dh, dw), g
 
 
@@ -170,8 +195,9 @@ def pool_problems(draw):
 def test_max_pool_property(problem):
     x, geo, dilation, g = problem
     try:
-        want_out, want_idx = naive.max_pool2d(x, dilation=dilation, return_indices=True,
-                                              **geo)
+        want_out, want_idx = naive.max_pool2d(
+            x, dilation=dilation, return_indices=True, **geo
+        )
     except ValueError:
         # a dilated window that steps over the whole input: both must refuse
         with pytest.raises(ValueError, match="wholly in the padding"):
@@ -181,8 +207,10 @@ def test_max_pool_property(problem):
     assert_same(out, want_out)
     assert_same(idx, want_idx)
     gy = randn(g, out.shape, x.dtype)
-    assert_close(fastconv.max_pool2d_backward(gy, x, dilation=dilation, **geo),
-                 naive.max_pool2d_backward(gy, x, dilation=dilation, **geo))
+    assert_close(
+        fastconv.max_pool2d_backward(gy, x, dilation=dilation, **geo),
+        naive.max_pool2d_backward(gy, x, dilation=dilation, **geo),
+    )
 
 
 @given(pool_problems(), st.booleans(), st.sampled_from([None, 1, 4]))
@@ -192,8 +220,9 @@ def test_avg_pool_property(problem, include, divisor):
     out = fastconv.avg_pool2d(x, **kw)
     assert_close(out, naive.avg_pool2d(x, **kw))
     gy = randn(g, out.shape, x.dtype)
-    assert_close(fastconv.avg_pool2d_backward(gy, x, **kw),
-                 naive.avg_pool2d_backward(gy, x, **kw))
+    assert_close(
+        fastconv.avg_pool2d_backward(gy, x, **kw), naive.avg_pool2d_backward(gy, x, **kw)
+    )
 
 
 # --------------------------------------------------------------------------
@@ -208,25 +237,40 @@ def test_pool_any_memory_layout_and_inputs_untouched(layout):
     akw = _avg_kw(case, layout)
     out, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
     gy = randn(rng(5), out.shape)
-    ref = (out, idx, fastconv.max_pool2d_backward(gy, x, **kw),
-           fastconv.avg_pool2d(x, **akw), fastconv.avg_pool2d_backward(gy, x, **akw))
-    variants = [np.asfortranarray(x), np.ascontiguousarray(x[..., ::-1])[..., ::-1],
-                np.pad(x, 1)[1:-1, 1:-1, 1:-1, 1:-1]]
+    ref = (
+        out,
+        idx,
+        fastconv.max_pool2d_backward(gy, x, **kw),
+        fastconv.avg_pool2d(x, **akw),
+        fastconv.avg_pool2d_backward(gy, x, **akw),
+    )
+    variants = [
+        np.asfortranarray(x),
+        np.ascontiguousarray(x[..., ::-1])[..., ::-1],
+        np.pad(x, 1)[1:-1, 1:-1, 1:-1, 1:-1],
+    ]
     for v in variants:
         v.flags.writeable = False
         keep = v.copy()
         got = fastconv.max_pool2d(v, return_indices=True, **kw) + (
-            fastconv.max_pool2d_backward(gy, v, **kw), fastconv.avg_pool2d(v, **akw),
-            fastconv.avg_pool2d_backward(gy, v, **akw))
+            fastconv.max_pool2d_backward(gy, v, **kw),
+            fastconv.avg_pool2d(v, **akw),
+            fastconv.avg_pool2d_backward(gy, v, **akw),
+        )
         for a, e in zip(got, ref):
             assert_same(a, e)
         assert_same(v, keep)
 
 
-@pytest.mark.parametrize("dtype, expected", [(np.float32, np.float32),
-                                             (np.float16, np.float16),
-                                             (np.int64, np.float64),
-                                             (np.uint8, np.float64)])
+@pytest.mark.parametrize(
+    "dtype, expected",
+    [
+        (np.float32, np.float32),
+        (np.float16, np.float16),
+        (np.int64, np.float64),
+        (np.uint8, np.float64),
+    ],
+)
 def test_pool_dtype_rule(dtype, expected):
     x = rng(7).integers(0, 100, (2, 3, 6, 6)).astype(dtype)
     out = fastconv.max_pool2d(x, 2)

@@ -29,8 +29,10 @@ F = torch.nn.functional
 LAYOUTS = ["NCHW", "NHWC"]
 DTYPES = [np.float32, np.float64]
 # torch picks its max-pool kernel by memory format: both must agree with fastconv
-MEMORY_FORMATS = {"contiguous": torch.contiguous_format,
-                  "channels_last": torch.channels_last}
+MEMORY_FORMATS = {
+    "contiguous": torch.contiguous_format,
+    "channels_last": torch.channels_last,
+}
 
 # torch's padding="same" with an even kernel warns that it may copy the input
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -78,17 +80,17 @@ def leaf(a, grad=False):
 
 def to_nchw(t, layout):
     """The layout's x-shaped tensor as (N, C, H, W)."""
-    return t if layout == "NCHW" else t.permute(0, 3, 1, 2)   # (N, C, H, W)
+    return t if layout == "NCHW" else t.permute(0, 3, 1, 2)  # (N, C, H, W)
 
 
 def from_nchw(t, layout):
     """An (N, C, H, W) tensor in the layout's shape."""
-    return t if layout == "NCHW" else t.permute(0, 2, 3, 1)   # (N, H, W, C)
+    return t if layout == "NCHW" else t.permute(0, 2, 3, 1)  # (N, H, W, C)
 
 
 def weight_to_torch(t, layout):
     """The layout's weight tensor as torch's (F, Cg, KH, KW)."""
-    return t if layout == "NCHW" else t.permute(3, 2, 0, 1)   # (F, Cg, KH, KW)
+    return t if layout == "NCHW" else t.permute(3, 2, 0, 1)  # (F, Cg, KH, KW)
 
 
 def dense(t, memory_format=torch.contiguous_format):
@@ -119,23 +121,23 @@ def backprop(y, gy):
 
 # (id, N, C, H, W, F, KH, KW, stride, padding, dilation, groups): why it is here
 CONV_CASES = [
-    ("basic-3x3", 2, 3, 7, 7, 4, 3, 3, 1, 1, 1, 1),         # the common layer
+    ("basic-3x3", 2, 3, 7, 7, 4, 3, 3, 1, 1, 1, 1),  # the common layer
     ("no-padding", 2, 3, 6, 5, 2, 3, 3, 1, 0, 1, 1),
-    ("pointwise", 2, 5, 4, 6, 3, 1, 1, 1, 0, 1, 1),         # 1x1: no im2col
-    ("pointwise-s2", 2, 4, 5, 5, 3, 1, 1, 2, 0, 1, 1),      # 1x1 that subsamples
-    ("pointwise-pad", 1, 3, 3, 4, 2, 1, 1, 1, 1, 1, 1),     # border sees only bias
+    ("pointwise", 2, 5, 4, 6, 3, 1, 1, 1, 0, 1, 1),  # 1x1: no im2col
+    ("pointwise-s2", 2, 4, 5, 5, 3, 1, 1, 2, 0, 1, 1),  # 1x1 that subsamples
+    ("pointwise-pad", 1, 3, 3, 4, 2, 1, 1, 1, 1, 1, 1),  # border sees only bias
     ("pointwise-groups", 2, 4, 3, 3, 6, 1, 1, 1, 0, 1, 2),  # 1x1 path with groups
-    ("stride>kernel", 2, 2, 9, 9, 3, 2, 2, 3, 0, 1, 1),     # skipped pixels: zero grad
-    ("pad=kernel-1", 1, 2, 4, 5, 2, 3, 3, 1, 2, 1, 1),      # "full" convolution
-    ("not-divisible", 2, 3, 8, 7, 2, 3, 2, 3, 1, 1, 1),     # H, W % stride != 0
+    ("stride>kernel", 2, 2, 9, 9, 3, 2, 2, 3, 0, 1, 1),  # skipped pixels: zero grad
+    ("pad=kernel-1", 1, 2, 4, 5, 2, 3, 3, 1, 2, 1, 1),  # "full" convolution
+    ("not-divisible", 2, 3, 8, 7, 2, 3, 2, 3, 1, 1, 1),  # H, W % stride != 0
     # non-square everything, with torch's own pair padding
     ("non-square-pair", 2, 2, 5, 9, 3, 2, 4, (1, 2), (1, 0), (2, 1), 1),
     ("groups-2", 2, 4, 6, 5, 6, 3, 3, 2, 1, 1, 2),
-    ("depthwise", 2, 4, 6, 6, 4, 3, 3, 1, 1, 1, 4),         # groups = C
-    ("depthwise-x2", 1, 3, 5, 6, 6, 3, 3, 2, 1, 1, 3),      # groups = C, 2 filters each
+    ("depthwise", 2, 4, 6, 6, 4, 3, 3, 1, 1, 1, 4),  # groups = C
+    ("depthwise-x2", 1, 3, 5, 6, 6, 3, 3, 2, 1, 1, 3),  # groups = C, 2 filters each
     ("dilated", 1, 2, 9, 9, 2, 3, 3, 2, 1, 3, 1),
-    ("valid", 2, 2, 6, 6, 2, 3, 3, 1, "valid", 1, 1),       # torch's own "valid"
-    ("same", 2, 3, 6, 7, 4, 3, 3, 1, "same", 1, 1),         # torch's own "same"
+    ("valid", 2, 2, 6, 6, 2, 3, 3, 1, "valid", 1, 1),  # torch's own "valid"
+    ("same", 2, 3, 6, 7, 4, 3, 3, 1, "same", 1, 1),  # torch's own "same"
     ("same-even-kernel", 1, 2, 6, 6, 2, 4, 2, 1, "same", 1, 1),  # odd pixel bottom/right
     ("same-dilated", 1, 2, 7, 6, 3, 3, 3, 1, "same", 2, 1),
     ("same-stride2", 2, 3, 7, 8, 4, 3, 3, 2, "same", 1, 1),  # torch refuses: F.pad
@@ -144,10 +146,10 @@ CONV_CASES = [
     ("same-groups", 2, 4, 6, 5, 6, 3, 3, 2, "same", 1, 2),
     ("four-tuple", 2, 2, 5, 5, 2, 3, 3, 1, (2, 0, 1, 3), 1, 1),  # asymmetric: F.pad
     ("four-tuple-strided", 1, 3, 6, 7, 2, 2, 3, 2, (0, 1, 2, 0), (1, 2), 1),
-    ("kernel=input", 2, 3, 4, 4, 5, 4, 4, 1, 0, 1, 1),      # a single output pixel
-    ("empty-batch", 0, 3, 5, 5, 2, 3, 3, 1, 1, 1, 1),       # torch accepts N = 0 too
+    ("kernel=input", 2, 3, 4, 4, 5, 4, 4, 1, 0, 1, 1),  # a single output pixel
+    ("empty-batch", 0, 3, 5, 5, 2, 3, 3, 1, 1, 1, 1),  # torch accepts N = 0 too
     ("single-pixel", 3, 1, 1, 1, 2, 1, 1, 1, 0, 1, 1),
-    ("wide", 2, 16, 10, 10, 8, 3, 3, 1, 1, 1, 1),           # long float32 sums
+    ("wide", 2, 16, 10, 10, 8, 3, 3, 1, 1, 1, 1),  # long float32 sums
     # previously failed, in torch: NHWC views with a size-1 axis (see dense)
     ("size-1-C", 2, 1, 9, 3, 2, 2, 3, (1, 2), "valid", (3, 1), 1),
     ("size-1-W", 2, 6, 6, 1, 6, 1, 2, (3, 2), 3, (1, 2), 3),
@@ -168,8 +170,9 @@ def _conv_problem(case, layout, dtype, seed=0):
         x = randn(g, (N, H, W, C), dtype)
         w = randn(g, (KH, KW, C // groups, nf), dtype)
     b = randn(g, (nf,), dtype)
-    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
-              layout=layout)
+    kw = dict(
+        stride=stride, padding=padding, dilation=dilation, groups=groups, layout=layout
+    )
     return x, w, b, kw
 
 
@@ -181,14 +184,15 @@ def torch_conv(x, w, b, stride, padding, dilation, groups, layout):
     """
     tx, tw = leaf(x, True), leaf(w, True)
     tb = None if b is None else leaf(b, True)
-    xt = dense(to_nchw(tx, layout))                            # (N, C, H, W)
-    wt = dense(weight_to_torch(tw, layout))                    # (F, Cg, KH, KW)
+    xt = dense(to_nchw(tx, layout))  # (N, C, H, W)
+    wt = dense(weight_to_torch(tw, layout))  # (F, Cg, KH, KW)
     strided_same = padding == "same" and pair(stride) != (1, 1)
     if strided_same or (isinstance(padding, tuple) and len(padding) == 4):
         pads = explicit_pads(padding, xt.shape[2:], wt.shape[2:], stride, dilation)
         xt, padding = torch_pad(xt, pads), 0
-    y = F.conv2d(xt, wt, tb, stride=stride, padding=padding, dilation=dilation,
-                 groups=groups)
+    y = F.conv2d(
+        xt, wt, tb, stride=stride, padding=padding, dilation=dilation, groups=groups
+    )
     return from_nchw(y, layout), (tx, tw, tb)
 
 
@@ -265,30 +269,30 @@ def test_conv2d_property_matches_torch(problem):
 
 # (id, N, C, H, W, kernel, stride, padding, dilation, ceil_mode): why it is here
 POOL_CASES = [
-    ("2s2", 2, 3, 8, 8, 2, None, 0, 1, False),              # the common pool, stride=None
-    ("3s2-pad", 2, 3, 9, 9, 3, 2, 1, 1, False),             # overlapping, padded
-    ("overlap-s1", 1, 2, 6, 7, 3, 1, 0, 1, False),          # a pixel in up to 9 windows
-    ("non-tiling", 2, 2, 7, 5, 2, 2, 0, 1, False),          # last row/col dropped
-    ("ceil", 2, 2, 7, 5, 2, 2, 0, 1, True),                 # ...or kept, partial
-    ("ceil-drop", 1, 2, 3, 5, 2, 2, 1, 1, True),            # ceil window in padding
+    ("2s2", 2, 3, 8, 8, 2, None, 0, 1, False),  # the common pool, stride=None
+    ("3s2-pad", 2, 3, 9, 9, 3, 2, 1, 1, False),  # overlapping, padded
+    ("overlap-s1", 1, 2, 6, 7, 3, 1, 0, 1, False),  # a pixel in up to 9 windows
+    ("non-tiling", 2, 2, 7, 5, 2, 2, 0, 1, False),  # last row/col dropped
+    ("ceil", 2, 2, 7, 5, 2, 2, 0, 1, True),  # ...or kept, partial
+    ("ceil-drop", 1, 2, 3, 5, 2, 2, 1, 1, True),  # ceil window in padding
     ("ceil-pad", 1, 2, 5, 8, 3, 2, 1, 1, True),
     ("ceil-non-square", 1, 2, 4, 8, (3, 2), (2, 3), (1, 1), 1, True),
     ("stride>kernel", 1, 2, 9, 9, 2, 3, 0, 1, False),
     ("non-square", 2, 2, 6, 9, (2, 3), (1, 2), (1, 1), 1, False),
-    ("kernel-1-s2", 1, 3, 5, 6, 1, 2, 0, 1, False),         # pure subsampling
-    ("global", 2, 3, 4, 5, (4, 5), None, 0, 1, False),      # one window per plane
-    ("empty-batch", 0, 3, 4, 4, 2, 2, 0, 1, False),         # torch accepts N = 0 too
-    ("dilated", 1, 2, 9, 9, 3, 2, 1, 2, False),             # max only
+    ("kernel-1-s2", 1, 3, 5, 6, 1, 2, 0, 1, False),  # pure subsampling
+    ("global", 2, 3, 4, 5, (4, 5), None, 0, 1, False),  # one window per plane
+    ("empty-batch", 0, 3, 4, 4, 2, 2, 0, 1, False),  # torch accepts N = 0 too
+    ("dilated", 1, 2, 9, 9, 3, 2, 1, 2, False),  # max only
     ("dilated-ceil", 2, 2, 9, 8, (3, 2), (2, 1), (1, 1), (2, 1), True),
-    ("dilated-s1", 1, 2, 7, 7, 2, 1, 1, 3, False),          # windows interleave
+    ("dilated-s1", 1, 2, 7, 7, 2, 1, 1, 3, False),  # windows interleave
     # torch takes no 4-tuple or "same": these pad by hand (-inf for max, 0 for avg)
     ("same", 2, 2, 7, 6, 3, 2, "same", 1, False),
     ("same-even", 1, 2, 5, 7, (2, 4), 1, "same", 1, False),  # odd pixel bottom/right
-    ("same-dilated", 1, 2, 7, 6, 3, 1, "same", 2, False),   # pad 2 > torch's k//2
+    ("same-dilated", 1, 2, 7, 6, 3, 1, "same", 2, False),  # pad 2 > torch's k//2
     ("four-tuple", 1, 2, 6, 6, 3, 2, (1, 0, 0, 1), 1, False),
 ]
 
-AVG_CASES = [c for c in POOL_CASES if c[8] == 1]   # avg pooling has no dilation
+AVG_CASES = [c for c in POOL_CASES if c[8] == 1]  # avg pooling has no dilation
 
 
 def _native_pool_padding(padding):
@@ -315,28 +319,31 @@ def _overlapping(kernel_size, stride, dilation):
     return any(si < (ki - 1) * di + 1 for ki, si, di in zip(k, s, d))
 
 
-def torch_max_pool(x, layout, memory_format, kernel_size, stride, padding, dilation,
-                   ceil_mode):
+def torch_max_pool(
+    x, layout, memory_format, kernel_size, stride, padding, dilation, ceil_mode
+):
     """torch's max_pool2d of x in the layout: (out, indices, leaf), in the layout.
 
     Paddings torch does not take become an F.pad with -inf and the indices are
     moved back from the padded plane to x's.
     """
     tx = leaf(x, True)
-    xt = dense(to_nchw(tx, layout), MEMORY_FORMATS[memory_format])   # (N, C, H, W)
+    xt = dense(to_nchw(tx, layout), MEMORY_FORMATS[memory_format])  # (N, C, H, W)
     H, W = xt.shape[2:]
     native = _native_pool_padding(padding)
     if not native:
         # with F.pad torch's ceil rule would count the padding as input
         assert not ceil_mode
-        pads = explicit_pads(padding, (H, W), kernel_size, stride or kernel_size,
-                             dilation)
+        pads = explicit_pads(
+            padding, (H, W), kernel_size, stride or kernel_size, dilation
+        )
         xt, padding = torch_pad(xt, pads, -math.inf), 0
-    out, idx = F.max_pool2d(xt, kernel_size, stride, padding, dilation, ceil_mode,
-                            return_indices=True)
+    out, idx = F.max_pool2d(
+        xt, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True
+    )
     if not native:
         Wp = xt.shape[3]
-        idx = (idx // Wp - pads[0]) * W + (idx % Wp - pads[2])   # h*W + w in x
+        idx = (idx // Wp - pads[0]) * W + (idx % Wp - pads[2])  # h*W + w in x
     return from_nchw(out, layout), from_nchw(idx, layout), tx
 
 
@@ -357,16 +364,16 @@ def test_max_pool2d_matches_torch(case, layout, dtype, memory_format):
     backprop(t_out, gy)
     gx = fastconv.max_pool2d_backward(gy, x, layout=layout, **kw)
     if _overlapping(kw["kernel_size"], kw["stride"], kw["dilation"]):
-        assert_close(gx, tx.grad.numpy())   # sums of a few grad_out entries
+        assert_close(gx, tx.grad.numpy())  # sums of a few grad_out entries
     else:
-        assert_same(gx, tx.grad.numpy())    # each pixel gets one entry or nothing
+        assert_same(gx, tx.grad.numpy())  # each pixel gets one entry or nothing
 
 
 # (kernel_size, stride, padding, dilation, ceil_mode): window shapes for tied values
 TIE_GEOMETRIES = [
-    (2, None, 0, 1, False),      # disjoint windows
-    (3, 1, 1, 1, False),         # heavy overlap, padded
-    (3, 2, 1, 2, True),          # dilated, ceil
+    (2, None, 0, 1, False),  # disjoint windows
+    (3, 1, 1, 1, False),  # heavy overlap, padded
+    (3, 2, 1, 2, True),  # dilated, ceil
     ((2, 3), (3, 2), (1, 1), 1, True),
     # no "same" or 4-tuple here: torch would see its F.pad -inf as input, and an
     # all -inf window would point into the padding
@@ -376,14 +383,14 @@ TIE_GEOMETRIES = [
 def _tied_x(layout, dtype, seed):
     """Ties, constant planes, NaN and -inf: every way a max can be ambiguous."""
     g = rng(seed)
-    x = g.integers(0, 3, (2, 5, 7, 6)).astype(dtype)     # (N, C, H, W), many ties
+    x = g.integers(0, 3, (2, 5, 7, 6)).astype(dtype)  # (N, C, H, W), many ties
     x[:, 0][g.random(x[:, 0].shape) < 0.15] = np.nan
     x[:, 0][g.random(x[:, 0].shape) < 0.15] = -np.inf
-    x[:, 1] = 1.0                                        # one constant plane
-    x[:, 2] = -np.inf                                    # every window all -inf
-    x[:, 3] = np.nan                                     # every window all NaN
+    x[:, 1] = 1.0  # one constant plane
+    x[:, 2] = -np.inf  # every window all -inf
+    x[:, 3] = np.nan  # every window all NaN
     x[:, 4] = -np.inf
-    x[:, 4][g.random(x[:, 4].shape) < 0.2] = np.nan      # NaN among -inf
+    x[:, 4][g.random(x[:, 4].shape) < 0.2] = np.nan  # NaN among -inf
     return x if layout == "NCHW" else np.ascontiguousarray(x.transpose(0, 2, 3, 1))
 
 
@@ -397,7 +404,7 @@ def test_max_pool2d_ties_nan_inf_match_torch(seed, layout, dtype, memory_format)
         kw = dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil)
         t_out, t_idx, tx = torch_max_pool(x, layout, memory_format, **kw)
         out, idx = fastconv.max_pool2d(x, return_indices=True, layout=layout, **kw)
-        assert_same(out, to_numpy(t_out))      # NaN == NaN for assert_array_equal
+        assert_same(out, to_numpy(t_out))  # NaN == NaN for assert_array_equal
         assert_same(idx, t_idx.numpy())
 
         gy = randn(rng(seed + 10), out.shape, dtype)
@@ -413,8 +420,16 @@ def test_max_pool2d_ties_nan_inf_match_torch(seed, layout, dtype, memory_format)
 # average pooling
 
 
-def torch_avg_pool(x, layout, kernel_size, stride, padding, ceil_mode,
-                   count_include_pad, divisor_override):
+def torch_avg_pool(
+    x,
+    layout,
+    kernel_size,
+    stride,
+    padding,
+    ceil_mode,
+    count_include_pad,
+    divisor_override,
+):
     """torch's avg_pool2d of x in the layout: (out in the layout, leaf).
 
     Paddings torch does not take become an F.pad with zeros; excluding the
@@ -422,12 +437,19 @@ def torch_avg_pool(x, layout, kernel_size, stride, padding, ceil_mode,
     zero-padded plane of ones (TensorFlow's "SAME" average).
     """
     tx = leaf(x, True)
-    xt = dense(to_nchw(tx, layout))                            # (N, C, H, W)
+    xt = dense(to_nchw(tx, layout))  # (N, C, H, W)
     if _native_pool_padding(padding):
-        out = F.avg_pool2d(xt, kernel_size, stride, padding, ceil_mode,
-                           count_include_pad, divisor_override)
+        out = F.avg_pool2d(
+            xt,
+            kernel_size,
+            stride,
+            padding,
+            ceil_mode,
+            count_include_pad,
+            divisor_override,
+        )
         return from_nchw(out, layout), tx
-    assert not ceil_mode   # with F.pad torch's ceil rule would count the padding
+    assert not ceil_mode  # with F.pad torch's ceil rule would count the padding
     pads = explicit_pads(padding, xt.shape[2:], kernel_size, stride or kernel_size, 1)
     sums = F.avg_pool2d(torch_pad(xt, pads), kernel_size, stride, divisor_override=1)
     if divisor_override is not None:
@@ -445,8 +467,9 @@ def torch_avg_pool(x, layout, kernel_size, stride, padding, ceil_mode,
 AVG_OPTIONS = [(True, None), (False, None), (True, 3), (False, 5)]
 
 
-@pytest.mark.parametrize("options", AVG_OPTIONS,
-                         ids=["include-pad", "exclude-pad", "divisor-3", "divisor-5"])
+@pytest.mark.parametrize(
+    "options", AVG_OPTIONS, ids=["include-pad", "exclude-pad", "divisor-3", "divisor-5"]
+)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("case", AVG_CASES, ids=_ids(AVG_CASES))
@@ -460,8 +483,9 @@ def test_avg_pool2d_matches_torch(case, layout, dtype, options):
 
     gy = randn(rng(3), tuple(t_out.shape), dtype)
     backprop(t_out, gy)
-    assert_close(fastconv.avg_pool2d_backward(gy, x, layout=layout, **kw),
-                 tx.grad.numpy())
+    assert_close(
+        fastconv.avg_pool2d_backward(gy, x, layout=layout, **kw), tx.grad.numpy()
+    )
 
 
 # --------------------------------------------------------------------------
@@ -481,12 +505,14 @@ def pool_problems(draw):
     p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
     ceil = draw(st.booleans())
     # a dilated kernel that fits x unpadded cannot have a window wholly in padding
-    H, W = (draw(st.integers((ki - 1) * di + 1 if di > 1 else max(1, ki - 2 * pi), 9))
-            for ki, di, pi in zip(k, d, p))
+    H, W = (
+        draw(st.integers((ki - 1) * di + 1 if di > 1 else max(1, ki - 2 * pi), 9))
+        for ki, di, pi in zip(k, d, p)
+    )
     shape = (N, C, H, W) if layout == "NCHW" else (N, H, W, C)
     g = rng(draw(st.integers(0, 2**16)))
     if draw(st.booleans()):
-        x = g.integers(0, 3, shape).astype(dtype)         # ties everywhere
+        x = g.integers(0, 3, shape).astype(dtype)  # ties everywhere
     else:
         x = (g.permutation(int(np.prod(shape))).astype(dtype) / 7).reshape(shape)
     geo = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil)
@@ -498,22 +524,26 @@ def pool_problems(draw):
 def test_pool_property_matches_torch(problem, include, divisor):
     x, layout, memory_format, geo, d, g = problem
     t_out, t_idx, tx = torch_max_pool(x, layout, memory_format, dilation=d, **geo)
-    out, idx = fastconv.max_pool2d(x, dilation=d, return_indices=True, layout=layout,
-                                   **geo)
+    out, idx = fastconv.max_pool2d(
+        x, dilation=d, return_indices=True, layout=layout, **geo
+    )
     assert_same(out, to_numpy(t_out))
     assert_same(idx, t_idx.numpy())
     gy = randn(g, out.shape, x.dtype)
     backprop(t_out, gy)
-    assert_close(fastconv.max_pool2d_backward(gy, x, dilation=d, layout=layout, **geo),
-                 tx.grad.numpy())
+    assert_close(
+        fastconv.max_pool2d_backward(gy, x, dilation=d, layout=layout, **geo),
+        tx.grad.numpy(),
+    )
 
     akw = dict(geo, count_include_pad=include, divisor_override=divisor)
     t_out, tx = torch_avg_pool(x, layout, **akw)
     assert_close(fastconv.avg_pool2d(x, layout=layout, **akw), to_numpy(t_out))
     gy = randn(g, tuple(t_out.shape), x.dtype)
     backprop(t_out, gy)
-    assert_close(fastconv.avg_pool2d_backward(gy, x, layout=layout, **akw),
-                 tx.grad.numpy())
+    assert_close(
+        fastconv.avg_pool2d_backward(gy, x, layout=layout, **akw), tx.grad.numpy()
+    )
 
 
 # --------------------------------------------------------------------------
@@ -524,15 +554,15 @@ COLS_CASES = [
     ("plain", 2, 3, 5, 4, 2, 1, 0, 1),
     ("non-square", 1, 2, 7, 6, (3, 2), (2, 3), (1, 0), 1),
     ("dilation", 2, 2, 6, 7, 3, 1, (2, 1), (2, 3)),
-    ("stride>kernel", 1, 1, 4, 4, 4, 5, 2, 1),              # one window, mostly padding
-    ("pointwise", 2, 3, 4, 4, 1, 1, 0, 1),                  # cols are x itself
+    ("stride>kernel", 1, 1, 4, 4, 4, 5, 2, 1),  # one window, mostly padding
+    ("pointwise", 2, 3, 4, 4, 1, 1, 0, 1),  # cols are x itself
     ("pointwise-s2", 1, 3, 5, 6, 1, 2, 0, 1),
-    ("kernel=input", 2, 2, 3, 4, (3, 4), 1, 0, 1),          # a single column
+    ("kernel=input", 2, 2, 3, 4, (3, 4), 1, 0, 1),  # a single column
     ("pad=kernel-1", 1, 2, 3, 3, 3, 1, 2, 1),
-    ("same-stride2", 1, 2, 5, 6, (2, 3), 2, "same", 1),     # unfold has no "same"
+    ("same-stride2", 1, 2, 5, 6, (2, 3), 2, "same", 1),  # unfold has no "same"
     ("four-tuple", 2, 2, 4, 5, 3, (1, 2), (2, 0, 1, 3), (1, 2)),  # nor 4-tuples
-    ("many-channels", 1, 7, 4, 3, 2, 1, 1, 1),              # NHWC copies runs of C
-    ("empty-batch", 0, 2, 5, 4, 2, 1, 1, 1),                # torch accepts N = 0 too
+    ("many-channels", 1, 7, 4, 3, 2, 1, 1, 1),  # NHWC copies runs of C
+    ("empty-batch", 0, 2, 5, 4, 2, 1, 1, 1),  # torch accepts N = 0 too
 ]
 
 
@@ -546,9 +576,9 @@ def _unfold_padding(padding, hw, k, s, d):
 def _nchw_cols_to_nhwc(t, N, C, KK):
     """torch.unfold's (N, C*KK, L) columns in fastconv's NHWC order (N, L, KK*C)."""
     L = t.shape[2]
-    t = t.reshape(N, C, KK, L)                      # (N, C, KH*KW, L)
-    t = t.permute(0, 3, 2, 1)                       # (N, L, KH*KW, C)
-    return t.reshape(N, L, KK * C)                  # (N, L, KH*KW*C)
+    t = t.reshape(N, C, KK, L)  # (N, C, KH*KW, L)
+    t = t.permute(0, 3, 2, 1)  # (N, L, KH*KW, C)
+    return t.reshape(N, L, KK * C)  # (N, L, KH*KW*C)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -560,11 +590,11 @@ def test_im2col_matches_torch_unfold(case, layout, dtype):
     p, pads = _unfold_padding(padding, (H, W), k, s, d)
     # distinct integers, exact in float32 too, so any misplaced element shows
     x = (np.arange(N * C * H * W, dtype=dtype) + 1).reshape(N, C, H, W)
-    t_cols = F.unfold(torch_pad(leaf(x), pads), k, d, p, s)     # (N, C*KK, L)
+    t_cols = F.unfold(torch_pad(leaf(x), pads), k, d, p, s)  # (N, C*KK, L)
     if layout == "NCHW":
         want = t_cols
     else:
-        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))       # (N, H, W, C)
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # (N, H, W, C)
         want = _nchw_cols_to_nhwc(t_cols, N, C, KK)
     got = fastconv.im2col(x, k, stride=s, padding=padding, dilation=d, layout=layout)
     assert_same(got, want.numpy())
@@ -578,16 +608,17 @@ def test_col2im_matches_torch_fold(case, layout, dtype):
     KK = pair(k)[0] * pair(k)[1]
     p, (top, bottom, left, right) = _unfold_padding(padding, (H, W), k, s, d)
     Hp, Wp = H + top + bottom, W + left + right
-    L = F.unfold(torch.zeros(1, 1, Hp, Wp), k, d, p, s).shape[2]   # from torch itself
+    L = F.unfold(torch.zeros(1, 1, Hp, Wp), k, d, p, s).shape[2]  # from torch itself
     # integer-valued columns: fold's sums are exact in any order, in float32 too
     cols = rng(4).integers(-50, 50, (N, C * KK, L)).astype(dtype)
-    folded = F.fold(leaf(cols), (Hp, Wp), k, d, p, s)             # (N, C, Hp, Wp)
-    want = folded[:, :, top:top + H, left:left + W]               # (N, C, H, W)
+    folded = F.fold(leaf(cols), (Hp, Wp), k, d, p, s)  # (N, C, Hp, Wp)
+    want = folded[:, :, top : top + H, left : left + W]  # (N, C, H, W)
     shape = (N, C, H, W)
     if layout == "NHWC":
         cols = to_numpy(_nchw_cols_to_nhwc(leaf(cols), N, C, KK))  # (N, L, KK*C)
-        want = from_nchw(want, layout)                            # (N, H, W, C)
+        want = from_nchw(want, layout)  # (N, H, W, C)
         shape = (N, H, W, C)
-    got = fastconv.col2im(cols, shape, k, stride=s, padding=padding, dilation=d,
-                          layout=layout)
+    got = fastconv.col2im(
+        cols, shape, k, stride=s, padding=padding, dilation=d, layout=layout
+    )
     assert_same(got, to_numpy(want))

@@ -18,11 +18,14 @@ from fastconv.tools import train as _train
 HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
 HAVE_MPL = importlib.util.find_spec("matplotlib") is not None
 needs_sklearn = pytest.mark.skipif(
-    not HAVE_SKLEARN, reason="scikit-learn not installed: pip install 'fastconv[train]' "
-    "to test the train demo")
+    not HAVE_SKLEARN,
+    reason="scikit-learn not installed: pip install 'fastconv[train]' "
+    "to test the train demo",
+)
 needs_mpl = pytest.mark.skipif(
-    not HAVE_MPL, reason="matplotlib not installed: pip install 'fastconv[train]' to "
-    "test --plot")
+    not HAVE_MPL,
+    reason="matplotlib not installed: pip install 'fastconv[train]' to test --plot",
+)
 
 QUICK = dict(epochs=1, limit=256, batch_size=64, naive_batches=0)
 
@@ -49,8 +52,9 @@ def hide(monkeypatch, *modules):
 @needs_sklearn
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_split_is_stratified_scaled_and_seeded(layout):
-    x_tr, y_tr, x_te, y_te = _train.load_digits_split(np.random.default_rng(0),
-                                                      layout=layout)
+    x_tr, y_tr, x_te, y_te = _train.load_digits_split(
+        np.random.default_rng(0), layout=layout
+    )
     assert len(y_tr) + len(y_te) == 1797 and len(y_te) == 359
     n = len(y_tr)
     assert x_tr.shape == ((n, 1, 8, 8) if layout == "NCHW" else (n, 8, 8, 1))
@@ -80,12 +84,12 @@ def test_split_arguments_checked_before_loading():
 def test_result_structure():
     out = io.StringIO()
     r = _train.train_digits(seed=3, out=out, **dict(QUICK, epochs=2, naive_batches=1))
-    assert (r.seed, r.layout, r.batch_size) == (3, "NHWC", 64)        # NHWC: default
+    assert (r.seed, r.layout, r.batch_size) == (3, "NHWC", 64)  # NHWC: default
     assert (r.n_train, r.n_test) == (256, 359)
     assert r.epochs == 2
     for series in (r.train_loss, r.train_accuracy, r.test_accuracy, r.epoch_time):
         assert len(series) == 2
-    assert len(r.batch_loss) == 2 * 4                   # 256 samples in batches of 64
+    assert len(r.batch_loss) == 2 * 4  # 256 samples in batches of 64
     assert r.train_loss[0] == pytest.approx(np.mean(r.batch_loss[:4]))
     assert all(0 <= a <= 1 for a in r.train_accuracy + r.test_accuracy)
     assert r.final_test_accuracy == r.test_accuracy[-1]
@@ -93,9 +97,10 @@ def test_result_structure():
     assert r.naive_samples == 64 and r.naive_epoch_time > 0
     assert r.speedup == r.naive_epoch_time / r.median_epoch_time
     assert r.total_time >= sum(r.epoch_time)
-    lines = out.getvalue().splitlines()      # not a terminal: one line per epoch
-    assert lines[0] == ("data: 256 train / 359 test images (stratified 80/20 split), "
-                        "seed 3")
+    lines = out.getvalue().splitlines()  # not a terminal: one line per epoch
+    assert lines[0] == (
+        "data: 256 train / 359 test images (stratified 80/20 split), seed 3"
+    )
     assert lines[1].startswith("training: layout NHWC, float32, batch 64")
     assert len(lines) == 4 and lines[3].startswith("epoch 2/2 [####")
     assert "\r" not in out.getvalue()
@@ -107,7 +112,7 @@ def test_same_seed_same_result_other_seed_differs():
     b = _train.train_digits(seed=5, **QUICK)
     c = _train.train_digits(seed=6, **QUICK)
     assert a.test_accuracy == b.test_accuracy
-    assert a.batch_loss == b.batch_loss                  # bitwise, not approximately
+    assert a.batch_loss == b.batch_loss  # bitwise, not approximately
     assert a.batch_loss != c.batch_loss
 
 
@@ -124,13 +129,16 @@ def test_default_configuration_reaches_the_target():
     assert r.final_test_accuracy >= 0.97, r.test_accuracy
 
 
-@pytest.mark.parametrize("kwargs, text", [
-    (dict(epochs=0), "epochs must be an int >= 1, got 0"),
-    (dict(batch_size=2.5), "batch_size must be an int >= 1, got 2.5"),
-    (dict(naive_batches=-1), "naive_batches must be an int >= 0, got -1"),
-    (dict(blas_threads=True), "blas_threads must be an int >= 0, got True"),
-    (dict(limit=0), "limit must be None or an int >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, text",
+    [
+        (dict(epochs=0), "epochs must be an int >= 1, got 0"),
+        (dict(batch_size=2.5), "batch_size must be an int >= 1, got 2.5"),
+        (dict(naive_batches=-1), "naive_batches must be an int >= 0, got -1"),
+        (dict(blas_threads=True), "blas_threads must be an int >= 0, got True"),
+        (dict(limit=0), "limit must be None or an int >= 1, got 0"),
+    ],
+)
 def test_train_arguments_checked(kwargs, text):
     with pytest.raises(ValueError, match=text):
         _train.train_digits(**kwargs)
@@ -146,9 +154,11 @@ def test_progress_bar_redraws_on_a_terminal():
     bar.update(1, "loss 1.0")
     bar.update(2, "loss 0.5")
     bar.close("done")
-    assert out.getvalue() == ("\repoch 1/1 [##......] 1/4 loss 1.0"
-                              "\repoch 1/1 [####....] 2/4 loss 0.5"
-                              "\repoch 1/1 [########] 4/4 done\n")
+    assert out.getvalue() == (
+        "\repoch 1/1 [##......] 1/4 loss 1.0"
+        "\repoch 1/1 [####....] 2/4 loss 0.5"
+        "\repoch 1/1 [########] 4/4 done\n"
+    )
 
 
 # --------------------------------------------------------------------------
@@ -159,13 +169,33 @@ def test_progress_bar_redraws_on_a_terminal():
 @needs_mpl
 def test_cli_trains_reports_and_plots(tmp_path, capsys):
     png = tmp_path / "curves.png"
-    args = parse(["--epochs", "1", "--seed", "1", "--batch-size", "64",
-                  "--naive-batches", "1", "--layout", "NCHW", "--plot", str(png)])
+    args = parse(
+        [
+            "--epochs",
+            "1",
+            "--seed",
+            "1",
+            "--batch-size",
+            "64",
+            "--naive-batches",
+            "1",
+            "--layout",
+            "NCHW",
+            "--plot",
+            str(png),
+        ]
+    )
     assert _train.run(args) == 0
     text = capsys.readouterr().out
-    for expected in ("test accuracy:", "s/epoch (median of 1 epochs;",
-                     "64 samples timed, scaled to the 1438-sample epoch", "speed-up:",
-                     f"plot:          {png}", "layout NCHW", "seed 1"):
+    for expected in (
+        "test accuracy:",
+        "s/epoch (median of 1 epochs;",
+        "64 samples timed, scaled to the 1438-sample epoch",
+        "speed-up:",
+        f"plot:          {png}",
+        "layout NCHW",
+        "seed 1",
+    ):
         assert expected in text, expected
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -174,15 +204,18 @@ def test_cli_missing_sklearn_message(monkeypatch, capsys):
     hide(monkeypatch, "sklearn")
     assert _train.run(parse(["--epochs", "1"])) == 2
     captured = capsys.readouterr()
-    assert captured.err.startswith("python -m fastconv train: scikit-learn is needed for "
-                                   "the train demo: pip install 'fastconv[train]'")
+    assert captured.err.startswith(
+        "python -m fastconv train: scikit-learn is needed for "
+        "the train demo: pip install 'fastconv[train]'"
+    )
     assert "Traceback" not in captured.err and captured.out == ""
 
 
 def test_train_digits_raises_missing_dependency(monkeypatch):
     hide(monkeypatch, "sklearn")
-    with pytest.raises(_train.MissingDependency,
-                       match=r"pip install 'fastconv\[train\]'"):
+    with pytest.raises(
+        _train.MissingDependency, match=r"pip install 'fastconv\[train\]'"
+    ):
         _train.train_digits(**QUICK)
 
 
@@ -191,18 +224,23 @@ def test_cli_missing_matplotlib_message_before_training(monkeypatch, capsys, tmp
     hide(monkeypatch, "matplotlib")
     assert _train.run(parse(["--plot", str(tmp_path / "c.png")])) == 2
     captured = capsys.readouterr()
-    assert captured.err.startswith("python -m fastconv train: matplotlib is needed for "
-                                   "--plot: pip install 'fastconv[train]'")
-    assert captured.out == ""                            # failed before any training
+    assert captured.err.startswith(
+        "python -m fastconv train: matplotlib is needed for "
+        "--plot: pip install 'fastconv[train]'"
+    )
+    assert captured.out == ""  # failed before any training
 
 
-@pytest.mark.parametrize("argv, text", [
-    (["--plot", "curves.jpg"], "--plot: must end in .png, got 'curves.jpg'"),
-    (["--epochs", "0"], "--epochs: must be >= 1, got 0"),
-    (["--batch-size", "x"], "--batch-size: must be an int, got 'x'"),
-    (["--lr", "-1"], "--lr: must be > 0, got -1.0"),
-    (["--layout", "CHW"], "--layout: invalid choice: 'CHW'"),
-])
+@pytest.mark.parametrize(
+    "argv, text",
+    [
+        (["--plot", "curves.jpg"], "--plot: must end in .png, got 'curves.jpg'"),
+        (["--epochs", "0"], "--epochs: must be >= 1, got 0"),
+        (["--batch-size", "x"], "--batch-size: must be an int, got 'x'"),
+        (["--lr", "-1"], "--lr: must be > 0, got -1.0"),
+        (["--layout", "CHW"], "--layout: invalid choice: 'CHW'"),
+    ],
+)
 def test_cli_rejects_bad_options(argv, text, capsys):
     with pytest.raises(SystemExit) as exc:
         parse(argv)

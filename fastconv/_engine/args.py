@@ -41,8 +41,7 @@ def as_real_array(value, name, ndim=4):
         )
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(
-            f"{name} must be {ndim}-D, got an array of shape {arr.shape} "
-            f"({arr.ndim}-D)"
+            f"{name} must be {ndim}-D, got an array of shape {arr.shape} ({arr.ndim}-D)"
         )
     return arr
 

@@ -158,8 +158,7 @@ def _window(in_hw, kernel, stride, padding, dilation, ceil_mode, names):
 
 def conv_window(in_hw, kernel_hw, stride, padding, dilation):
     """Window geometry of a convolution; raises ValueError on bad arguments."""
-    return _window(in_hw, kernel_hw, stride, padding, dilation, False,
-                   ("kernel_size",))
+    return _window(in_hw, kernel_hw, stride, padding, dilation, False, ("kernel_size",))
 
 
 def pool_window(in_hw, kernel_size, stride, padding, dilation, ceil_mode):
@@ -171,8 +170,9 @@ def pool_window(in_hw, kernel_size, stride, padding, dilation, ceil_mode):
     """
     if stride is None:
         stride = kernel_size
-    win = _window(in_hw, kernel_size, stride, padding, dilation, ceil_mode,
-                  ("kernel_size",))
+    win = _window(
+        in_hw, kernel_size, stride, padding, dilation, ceil_mode, ("kernel_size",)
+    )
     keh = (win.KH - 1) * win.dh + 1
     kew = (win.KW - 1) * win.dw + 1
     if max(win.top, win.bottom) > keh // 2 or max(win.left, win.right) > kew // 2:
@@ -189,7 +189,7 @@ def pool_window(in_hw, kernel_size, stride, padding, dilation, ceil_mode):
         # (a dilated kernel stepping over it); the others hold their first tap.
         for o in range(min(n_out, -(-lo // st))):
             start = o * st - lo
-            first = -(start // d)               # first tap index at or past 0
+            first = -(start // d)  # first tap index at or past 0
             if first >= k or start + first * d >= size:
                 raise ValueError(
                     f"window {o} along {axis} lies wholly in the padding: "

@@ -59,7 +59,8 @@ def _get_pool(workers):
     with _pool_lock:
         if _pool is None or _pool._max_workers < workers:
             _pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=max(1, workers), thread_name_prefix="fastconv")
+                max_workers=max(1, workers), thread_name_prefix="fastconv"
+            )
         return _pool
 
 

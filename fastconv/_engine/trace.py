@@ -10,7 +10,7 @@ import time
 
 __all__ = ["phase", "recording"]
 
-_record = None          # dict phase -> seconds while recording, else None
+_record = None  # dict phase -> seconds while recording, else None
 _NULL = contextlib.nullcontext()
 
 

@@ -108,12 +108,14 @@ def scratch(dtype, *shapes):
     buf = getattr(_local, "buffer", None)
     limit = _workspace_limit
     if buf is not None and limit is not None and buf.nbytes > limit:
-        buf = _local.buffer = None                 # the limit was lowered
+        buf = _local.buffer = None  # the limit was lowered
     if buf is None or buf.nbytes < total:
         buf = None
-        _local.buffer = None                       # let the old one go first
+        _local.buffer = None  # let the old one go first
         buf = np.empty(max(total, 1), np.uint8)
         if limit is None or total <= limit:
             _local.buffer = buf
-    return [buf[o:o + size].view(dtype).reshape(shape)
-            for o, size, shape in zip(offsets, sizes, shapes)]
+    return [
+        buf[o : o + size].view(dtype).reshape(shape)
+        for o, size, shape in zip(offsets, sizes, shapes)
+    ]

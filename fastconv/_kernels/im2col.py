@@ -129,8 +129,8 @@ def im2col_nhwc(x, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
     """
     N, H, W, C = x.shape
     runs = Cg == C and dw == 1
-    xf = x.ravel()                                     # (nb*H*W*C,), a view
-    cf = cols.ravel()                                  # (nb*OH*OW*KK*Cg,)
+    xf = x.ravel()  # (nb*H*W*C,), a view
+    cf = cols.ravel()  # (nb*OH*OW*KK*Cg,)
     width = KH * KW * Cg
     # windows wholly inside along w need no bounds arithmetic (two divisions)
     cols_in = inner_range(OW, sw, left, KW, dw, W)
@@ -146,15 +146,15 @@ def im2col_nhwc(x, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
                         for t in range(KW * Cg):
                             cf[base + t] = 0
                         continue
-                    for t in range(j_lo * Cg):       # zero-fills are short or empty
+                    for t in range(j_lo * Cg):  # zero-fills are short or empty
                         cf[base + t] = 0
                     if runs:
                         src = ((n * H + ih) * W + w0 + j_lo) * C
                         dst = base + j_lo * C
                         ln = (j_hi - j_lo) * C
                         if ln >= 16:
-                            cf[dst:dst + ln] = xf[src:src + ln]
-                        else:           # a short run: a slice costs more than it copies
+                            cf[dst : dst + ln] = xf[src : src + ln]
+                        else:  # a short run: a slice costs more than it copies
                             for t in range(ln):
                                 cf[dst + t] = xf[src + t]
                     else:
@@ -176,7 +176,7 @@ def col2im_nhwc(cols, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, x):
     """
     N, H, W, C = x.shape
     runs = Cg == C and dw == 1
-    x3 = x.reshape((N, H, W * C))                      # (nb, H, W*C), a view
+    x3 = x.reshape((N, H, W * C))  # (nb, H, W*C), a view
     cols_in = inner_range(OW, sw, left, KW, dw, W)
     for n in range(N):
         for oh in range(OH):

@@ -178,7 +178,7 @@ def max_pool_nhwc_rows(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx)
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     vmax = np.empty(W * C, dtype=x.dtype)
     vrow = np.empty(W * C, dtype=np.int32)
-    x3 = x.reshape((N, H, W * C))                      # (nb, H, W*C), a view
+    x3 = x.reshape((N, H, W * C))  # (nb, H, W*C), a view
     for n in range(N):
         x2 = x3[n]
         for oh in range(OH):
@@ -201,7 +201,7 @@ def max_pool_backward_nhwc_rows(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, 
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     vmax = np.empty(W * C, dtype=x.dtype)
     vrow = np.empty(W * C, dtype=np.int32)
-    x3 = x.reshape((N, H, W * C))                      # (nb, H, W*C), views
+    x3 = x.reshape((N, H, W * C))  # (nb, H, W*C), views
     g3 = grad_x.reshape((N, H, W * C))
     for n in range(N):
         x2 = x3[n]
@@ -245,7 +245,7 @@ def max_pool_nhwc(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
                     xrow = x[n, ih, iw]
                     pos = ih * W + iw
                     if want_idx:
-                        for c in range(C):      # branch-free, so it vectorises
+                        for c in range(C):  # branch-free, so it vectorises
                             v = xrow[c]
                             b = orow[c]
                             take = (v > b) | (v != v)
@@ -264,7 +264,7 @@ def max_pool_backward_nhwc(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
     N, H, W, C = x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
-    gx = grad_x.reshape((N, H * W, C))                  # (nb, H*W, C), a view
+    gx = grad_x.reshape((N, H * W, C))  # (nb, H*W, C), a view
     best = np.empty(C, dtype=x.dtype)
     arg = np.empty(C, dtype=np.int64)
     for n in range(N):
@@ -283,7 +283,7 @@ def max_pool_backward_nhwc(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
                         iw = w0 + j * dw
                         xrow = x[n, ih, iw]
                         pos = ih * W + iw
-                        for c in range(C):      # branch-free, so it vectorises
+                        for c in range(C):  # branch-free, so it vectorises
                             v = xrow[c]
                             b = best[c]
                             take = (v > b) | (v != v)
@@ -313,8 +313,9 @@ def _avg_divisor(count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, 
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_nchw(x, KH, KW, sh, sw, top, bottom, left, right,
-                  count_include_pad, divisor_override, out):
+def avg_pool_nchw(
+    x, KH, KW, sh, sw, top, bottom, left, right, count_include_pad, divisor_override, out
+):
     """x (N, C, H, W) -> out (N, C, OH, OW); divisor_override <= 0 means none.
 
     Separable: per output row, the window's rows are summed a whole input
@@ -342,12 +343,32 @@ def avg_pool_nchw(x, KH, KW, sh, sw, top, bottom, left, right,
                     for iw in range(w_lo + 1, w_hi):
                         acc += vsum[iw]
                     out[n, c, oh, ow] = acc / _avg_divisor(
-                        count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, w_hi)
+                        count_include_pad,
+                        divisor_override,
+                        eh,
+                        ew,
+                        h_lo,
+                        h_hi,
+                        w_lo,
+                        w_hi,
+                    )
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_backward_nchw(grad_out, KH, KW, sh, sw, top, bottom, left, right,
-                           count_include_pad, divisor_override, grad_x):
+def avg_pool_backward_nchw(
+    grad_out,
+    KH,
+    KW,
+    sh,
+    sw,
+    top,
+    bottom,
+    left,
+    right,
+    count_include_pad,
+    divisor_override,
+    grad_x,
+):
     """Spread each grad_out / divisor over its clipped window of grad_x.
 
     Separable, like the forward pass: an output row's shares are gathered
@@ -366,7 +387,15 @@ def avg_pool_backward_nchw(grad_out, KH, KW, sh, sw, top, bottom, left, right,
                 for ow in range(OW):
                     w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
                     share = grad_out[n, c, oh, ow] / _avg_divisor(
-                        count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, w_hi)
+                        count_include_pad,
+                        divisor_override,
+                        eh,
+                        ew,
+                        h_lo,
+                        h_hi,
+                        w_lo,
+                        w_hi,
+                    )
                     for iw in range(w_lo, w_hi):
                         grow[iw] += share
                 for ih in range(h_lo, h_hi):
@@ -376,8 +405,9 @@ def avg_pool_backward_nchw(grad_out, KH, KW, sh, sw, top, bottom, left, right,
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_nhwc(x, KH, KW, sh, sw, top, bottom, left, right,
-                  count_include_pad, divisor_override, out):
+def avg_pool_nhwc(
+    x, KH, KW, sh, sw, top, bottom, left, right, count_include_pad, divisor_override, out
+):
     """x (N, H, W, C) -> out (N, OH, OW, C), summing whole channel runs."""
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
@@ -387,8 +417,9 @@ def avg_pool_nhwc(x, KH, KW, sh, sw, top, bottom, left, right,
         h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
         for ow in range(OW):
             w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
-            div = _avg_divisor(count_include_pad, divisor_override, eh, ew,
-                               h_lo, h_hi, w_lo, w_hi)
+            div = _avg_divisor(
+                count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, w_hi
+            )
             for c in range(C):
                 out[n, oh, ow, c] = 0
             for ih in range(h_lo, h_hi):
@@ -400,8 +431,20 @@ def avg_pool_nhwc(x, KH, KW, sh, sw, top, bottom, left, right,
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_backward_nhwc(grad_out, KH, KW, sh, sw, top, bottom, left, right,
-                           count_include_pad, divisor_override, grad_x):
+def avg_pool_backward_nhwc(
+    grad_out,
+    KH,
+    KW,
+    sh,
+    sw,
+    top,
+    bottom,
+    left,
+    right,
+    count_include_pad,
+    divisor_override,
+    grad_x,
+):
     """NHWC avg-pool backward; one sample per iteration."""
     N, H, W, C = grad_x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
@@ -414,8 +457,9 @@ def avg_pool_backward_nhwc(grad_out, KH, KW, sh, sw, top, bottom, left, right,
             h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
             for ow in range(OW):
                 w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
-                div = _avg_divisor(count_include_pad, divisor_override, eh, ew,
-                                   h_lo, h_hi, w_lo, w_hi)
+                div = _avg_divisor(
+                    count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, w_hi
+                )
                 for ih in range(h_lo, h_hi):
                     for iw in range(w_lo, w_hi):
                         for c in range(C):

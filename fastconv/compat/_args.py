@@ -44,15 +44,17 @@ def param(params, dict_name, key, minimum, quote="'"):
 def check_grad(grad, name, expected, of):
     """Raise unless the gradient `grad` has the shape `expected` of `of`."""
     if grad.shape != expected:
-        raise ValueError(f"{name} must have the shape of {of}, {expected}, "
-                         f"got shape {grad.shape}")
+        raise ValueError(
+            f"{name} must have the shape of {of}, {expected}, got shape {grad.shape}"
+        )
 
 
 def cache(value, length, doc, producer):
     """`value` if it is the `length`-tuple cache that `producer` returns."""
     if not isinstance(value, tuple) or len(value) != length:
-        described = (f"a {len(value)}-tuple" if isinstance(value, tuple)
-                     else type(value).__name__)
+        described = (
+            f"a {len(value)}-tuple" if isinstance(value, tuple) else type(value).__name__
+        )
         raise ValueError(
             f"cache must be the {doc} tuple returned by {producer}, got {described}"
         )

@@ -109,8 +109,12 @@ def _conv_backward(engine, dout, cache, producer):
     dout = _a.array(dout, "dout", 4, "(N, F, H', W')")
     N, _, H, W = xa.shape
     F, _, HH, WW = wa.shape
-    _a.check_grad(dout, "dout", (N, F, (H + 2 * pad - HH) // stride + 1,
-                                 (W + 2 * pad - WW) // stride + 1), "out")
+    _a.check_grad(
+        dout,
+        "dout",
+        (N, F, (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1),
+        "out",
+    )
     return tuple(engine.conv2d_backward(dout, xa, wa, stride=stride, padding=pad))
 
 
@@ -124,8 +128,12 @@ def _pool_backward(engine, dout, cache, producer):
     xa, kernel, stride = _pool_args(x, pool_param)
     dout = _a.array(dout, "dout", 4, "(N, C, H', W')")
     N, C, H, W = xa.shape
-    _a.check_grad(dout, "dout", (N, C, (H - kernel[0]) // stride + 1,
-                                 (W - kernel[1]) // stride + 1), "out")
+    _a.check_grad(
+        dout,
+        "dout",
+        (N, C, (H - kernel[0]) // stride + 1, (W - kernel[1]) // stride + 1),
+        "out",
+    )
     return engine.max_pool2d_backward(dout, xa, kernel, stride)
 
 

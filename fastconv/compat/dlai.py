@@ -69,8 +69,12 @@ def _mode(mode):
 def _check_fits(shape, fh, fw, pad, name):
     n_H_prev, n_W_prev = shape[1], shape[2]
     if n_H_prev + 2 * pad < fh or n_W_prev + 2 * pad < fw:
-        padded = (f" padded with pad={pad}: n_H_prev + 2*pad = {n_H_prev + 2 * pad}, "
-                  f"n_W_prev + 2*pad = {n_W_prev + 2 * pad}" if pad else "")
+        padded = (
+            f" padded with pad={pad}: n_H_prev + 2*pad = {n_H_prev + 2 * pad}, "
+            f"n_W_prev + 2*pad = {n_W_prev + 2 * pad}"
+            if pad
+            else ""
+        )
         raise ValueError(
             f"the {fh}x{fw} window does not fit {name} of shape {tuple(shape)}{padded}"
         )
@@ -217,8 +221,7 @@ def conv_forward(A_prev, W, b, hparameters):
      10.99288867  3.03171932]
     """
     A, Wa, ba, stride, pad = _conv_args(A_prev, W, b, hparameters)
-    Z = fastconv.conv2d(A, Wa, ba.reshape(-1), stride=stride, padding=pad,
-                        layout="NHWC")
+    Z = fastconv.conv2d(A, Wa, ba.reshape(-1), stride=stride, padding=pad, layout="NHWC")
     return Z, (A_prev, W, b, hparameters)
 
 
@@ -253,17 +256,27 @@ def conv_backward(dZ, cache):
     >>> db.shape
     (1, 1, 1, 1)
     """
-    A_prev, W, b, hparameters = _a.cache(cache, 4, "(A_prev, W, b, hparameters)",
-                                       "conv_forward")
+    A_prev, W, b, hparameters = _a.cache(
+        cache, 4, "(A_prev, W, b, hparameters)", "conv_forward"
+    )
     A, Wa, _, stride, pad = _conv_args(A_prev, W, None, hparameters)
     dZ = _a.array(dZ, "dZ", 4, "(m, n_H, n_W, n_C)")
     m, n_H_prev, n_W_prev, _ = A.shape
     fh, fw, _, n_C = Wa.shape
-    _a.check_grad(dZ, "dZ", (m, (n_H_prev + 2 * pad - fh) // stride + 1,
-                             (n_W_prev + 2 * pad - fw) // stride + 1, n_C),
-                  "Z (m, n_H, n_W, n_C)")
-    dA_prev, dW, db = fastconv.conv2d_backward(dZ, A, Wa, stride=stride, padding=pad,
-                                               layout="NHWC")
+    _a.check_grad(
+        dZ,
+        "dZ",
+        (
+            m,
+            (n_H_prev + 2 * pad - fh) // stride + 1,
+            (n_W_prev + 2 * pad - fw) // stride + 1,
+            n_C,
+        ),
+        "Z (m, n_H, n_W, n_C)",
+    )
+    dA_prev, dW, db = fastconv.conv2d_backward(
+        dZ, A, Wa, stride=stride, padding=pad, layout="NHWC"
+    )
     return dA_prev, dW, db.reshape(1, 1, 1, -1)
 
 
@@ -334,8 +347,12 @@ def pool_backward(dA, cache, mode="max"):
     A, f, stride, mode = _pool_args(A_prev, hparameters, mode)
     dA = _a.array(dA, "dA", 4, "(m, n_H, n_W, n_C)")
     m, n_H_prev, n_W_prev, n_C = A.shape
-    _a.check_grad(dA, "dA", (m, (n_H_prev - f) // stride + 1, (n_W_prev - f) // stride + 1,
-                             n_C), "A (m, n_H, n_W, n_C)")
+    _a.check_grad(
+        dA,
+        "dA",
+        (m, (n_H_prev - f) // stride + 1, (n_W_prev - f) // stride + 1, n_C),
+        "A (m, n_H, n_W, n_C)",
+    )
     if mode == "max":
         return fastconv.max_pool2d_backward(dA, A, f, stride, layout="NHWC")
     return fastconv.avg_pool2d_backward(dA, A, f, stride, layout="NHWC")
@@ -391,7 +408,10 @@ def distribute_value(dz, shape):
     """
     if not isinstance(shape, (tuple, list)) or len(shape) != 2:
         raise ValueError(f"shape must be a pair (n_H, n_W), got {shape!r}")
-    n_H, n_W = _a.int_arg(shape[0], "shape[0] (n_H)", 1), _a.int_arg(shape[1], "shape[1] (n_W)", 1)
+    n_H, n_W = (
+        _a.int_arg(shape[0], "shape[0] (n_H)", 1),
+        _a.int_arg(shape[1], "shape[1] (n_W)", 1),
+    )
     dz = _a.array(dz, "dz", None, "")
     if dz.size != 1:
         raise ValueError(f"dz must be a single number, got shape {dz.shape}")

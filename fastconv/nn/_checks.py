@@ -7,7 +7,7 @@ import numpy as np
 import fastconv
 
 _LAYOUTS = ("NCHW", "NHWC")
-_KEEP_ALL = "keep all"         # Dropout's mask after an identity forward pass
+_KEEP_ALL = "keep all"  # Dropout's mask after an identity forward pass
 
 
 def _check_int(value, name, minimum):
@@ -35,7 +35,7 @@ def _check_pair(value, name, minimum):
 
 
 def _check_padding(padding):
-    """"same"/"valid" (any case), an int, a pair or (top, bottom, left, right)."""
+    """ "same"/"valid" (any case), an int, a pair or (top, bottom, left, right)."""
     if isinstance(padding, str):
         mode = padding.lower()
         if mode not in ("same", "valid"):
@@ -126,5 +126,3 @@ def _he_normal(rng, shape, fan_in, dtype):
 
 def _backend_name(backend):
     return getattr(backend, "__name__", repr(backend))
-
-

@@ -117,9 +117,22 @@ class Conv2d(Layer):
     ((2, 5, 9, 8), (2, 9, 9, 3))
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, *, layout="NCHW", dtype=np.float32,
-                 rng=None, backend=None):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        *,
+        layout="NCHW",
+        dtype=np.float32,
+        rng=None,
+        backend=None,
+    ):
         super().__init__()
         self.in_channels = _check_int(in_channels, "in_channels", 1)
         self.out_channels = _check_int(out_channels, "out_channels", 1)
@@ -149,29 +162,38 @@ class Conv2d(Layer):
         self._x = None
 
     def _options(self):
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
-                    groups=self.groups, layout=self.layout)
+        return dict(
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            layout=self.layout,
+        )
 
     def forward(self, x):
         """Convolve x (N, C, H, W) or (N, H, W, C) to (N, F, OH, OW) or (N, OH, OW, F)."""
         self._x = x
-        return self.backend.conv2d(x, self.params["weight"], self.params.get("bias"),
-                                   **self._options())
+        return self.backend.conv2d(
+            x, self.params["weight"], self.params.get("bias"), **self._options()
+        )
 
     def backward(self, grad_out):
         """Set the weight and bias gradients; return the gradient for x."""
         x = self._saved("_x")
-        gx, gw, gb = self.backend.conv2d_backward(grad_out, x, self.params["weight"],
-                                                  **self._options())
+        gx, gw, gb = self.backend.conv2d_backward(
+            grad_out, x, self.params["weight"], **self._options()
+        )
         self.grads["weight"][...] = gw
         if "bias" in self.grads:
             self.grads["bias"][...] = gb
         return gx
 
     def __repr__(self):
-        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size="
-                f"{self.kernel_size}, stride={self.stride}, padding={self.padding!r}, "
-                f"layout={self.layout!r}, backend={_backend_name(self.backend)})")
+        return (
+            f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size="
+            f"{self.kernel_size}, stride={self.stride}, padding={self.padding!r}, "
+            f"layout={self.layout!r}, backend={_backend_name(self.backend)})"
+        )
 
 
 class _Pool(Layer):
@@ -179,8 +201,9 @@ class _Pool(Layer):
 
     _functions = ()
 
-    def __init__(self, kernel_size, stride, padding, dilation, ceil_mode, layout,
-                 backend):
+    def __init__(
+        self, kernel_size, stride, padding, dilation, ceil_mode, layout, backend
+    ):
         super().__init__()
         self.kernel_size = _check_pair(kernel_size, "kernel_size", 1)
         self.stride = None if stride is None else _check_pair(stride, "stride", 1)
@@ -201,21 +224,25 @@ class _Pool(Layer):
         self._x = None
 
     def __repr__(self):
-        return (f"{type(self).__name__}(kernel_size={self.kernel_size}, stride="
-                f"{self.stride}, padding={self.padding!r}, layout={self.layout!r}, "
-                f"backend={_backend_name(self.backend)})")
+        return (
+            f"{type(self).__name__}(kernel_size={self.kernel_size}, stride="
+            f"{self.stride}, padding={self.padding!r}, layout={self.layout!r}, "
+            f"backend={_backend_name(self.backend)})"
+        )
 
     def forward(self, x):
         """Pool each window of x (max or mean, by the subclass)."""
         self._x = x
-        return getattr(self.backend, self._functions[0])(x, self.kernel_size,
-                                                         **self._options())
+        return getattr(self.backend, self._functions[0])(
+            x, self.kernel_size, **self._options()
+        )
 
     def backward(self, grad_out):
         """Gradient for x of the pooling, from the saved forward input."""
         x = self._saved("_x")
-        return getattr(self.backend, self._functions[1])(grad_out, x, self.kernel_size,
-                                                         **self._options())
+        return getattr(self.backend, self._functions[1])(
+            grad_out, x, self.kernel_size, **self._options()
+        )
 
 
 class MaxPool2d(_Pool):
@@ -248,14 +275,29 @@ class MaxPool2d(_Pool):
 
     _functions = ("max_pool2d", "max_pool2d_backward")
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                 *, layout="NCHW", backend=None):
-        super().__init__(kernel_size, stride, padding, dilation, ceil_mode, layout,
-                         backend)
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        dilation=1,
+        ceil_mode=False,
+        *,
+        layout="NCHW",
+        backend=None,
+    ):
+        super().__init__(
+            kernel_size, stride, padding, dilation, ceil_mode, layout, backend
+        )
 
     def _options(self):
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
-                    ceil_mode=self.ceil_mode, layout=self.layout)
+        return dict(
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            ceil_mode=self.ceil_mode,
+            layout=self.layout,
+        )
 
 
 class AvgPool2d(_Pool):
@@ -287,14 +329,28 @@ class AvgPool2d(_Pool):
 
     _functions = ("avg_pool2d", "avg_pool2d_backward")
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, *, layout="NCHW", backend=None):
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode=False,
+        count_include_pad=True,
+        *,
+        layout="NCHW",
+        backend=None,
+    ):
         super().__init__(kernel_size, stride, padding, 1, ceil_mode, layout, backend)
         self.count_include_pad = _check_bool(count_include_pad, "count_include_pad")
 
     def _options(self):
-        return dict(stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode,
-                    count_include_pad=self.count_include_pad, layout=self.layout)
+        return dict(
+            stride=self.stride,
+            padding=self.padding,
+            ceil_mode=self.ceil_mode,
+            count_include_pad=self.count_include_pad,
+            layout=self.layout,
+        )
 
 
 class ReLU(Layer):
@@ -317,7 +373,7 @@ class ReLU(Layer):
         """``max(x, 0)``."""
         x = np.asarray(x)
         self._mask = x > 0
-        return np.maximum(x, 0)          # NaN propagates, as in PyTorch
+        return np.maximum(x, 0)  # NaN propagates, as in PyTorch
 
     def backward(self, grad_out):
         """grad_out where x > 0, else 0."""
@@ -353,7 +409,7 @@ class Flatten(Layer):
         if x.ndim < 1:
             raise ValueError(f"x must have a batch axis, got shape {x.shape}")
         self._shape = x.shape
-        return x.reshape(x.shape[0], -1)                   # (N, features)
+        return x.reshape(x.shape[0], -1)  # (N, features)
 
     def backward(self, grad_out):
         """grad_out reshaped back to the last input's shape."""
@@ -390,8 +446,9 @@ class Linear(Layer):
     (4, 2)
     """
 
-    def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32,
-                 rng=None):
+    def __init__(
+        self, in_features, out_features, bias=True, *, dtype=np.float32, rng=None
+    ):
         super().__init__()
         self.in_features = _check_int(in_features, "in_features", 1)
         self.out_features = _check_int(out_features, "out_features", 1)
@@ -399,7 +456,8 @@ class Linear(Layer):
         dtype = _check_dtype(dtype)
         rng = _check_rng(rng)
         self.params["weight"] = _he_normal(
-            rng, (self.out_features, self.in_features), self.in_features, dtype)
+            rng, (self.out_features, self.in_features), self.in_features, dtype
+        )
         if use_bias:
             self.params["bias"] = np.zeros(self.out_features, dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
@@ -414,7 +472,7 @@ class Linear(Layer):
                 f"got shape {x.shape}"
             )
         self._x = x
-        y = x @ self.params["weight"].T                    # (N, out_features)
+        y = x @ self.params["weight"].T  # (N, out_features)
         if "bias" in self.params:
             y += self.params["bias"]
         return y
@@ -423,14 +481,16 @@ class Linear(Layer):
         """Set the weight and bias gradients; return the gradient for x."""
         x = self._saved("_x")
         grad_out = np.asarray(grad_out)
-        self.grads["weight"][...] = grad_out.T @ x         # (out, N) @ (N, in)
+        self.grads["weight"][...] = grad_out.T @ x  # (out, N) @ (N, in)
         if "bias" in self.grads:
             self.grads["bias"][...] = grad_out.sum(axis=0)
-        return grad_out @ self.params["weight"]             # (N, in_features)
+        return grad_out @ self.params["weight"]  # (N, in_features)
 
     def __repr__(self):
-        return (f"Linear({self.in_features}, {self.out_features}, "
-                f"bias={'bias' in self.params})")
+        return (
+            f"Linear({self.in_features}, {self.out_features}, "
+            f"bias={'bias' in self.params})"
+        )
 
 
 class Dropout(Layer):
@@ -581,5 +641,3 @@ class Sequential(Layer):
     def __repr__(self):
         inner = "".join(f"\n  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential({inner}\n)"
-
-

@@ -3,7 +3,6 @@
 import numpy as np
 
 
-
 def softmax(logits):
     """Row-wise softmax of logits (N, K), computed stably.
 
@@ -58,20 +57,23 @@ class SoftmaxCrossEntropy:
         logits = np.asarray(logits)
         labels = np.asarray(labels)
         if logits.ndim != 2 or logits.shape[0] == 0:
-            raise ValueError(f"logits must have shape (N, K) with N >= 1, got shape "
-                             f"{logits.shape}")
+            raise ValueError(
+                f"logits must have shape (N, K) with N >= 1, got shape {logits.shape}"
+            )
         if labels.dtype.kind not in "iu":
             raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
         if labels.shape != logits.shape[:1]:
-            raise ValueError(f"labels must have shape ({logits.shape[0]},) to match "
-                             f"logits {logits.shape}, got shape {labels.shape}")
+            raise ValueError(
+                f"labels must have shape ({logits.shape[0]},) to match "
+                f"logits {logits.shape}, got shape {labels.shape}"
+            )
         K = logits.shape[1]
         if labels.min() < 0 or labels.max() >= K:
             bad = labels[(labels < 0) | (labels >= K)]
             raise ValueError(f"labels must be in [0, {K}), got {bad[:5].tolist()}")
         z = logits - logits.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(z).sum(axis=1))           # (N,)
-        self._probs = np.exp(z - log_norm[:, None])        # (N, K)
+        log_norm = np.log(np.exp(z).sum(axis=1))  # (N,)
+        self._probs = np.exp(z - log_norm[:, None])  # (N, K)
         self._labels = labels
         rows = np.arange(len(labels))
         return float(np.mean(log_norm - z[rows, labels]))
@@ -85,5 +87,3 @@ class SoftmaxCrossEntropy:
         grad[np.arange(len(self._labels)), self._labels] -= 1
         grad /= len(self._labels)
         return grad
-
-

@@ -5,7 +5,6 @@ import numbers
 import numpy as np
 
 
-
 def _param_pairs(params):
     """`params` (pairs, or a layer with .parameters()) as a checked list of pairs."""
     if callable(getattr(params, "parameters", None)):
@@ -13,18 +12,22 @@ def _param_pairs(params):
     try:
         pairs = [tuple(pair) for pair in params]
     except TypeError:
-        raise TypeError(f"params must be (param, grad) pairs or a layer, got "
-                        f"{params!r}") from None
+        raise TypeError(
+            f"params must be (param, grad) pairs or a layer, got {params!r}"
+        ) from None
     for i, pair in enumerate(pairs):
         if len(pair) != 2:
-            raise ValueError(f"params[{i}] must be a (param, grad) pair, got "
-                             f"{len(pair)} items")
+            raise ValueError(
+                f"params[{i}] must be a (param, grad) pair, got {len(pair)} items"
+            )
         p, g = pair
         if not (isinstance(p, np.ndarray) and p.dtype.kind == "f"):
             raise TypeError(f"params[{i}] must hold a float ndarray param, got {p!r}")
         if not (isinstance(g, np.ndarray) and g.shape == p.shape):
-            raise ValueError(f"params[{i}] grad must be an ndarray of the param's "
-                             f"shape {p.shape}, got {getattr(g, 'shape', g)!r}")
+            raise ValueError(
+                f"params[{i}] grad must be an ndarray of the param's "
+                f"shape {p.shape}, got {getattr(g, 'shape', g)!r}"
+            )
     return pairs
 
 
@@ -35,7 +38,8 @@ def _check_real(value, name, low, high=None, low_open=False):
     too_low = value <= low if low_open else value < low
     if too_low or (high is not None and value >= high) or value != value:
         bounds = (f"({low}, " if low_open else f"[{low}, ") + (
-            f"{high})" if high is not None else "inf)")
+            f"{high})" if high is not None else "inf)"
+        )
         raise ValueError(f"{name} must be in {bounds}, got {value!r}")
     return value
 
@@ -115,8 +119,10 @@ class Adam:
         self.lr = _check_real(lr, "lr", 0.0, low_open=True)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair of floats, got {betas!r}")
-        self.betas = (_check_real(betas[0], "betas[0]", 0.0, 1.0),
-                      _check_real(betas[1], "betas[1]", 0.0, 1.0))
+        self.betas = (
+            _check_real(betas[0], "betas[0]", 0.0, 1.0),
+            _check_real(betas[1], "betas[1]", 0.0, 1.0),
+        )
         self.eps = _check_real(eps, "eps", 0.0)
         self.weight_decay = _check_real(weight_decay, "weight_decay", 0.0)
         self.t = 0
@@ -127,8 +133,8 @@ class Adam:
         """Update every parameter in place from its current gradient."""
         self.t += 1
         b1, b2 = self.betas
-        step_size = self.lr / (1 - b1 ** self.t)
-        root_bc2 = (1 - b2 ** self.t) ** 0.5
+        step_size = self.lr / (1 - b1**self.t)
+        root_bc2 = (1 - b2**self.t) ** 0.5
         for (p, g), m, v in zip(self.pairs, self.m, self.v):
             if self.weight_decay:
                 g = g + self.weight_decay * p

@@ -83,7 +83,7 @@ def gemm_rate(dtype, size=1024, rounds=5):
     b = rng.standard_normal((size, size)).astype(dtype)
     a @ b
     t = time_interleaved({"gemm": lambda: a @ b}, rounds)["gemm"]
-    return 2 * size ** 3 / t / 1e9
+    return 2 * size**3 / t / 1e9
 
 
 # --------------------------------------------------------------------------
@@ -98,13 +98,15 @@ def _naive_slice(layer):
 def bench_layer(layer, dtype, layout, rounds, with_torch):
     """Time one layer; returns a dict of medians (seconds) and derived figures."""
     x, w, b, gy = _suite.make_inputs(layer, dtype, layout)
-    calls = {"fastconv": _baselines.fastconv_calls(layer, x, w, b, gy, layout),
-             "numpy": _baselines.numpy_calls(layer, x, w, b, gy, layout)}
+    calls = {
+        "fastconv": _baselines.fastconv_calls(layer, x, w, b, gy, layout),
+        "numpy": _baselines.numpy_calls(layer, x, w, b, gy, layout),
+    }
     if with_torch:
         calls["torch"] = _baselines.torch_calls(layer, x, w, b, gy, layout)
     fns = {}
     for name, (fwd, bwd) in calls.items():
-        fwd(), bwd()                                   # compile / warm up
+        fwd(), bwd()  # compile / warm up
         fns[name + ":fwd"], fns[name + ":bwd"] = fwd, bwd
     med = time_interleaved(fns, rounds)
 
@@ -116,8 +118,13 @@ def bench_layer(layer, dtype, layout, rounds, with_torch):
         fn()
         naive[phase] = (time.perf_counter() - t0) * layer.N / k
 
-    row = {"layer": layer.name, "kind": layer.kind, "layout": layout,
-           "dtype": np.dtype(dtype).name, "naive_samples": k}
+    row = {
+        "layer": layer.name,
+        "kind": layer.kind,
+        "layout": layout,
+        "dtype": np.dtype(dtype).name,
+        "naive_samples": k,
+    }
     for name in CONTENDERS:
         for phase in ("fwd", "bwd"):
             row[f"{name}_{phase}_s"] = med.get(f"{name}:{phase}")
@@ -148,11 +155,15 @@ def _fmt_x(v):
 
 def _table(rows, gemm, with_torch, out):
     dtype = rows[0]["dtype"]
-    head = (f"{'layer':13s} {'layout':6s} {'fwd ms':>8s} {'bwd ms':>8s} "
-            f"{'GFLOP/s':>7s} {'%GEMM':>5s} {'x naive':>7s} {'x numpy':>7s} "
-            f"{'x torch':>7s} {'x torch':>7s}")
-    sub = (f"{'':13s} {'':6s} {'':>8s} {'':>8s} {'fwd':>7s} {'fwd':>5s} "
-           f"{'f+b':>7s} {'f+b':>7s} {'fwd':>7s} {'f+b':>7s}")
+    head = (
+        f"{'layer':13s} {'layout':6s} {'fwd ms':>8s} {'bwd ms':>8s} "
+        f"{'GFLOP/s':>7s} {'%GEMM':>5s} {'x naive':>7s} {'x numpy':>7s} "
+        f"{'x torch':>7s} {'x torch':>7s}"
+    )
+    sub = (
+        f"{'':13s} {'':6s} {'':>8s} {'':>8s} {'fwd':>7s} {'fwd':>5s} "
+        f"{'f+b':>7s} {'f+b':>7s} {'fwd':>7s} {'f+b':>7s}"
+    )
     out(f"\n{dtype}: GEMM rate {gemm:.1f} GFLOP/s (numpy matmul 1024x1024, this run)")
     out(head)
     out(sub)
@@ -163,24 +174,34 @@ def _table(rows, gemm, with_torch, out):
             continue
         for r in group:
             gf = f"{r['gflops_fwd']:7.1f}" if "gflops_fwd" in r else f"{'':7s}"
-            pct = f"{100 * r['gflops_fwd'] / gemm:4.0f}%" if "gflops_fwd" in r else f"{'':5s}"
+            pct = (
+                f"{100 * r['gflops_fwd'] / gemm:4.0f}%"
+                if "gflops_fwd" in r
+                else f"{'':5s}"
+            )
             torch_f = _fmt_x(r["x_torch_fwd"]) if with_torch else "  n/i"
             torch_fb = _fmt_x(r["x_torch_fb"]) if with_torch else "  n/i"
-            out(f"{r['layer']:13s} {r['layout']:6s} {1e3 * r['fastconv_fwd_s']:8.2f} "
+            out(
+                f"{r['layer']:13s} {r['layout']:6s} {1e3 * r['fastconv_fwd_s']:8.2f} "
                 f"{1e3 * r['fastconv_bwd_s']:8.2f} {gf} {pct} "
                 f"{_fmt_x(r['x_naive_fb']):>7s} {_fmt_x(r['x_numpy_fb']):>7s} "
-                f"{torch_f:>7s} {torch_fb:>7s}")
+                f"{torch_f:>7s} {torch_fb:>7s}"
+            )
         for layout in ("NCHW", "NHWC", "all"):
             sel = [r for r in group if layout in ("all", r["layout"])]
             if not sel:
                 continue
-            g = {key: _geomean([r[key] for r in sel])
-                 for key in ("x_naive_fb", "x_numpy_fb", "x_torch_fwd", "x_torch_fb")}
+            g = {
+                key: _geomean([r[key] for r in sel])
+                for key in ("x_naive_fb", "x_numpy_fb", "x_torch_fwd", "x_torch_fb")
+            }
             label = f"geomean {kind}"
-            out(f"{label:13s} {layout:6s} {'':8s} {'':8s} {'':7s} {'':5s} "
+            out(
+                f"{label:13s} {layout:6s} {'':8s} {'':8s} {'':7s} {'':5s} "
                 f"{_fmt_x(g['x_naive_fb']):>7s} {_fmt_x(g['x_numpy_fb']):>7s} "
                 f"{_fmt_x(g['x_torch_fwd']) if with_torch else '  n/i':>7s} "
-                f"{_fmt_x(g['x_torch_fb']) if with_torch else '  n/i':>7s}")
+                f"{_fmt_x(g['x_torch_fb']) if with_torch else '  n/i':>7s}"
+            )
         out("-" * len(head))
 
 
@@ -199,11 +220,17 @@ def run_bench(layers, dtypes, rounds=5, with_torch=None, out=print, progress=Tru
         with_torch = _baselines.torch_available()
     info = _machine.machine_info()
     blas = info["blas"]
-    out(f"machine: {info['cpu']}, {info['cores']} cores; python {info['python']}, "
-        f"numpy {info['numpy']}, numba {info['numba']}")
-    out(f"BLAS: {blas.get('library')} {blas.get('version') or ''}, "
-        f"{blas.get('threads', '?')} threads, core type {blas.get('core_type', '?')}")
-    out(f"torch: {info['torch'] or 'not installed (pip install torch==2.13.0 for the x torch columns)'}")
+    out(
+        f"machine: {info['cpu']}, {info['cores']} cores; python {info['python']}, "
+        f"numpy {info['numpy']}, numba {info['numba']}"
+    )
+    out(
+        f"BLAS: {blas.get('library')} {blas.get('version') or ''}, "
+        f"{blas.get('threads', '?')} threads, core type {blas.get('core_type', '?')}"
+    )
+    out(
+        f"torch: {info['torch'] or 'not installed (pip install torch==2.13.0 for the x torch columns)'}"
+    )
     for line in _machine.diagnosis(info):
         out(f"note: {line}")
     jobs = [(d, lay, L) for d in dtypes for L in layers for lay in ("NCHW", "NHWC")]
@@ -216,9 +243,11 @@ def run_bench(layers, dtypes, rounds=5, with_torch=None, out=print, progress=Tru
         rows.append(bench_layer(L, d, layout, rounds, with_torch))
     if progress:
         _progress(len(jobs), len(jobs), "done")
-    out(f"\nmedians of {rounds} interleaved rounds; x = other's time / fastconv's "
+    out(
+        f"\nmedians of {rounds} interleaved rounds; x = other's time / fastconv's "
         f"(higher is better); x naive: the oracle timed on N/8 samples "
-        f"(at least 1) and scaled to N; n/i: torch not installed")
+        f"(at least 1) and scaled to N; n/i: torch not installed"
+    )
     for d in dtypes:
         name = np.dtype(d).name
         _table([r for r in rows if r["dtype"] == name], gemm[name], with_torch, out)
@@ -240,14 +269,16 @@ def _plot(rows, path):
         labels = [f"{r['layer']}\n{r['layout']}" for r in sel]
         xs = np.arange(len(sel))
         peers = [("numpy", "x_numpy_fb")] + (
-            [("torch", "x_torch_fb")] if sel[0]["x_torch_fb"] is not None else [])
+            [("torch", "x_torch_fb")] if sel[0]["x_torch_fb"] is not None else []
+        )
         width = 0.8 / len(peers)
         for k, (name, key) in enumerate(peers):
             ax.bar(xs + k * width, [r[key] for r in sel], width, label=f"vs {name}")
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_yscale("log")
-        ax.set_xticks(xs + width * (len(peers) - 1) / 2, labels, fontsize=7, rotation=60,
-                      ha="right")
+        ax.set_xticks(
+            xs + width * (len(peers) - 1) / 2, labels, fontsize=7, rotation=60, ha="right"
+        )
         ax.set_ylabel("speed-up, forward+backward")
         ax.set_title(f"fastconv speed-up ({d}; above 1 = fastconv faster)")
         ax.legend()
@@ -258,18 +289,30 @@ def _plot(rows, path):
 def add_arguments(parser):
     """Options of ``python -m fastconv bench``."""
     names = ", ".join(_suite.LAYERS)
-    parser.add_argument("--layers", type=_layer_list, default=None,
-                        help=f"comma-separated layer names (default: all of {names})")
+    parser.add_argument(
+        "--layers",
+        type=_layer_list,
+        default=None,
+        help=f"comma-separated layer names (default: all of {names})",
+    )
     parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
-    parser.add_argument("--rounds", type=_positive_int, default=None,
-                        help="interleaved rounds per contender (default 5, --quick 3)")
-    parser.add_argument("--quick", action="store_true",
-                        help="3 rounds and a few representative layers")
+    parser.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=None,
+        help="interleaved rounds per contender (default 5, --quick 3)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="3 rounds and a few representative layers"
+    )
     parser.add_argument("--json", metavar="PATH", help="write the raw results as JSON")
     parser.add_argument("--plot", metavar="PATH.png", help="bar chart of the speed-ups")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    parser.add_argument("--no-blas-fix", action="store_true",
-                        help="keep the machine's OpenBLAS core type even if misdetected")
+    parser.add_argument(
+        "--no-blas-fix",
+        action="store_true",
+        help="keep the machine's OpenBLAS core type even if misdetected",
+    )
 
 
 QUICK_LAYERS = ("lenet-c1", "resnet-3x3", "cs231n-speed", "max-2s2", "cs231n-pool")
@@ -277,7 +320,9 @@ QUICK_LAYERS = ("lenet-c1", "resnet-3x3", "cs231n-speed", "max-2s2", "cs231n-poo
 
 def _layer_list(text):
     try:
-        return [_suite.get_layer(name.strip()) for name in text.split(",") if name.strip()]
+        return [
+            _suite.get_layer(name.strip()) for name in text.split(",") if name.strip()
+        ]
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -291,23 +336,29 @@ def _positive_int(text):
 
 def run(args):
     """Run ``python -m fastconv bench``; return the exit status."""
-    if args.plot:   # fail before the run, not after it
+    if args.plot:  # fail before the run, not after it
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             print("--plot needs matplotlib: pip install matplotlib", file=sys.stderr)
             return 2
     layers = args.layers or (
-        [_suite.get_layer(n) for n in QUICK_LAYERS] if args.quick
-        else _suite.CONV_LAYERS + _suite.POOL_LAYERS)
+        [_suite.get_layer(n) for n in QUICK_LAYERS]
+        if args.quick
+        else _suite.CONV_LAYERS + _suite.POOL_LAYERS
+    )
     dtypes = [np.float32, np.float64] if args.dtype == "both" else [np.dtype(args.dtype)]
     rounds = args.rounds or (3 if args.quick else 5)
     with_torch = False if args.no_torch else None
     info, rows, gemm = run_bench(layers, dtypes, rounds, with_torch)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"machine": info, "gemm_gflops": gemm, "rounds": rounds,
-                       "rows": rows}, fh, indent=1, default=str)
+            json.dump(
+                {"machine": info, "gemm_gflops": gemm, "rounds": rounds, "rows": rows},
+                fh,
+                indent=1,
+                default=str,
+            )
         print(f"wrote {args.json}")
     if args.plot:
         _plot(rows, args.plot)

@@ -43,10 +43,10 @@ __all__ = [
     "run",
 ]
 
-DEFAULT_TIME_LIMIT = 10.0       # seconds per call of a user's function
-MIN_IMPORT_TIME_LIMIT = 30.0    # importing may run a converted notebook's cells
-FAST_REPEAT = 3                 # fastconv's time is the best of this many calls
-TRACEBACK_LINES = 12            # lines of a user's traceback kept in the report
+DEFAULT_TIME_LIMIT = 10.0  # seconds per call of a user's function
+MIN_IMPORT_TIME_LIMIT = 30.0  # importing may run a converted notebook's cells
+FAST_REPEAT = 3  # fastconv's time is the best of this many calls
+TRACEBACK_LINES = 12  # lines of a user's traceback kept in the report
 
 
 class UsageError(ValueError):
@@ -131,8 +131,11 @@ class FunctionResult:
     @property
     def timed(self):
         """The cases where both the user's call and fastconv's were timed."""
-        return [c for c in self.cases
-                if c.user_seconds is not None and c.fast_seconds is not None]
+        return [
+            c
+            for c in self.cases
+            if c.user_seconds is not None and c.fast_seconds is not None
+        ]
 
     @property
     def user_seconds(self):
@@ -202,7 +205,7 @@ def _import_target(target):
     if target.endswith(".py") or os.sep in target or (os.altsep and os.altsep in target):
         path = pathlib.Path(target).resolve()
         parts, root = [path.stem], path.parent
-        while (root / "__init__.py").exists():     # a file in a package: import it as one
+        while (root / "__init__.py").exists():  # a file in a package: import it as one
             parts.insert(0, root.name)
             root = root.parent
         sys.path.insert(0, str(root))
@@ -248,17 +251,24 @@ def _run_task(module, task):
         fname, fargs = task["forward"]
         try:
             args = (args[0], getattr(module, fname)(*fargs)[1])
-        except BaseException as exc:      # the user's forward failed: standard cache
-            note = (f"your {fname} raised {type(exc).__name__}, so the assignment's "
-                    f"standard cache was used")
+        except BaseException as exc:  # the user's forward failed: standard cache
+            note = (
+                f"your {fname} raised {type(exc).__name__}, so the assignment's "
+                f"standard cache was used"
+            )
     fn = getattr(module, task["name"])
     start = time.perf_counter()
     try:
         result = fn(*args, **task["kwargs"])
     except BaseException as exc:
         elapsed = time.perf_counter() - start
-        return ("error", f"{type(exc).__name__}: {exc}", _user_traceback(exc), elapsed,
-                note)
+        return (
+            "error",
+            f"{type(exc).__name__}: {exc}",
+            _user_traceback(exc),
+            elapsed,
+            note,
+        )
     elapsed = time.perf_counter() - start
     return ("ok", _describe(result), _keep(result, task["outputs"]), elapsed, note)
 
@@ -282,9 +292,9 @@ def _serve(boot, requests):
     """Child process: import the target, report the names found, serve calls."""
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())      # C-level prints cannot corrupt replies
-    sys.stdin = io.StringIO()                  # nor can input() eat requests
-    sys.stdout = sys.stderr = io.StringIO()    # the user's prints stay out of the table
+    os.dup2(devnull, sys.stdout.fileno())  # C-level prints cannot corrupt replies
+    sys.stdin = io.StringIO()  # nor can input() eat requests
+    sys.stdout = sys.stderr = io.StringIO()  # the user's prints stay out of the table
 
     def send(obj):
         pickle.dump(obj, replies, protocol=pickle.HIGHEST_PROTOCOL)
@@ -293,8 +303,15 @@ def _serve(boot, requests):
     try:
         module = _import_target(boot["target"])
     except BaseException as exc:
-        send(("import-error", type(exc).__name__, str(exc), _user_traceback(exc),
-              getattr(exc, "name", None)))
+        send(
+            (
+                "import-error",
+                type(exc).__name__,
+                str(exc),
+                _user_traceback(exc),
+                getattr(exc, "name", None),
+            )
+        )
         return
     send(("ready", [n for n in boot["names"] if callable(getattr(module, n, None))]))
     while True:
@@ -309,9 +326,16 @@ def _serve(boot, requests):
         reply = _run_task(module, task)
         try:
             data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:               # e.g. an unpicklable return value
-            data = pickle.dumps(("error", f"the result could not be sent back: {exc}",
-                                 "", reply[3], reply[4]))
+        except Exception as exc:  # e.g. an unpicklable return value
+            data = pickle.dumps(
+                (
+                    "error",
+                    f"the result could not be sent back: {exc}",
+                    "",
+                    reply[3],
+                    reply[4],
+                )
+            )
         replies.write(data)
         replies.flush()
 
@@ -333,7 +357,7 @@ def _read_replies(stream, replies):
     while True:
         try:
             replies.put(pickle.load(stream))
-        except Exception:                      # EOF or a torn message: the child is gone
+        except Exception:  # EOF or a torn message: the child is gone
             replies.put(_EOF)
             return
 
@@ -348,29 +372,42 @@ class _Worker:
 
     def _start(self):
         self.stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.stderr)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _BOOT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+        )
         self.replies = queue.Queue()
-        threading.Thread(target=_read_replies, args=(self.proc.stdout, self.replies),
-                         daemon=True, name="fastconv-check-reader").start()
+        threading.Thread(
+            target=_read_replies,
+            args=(self.proc.stdout, self.replies),
+            daemon=True,
+            name="fastconv-check-reader",
+        ).start()
         boot = dict(sys_path=list(sys.path), target=self.target, names=self.names)
         try:
             reply = self._exchange(boot, self.import_limit)
         except _Timeout:
-            raise UsageError(f"importing {self.target} took longer than "
-                             f"{self.import_limit:g} s") from None
+            raise UsageError(
+                f"importing {self.target} took longer than {self.import_limit:g} s"
+            ) from None
         except _Crash as crash:
-            raise UsageError(f"the process importing {self.target} died (exit code "
-                             f"{crash.args[0]}){crash.args[1]}") from None
+            raise UsageError(
+                f"the process importing {self.target} died (exit code "
+                f"{crash.args[0]}){crash.args[1]}"
+            ) from None
         if reply[0] == "import-error":
             _, exc_name, exc_text, tb, missing = reply
             self.close()
-            target_missing = missing and (self.target == missing
-                                          or self.target.startswith(missing + "."))
+            target_missing = missing and (
+                self.target == missing or self.target.startswith(missing + ".")
+            )
             if exc_name == "ModuleNotFoundError" and target_missing:
                 raise UsageError(f"no such file or module: {self.target}")
-            raise UsageError(f"could not import {self.target}: {exc_name}: {exc_text}\n"
-                             f"{_tail(tb)}")
+            raise UsageError(
+                f"could not import {self.target}: {exc_name}: {exc_text}\n{_tail(tb)}"
+            )
         return reply[1]
 
     def _exchange(self, request, limit):
@@ -386,7 +423,7 @@ class _Worker:
         if reply is _EOF:
             try:
                 code = self.proc.wait(2)
-            except subprocess.TimeoutExpired:      # it closed its stdout but lives on
+            except subprocess.TimeoutExpired:  # it closed its stdout but lives on
                 self.proc.kill()
                 code = self.proc.wait()
             self.stderr.seek(0)
@@ -450,22 +487,28 @@ def _compare(spec, case, describe, kept):
         got = kept.get(index)
         try:
             arr = np.asarray(got)
-        except Exception:                      # e.g. a ragged list
+        except Exception:  # e.g. a ragged list
             arr = np.asarray(None)
         if arr.dtype.kind not in "biuf":
-            return "fail", f"{label} is {type(got).__name__}, expected an array of " \
-                           f"shape {expected.shape}", errors
+            return (
+                "fail",
+                f"{label} is {type(got).__name__}, expected an array of "
+                f"shape {expected.shape}",
+                errors,
+            )
         if arr.shape != expected.shape:
             want = "a scalar" if expected.shape == () else f"shape {expected.shape}"
             return "fail", f"{label} has shape {arr.shape}, expected {want}", errors
         g, e = arr.astype(np.float64), expected.astype(np.float64)
         with np.errstate(invalid="ignore", over="ignore"):
             diff = np.abs(g - e)
-            diff = np.where(np.isnan(diff), np.inf, diff)   # NaN is as bad as it gets
-            rel = np.where(np.isinf(diff), np.inf,
-                           diff / np.maximum(1e-8, np.abs(g) + np.abs(e)))
-        allowed = tol["atol"] * max(1.0, float(np.max(np.abs(e), initial=0.0))) \
-            + tol["rtol"] * np.abs(e)
+            diff = np.where(np.isnan(diff), np.inf, diff)  # NaN is as bad as it gets
+            rel = np.where(
+                np.isinf(diff), np.inf, diff / np.maximum(1e-8, np.abs(g) + np.abs(e))
+            )
+        allowed = tol["atol"] * max(1.0, float(np.max(np.abs(e), initial=0.0))) + tol[
+            "rtol"
+        ] * np.abs(e)
         if diff.size:
             ia = np.unravel_index(np.argmax(diff), diff.shape)
             ir = np.unravel_index(np.argmax(rel), rel.shape)
@@ -476,8 +519,10 @@ def _compare(spec, case, describe, kept):
         bad = np.argwhere(~(diff <= allowed))
         if first_bad is None and len(bad):
             i = tuple(bad[0])
-            first_bad = (f"{_where(label, i)} = {g[i]:.8g}, expected {e[i]:.8g} "
-                         f"(tolerance {allowed[i]:.2g})")
+            first_bad = (
+                f"{_where(label, i)} = {g[i]:.8g}, expected {e[i]:.8g} "
+                f"(tolerance {allowed[i]:.2g})"
+            )
     if first_bad is not None:
         return "fail", first_bad, errors
     return "pass", "", errors
@@ -487,7 +532,7 @@ def _time_fast(spec, case):
     """Best time of fastconv's version of the call; None if it cannot take the case."""
     fn = spec.fast
     try:
-        fn(*case.args, **case.kwargs)                      # compiles, outside timing
+        fn(*case.args, **case.kwargs)  # compiles, outside timing
     except (TypeError, ValueError):
         return None
     best = float("inf")
@@ -500,44 +545,71 @@ def _time_fast(spec, case):
 
 def _check_function(worker, spec, time_limit):
     result = FunctionResult(spec.name, spec.returns)
-    stopped = ""              # after a time-out or a crash, the other cases are skipped
+    stopped = ""  # after a time-out or a crash, the other cases are skipped
     for case in spec.cases():
         base = dict(name=case.name, why=case.why, params=case.params)
         if stopped:
-            result.cases.append(CaseResult(
-                status="skipped", message=f"skipped after a {stopped}", **base))
+            result.cases.append(
+                CaseResult(status="skipped", message=f"skipped after a {stopped}", **base)
+            )
             continue
-        task = dict(name=spec.name, args=case.args, kwargs=case.kwargs,
-                    outputs=spec.outputs, forward=case.forward)
+        task = dict(
+            name=spec.name,
+            args=case.args,
+            kwargs=case.kwargs,
+            outputs=spec.outputs,
+            forward=case.forward,
+        )
         try:
             reply = worker.call(task, time_limit)
         except _Timeout:
             stopped = "time-out"
-            result.cases.append(CaseResult(
-                status="timeout",
-                message=f"did not return within the time limit of {time_limit:g} s",
-                **base))
+            result.cases.append(
+                CaseResult(
+                    status="timeout",
+                    message=f"did not return within the time limit of {time_limit:g} s",
+                    **base,
+                )
+            )
             continue
         except _Crash as crash:
             stopped = "crash"
-            result.cases.append(CaseResult(
-                status="crash",
-                message=f"the process running it died (exit code {crash.args[0]})"
-                        f"{crash.args[1]}",
-                **base))
+            result.cases.append(
+                CaseResult(
+                    status="crash",
+                    message=f"the process running it died (exit code {crash.args[0]})"
+                    f"{crash.args[1]}",
+                    **base,
+                )
+            )
             continue
         fast = _time_fast(spec, case)
         if reply[0] == "error":
             _, message, tb, _, note = reply
-            result.cases.append(CaseResult(status="error", message=f"raised {message}",
-                                           traceback=tb, fast_seconds=fast, note=note,
-                                           **base))
+            result.cases.append(
+                CaseResult(
+                    status="error",
+                    message=f"raised {message}",
+                    traceback=tb,
+                    fast_seconds=fast,
+                    note=note,
+                    **base,
+                )
+            )
             continue
         _, describe, kept, seconds, note = reply
         status, message, errors = _compare(spec, case, describe, kept)
-        result.cases.append(CaseResult(status=status, message=message,
-                                       user_seconds=seconds, fast_seconds=fast,
-                                       note=note, **base, **errors))
+        result.cases.append(
+            CaseResult(
+                status=status,
+                message=message,
+                user_seconds=seconds,
+                fast_seconds=fast,
+                note=note,
+                **base,
+                **errors,
+            )
+        )
     return result
 
 
@@ -552,16 +624,22 @@ def _resolve_target(path_or_module):
     if isinstance(path_or_module, os.PathLike):
         path_or_module = os.fspath(path_or_module)
     if not isinstance(path_or_module, str) or not path_or_module:
-        raise UsageError(f"path_or_module must be a .py path, a module name or a "
-                         f"module, got {path_or_module!r}")
+        raise UsageError(
+            f"path_or_module must be a .py path, a module name or a "
+            f"module, got {path_or_module!r}"
+        )
     target = path_or_module
-    looks_like_path = (target.endswith(".py") or os.sep in target
-                       or (os.altsep is not None and os.altsep in target))
+    looks_like_path = (
+        target.endswith(".py")
+        or os.sep in target
+        or (os.altsep is not None and os.altsep in target)
+    )
     if looks_like_path:
         path = pathlib.Path(target)
         if path.is_dir():
-            raise UsageError(f"{target} is a directory: give the .py file that "
-                             f"defines your functions")
+            raise UsageError(
+                f"{target} is a directory: give the .py file that defines your functions"
+            )
         if not path.is_file():
             raise UsageError(f"no such file: {target}")
         if path.suffix != ".py":
@@ -609,35 +687,53 @@ def check(path_or_module, api="dlai", *, time_limit=DEFAULT_TIME_LIMIT, function
     """
     if api not in _check_cases.APIS:
         raise UsageError(f"api must be one of {sorted(_check_cases.APIS)}, got {api!r}")
-    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) \
-            or not time_limit > 0:
-        raise UsageError(f"time_limit must be a positive number of seconds, "
-                         f"got {time_limit!r}")
+    if (
+        isinstance(time_limit, bool)
+        or not isinstance(time_limit, (int, float))
+        or not time_limit > 0
+    ):
+        raise UsageError(
+            f"time_limit must be a positive number of seconds, got {time_limit!r}"
+        )
     all_specs = _check_cases.specs(api)
     names = [s.name for s in all_specs]
     if functions is not None:
         functions = list(functions)
         unknown = [f for f in functions if f not in names]
         if unknown:
-            raise UsageError(f"unknown {api} function(s) {unknown}; the {api} functions "
-                             f"are {names}")
+            raise UsageError(
+                f"unknown {api} function(s) {unknown}; the {api} functions are {names}"
+            )
         all_specs = [s for s in all_specs if s.name in functions]
     target = _resolve_target(path_or_module)
-    shown = (path_or_module.__name__ if isinstance(path_or_module, types.ModuleType)
-             else os.fspath(path_or_module))
+    shown = (
+        path_or_module.__name__
+        if isinstance(path_or_module, types.ModuleType)
+        else os.fspath(path_or_module)
+    )
     wanted = [s.name for s in all_specs]
     worker = _Worker(target, wanted, max(float(time_limit), MIN_IMPORT_TIME_LIMIT))
     try:
         found = worker.found
         if not found:
-            raise UsageError(f"none of the {api} functions were found in {shown}: "
-                             f"looked for {', '.join(wanted)}")
-        results = [_check_function(worker, s, float(time_limit))
-                   for s in all_specs if s.name in found]
+            raise UsageError(
+                f"none of the {api} functions were found in {shown}: "
+                f"looked for {', '.join(wanted)}"
+            )
+        results = [
+            _check_function(worker, s, float(time_limit))
+            for s in all_specs
+            if s.name in found
+        ]
     finally:
         worker.close()
-    return CheckReport(target=shown, api=api, time_limit=float(time_limit),
-                       functions=results, missing=[n for n in wanted if n not in found])
+    return CheckReport(
+        target=shown,
+        api=api,
+        time_limit=float(time_limit),
+        functions=results,
+        missing=[n for n in wanted if n not in found],
+    )
 
 
 # --------------------------------------------------------------------------
@@ -664,6 +760,7 @@ def _fmt_params(params):
         if isinstance(v, tuple):
             return "(" + ", ".join(map(str, v)) + ")"
         return str(v)
+
     return ", ".join(f"{k} {fmt(v)}" for k, v in params.items())
 
 
@@ -682,22 +779,32 @@ def format_report(report):
     -------
     str
     """
-    out = [f"fastconv check: {report.target} (api {report.api}, time limit "
-           f"{report.time_limit:g} s per call)"]
-    header = (f"  {'case':<26} {'result':<8} {'max abs err':>11} {'max rel err':>11} "
-              f"{'yours ms':>10} {'fastconv ms':>11} {'speed-up':>9}")
+    out = [
+        f"fastconv check: {report.target} (api {report.api}, time limit "
+        f"{report.time_limit:g} s per call)"
+    ]
+    header = (
+        f"  {'case':<26} {'result':<8} {'max abs err':>11} {'max rel err':>11} "
+        f"{'yours ms':>10} {'fastconv ms':>11} {'speed-up':>9}"
+    )
     for fr in report.functions:
         out.append("")
         verdict = "PASS" if fr.passed else "FAIL"
-        out.append(f"{fr.name} -> {fr.returns}: {verdict} ({fr.n_passed}/{len(fr.cases)} "
-                   f"cases)")
+        out.append(
+            f"{fr.name} -> {fr.returns}: {verdict} ({fr.n_passed}/{len(fr.cases)} cases)"
+        )
         out.append(header)
         for c in fr.cases:
-            speed = (_fmt_ratio(c.user_seconds / c.fast_seconds)
-                     if c.user_seconds is not None and c.fast_seconds else "-")
-            out.append(f"  {c.name:<26} {c.status:<8} {_fmt_err(c.max_abs):>11} "
-                       f"{_fmt_err(c.max_rel):>11} {_fmt_ms(c.user_seconds):>10} "
-                       f"{_fmt_ms(c.fast_seconds):>11} {speed:>9}")
+            speed = (
+                _fmt_ratio(c.user_seconds / c.fast_seconds)
+                if c.user_seconds is not None and c.fast_seconds
+                else "-"
+            )
+            out.append(
+                f"  {c.name:<26} {c.status:<8} {_fmt_err(c.max_abs):>11} "
+                f"{_fmt_err(c.max_rel):>11} {_fmt_ms(c.user_seconds):>10} "
+                f"{_fmt_ms(c.fast_seconds):>11} {speed:>9}"
+            )
         bad = fr.first_failure
         if bad is not None:
             out.append(f"  first failure: {bad.name} ({_fmt_params(bad.params)})")
@@ -708,14 +815,18 @@ def format_report(report):
                 out.append(_indent(_tail(bad.traceback)))
         wa, wr = fr.worst_abs, fr.worst_rel
         if wa is not None:
-            out.append(f"  worst abs error {wa.max_abs:.2e} at {wa.max_abs_at} "
-                       f"(case {wa.name}); worst rel error {wr.max_rel:.2e} at "
-                       f"{wr.max_rel_at} (case {wr.name})")
+            out.append(
+                f"  worst abs error {wa.max_abs:.2e} at {wa.max_abs_at} "
+                f"(case {wa.name}); worst rel error {wr.max_rel:.2e} at "
+                f"{wr.max_rel_at} (case {wr.name})"
+            )
         if fr.speedup is not None:
-            out.append(f"  time over {len(fr.timed)} cases: yours "
-                       f"{_fmt_ms(fr.user_seconds)} ms, fastconv "
-                       f"{_fmt_ms(fr.fast_seconds)} ms: speed-up "
-                       f"{_fmt_ratio(fr.speedup)}")
+            out.append(
+                f"  time over {len(fr.timed)} cases: yours "
+                f"{_fmt_ms(fr.user_seconds)} ms, fastconv "
+                f"{_fmt_ms(fr.fast_seconds)} ms: speed-up "
+                f"{_fmt_ratio(fr.speedup)}"
+            )
     out.append("")
     passed = [f.name for f in report.functions if f.passed]
     failed = [f.name for f in report.functions if not f.passed]
@@ -744,23 +855,39 @@ def _positive_float(text):
 
 def add_arguments(parser):
     """Options of ``python -m fastconv check``."""
-    parser.add_argument("target", metavar="PATH_OR_MODULE",
-                        help="your .py file, or an importable module name")
-    parser.add_argument("--api", default="dlai", metavar="{dlai,cs231n}",
-                        help="which course's function names and signatures "
-                             "(default dlai)")
-    parser.add_argument("--time-limit", type=_positive_float, default=DEFAULT_TIME_LIMIT,
-                        metavar="SECONDS",
-                        help=f"time allowed per call (default {DEFAULT_TIME_LIMIT:g})")
-    parser.add_argument("--function", action="append", dest="functions",
-                        metavar="NAME", help="check only this function (repeatable)")
+    parser.add_argument(
+        "target",
+        metavar="PATH_OR_MODULE",
+        help="your .py file, or an importable module name",
+    )
+    parser.add_argument(
+        "--api",
+        default="dlai",
+        metavar="{dlai,cs231n}",
+        help="which course's function names and signatures (default dlai)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=DEFAULT_TIME_LIMIT,
+        metavar="SECONDS",
+        help=f"time allowed per call (default {DEFAULT_TIME_LIMIT:g})",
+    )
+    parser.add_argument(
+        "--function",
+        action="append",
+        dest="functions",
+        metavar="NAME",
+        help="check only this function (repeatable)",
+    )
 
 
 def run(args):
     """Run ``python -m fastconv check``; return the exit status (0, 1 or 2)."""
     try:
-        report = check(args.target, args.api, time_limit=args.time_limit,
-                       functions=args.functions)
+        report = check(
+            args.target, args.api, time_limit=args.time_limit, functions=args.functions
+        )
     except UsageError as exc:
         print(f"fastconv check: error: {exc}", file=sys.stderr)
         return 2

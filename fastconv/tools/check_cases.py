@@ -135,20 +135,67 @@ def _f64(a):
 
 # (name, why, (m, n_H_prev, n_W_prev, n_C_prev), f, n_C, stride, pad, dtype)
 DLAI_CONV = [
-    ("course-2021", "the 2021 notebook's conv_forward example",
-     (2, 5, 7, 4), 3, 8, 2, 1, np.float64),
-    ("course-2019", "the 2019 (v2a) notebook's conv_forward example",
-     (10, 5, 7, 4), 3, 8, 2, 1, np.float64),
-    ("course-backward", "the notebooks' conv_backward example: pad 2 > f/2",
-     (10, 4, 4, 3), 2, 8, 2, 2, np.float64),
-    ("pad-0", "X[pad:-pad] is empty when pad = 0",
-     (2, 4, 5, 3), 3, 2, 1, 0, np.float64),
-    ("stride-3-not-tiling", "stride 3 does not tile 8+2 rows: the last ones are dropped",
-     (2, 8, 7, 2), 3, 3, 3, 1, np.float64),
-    ("non-square-input", "n_H != n_W catches swapped loop bounds",
-     (1, 4, 9, 2), 2, 3, 1, 1, np.float64),
-    ("stride>f", "stride larger than the filter skips pixels",
-     (2, 7, 7, 2), 2, 2, 3, 0, np.float64),
+    (
+        "course-2021",
+        "the 2021 notebook's conv_forward example",
+        (2, 5, 7, 4),
+        3,
+        8,
+        2,
+        1,
+        np.float64,
+    ),
+    (
+        "course-2019",
+        "the 2019 (v2a) notebook's conv_forward example",
+        (10, 5, 7, 4),
+        3,
+        8,
+        2,
+        1,
+        np.float64,
+    ),
+    (
+        "course-backward",
+        "the notebooks' conv_backward example: pad 2 > f/2",
+        (10, 4, 4, 3),
+        2,
+        8,
+        2,
+        2,
+        np.float64,
+    ),
+    ("pad-0", "X[pad:-pad] is empty when pad = 0", (2, 4, 5, 3), 3, 2, 1, 0, np.float64),
+    (
+        "stride-3-not-tiling",
+        "stride 3 does not tile 8+2 rows: the last ones are dropped",
+        (2, 8, 7, 2),
+        3,
+        3,
+        3,
+        1,
+        np.float64,
+    ),
+    (
+        "non-square-input",
+        "n_H != n_W catches swapped loop bounds",
+        (1, 4, 9, 2),
+        2,
+        3,
+        1,
+        1,
+        np.float64,
+    ),
+    (
+        "stride>f",
+        "stride larger than the filter skips pixels",
+        (2, 7, 7, 2),
+        2,
+        2,
+        3,
+        0,
+        np.float64,
+    ),
     ("1x1", "a 1x1 filter", (2, 3, 4, 5), 1, 2, 1, 0, np.float64),
     ("float32", "float32 inputs", (2, 6, 5, 3), 3, 4, 2, 1, np.float32),
 ]
@@ -156,17 +203,47 @@ DLAI_CONV = [
 # (name, why, (m, n_H_prev, n_W_prev, n_C_prev), f, stride, dtype); every
 # case runs in both modes
 DLAI_POOL = [
-    ("course-stride-1", "the 2019/2021 notebooks' case 1: overlapping 3x3 windows",
-     (2, 5, 5, 3), 3, 1, np.float64),
-    ("course-stride-2", "the 2019/2021 notebooks' case 2: overlapping, stride 2",
-     (2, 5, 5, 3), 3, 2, np.float64),
-    ("course-2017", "the 2017 notebook's example: a single 3x3 window in 4x4",
-     (2, 4, 4, 3), 3, 2, np.float64),
-    ("course-backward", "the notebooks' pool_backward example (f 2, stride 1)",
-     (5, 5, 3, 2), 2, 1, np.float64),
+    (
+        "course-stride-1",
+        "the 2019/2021 notebooks' case 1: overlapping 3x3 windows",
+        (2, 5, 5, 3),
+        3,
+        1,
+        np.float64,
+    ),
+    (
+        "course-stride-2",
+        "the 2019/2021 notebooks' case 2: overlapping, stride 2",
+        (2, 5, 5, 3),
+        3,
+        2,
+        np.float64,
+    ),
+    (
+        "course-2017",
+        "the 2017 notebook's example: a single 3x3 window in 4x4",
+        (2, 4, 4, 3),
+        3,
+        2,
+        np.float64,
+    ),
+    (
+        "course-backward",
+        "the notebooks' pool_backward example (f 2, stride 1)",
+        (5, 5, 3, 2),
+        2,
+        1,
+        np.float64,
+    ),
     ("tiling", "2x2 windows, stride 2, tiling the input", (2, 4, 6, 2), 2, 2, np.float64),
-    ("not-tiling", "windows that do not tile: last row and column dropped",
-     (2, 5, 7, 2), 2, 2, np.float64),
+    (
+        "not-tiling",
+        "windows that do not tile: last row and column dropped",
+        (2, 5, 7, 2),
+        2,
+        2,
+        np.float64,
+    ),
     ("stride>f", "stride larger than the window", (1, 7, 7, 2), 2, 3, np.float64),
     ("float32", "float32 inputs", (2, 6, 6, 3), 3, 2, np.float32),
 ]
@@ -186,8 +263,9 @@ def _dlai_conv_inputs(case_row, index):
         b = g.standard_normal((1, 1, 1, n_C))
     A_prev, W, b = (a.astype(dtype) for a in (A_prev, W, b))
     hp = {"stride": stride, "pad": pad}
-    params = dict(A_prev=shape, W=W.shape, stride=stride, pad=pad,
-                  dtype=np.dtype(dtype).name)
+    params = dict(
+        A_prev=shape, W=W.shape, stride=stride, pad=pad, dtype=np.dtype(dtype).name
+    )
     return name, why, A_prev, W, b, hp, params
 
 
@@ -195,10 +273,15 @@ def _dlai_conv_forward_cases():
     cases = []
     for i, row in enumerate(DLAI_CONV):
         name, why, A_prev, W, b, hp, params = _dlai_conv_inputs(row, i)
-        Z = naive.conv2d(_f64(A_prev), _f64(W), _f64(b).reshape(-1), stride=hp["stride"],
-                         padding=hp["pad"], layout="NHWC")
-        cases.append(Case(name, why, params, (A_prev, W, b, hp), {}, (Z,),
-                          A_prev.dtype))
+        Z = naive.conv2d(
+            _f64(A_prev),
+            _f64(W),
+            _f64(b).reshape(-1),
+            stride=hp["stride"],
+            padding=hp["pad"],
+            layout="NHWC",
+        )
+        cases.append(Case(name, why, params, (A_prev, W, b, hp), {}, (Z,), A_prev.dtype))
     return cases
 
 
@@ -209,13 +292,22 @@ def _dlai_conv_backward_cases():
         kw = dict(stride=hp["stride"], padding=hp["pad"], layout="NHWC")
         Z = naive.conv2d(_f64(A_prev), _f64(W), _f64(b).reshape(-1), **kw)
         if name.startswith("course"):
-            dZ = Z.astype(A_prev.dtype)          # the notebooks backpropagate Z itself
+            dZ = Z.astype(A_prev.dtype)  # the notebooks backpropagate Z itself
         else:
             dZ = _rng(200 + i).standard_normal(Z.shape).astype(A_prev.dtype)
         dA_prev, dW, db = naive.conv2d_backward(_f64(dZ), _f64(A_prev), _f64(W), **kw)
-        cache = (A_prev, W, b, hp)               # the course's cache, as conv_forward's
-        cases.append(Case(name, why, params, (dZ, cache), {},
-                          (dA_prev, dW, db.reshape(1, 1, 1, -1)), A_prev.dtype))
+        cache = (A_prev, W, b, hp)  # the course's cache, as conv_forward's
+        cases.append(
+            Case(
+                name,
+                why,
+                params,
+                (dZ, cache),
+                {},
+                (dA_prev, dW, db.reshape(1, 1, 1, -1)),
+                A_prev.dtype,
+            )
+        )
     return cases
 
 
@@ -225,14 +317,20 @@ def _dlai_pool_inputs(row, index):
         rs = _course_rng(1)
         A_prev = rs.randn(*shape)
         n_H, n_W = (shape[1] - f) // stride + 1, (shape[2] - f) // stride + 1
-        dA = rs.randn(shape[0], n_H, n_W, shape[3])   # drawn next, as in the course
+        dA = rs.randn(shape[0], n_H, n_W, shape[3])  # drawn next, as in the course
     else:
         g = _rng(300 + index)
         A_prev = g.standard_normal(shape)
         n_H, n_W = (shape[1] - f) // stride + 1, (shape[2] - f) // stride + 1
         dA = g.standard_normal((shape[0], n_H, n_W, shape[3]))
-    return (name, why, A_prev.astype(dtype), dA.astype(dtype), {"f": f, "stride": stride},
-            dict(A_prev=shape, f=f, stride=stride, dtype=np.dtype(dtype).name))
+    return (
+        name,
+        why,
+        A_prev.astype(dtype),
+        dA.astype(dtype),
+        {"f": f, "stride": stride},
+        dict(A_prev=shape, f=f, stride=stride, dtype=np.dtype(dtype).name),
+    )
 
 
 def _dlai_pool_expected(A_prev, f, stride, mode, dA=None):
@@ -250,11 +348,21 @@ def _dlai_pool_cases(backward):
         for i, row in enumerate(DLAI_POOL):
             name, why, A_prev, dA, hp, params = _dlai_pool_inputs(row, i)
             params = dict(params, mode=mode)
-            expected = _dlai_pool_expected(A_prev, hp["f"], hp["stride"], mode,
-                                           dA if backward else None)
+            expected = _dlai_pool_expected(
+                A_prev, hp["f"], hp["stride"], mode, dA if backward else None
+            )
             args = (dA, (A_prev, hp)) if backward else (A_prev, hp)
-            cases.append(Case(f"{name} {mode}", why, params, args, {"mode": mode},
-                              (expected,), A_prev.dtype))
+            cases.append(
+                Case(
+                    f"{name} {mode}",
+                    why,
+                    params,
+                    args,
+                    {"mode": mode},
+                    (expected,),
+                    A_prev.dtype,
+                )
+            )
     return cases
 
 
@@ -268,13 +376,25 @@ def _dlai_zero_pad_cases():
     ]
     cases = []
     for i, (name, why, shape, pad, dtype) in enumerate(rows):
-        X = (_course_rng(1).randn(*shape) if name.startswith("course")
-             else _rng(400 + i).standard_normal(shape)).astype(dtype)
+        X = (
+            _course_rng(1).randn(*shape)
+            if name.startswith("course")
+            else _rng(400 + i).standard_normal(shape)
+        ).astype(dtype)
         m, n_H, n_W, n_C = shape
         X_pad = np.zeros((m, n_H + 2 * pad, n_W + 2 * pad, n_C))
-        X_pad[:, pad:pad + n_H, pad:pad + n_W, :] = X
-        cases.append(Case(name, why, dict(X=shape, pad=pad, dtype=np.dtype(dtype).name),
-                          (X, pad), {}, (X_pad,), X.dtype))
+        X_pad[:, pad : pad + n_H, pad : pad + n_W, :] = X
+        cases.append(
+            Case(
+                name,
+                why,
+                dict(X=shape, pad=pad, dtype=np.dtype(dtype).name),
+                (X, pad),
+                {},
+                (X_pad,),
+                X.dtype,
+            )
+        )
     return cases
 
 
@@ -295,24 +415,51 @@ def _dlai_conv_single_step_cases():
             a, W, b = (g.standard_normal(s) for s in (shape, shape, (1, 1, 1)))
         a, W, b = (x.astype(dtype) for x in (a, W, b))
         Z = np.sum(_f64(a) * _f64(W)) + _f64(b).item()
-        cases.append(Case(name, why, dict(a_slice_prev=shape, dtype=np.dtype(dtype).name),
-                          (a, W, b), {}, (np.asarray(Z),), a.dtype))
+        cases.append(
+            Case(
+                name,
+                why,
+                dict(a_slice_prev=shape, dtype=np.dtype(dtype).name),
+                (a, W, b),
+                {},
+                (np.asarray(Z),),
+                a.dtype,
+            )
+        )
     return cases
 
 
 def _dlai_mask_cases():
     rows = [
         ("course", "the notebooks' example", _course_rng(1).randn(2, 3)),
-        ("course-test", "the 2021 test: an integer window",
-         np.array([[-1, 2, 3], [2, -3, 2], [1, 5, -2]])),
-        ("all-negative", "a maximum below zero (initialising max to 0 fails)",
-         -1.0 - _rng(600).random((3, 3))),
-        ("float32", "float32 window",
-         _rng(601).standard_normal((2, 2)).astype(np.float32)),
+        (
+            "course-test",
+            "the 2021 test: an integer window",
+            np.array([[-1, 2, 3], [2, -3, 2], [1, 5, -2]]),
+        ),
+        (
+            "all-negative",
+            "a maximum below zero (initialising max to 0 fails)",
+            -1.0 - _rng(600).random((3, 3)),
+        ),
+        (
+            "float32",
+            "float32 window",
+            _rng(601).standard_normal((2, 2)).astype(np.float32),
+        ),
     ]
-    return [Case(name, why, dict(x=x.shape, dtype=x.dtype.name), (x,), {},
-                 (x == x.max(),), np.result_type(x.dtype, np.float32))
-            for name, why, x in rows]
+    return [
+        Case(
+            name,
+            why,
+            dict(x=x.shape, dtype=x.dtype.name),
+            (x,),
+            {},
+            (x == x.max(),),
+            np.result_type(x.dtype, np.float32),
+        )
+        for name, why, x in rows
+    ]
 
 
 def _dlai_distribute_cases():
@@ -322,29 +469,80 @@ def _dlai_distribute_cases():
         ("non-square", "a 2x3 window", -3.0, (2, 3)),
         ("1x1", "a 1x1 window keeps the value", 1.5, (1, 1)),
     ]
-    return [Case(name, why, dict(dz=dz, shape=shape), (dz, shape), {},
-                 (np.full(shape, dz / (shape[0] * shape[1])),), np.dtype(np.float64))
-            for name, why, dz, shape in rows]
+    return [
+        Case(
+            name,
+            why,
+            dict(dz=dz, shape=shape),
+            (dz, shape),
+            {},
+            (np.full(shape, dz / (shape[0] * shape[1])),),
+            np.dtype(np.float64),
+        )
+        for name, why, dz, shape in rows
+    ]
 
 
 DLAI = (
-    FunctionSpec("zero_pad", "X_pad", (("X_pad", None),), None, dlai.zero_pad,
-                 _dlai_zero_pad_cases),
-    FunctionSpec("conv_single_step", "Z", (("Z", None),), None, dlai.conv_single_step,
-                 _dlai_conv_single_step_cases),
-    FunctionSpec("conv_forward", "(Z, cache)", (("Z", 0),), 2, dlai.conv_forward,
-                 _dlai_conv_forward_cases),
-    FunctionSpec("conv_backward", "(dA_prev, dW, db)",
-                 (("dA_prev", 0), ("dW", 1), ("db", 2)), 3, dlai.conv_backward,
-                 _dlai_conv_backward_cases),
-    FunctionSpec("pool_forward", "(A, cache)", (("A", 0),), 2, dlai.pool_forward,
-                 functools.partial(_dlai_pool_cases, False)),
-    FunctionSpec("pool_backward", "dA_prev", (("dA_prev", None),), None,
-                 dlai.pool_backward, functools.partial(_dlai_pool_cases, True)),
-    FunctionSpec("create_mask_from_window", "mask", (("mask", None),), None,
-                 dlai.create_mask_from_window, _dlai_mask_cases),
-    FunctionSpec("distribute_value", "a", (("a", None),), None, dlai.distribute_value,
-                 _dlai_distribute_cases),
+    FunctionSpec(
+        "zero_pad", "X_pad", (("X_pad", None),), None, dlai.zero_pad, _dlai_zero_pad_cases
+    ),
+    FunctionSpec(
+        "conv_single_step",
+        "Z",
+        (("Z", None),),
+        None,
+        dlai.conv_single_step,
+        _dlai_conv_single_step_cases,
+    ),
+    FunctionSpec(
+        "conv_forward",
+        "(Z, cache)",
+        (("Z", 0),),
+        2,
+        dlai.conv_forward,
+        _dlai_conv_forward_cases,
+    ),
+    FunctionSpec(
+        "conv_backward",
+        "(dA_prev, dW, db)",
+        (("dA_prev", 0), ("dW", 1), ("db", 2)),
+        3,
+        dlai.conv_backward,
+        _dlai_conv_backward_cases,
+    ),
+    FunctionSpec(
+        "pool_forward",
+        "(A, cache)",
+        (("A", 0),),
+        2,
+        dlai.pool_forward,
+        functools.partial(_dlai_pool_cases, False),
+    ),
+    FunctionSpec(
+        "pool_backward",
+        "dA_prev",
+        (("dA_prev", None),),
+        None,
+        dlai.pool_backward,
+        functools.partial(_dlai_pool_cases, True),
+    ),
+    FunctionSpec(
+        "create_mask_from_window",
+        "mask",
+        (("mask", None),),
+        None,
+        dlai.create_mask_from_window,
+        _dlai_mask_cases,
+    ),
+    FunctionSpec(
+        "distribute_value",
+        "a",
+        (("a", None),),
+        None,
+        dlai.distribute_value,
+        _dlai_distribute_cases,
+    ),
 )
 
 
@@ -353,34 +551,107 @@ DLAI = (
 
 # (name, why, x shape, w shape, stride, pad, dtype)
 CS231N_CONV = [
-    ("course", "the notebook's correct_out check (linspace inputs)",
-     (2, 3, 4, 4), (3, 3, 4, 4), 2, 1, np.float64),
-    ("course-gradcheck", "the notebook's gradient check (np.random.seed(231))",
-     (4, 3, 5, 5), (2, 3, 3, 3), 1, 1, np.float64),
-    ("pad-0", "x_pad[pad:-pad] is empty when pad = 0",
-     (2, 3, 5, 5), (2, 3, 3, 3), 1, 0, np.float64),
-    ("non-square-filter", "a 2x4 filter: HH and WW must not be mixed up",
-     (2, 2, 6, 7), (3, 2, 2, 4), 1, 1, np.float64),
-    ("not-divisible", "H + 2*pad - HH not divisible by the stride (rows dropped)",
-     (2, 3, 8, 7), (2, 3, 3, 3), 2, 1, np.float64),
-    ("non-square-input", "H != W, pad = HH - 1", (2, 1, 5, 9), (2, 1, 3, 3), 2, 2,
-     np.float64),
-    ("stride>kernel", "stride larger than the filter", (1, 2, 9, 9), (2, 2, 2, 2), 3, 0,
-     np.float64),
+    (
+        "course",
+        "the notebook's correct_out check (linspace inputs)",
+        (2, 3, 4, 4),
+        (3, 3, 4, 4),
+        2,
+        1,
+        np.float64,
+    ),
+    (
+        "course-gradcheck",
+        "the notebook's gradient check (np.random.seed(231))",
+        (4, 3, 5, 5),
+        (2, 3, 3, 3),
+        1,
+        1,
+        np.float64,
+    ),
+    (
+        "pad-0",
+        "x_pad[pad:-pad] is empty when pad = 0",
+        (2, 3, 5, 5),
+        (2, 3, 3, 3),
+        1,
+        0,
+        np.float64,
+    ),
+    (
+        "non-square-filter",
+        "a 2x4 filter: HH and WW must not be mixed up",
+        (2, 2, 6, 7),
+        (3, 2, 2, 4),
+        1,
+        1,
+        np.float64,
+    ),
+    (
+        "not-divisible",
+        "H + 2*pad - HH not divisible by the stride (rows dropped)",
+        (2, 3, 8, 7),
+        (2, 3, 3, 3),
+        2,
+        1,
+        np.float64,
+    ),
+    (
+        "non-square-input",
+        "H != W, pad = HH - 1",
+        (2, 1, 5, 9),
+        (2, 1, 3, 3),
+        2,
+        2,
+        np.float64,
+    ),
+    (
+        "stride>kernel",
+        "stride larger than the filter",
+        (1, 2, 9, 9),
+        (2, 2, 2, 2),
+        3,
+        0,
+        np.float64,
+    ),
     ("float32", "float32 inputs", (2, 3, 6, 6), (4, 3, 3, 3), 2, 1, np.float32),
 ]
 
 # (name, why, x shape, (pool_height, pool_width), stride, dtype)
 CS231N_POOL = [
-    ("course", "the notebook's correct_out check (linspace input)",
-     (2, 3, 4, 4), (2, 2), 2, np.float64),
-    ("course-gradcheck", "the notebook's gradient check (np.random.seed(231))",
-     (3, 2, 8, 8), (2, 2), 2, np.float64),
+    (
+        "course",
+        "the notebook's correct_out check (linspace input)",
+        (2, 3, 4, 4),
+        (2, 2),
+        2,
+        np.float64,
+    ),
+    (
+        "course-gradcheck",
+        "the notebook's gradient check (np.random.seed(231))",
+        (3, 2, 8, 8),
+        (2, 2),
+        2,
+        np.float64,
+    ),
     ("overlapping", "3x3 pools, stride 1, overlap", (2, 2, 5, 5), (3, 3), 1, np.float64),
-    ("not-tiling", "2x2 pools, stride 2 over 5x7: last row and column dropped",
-     (2, 2, 5, 7), (2, 2), 2, np.float64),
-    ("non-square-pool", "a 2x3 pool: pool_height and pool_width must not be mixed up",
-     (2, 2, 6, 7), (2, 3), 2, np.float64),
+    (
+        "not-tiling",
+        "2x2 pools, stride 2 over 5x7: last row and column dropped",
+        (2, 2, 5, 7),
+        (2, 2),
+        2,
+        np.float64,
+    ),
+    (
+        "non-square-pool",
+        "a 2x3 pool: pool_height and pool_width must not be mixed up",
+        (2, 2, 6, 7),
+        (2, 3),
+        2,
+        np.float64,
+    ),
     ("stride>pool", "stride larger than the pool", (1, 2, 7, 7), (2, 2), 3, np.float64),
     ("float32", "float32 input", (2, 3, 6, 6), (2, 2), 2, np.float32),
 ]
@@ -415,9 +686,18 @@ def _cs231n_conv_cases(backward, kind):
         kw = dict(stride=cp["stride"], padding=cp["pad"])
         if backward:
             expected = naive.conv2d_backward(_f64(dout), _f64(x), _f64(w), **kw)
-            cases.append(Case(name, why, params, (dout, (x, w, b, cp)), {},
-                              tuple(expected), x.dtype,
-                              forward=(f"conv_forward_{kind}", (x, w, b, cp))))
+            cases.append(
+                Case(
+                    name,
+                    why,
+                    params,
+                    (dout, (x, w, b, cp)),
+                    {},
+                    tuple(expected),
+                    x.dtype,
+                    forward=(f"conv_forward_{kind}", (x, w, b, cp)),
+                )
+            )
         else:
             out = naive.conv2d(_f64(x), _f64(w), _f64(b), **kw)
             cases.append(Case(name, why, params, (x, w, b, cp), {}, (out,), x.dtype))
@@ -443,8 +723,18 @@ def _cs231n_pool_cases(backward, kind):
         params = dict(x=xs, pool=(ph, pw), stride=stride, dtype=np.dtype(dtype).name)
         if backward:
             dx = naive.max_pool2d_backward(_f64(dout), _f64(x), (ph, pw), stride)
-            cases.append(Case(name, why, params, (dout, (x, pp)), {}, (dx,), x.dtype,
-                              forward=(f"max_pool_forward_{kind}", (x, pp))))
+            cases.append(
+                Case(
+                    name,
+                    why,
+                    params,
+                    (dout, (x, pp)),
+                    {},
+                    (dx,),
+                    x.dtype,
+                    forward=(f"max_pool_forward_{kind}", (x, pp)),
+                )
+            )
         else:
             out = naive.max_pool2d(_f64(x), (ph, pw), stride)
             cases.append(Case(name, why, params, (x, pp), {}, (out,), x.dtype))
@@ -455,18 +745,38 @@ def _cs231n_specs(kind):
     # the user's *_naive and *_fast functions are both timed against the
     # engine (compat's *_fast), never against the slow oracle
     return (
-        FunctionSpec(f"conv_forward_{kind}", "(out, cache)", (("out", 0),), 2,
-                     cs231n.conv_forward_fast,
-                     functools.partial(_cs231n_conv_cases, False, kind)),
-        FunctionSpec(f"conv_backward_{kind}", "(dx, dw, db)",
-                     (("dx", 0), ("dw", 1), ("db", 2)), 3, cs231n.conv_backward_fast,
-                     functools.partial(_cs231n_conv_cases, True, kind)),
-        FunctionSpec(f"max_pool_forward_{kind}", "(out, cache)", (("out", 0),), 2,
-                     cs231n.max_pool_forward_fast,
-                     functools.partial(_cs231n_pool_cases, False, kind)),
-        FunctionSpec(f"max_pool_backward_{kind}", "dx", (("dx", None),), None,
-                     cs231n.max_pool_backward_fast,
-                     functools.partial(_cs231n_pool_cases, True, kind)),
+        FunctionSpec(
+            f"conv_forward_{kind}",
+            "(out, cache)",
+            (("out", 0),),
+            2,
+            cs231n.conv_forward_fast,
+            functools.partial(_cs231n_conv_cases, False, kind),
+        ),
+        FunctionSpec(
+            f"conv_backward_{kind}",
+            "(dx, dw, db)",
+            (("dx", 0), ("dw", 1), ("db", 2)),
+            3,
+            cs231n.conv_backward_fast,
+            functools.partial(_cs231n_conv_cases, True, kind),
+        ),
+        FunctionSpec(
+            f"max_pool_forward_{kind}",
+            "(out, cache)",
+            (("out", 0),),
+            2,
+            cs231n.max_pool_forward_fast,
+            functools.partial(_cs231n_pool_cases, False, kind),
+        ),
+        FunctionSpec(
+            f"max_pool_backward_{kind}",
+            "dx",
+            (("dx", None),),
+            None,
+            cs231n.max_pool_backward_fast,
+            functools.partial(_cs231n_pool_cases, True, kind),
+        ),
     )
 
 

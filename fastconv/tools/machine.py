@@ -103,12 +103,15 @@ def machine_info():
 
 def _gemm_runs_with(coretype):
     """True if a child process completes a float32 GEMM with `coretype`."""
-    code = ("import numpy as np; a = np.ones((64, 64), np.float32); "
-            "assert float((a @ a)[0, 0]) == 64.0")
+    code = (
+        "import numpy as np; a = np.ones((64, 64), np.float32); "
+        "assert float((a @ a)[0, 0]) == 64.0"
+    )
     env = dict(os.environ, OPENBLAS_CORETYPE=coretype)
     try:
-        proc = subprocess.run([sys.executable, "-c", code], env=env,
-                              capture_output=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, timeout=60
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return proc.returncode == 0
@@ -150,8 +153,9 @@ def blas_env(check=True):
     fix = blas_fix(check)
     if fix:
         env["OPENBLAS_CORETYPE"] = fix
-    if (blas_info().get("library") == "openblas"
-            and not os.environ.get("OPENBLAS_THREAD_TIMEOUT")):
+    if blas_info().get("library") == "openblas" and not os.environ.get(
+        "OPENBLAS_THREAD_TIMEOUT"
+    ):
         env["OPENBLAS_THREAD_TIMEOUT"] = THREAD_TIMEOUT
     return env
 
@@ -179,23 +183,32 @@ def diagnosis(info):
     """Lines of advice about the BLAS set-up (empty when all is well)."""
     applied = os.environ.get(_FIX_ENV)
     if applied:
-        lines = [f"this run set {applied} for itself (--no-blas-fix to keep the "
-                 f"machine's settings); export the same in your programs"]
+        lines = [
+            f"this run set {applied} for itself (--no-blas-fix to keep the "
+            f"machine's settings); export the same in your programs"
+        ]
         previous = os.environ.get(_FIX_ENV + "_WAS")
         if "OPENBLAS_CORETYPE" in applied:
-            cause = (f"OPENBLAS_CORETYPE={previous} in the environment forces"
-                     if previous else "numpy's OpenBLAS detects")
+            cause = (
+                f"OPENBLAS_CORETYPE={previous} in the environment forces"
+                if previous
+                else "numpy's OpenBLAS detects"
+            )
             lines.append(f"{cause} an older core type than this AVX-512 CPU supports")
         if "OPENBLAS_THREAD_TIMEOUT" in applied:
-            lines.append("OPENBLAS_THREAD_TIMEOUT=4 puts OpenBLAS's workers to sleep "
-                         "after a GEMM instead of spinning for ~0.1 s on the other "
-                         "cores, which fastconv's kernel threads (and torch) need")
+            lines.append(
+                "OPENBLAS_THREAD_TIMEOUT=4 puts OpenBLAS's workers to sleep "
+                "after a GEMM instead of spinning for ~0.1 s on the other "
+                "cores, which fastconv's kernel threads (and torch) need"
+            )
         return lines
     if info["blas"].get("library", "").startswith("unknown"):
         return ["BLAS details unknown: pip install threadpoolctl"]
-    return [f"export {k}={v} (see the README, 'The BLAS set-up')"
-            for k, v in blas_env(check=False).items()]
+    return [
+        f"export {k}={v} (see the README, 'The BLAS set-up')"
+        for k, v in blas_env(check=False).items()
+    ]
 
 
-if __name__ == "__main__":   # used by the Makefile: VAR=value settings, if any
+if __name__ == "__main__":  # used by the Makefile: VAR=value settings, if any
     print(" ".join(f"{k}={v}" for k, v in blas_env().items()))

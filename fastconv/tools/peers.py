@@ -14,7 +14,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import fastconv
 
-__all__ = ["fastconv_calls", "numpy_calls", "torch_calls", "naive_calls", "torch_available"]
+__all__ = [
+    "fastconv_calls",
+    "numpy_calls",
+    "torch_calls",
+    "naive_calls",
+    "torch_available",
+]
 
 
 def torch_available():
@@ -35,14 +41,20 @@ def fastconv_calls(layer, x, w, b, gy, layout, module=fastconv):
     L = layer
     if L.kind == "conv":
         kw = dict(_conv_args(L), layout=layout)
-        return (lambda: module.conv2d(x, w, b, **kw),
-                lambda: module.conv2d_backward(gy, x, w, **kw))
+        return (
+            lambda: module.conv2d(x, w, b, **kw),
+            lambda: module.conv2d_backward(gy, x, w, **kw),
+        )
     kw = dict(kernel_size=L.kernel, stride=L.stride, padding=L.pad, layout=layout)
     if L.kind == "max":
-        return (lambda: module.max_pool2d(x, **kw),
-                lambda: module.max_pool2d_backward(gy, x, **kw))
-    return (lambda: module.avg_pool2d(x, **kw),
-            lambda: module.avg_pool2d_backward(gy, x, **kw))
+        return (
+            lambda: module.max_pool2d(x, **kw),
+            lambda: module.max_pool2d_backward(gy, x, **kw),
+        )
+    return (
+        lambda: module.avg_pool2d(x, **kw),
+        lambda: module.avg_pool2d_backward(gy, x, **kw),
+    )
 
 
 def naive_calls(layer, x, w, b, gy, layout):
@@ -64,8 +76,11 @@ def _windows(xp, k, s, layout):
 def _pad(x, p, layout, value=0.0):
     if p == 0:
         return x
-    pads = ((0, 0), (0, 0), (p, p), (p, p)) if layout == "NCHW" else \
-        ((0, 0), (p, p), (p, p), (0, 0))
+    pads = (
+        ((0, 0), (0, 0), (p, p), (p, p))
+        if layout == "NCHW"
+        else ((0, 0), (p, p), (p, p), (0, 0))
+    )
     return np.pad(x, pads, constant_values=value)
 
 
@@ -88,12 +103,13 @@ def numpy_calls(layer, x, w, b, gy, layout):
         return a[(slice(None), slice(None)) + sl] if nchw else a[(slice(None),) + sl]
 
     if L.kind == "conv":
+
         def forward():
             win = _windows(_pad(x, p, layout), k, s, layout)
-            if nchw:   # (N, C, OH, OW, K, K) . (F, C, K, K) -> (N, OH, OW, F)
+            if nchw:  # (N, C, OH, OW, K, K) . (F, C, K, K) -> (N, OH, OW, F)
                 out = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))
                 out = out.transpose(0, 3, 1, 2)
-            else:      # (N, OH, OW, C, K, K) . (K, K, C, F) -> (N, OH, OW, F)
+            else:  # (N, OH, OW, C, K, K) . (K, K, C, F) -> (N, OH, OW, F)
                 out = np.tensordot(win, w, axes=([3, 4, 5], [2, 0, 1]))
             return np.ascontiguousarray(out + (b[:, None, None] if nchw else b))
 
@@ -102,22 +118,26 @@ def numpy_calls(layer, x, w, b, gy, layout):
             win = _windows(xp, k, s, layout)
             gxp = np.zeros_like(xp)
             if nchw:
-                gw = np.tensordot(gy, win, axes=([0, 2, 3], [0, 2, 3]))   # (F, C, K, K)
+                gw = np.tensordot(gy, win, axes=([0, 2, 3], [0, 2, 3]))  # (F, C, K, K)
                 for i in range(k):
                     for j in range(k):
-                        tap(gxp, i, j)[...] += np.einsum("nfhw,fc->nchw", gy, w[:, :, i, j])
+                        tap(gxp, i, j)[...] += np.einsum(
+                            "nfhw,fc->nchw", gy, w[:, :, i, j]
+                        )
                 gb = gy.sum(axis=(0, 2, 3))
             else:
-                gw = np.tensordot(win, gy, axes=([0, 1, 2], [0, 1, 2]))   # (C, K, K, F)
+                gw = np.tensordot(win, gy, axes=([0, 1, 2], [0, 1, 2]))  # (C, K, K, F)
                 gw = gw.transpose(1, 2, 0, 3)
                 for i in range(k):
                     for j in range(k):
                         tap(gxp, i, j)[...] += gy @ w[i, j].T
                 gb = gy.sum(axis=(0, 1, 2))
             return _unpad(gxp, p, layout), gw, gb
+
         return forward, backward
 
     if L.kind == "max":
+
         def forward():
             win = _windows(_pad(x, p, layout, -np.inf), k, s, layout)
             return win.max(axis=(-2, -1))
@@ -131,9 +151,10 @@ def numpy_calls(layer, x, w, b, gy, layout):
                 for j in range(k):
                     tap(gxp, i, j)[...] += np.where(first == i * k + j, gy, 0)
             return _unpad(gxp, p, layout)
+
         return forward, backward
 
-    def forward():   # avg, count_include_pad=True
+    def forward():  # avg, count_include_pad=True
         win = _windows(_pad(x, p, layout), k, s, layout)
         return win.mean(axis=(-2, -1))
 
@@ -144,6 +165,7 @@ def numpy_calls(layer, x, w, b, gy, layout):
             for j in range(k):
                 tap(xp, i, j)[...] += share
         return _unpad(xp, p, layout)
+
     return forward, backward
 
 
@@ -182,7 +204,9 @@ def torch_calls(layer, x, w, b, gy, layout):
 
         def backward():
             return torch.ops.aten.convolution_backward(
-                tgy, tx, tw, [L.F], s, p, [1, 1], False, [0, 0], 1, [True, True, True])
+                tgy, tx, tw, [L.F], s, p, [1, 1], False, [0, 0], 1, [True, True, True]
+            )
+
         return forward, backward
     if L.kind == "max":
         _, idx = torch.nn.functional.max_pool2d(tx, k, s, p, return_indices=True)
@@ -193,7 +217,9 @@ def torch_calls(layer, x, w, b, gy, layout):
 
         def backward():
             return torch.ops.aten.max_pool2d_with_indices_backward(
-                tgy, tx, k, s, p, [1, 1], False, idx)
+                tgy, tx, k, s, p, [1, 1], False, idx
+            )
+
         return forward, backward
 
     def forward():
@@ -202,4 +228,5 @@ def torch_calls(layer, x, w, b, gy, layout):
 
     def backward():
         return torch.ops.aten.avg_pool2d_backward(tgy, tx, k, s, p, False, True, None)
+
     return forward, backward

@@ -34,7 +34,7 @@ def profile_layer(layer, dtype=np.float64, layout="NCHW", backward=False, rounds
     x, w, b, gy = _suite.make_inputs(layer, dtype, layout)
     fwd, bwd = _baselines.fastconv_calls(layer, x, w, b, gy, layout)
     fn = bwd if backward else fwd
-    fn()                                                  # compile, warm up
+    fn()  # compile, warm up
     samples = []
     for _ in range(rounds):
         with _trace.recording() as rec:
@@ -53,8 +53,10 @@ def format_profile(layer, phases, dtype, layout, backward):
     """The profile as text lines."""
     total = phases["total"]
     direction = "backward" if backward else "forward"
-    lines = [f"{layer.name} {layout} {np.dtype(dtype).name} {direction}: "
-             f"{1e3 * total:.2f} ms per call (median)"]
+    lines = [
+        f"{layer.name} {layout} {np.dtype(dtype).name} {direction}: "
+        f"{1e3 * total:.2f} ms per call (median)"
+    ]
     lines.append(f"{'phase':18s} {'ms':>9s} {'share':>7s}  rate")
     for name, t in phases.items():
         if name == "total":
@@ -83,23 +85,33 @@ def _plot(layer, phases, path, title):
     ax.set_yticks([])
     ax.set_xlabel("ms")
     ax.set_title(title)
-    ax.legend(ncol=min(4, len(items)), fontsize=7, loc="upper center",
-              bbox_to_anchor=(0.5, -0.45))
+    ax.legend(
+        ncol=min(4, len(items)),
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.45),
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
 def add_arguments(parser):
     """Options of ``python -m fastconv profile``."""
-    parser.add_argument("--layer", required=True, type=_layer,
-                        help=f"one of {', '.join(_suite.LAYERS)}")
+    parser.add_argument(
+        "--layer", required=True, type=_layer, help=f"one of {', '.join(_suite.LAYERS)}"
+    )
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     parser.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW")
-    parser.add_argument("--backward", action="store_true", help="profile the backward pass")
+    parser.add_argument(
+        "--backward", action="store_true", help="profile the backward pass"
+    )
     parser.add_argument("--rounds", type=_positive_int, default=7)
     parser.add_argument("--plot", metavar="PATH.png", help="also draw the phases")
-    parser.add_argument("--no-blas-fix", action="store_true",
-                        help="keep the machine's OpenBLAS core type even if misdetected")
+    parser.add_argument(
+        "--no-blas-fix",
+        action="store_true",
+        help="keep the machine's OpenBLAS core type even if misdetected",
+    )
 
 
 def _layer(text):

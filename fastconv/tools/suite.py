@@ -12,10 +12,10 @@ class Layer(NamedTuple):
     """One benchmark layer; `F` is None for pooling."""
 
     name: str
-    kind: str            # "conv", "max" or "avg"
+    kind: str  # "conv", "max" or "avg"
     N: int
     C: int
-    H: int               # H = W
+    H: int  # H = W
     F: Optional[int]
     kernel: int
     stride: int
@@ -30,14 +30,14 @@ class Layer(NamedTuple):
         """Multiply-adds x 2 of a convolution (backward: grad_x plus grad_weight)."""
         if self.kind != "conv":
             return 0
-        fwd = 2 * self.N * self.F * self.out_hw ** 2 * self.C * self.kernel ** 2
+        fwd = 2 * self.N * self.F * self.out_hw**2 * self.C * self.kernel**2
         return 2 * fwd if backward else fwd
 
     def im2col_bytes(self, itemsize):
         """Size of the full column matrix of a convolution, in bytes."""
         if self.kind != "conv":
             return 0
-        return self.N * self.C * self.kernel ** 2 * self.out_hw ** 2 * itemsize
+        return self.N * self.C * self.kernel**2 * self.out_hw**2 * itemsize
 
 
 CONV_LAYERS = [
@@ -66,7 +66,9 @@ def get_layer(name):
     try:
         return LAYERS[name]
     except KeyError:
-        raise ValueError(f"unknown layer {name!r}; choose from {', '.join(LAYERS)}") from None
+        raise ValueError(
+            f"unknown layer {name!r}; choose from {', '.join(LAYERS)}"
+        ) from None
 
 
 def make_inputs(layer, dtype, layout="NCHW", seed=0):
@@ -87,13 +89,14 @@ def make_inputs(layer, dtype, layout="NCHW", seed=0):
     nchw = layout == "NCHW"
     x = rng.standard_normal((L.N, L.C, L.H, L.H) if nchw else (L.N, L.H, L.H, L.C))
     if L.kind == "conv":
-        w = rng.standard_normal((L.F, L.C, L.kernel, L.kernel) if nchw
-                                else (L.kernel, L.kernel, L.C, L.F))
+        w = rng.standard_normal(
+            (L.F, L.C, L.kernel, L.kernel) if nchw else (L.kernel, L.kernel, L.C, L.F)
+        )
         b = rng.standard_normal(L.F)
         out_c = L.F
     else:
         w = b = None
         out_c = L.C
     gy = rng.standard_normal((L.N, out_c, O, O) if nchw else (L.N, O, O, out_c))
-    cast = (lambda a: None if a is None else a.astype(dtype))
+    cast = lambda a: None if a is None else a.astype(dtype)
     return cast(x), cast(w), cast(b), cast(gy)

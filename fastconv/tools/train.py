@@ -41,8 +41,15 @@ __all__ = [
 SKLEARN_HINT = "scikit-learn is needed for the train demo: pip install 'fastconv[train]'"
 MATPLOTLIB_HINT = "matplotlib is needed for --plot: pip install 'fastconv[train]'"
 
-DEFAULTS = dict(epochs=20, seed=0, batch_size=32, lr=2e-3, layout="NHWC",
-                naive_batches=10, blas_threads=1)
+DEFAULTS = dict(
+    epochs=20,
+    seed=0,
+    batch_size=32,
+    lr=2e-3,
+    layout="NHWC",
+    naive_batches=10,
+    blas_threads=1,
+)
 
 
 class MissingDependency(ImportError):
@@ -65,11 +72,11 @@ class TrainResult:
     batch_size: int
     n_train: int
     n_test: int
-    train_loss: list = field(default_factory=list)      # mean batch loss per epoch
+    train_loss: list = field(default_factory=list)  # mean batch loss per epoch
     train_accuracy: list = field(default_factory=list)  # on the epoch's batches
     test_accuracy: list = field(default_factory=list)
     epoch_time: list = field(default_factory=list)
-    batch_loss: list = field(default_factory=list)      # every batch, all epochs
+    batch_loss: list = field(default_factory=list)  # every batch, all epochs
     warmup_time: float = 0.0
     naive_epoch_time: object = None
     naive_samples: int = 0
@@ -138,20 +145,22 @@ def load_digits_split(rng, test_fraction=0.2, layout="NCHW", dtype=np.float32):
     if layout not in ("NCHW", "NHWC"):
         raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
     digits = _import_load_digits()()
-    images = (digits.images / 16.0).astype(dtype)         # (1797, 8, 8), 0..16 -> [0, 1]
+    images = (digits.images / 16.0).astype(dtype)  # (1797, 8, 8), 0..16 -> [0, 1]
     labels = digits.target.astype(np.int64)
     test = []
     for c in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == c))
-        test.append(members[:int(round(test_fraction * len(members)))])
+        test.append(members[: int(round(test_fraction * len(members)))])
     test = np.sort(np.concatenate(test))
     train = np.setdiff1d(np.arange(len(labels)), test)
     x = images[:, None] if layout == "NCHW" else images[..., None]  # add C = 1
     return x[train], labels[train], x[test], labels[test]
 
 
-LENET_SUMMARY = ("conv3x3 1->32, relu, maxpool2 | conv3x3 32->64, relu, maxpool2 | "
-                 "dense 256->128, relu, dropout 0.25 | dense 128->10")
+LENET_SUMMARY = (
+    "conv3x3 1->32, relu, maxpool2 | conv3x3 32->64, relu, maxpool2 | "
+    "dense 256->128, relu, dropout 0.25 | dense 128->10"
+)
 
 
 def build_lenet(layout="NCHW", rng=None, backend=None, dtype=np.float32, dropout=0.25):
@@ -186,10 +195,15 @@ def build_lenet(layout="NCHW", rng=None, backend=None, dtype=np.float32, dropout
     conv = dict(padding="same", layout=layout, dtype=dtype, rng=rng, backend=backend)
     pool = dict(layout=layout, backend=backend)
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3, **conv), nn.ReLU(), nn.MaxPool2d(2, **pool),
-        nn.Conv2d(32, 64, 3, **conv), nn.ReLU(), nn.MaxPool2d(2, **pool),
+        nn.Conv2d(1, 32, 3, **conv),
+        nn.ReLU(),
+        nn.MaxPool2d(2, **pool),
+        nn.Conv2d(32, 64, 3, **conv),
+        nn.ReLU(),
+        nn.MaxPool2d(2, **pool),
         nn.Flatten(),
-        nn.Linear(64 * 2 * 2, 128, dtype=dtype, rng=rng), nn.ReLU(),
+        nn.Linear(64 * 2 * 2, 128, dtype=dtype, rng=rng),
+        nn.ReLU(),
         nn.Dropout(dropout, rng=rng),
         nn.Linear(128, 10, dtype=dtype, rng=rng),
     )
@@ -221,8 +235,9 @@ class _Progress:
     def close(self, text):
         """Write the final line and a newline."""
         if self.stream is not None:
-            self.stream.write(("\r" if self.live else "") + self._line(self.total, text)
-                              + "\n")
+            self.stream.write(
+                ("\r" if self.live else "") + self._line(self.total, text) + "\n"
+            )
             self.stream.flush()
 
 
@@ -232,7 +247,7 @@ def _blas_limit(threads):
         return nullcontext()
     try:
         from threadpoolctl import threadpool_limits
-    except ImportError:                       # scikit-learn requires it; be lenient
+    except ImportError:  # scikit-learn requires it; be lenient
         return nullcontext()
     return threadpool_limits(limits=threads, user_api="blas")
 
@@ -250,16 +265,23 @@ def _accuracy(model, x, y, batch=512):
     model.eval()
     correct = 0
     for i in range(0, len(y), batch):
-        predicted = model.forward(x[i:i + batch]).argmax(axis=1)
-        correct += int(np.sum(predicted == y[i:i + batch]))
+        predicted = model.forward(x[i : i + batch]).argmax(axis=1)
+        correct += int(np.sum(predicted == y[i : i + batch]))
     model.train()
     return correct / len(y)
 
 
-def train_digits(epochs=DEFAULTS["epochs"], seed=DEFAULTS["seed"],
-                 batch_size=DEFAULTS["batch_size"], lr=DEFAULTS["lr"],
-                 layout=DEFAULTS["layout"], naive_batches=DEFAULTS["naive_batches"],
-                 blas_threads=DEFAULTS["blas_threads"], limit=None, out=None):
+def train_digits(
+    epochs=DEFAULTS["epochs"],
+    seed=DEFAULTS["seed"],
+    batch_size=DEFAULTS["batch_size"],
+    lr=DEFAULTS["lr"],
+    layout=DEFAULTS["layout"],
+    naive_batches=DEFAULTS["naive_batches"],
+    blas_threads=DEFAULTS["blas_threads"],
+    limit=None,
+    out=None,
+):
     """Train :func:`build_lenet` on the digits; return a :class:`TrainResult`.
 
     Adam on mini-batches of softmax cross-entropy, the learning rate decayed
@@ -289,37 +311,50 @@ def train_digits(epochs=DEFAULTS["epochs"], seed=DEFAULTS["seed"],
     MissingDependency
         If scikit-learn is not installed.
     """
-    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1),
-                             ("naive_batches", naive_batches, 0),
-                             ("blas_threads", blas_threads, 0)):
+    for name, value, low in (
+        ("epochs", epochs, 1),
+        ("batch_size", batch_size, 1),
+        ("naive_batches", naive_batches, 0),
+        ("blas_threads", blas_threads, 0),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                              or limit < 1):
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+    ):
         raise ValueError(f"limit must be None or an int >= 1, got {limit!r}")
     t_start = time.perf_counter()
     split_rng, init_rng, shuffle_rng, naive_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    )
     x_train, y_train, x_test, y_test = load_digits_split(split_rng, layout=layout)
     if limit is not None:
         x_train, y_train = x_train[:limit], y_train[:limit]
     n = len(y_train)
-    result = TrainResult(seed=seed, layout=layout, batch_size=batch_size, n_train=n,
-                         n_test=len(y_test))
+    result = TrainResult(
+        seed=seed, layout=layout, batch_size=batch_size, n_train=n, n_test=len(y_test)
+    )
     if out is not None:
         threads = blas_threads or "numpy's default"
-        out.write(f"data: {n} train / {len(y_test)} test images (stratified 80/20 "
-                  f"split), seed {seed}\n"
-                  f"training: layout {layout}, float32, batch {batch_size}, Adam lr "
-                  f"{lr:g} with cosine decay, {epochs} epochs, BLAS threads {threads}\n")
+        out.write(
+            f"data: {n} train / {len(y_test)} test images (stratified 80/20 "
+            f"split), seed {seed}\n"
+            f"training: layout {layout}, float32, batch {batch_size}, Adam lr "
+            f"{lr:g} with cosine decay, {epochs} epochs, BLAS threads {threads}\n"
+        )
         out.flush()
     with _blas_limit(blas_threads):
         # numba compiles (or loads from its disk cache) on first use: do it
         # on a throwaway network so that the epochs time only training
         t0 = time.perf_counter()
         scratch = build_lenet(layout, rng=0)
-        _step(scratch, nn.SoftmaxCrossEntropy(), nn.SGD(scratch.parameters(), lr=lr),
-              x_train[:2], y_train[:2])
+        _step(
+            scratch,
+            nn.SoftmaxCrossEntropy(),
+            nn.SGD(scratch.parameters(), lr=lr),
+            x_train[:2],
+            y_train[:2],
+        )
         result.warmup_time = time.perf_counter() - t0
 
         model = build_lenet(layout, rng=init_rng)
@@ -332,7 +367,7 @@ def train_digits(epochs=DEFAULTS["epochs"], seed=DEFAULTS["seed"],
             losses, correct = [], 0
             t0 = time.perf_counter()
             for b in range(n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
+                idx = order[b * batch_size : (b + 1) * batch_size]
                 loss, right = _step(model, loss_fn, opt, x_train[idx], y_train[idx])
                 losses.append(loss)
                 correct += right
@@ -343,20 +378,22 @@ def train_digits(epochs=DEFAULTS["epochs"], seed=DEFAULTS["seed"],
             result.train_loss.append(float(np.mean(losses)))
             result.train_accuracy.append(correct / n)
             result.test_accuracy.append(_accuracy(model, x_test, y_test))
-            bar.close(f"loss {result.train_loss[-1]:.4f} acc "
-                      f"{result.train_accuracy[-1]:.3f} | test acc "
-                      f"{result.test_accuracy[-1]:.3f} | {result.epoch_time[-1]:.2f} s")
+            bar.close(
+                f"loss {result.train_loss[-1]:.4f} acc "
+                f"{result.train_accuracy[-1]:.3f} | test acc "
+                f"{result.test_accuracy[-1]:.3f} | {result.epoch_time[-1]:.2f} s"
+            )
 
         if naive_batches:
             # the same steps with the oracle layers, from the trained weights
             slow = build_lenet(layout, rng=naive_rng, backend=naive)
             slow.load_state_dict(model.state_dict())
             slow_opt = nn.Adam(slow.parameters(), lr=lr)
-            order = shuffle_rng.permutation(n)[:naive_batches * batch_size]
+            order = shuffle_rng.permutation(n)[: naive_batches * batch_size]
             t0 = time.perf_counter()
             slow_loss = nn.SoftmaxCrossEntropy()
             for b in range(0, len(order), batch_size):
-                idx = order[b:b + batch_size]
+                idx = order[b : b + batch_size]
                 _step(slow, slow_loss, slow_opt, x_train[idx], y_train[idx])
             elapsed = time.perf_counter() - t0
             result.naive_samples = len(order)
@@ -384,25 +421,42 @@ def plot_curves(result, path):
     FigureCanvasAgg(fig)
     ax_loss, ax_acc = fig.subplots(1, 2)
     per_epoch = len(result.batch_loss) / result.epochs
-    steps = np.arange(1, len(result.batch_loss) + 1) / per_epoch   # in epochs
+    steps = np.arange(1, len(result.batch_loss) + 1) / per_epoch  # in epochs
     epochs = np.arange(1, result.epochs + 1)
     ax_loss.plot(steps, result.batch_loss, lw=0.6, alpha=0.35, label="batch")
     ax_loss.plot(epochs - 0.5, result.train_loss, "o-", ms=3, label="epoch mean")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", yscale="log",
-                title="training loss")
+    ax_loss.set(
+        xlabel="epoch", ylabel="cross-entropy", yscale="log", title="training loss"
+    )
     ax_loss.legend()
-    ax_acc.plot(epochs, 100 * np.asarray(result.train_accuracy), "o-", ms=3,
-                label="train (during the epoch)")
-    ax_acc.plot(epochs, 100 * np.asarray(result.test_accuracy), "o-", ms=3,
-                label=f"test ({result.n_test} held out)")
+    ax_acc.plot(
+        epochs,
+        100 * np.asarray(result.train_accuracy),
+        "o-",
+        ms=3,
+        label="train (during the epoch)",
+    )
+    ax_acc.plot(
+        epochs,
+        100 * np.asarray(result.test_accuracy),
+        "o-",
+        ms=3,
+        label=f"test ({result.n_test} held out)",
+    )
     ax_acc.axhline(97, color="grey", lw=0.8, ls="--", label="97% target")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", ylim=(80, 100.5),
-               title=f"final test accuracy {100 * result.final_test_accuracy:.1f}%")
+    ax_acc.set(
+        xlabel="epoch",
+        ylabel="accuracy (%)",
+        ylim=(80, 100.5),
+        title=f"final test accuracy {100 * result.final_test_accuracy:.1f}%",
+    )
     ax_acc.legend(loc="lower right")
     for ax in (ax_loss, ax_acc):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle(f"fastconv.nn LeNet on scikit-learn's digits ({result.layout}, seed "
-                 f"{result.seed}, {result.median_epoch_time:.2f} s/epoch)")
+    fig.suptitle(
+        f"fastconv.nn LeNet on scikit-learn's digits ({result.layout}, seed "
+        f"{result.seed}, {result.median_epoch_time:.2f} s/epoch)"
+    )
     fig.savefig(path, format="png", dpi=110)
 
 
@@ -419,6 +473,7 @@ def _int_at_least(low):
         if value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
         return value
+
     return parse
 
 
@@ -441,29 +496,57 @@ def _png_path(text):
 def add_arguments(parser):
     """Options of ``python -m fastconv train``."""
     d = DEFAULTS
-    parser.add_argument("--epochs", type=_int_at_least(1), default=d["epochs"],
-                        help=f"training epochs (default {d['epochs']})")
-    parser.add_argument("--seed", type=int, default=d["seed"],
-                        help="seeds the split, weights, shuffling and dropout "
-                             f"(default {d['seed']})")
-    parser.add_argument("--batch-size", type=_int_at_least(1), default=d["batch_size"],
-                        help=f"mini-batch size (default {d['batch_size']})")
-    parser.add_argument("--lr", type=_positive_float, default=d["lr"],
-                        help="initial Adam learning rate, cosine-decayed "
-                             f"(default {d['lr']})")
-    parser.add_argument("--layout", choices=["NCHW", "NHWC"], default=d["layout"],
-                        help=f"tensor layout (default {d['layout']}, the faster "
-                             "one for these small images)")
-    parser.add_argument("--naive-batches", type=_int_at_least(0),
-                        default=d["naive_batches"],
-                        help="batches to time with the naive oracle layers, scaled "
-                             f"to an epoch; 0 skips (default {d['naive_batches']})")
-    parser.add_argument("--blas-threads", type=_int_at_least(0),
-                        default=d["blas_threads"],
-                        help="BLAS threads while training; 0 leaves numpy's default "
-                             f"(default {d['blas_threads']}: the GEMMs are tiny)")
-    parser.add_argument("--plot", type=_png_path, metavar="PATH.png",
-                        help="save the loss and accuracy curves to this PNG")
+    parser.add_argument(
+        "--epochs",
+        type=_int_at_least(1),
+        default=d["epochs"],
+        help=f"training epochs (default {d['epochs']})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=d["seed"],
+        help=f"seeds the split, weights, shuffling and dropout (default {d['seed']})",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_int_at_least(1),
+        default=d["batch_size"],
+        help=f"mini-batch size (default {d['batch_size']})",
+    )
+    parser.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=d["lr"],
+        help=f"initial Adam learning rate, cosine-decayed (default {d['lr']})",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=["NCHW", "NHWC"],
+        default=d["layout"],
+        help=f"tensor layout (default {d['layout']}, the faster "
+        "one for these small images)",
+    )
+    parser.add_argument(
+        "--naive-batches",
+        type=_int_at_least(0),
+        default=d["naive_batches"],
+        help="batches to time with the naive oracle layers, scaled "
+        f"to an epoch; 0 skips (default {d['naive_batches']})",
+    )
+    parser.add_argument(
+        "--blas-threads",
+        type=_int_at_least(0),
+        default=d["blas_threads"],
+        help="BLAS threads while training; 0 leaves numpy's default "
+        f"(default {d['blas_threads']}: the GEMMs are tiny)",
+    )
+    parser.add_argument(
+        "--plot",
+        type=_png_path,
+        metavar="PATH.png",
+        help="save the loss and accuracy curves to this PNG",
+    )
 
 
 def run(args, out=None):
@@ -485,19 +568,32 @@ def run(args, out=None):
 
     say("fastconv train: a LeNet-style CNN on scikit-learn's 8x8 handwritten digits")
     say(f"network: {LENET_SUMMARY}")
-    r = train_digits(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size,
-                     lr=args.lr, layout=args.layout, naive_batches=args.naive_batches,
-                     blas_threads=args.blas_threads, out=out)
+    r = train_digits(
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        layout=args.layout,
+        naive_batches=args.naive_batches,
+        blas_threads=args.blas_threads,
+        out=out,
+    )
     correct = int(round(r.final_test_accuracy * r.n_test))
-    say(f"test accuracy: {100 * r.final_test_accuracy:.2f}% ({correct}/{r.n_test} "
-        f"held-out images) after {r.epochs} epochs")
-    say(f"fastconv:      {r.median_epoch_time:6.3f} s/epoch (median of {r.epochs} "
+    say(
+        f"test accuracy: {100 * r.final_test_accuracy:.2f}% ({correct}/{r.n_test} "
+        f"held-out images) after {r.epochs} epochs"
+    )
+    say(
+        f"fastconv:      {r.median_epoch_time:6.3f} s/epoch (median of {r.epochs} "
         f"epochs; {sum(r.epoch_time):.2f} s training, {r.warmup_time:.2f} s first-call "
-        f"warm-up)")
+        f"warm-up)"
+    )
     if r.naive_epoch_time is not None:
-        say(f"naive oracle:  {r.naive_epoch_time:6.3f} s/epoch (conv and pool layers on "
+        say(
+            f"naive oracle:  {r.naive_epoch_time:6.3f} s/epoch (conv and pool layers on "
             f"fastconv.naive; estimated: {r.naive_samples} samples timed, scaled to "
-            f"the {r.n_train}-sample epoch)")
+            f"the {r.n_train}-sample epoch)"
+        )
         say(f"speed-up:      {r.speedup:.1f}x")
     if args.plot:
         plot_curves(r, args.plot)

@@ -17,7 +17,9 @@ def max_pool_backward_naive(dout, cache):
         for c in range(C):
             for i in range(H_out):
                 for j in range(W_out):
-                    window = x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw]
+                    window = x[
+                        n, c, i * stride : i * stride + ph, j * stride : j * stride + pw
+                    ]
                     r, s = np.unravel_index(np.argmax(window), window.shape)
                     dx[n, c, i * stride + r, j * stride + s] = dout[n, c, i, j]  # the bug
     return dx

@@ -17,7 +17,9 @@ def conv_forward_naive(x, w, b, conv_param):
         for f in range(F):
             for i in range(H_out):
                 for j in range(W_out):
-                    window = x_pad[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+                    window = x_pad[
+                        n, :, i * stride : i * stride + HH, j * stride : j * stride + WW
+                    ]
                     out[n, f, i, j] = np.sum(window * w[f]) + b[f]
     cache = (x, w, b, conv_param)
     return out, cache
@@ -38,9 +40,9 @@ def conv_backward_naive(dout, cache):
             for i in range(H_out):
                 for j in range(W_out):
                     hs, ws = i * stride, j * stride
-                    dw[f] += x_pad[n, :, hs:hs + HH, ws:ws + WW] * dout[n, f, i, j]
-                    dx_pad[n, :, hs:hs + HH, ws:ws + WW] += w[f] * dout[n, f, i, j]
-    dx = dx_pad[:, :, pad:pad + H, pad:pad + W]
+                    dw[f] += x_pad[n, :, hs : hs + HH, ws : ws + WW] * dout[n, f, i, j]
+                    dx_pad[n, :, hs : hs + HH, ws : ws + WW] += w[f] * dout[n, f, i, j]
+    dx = dx_pad[:, :, pad : pad + H, pad : pad + W]
     return dx, dw, db
 
 
@@ -56,7 +58,13 @@ def max_pool_forward_naive(x, pool_param):
             for i in range(H_out):
                 for j in range(W_out):
                     out[n, c, i, j] = np.max(
-                        x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw])
+                        x[
+                            n,
+                            c,
+                            i * stride : i * stride + ph,
+                            j * stride : j * stride + pw,
+                        ]
+                    )
     cache = (x, pool_param)
     return out, cache
 
@@ -72,7 +80,9 @@ def max_pool_backward_naive(dout, cache):
         for c in range(C):
             for i in range(H_out):
                 for j in range(W_out):
-                    window = x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw]
+                    window = x[
+                        n, c, i * stride : i * stride + ph, j * stride : j * stride + pw
+                    ]
                     r, s = np.unravel_index(np.argmax(window), window.shape)
                     dx[n, c, i * stride + r, j * stride + s] += dout[n, c, i, j]
     return dx

@@ -19,7 +19,7 @@ def conv_backward_naive(dout, cache):
             for i in range(H_out):
                 for j in range(W_out):
                     hs, ws = i * stride, j * stride
-                    dw[f] += x_pad[n, :, hs:hs + HH, ws:ws + WW] * dout[n, f, i, j]
-                    dx_pad[n, :, hs:hs + HH, ws:ws + WW] += w[f] * dout[n, f, i, j]
-    dx = dx_pad[:, :, pad:-pad, pad:-pad]   # the bug: empty when pad == 0
+                    dw[f] += x_pad[n, :, hs : hs + HH, ws : ws + WW] * dout[n, f, i, j]
+                    dx_pad[n, :, hs : hs + HH, ws : ws + WW] += w[f] * dout[n, f, i, j]
+    dx = dx_pad[:, :, pad:-pad, pad:-pad]  # the bug: empty when pad == 0
     return dx, dw, db

@@ -10,7 +10,7 @@ from .cs231n_loops import *  # noqa: F401,F403
 def conv_forward_naive(x, w, b, conv_param):
     N, C, H, W = x.shape
     F, _, HH, _ = w.shape
-    WW = HH                                   # the bug: filters are not always square
+    WW = HH  # the bug: filters are not always square
     stride, pad = conv_param["stride"], conv_param["pad"]
     H_out = 1 + (H + 2 * pad - HH) // stride
     W_out = 1 + (W + 2 * pad - WW) // stride
@@ -20,6 +20,8 @@ def conv_forward_naive(x, w, b, conv_param):
         for f in range(F):
             for i in range(H_out):
                 for j in range(W_out):
-                    window = x_pad[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+                    window = x_pad[
+                        n, :, i * stride : i * stride + HH, j * stride : j * stride + WW
+                    ]
                     out[n, f, i, j] = np.sum(window * w[f, :, :HH, :WW]) + b[f]
     return out, (x, w, b, conv_param)

@@ -7,6 +7,6 @@ from .dlai_loops import *  # noqa: F401,F403
 
 def create_mask_from_window(x):
     i = 0
-    while i < x.size:   # the bug: i is never incremented
+    while i < x.size:  # the bug: i is never incremented
         pass
     return x == np.max(x)

@@ -20,13 +20,16 @@ def conv_forward(A_prev, W, b, hparameters):
     for i in range(m):
         a_prev_pad = A_prev_pad[i]
         for h in range(n_H):
-            vert_start = h            # the bug: h * stride
+            vert_start = h  # the bug: h * stride
             vert_end = vert_start + f
             for w in range(n_W):
-                horiz_start = w       # the bug: w * stride
+                horiz_start = w  # the bug: w * stride
                 horiz_end = horiz_start + f
                 for c in range(n_C):
-                    a_slice_prev = a_prev_pad[vert_start:vert_end, horiz_start:horiz_end, :]
-                    Z[i, h, w, c] = conv_single_step(a_slice_prev, W[:, :, :, c],
-                                                     b[:, :, :, c])
+                    a_slice_prev = a_prev_pad[
+                        vert_start:vert_end, horiz_start:horiz_end, :
+                    ]
+                    Z[i, h, w, c] = conv_single_step(
+                        a_slice_prev, W[:, :, :, c], b[:, :, :, c]
+                    )
     return Z, (A_prev, W, b, hparameters)

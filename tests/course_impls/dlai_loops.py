@@ -14,8 +14,12 @@ import numpy as np
 
 
 def zero_pad(X, pad):
-    return np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="constant",
-                  constant_values=(0, 0))
+    return np.pad(
+        X,
+        ((0, 0), (pad, pad), (pad, pad), (0, 0)),
+        mode="constant",
+        constant_values=(0, 0),
+    )
 
 
 def conv_single_step(a_slice_prev, W, b):
@@ -43,7 +47,9 @@ def conv_forward(A_prev, W, b, hparameters):
                 horiz_start = w * stride
                 horiz_end = horiz_start + f
                 for c in range(n_C):
-                    a_slice_prev = a_prev_pad[vert_start:vert_end, horiz_start:horiz_end, :]
+                    a_slice_prev = a_prev_pad[
+                        vert_start:vert_end, horiz_start:horiz_end, :
+                    ]
                     weights = W[:, :, :, c]
                     biases = b[:, :, :, c]
                     Z[i, h, w, c] = conv_single_step(a_slice_prev, weights, biases)
@@ -75,10 +81,11 @@ def conv_backward(dZ, cache):
                     horiz_end = horiz_start + f
                     a_slice = a_prev_pad[vert_start:vert_end, horiz_start:horiz_end, :]
                     da_prev_pad[vert_start:vert_end, horiz_start:horiz_end, :] += (
-                        W[:, :, :, c] * dZ[i, h, w, c])
+                        W[:, :, :, c] * dZ[i, h, w, c]
+                    )
                     dW[:, :, :, c] += a_slice * dZ[i, h, w, c]
                     db[:, :, :, c] += dZ[i, h, w, c]
-        dA_prev[i, :, :, :] = da_prev_pad[pad:pad + n_H_prev, pad:pad + n_W_prev, :]
+        dA_prev[i, :, :, :] = da_prev_pad[pad : pad + n_H_prev, pad : pad + n_W_prev, :]
     return dA_prev, dW, db
 
 
@@ -98,7 +105,9 @@ def pool_forward(A_prev, hparameters, mode="max"):
                 horiz_start = w * stride
                 horiz_end = horiz_start + f
                 for c in range(n_C):
-                    a_prev_slice = A_prev[i, vert_start:vert_end, horiz_start:horiz_end, c]
+                    a_prev_slice = A_prev[
+                        i, vert_start:vert_end, horiz_start:horiz_end, c
+                    ]
                     if mode == "max":
                         A[i, h, w, c] = np.max(a_prev_slice)
                     elif mode == "average":
@@ -136,13 +145,17 @@ def pool_backward(dA, cache, mode="max"):
                     horiz_start = w * stride
                     horiz_end = horiz_start + f
                     if mode == "max":
-                        a_prev_slice = a_prev[vert_start:vert_end, horiz_start:horiz_end, c]
+                        a_prev_slice = a_prev[
+                            vert_start:vert_end, horiz_start:horiz_end, c
+                        ]
                         mask = create_mask_from_window(a_prev_slice)
                         dA_prev[i, vert_start:vert_end, horiz_start:horiz_end, c] += (
-                            np.multiply(mask, dA[i, h, w, c]))
+                            np.multiply(mask, dA[i, h, w, c])
+                        )
                     elif mode == "average":
                         da = dA[i, h, w, c]
                         shape = (f, f)
                         dA_prev[i, vert_start:vert_end, horiz_start:horiz_end, c] += (
-                            distribute_value(da, shape))
+                            distribute_value(da, shape)
+                        )
     return dA_prev

@@ -17,12 +17,14 @@ def pool_forward(A_prev, hparameters, mode="max"):
     for i in range(m):
         for h in range(n_H):
             vert_start = h * stride
-            vert_end = vert_start + f - 1        # the bug: + f
+            vert_end = vert_start + f - 1  # the bug: + f
             for w in range(n_W):
                 horiz_start = w * stride
                 horiz_end = horiz_start + f - 1  # the bug: + f
                 for c in range(n_C_prev):
-                    a_prev_slice = A_prev[i, vert_start:vert_end, horiz_start:horiz_end, c]
+                    a_prev_slice = A_prev[
+                        i, vert_start:vert_end, horiz_start:horiz_end, c
+                    ]
                     if mode == "max":
                         A[i, h, w, c] = np.max(a_prev_slice)
                     elif mode == "average":

@@ -34,8 +34,9 @@ def conv_backward(dZ, cache):
                     horiz_end = horiz_start + f
                     a_slice = a_prev_pad[vert_start:vert_end, horiz_start:horiz_end, :]
                     da_prev_pad[vert_start:vert_end, horiz_start:horiz_end, :] += (
-                        W[:, :, :, c] * dZ[i, h, w, c])
+                        W[:, :, :, c] * dZ[i, h, w, c]
+                    )
                     dW[:, :, :, c] += a_slice * dZ[i, h, w, c]
                     db[:, :, :, c] += dZ[i, h, w, c]
-        dA_prev[i, :, :, :] = da_prev_pad[pad:-pad, pad:-pad, :]   # the bug
+        dA_prev[i, :, :, :] = da_prev_pad[pad:-pad, pad:-pad, :]  # the bug
     return dA_prev, dW, db

@@ -6,4 +6,4 @@ from .dlai_loops import *  # noqa: F401,F403
 def distribute_value(dz, shape):
     (n_H, n_W) = shape
     average = None
-    return average * dz   # TypeError: None * float
+    return average * dz  # TypeError: None * float
