@@ -13,6 +13,8 @@ import numpy as np
 from ._engine import workspace as _config
 from ._engine.args import as_real_array, check_layout, dtypes, prepare
 from ._engine.geometry import Window, as_pair, conv_window
+from ._engine.threads import parallel_for
+from ._engine.trace import phase
 from ._kernels.im2col import (
     col2im_nchw,
     col2im_nhwc,
@@ -21,8 +23,6 @@ from ._kernels.im2col import (
     nchw_to_rows,
     rows_to_nchw,
 )
-from ._engine.threads import parallel_for
-from ._engine.trace import phase
 
 __all__ = ["conv2d", "conv2d_backward", "im2col", "col2im"]
 
@@ -201,7 +201,8 @@ def _chunks(n, step):
 
 def _nchw_chunk(s, extra_rows):
     """Chunk size and a function giving the C-contiguous chunk buffers
-    cols (C*KK, m*P) and rows (extra_rows, m*P) for a chunk of m samples."""
+    cols (C*KK, m*P) and rows (extra_rows, m*P) for a chunk of m samples.
+    """
     win = s.win
     P, K = win.OH * win.OW, s.C * win.KH * win.KW
     nb = _config.batch_chunk(s.N, (K + extra_rows) * P * s.dtype.itemsize)

@@ -11,9 +11,9 @@ import numpy as np
 
 from ._engine.args import as_real_array, check_layout, dtypes, prepare
 from ._engine.geometry import pool_window
-from ._kernels import pool as _k
 from ._engine.threads import parallel_for
 from ._engine.trace import phase
+from ._kernels import pool as _k
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"]
 

@@ -54,7 +54,8 @@ def set_num_threads(n):
 
 def _get_pool(workers):
     """A pool with at least `workers` threads. A smaller pool is replaced,
-    not shut down: a call on another thread may still be submitting to it."""
+    not shut down: a call on another thread may still be submitting to it.
+    """
     global _pool
     with _pool_lock:
         if _pool is None or _pool._max_workers < workers:

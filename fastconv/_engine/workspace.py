@@ -66,7 +66,8 @@ def set_workspace_limit(nbytes):
 @contextlib.contextmanager
 def workspace_limit(nbytes):
     """Context manager that sets the (process-wide) workspace limit and restores
-    it after; threads that enter it concurrently should not overlap."""
+    it after; threads that enter it concurrently should not overlap.
+    """
     previous = set_workspace_limit(nbytes)
     try:
         yield

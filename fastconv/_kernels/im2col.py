@@ -29,7 +29,7 @@ __all__ = [
 
 @njit(cache=True, nogil=True)
 def im2col_nchw(x, c0, c1, n0, n1, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
-    """x (nb, C, H, W) -> cols (C*KH*KW, nb*OH*OW), for channels [c0, c1) and
+    """X (nb, C, H, W) -> cols (C*KH*KW, nb*OH*OW), for channels [c0, c1) and
     samples [n0, n1).
 
     Row ``(c*KH + i)*KW + j``, column ``n*OH*OW + oh*OW + ow``: the batch sits
@@ -91,7 +91,7 @@ def col2im_nchw(cols, c0, c1, n0, n1, KH, KW, sh, sw, dh, dw, top, left, OH, OW,
 
 @njit(cache=True, nogil=True)
 def rows_to_nchw(rows, bias, n0, n1, out):
-    """rows (F, nb*P) -> out (nb, F, P) for samples [n0, n1), adding bias (F,)."""
+    """Rows (F, nb*P) -> out (nb, F, P) for samples [n0, n1), adding bias (F,)."""
     N, F, P = out.shape
     for n in range(n0, n1):
         for f in range(F):
@@ -102,7 +102,7 @@ def rows_to_nchw(rows, bias, n0, n1, out):
 
 @njit(cache=True, nogil=True)
 def nchw_to_rows(a, f0, f1, rows, sums):
-    """a (nb, F, P) -> rows (F, nb*P) for rows [f0, f1), adding each row's
+    """A (nb, F, P) -> rows (F, nb*P) for rows [f0, f1), adding each row's
     total into sums[f].
 
     The totals accumulate in float64 (sums is float64) whatever a's dtype.
@@ -120,7 +120,7 @@ def nchw_to_rows(a, f0, f1, rows, sums):
 
 @njit(cache=True, nogil=True)
 def im2col_nhwc(x, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
-    """x (nb, H, W, C) channels [c0, c0+Cg) -> cols (nb*OH*OW, KH*KW*Cg).
+    """X (nb, H, W, C) channels [c0, c0+Cg) -> cols (nb*OH*OW, KH*KW*Cg).
 
     Row ``(n*OH + oh)*OW + ow``, column ``(i*KW + j)*Cg + c``: each tap copies
     a whole run of Cg channels; with all channels and no dilation, the taps

@@ -84,7 +84,7 @@ def _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, C, c):
 
 @njit(cache=True, nogil=True)
 def max_pool_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
-    """x (N, C, H, W) -> out, idx (N, C, OH, OW); idx is the flat h*W + w.
+    """X (N, C, H, W) -> out, idx (N, C, OH, OW); idx is the flat h*W + w.
 
     Separable: a vertical pass per window row band, then a horizontal pass;
     see _column_max and _window_argmax for why the argmax is the scan's.
@@ -168,7 +168,7 @@ def max_pool_backward_nchw(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
 
 @njit(cache=True, nogil=True)
 def max_pool_nhwc_rows(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
-    """x (N, H, W, C) -> out, idx (N, OH, OW, C), for few channels.
+    """X (N, H, W, C) -> out, idx (N, OH, OW, C), for few channels.
 
     Separable, like max_pool_nchw, on rows of W*C interleaved values: the
     vertical pass vectorises along the whole row whatever C is.
@@ -219,8 +219,9 @@ def max_pool_backward_nhwc_rows(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, 
 
 @njit(cache=True, nogil=True)
 def max_pool_nhwc(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
-    """x (N, H, W, C) -> out, idx (N, OH, OW, C); vectorised along the channel run,
-    for many channels (few: max_pool_nhwc_rows)."""
+    """X (N, H, W, C) -> out, idx (N, OH, OW, C); vectorised along the channel run,
+    for many channels (few: max_pool_nhwc_rows).
+    """
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
@@ -296,7 +297,8 @@ def max_pool_backward_nhwc(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
 @njit(cache=True, inline="always")
 def _avg_bounds(o, s, pad, k, size, pad_hi):
     """PyTorch's avg-pool window: (start, end) clipped to the input, and the
-    unclipped extent counted against the input plus padding."""
+    unclipped extent counted against the input plus padding.
+    """
     start = o * s - pad
     end = min(start + k, size + pad_hi)
     extent = end - start
@@ -316,7 +318,7 @@ def _avg_divisor(count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, 
 def avg_pool_nchw(
     x, KH, KW, sh, sw, top, bottom, left, right, count_include_pad, divisor_override, out
 ):
-    """x (N, C, H, W) -> out (N, C, OH, OW); divisor_override <= 0 means none.
+    """X (N, C, H, W) -> out (N, C, OH, OW); divisor_override <= 0 means none.
 
     Separable: per output row, the window's rows are summed a whole input
     row at a time (contiguous, so it vectorises), then each window sums its
@@ -408,7 +410,7 @@ def avg_pool_backward_nchw(
 def avg_pool_nhwc(
     x, KH, KW, sh, sw, top, bottom, left, right, count_include_pad, divisor_override, out
 ):
-    """x (N, H, W, C) -> out (N, OH, OW, C), summing whole channel runs."""
+    """X (N, H, W, C) -> out (N, OH, OW, C), summing whole channel runs."""
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
     for noh in range(N * OH):

@@ -37,14 +37,14 @@ True
 """
 
 from .layers import (
-    Layer,
-    Conv2d,
-    MaxPool2d,
     AvgPool2d,
-    ReLU,
-    Flatten,
-    Linear,
+    Conv2d,
     Dropout,
+    Flatten,
+    Layer,
+    Linear,
+    MaxPool2d,
+    ReLU,
     Sequential,
 )
 from .loss import SoftmaxCrossEntropy, softmax

@@ -5,18 +5,18 @@ import numbers
 import numpy as np
 
 from ._checks import (
-    _check_int,
-    _check_pair,
-    _check_padding,
-    _sides,
-    _check_layout,
-    _check_dtype,
-    _check_bool,
-    _check_rng,
-    _check_backend,
-    _he_normal,
-    _backend_name,
     _KEEP_ALL,
+    _backend_name,
+    _check_backend,
+    _check_bool,
+    _check_dtype,
+    _check_int,
+    _check_layout,
+    _check_padding,
+    _check_pair,
+    _check_rng,
+    _he_normal,
+    _sides,
 )
 
 

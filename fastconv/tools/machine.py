@@ -55,7 +55,7 @@ def cpu_info():
 
 
 def blas_info():
-    """numpy's BLAS: library, version, threads and detected core type.
+    """Numpy's BLAS: library, version, threads and detected core type.
 
     Needs threadpoolctl (the ``bench`` extra); without it, says so.
     """

@@ -37,7 +37,7 @@ def _conv_args(layer):
 
 
 def fastconv_calls(layer, x, w, b, gy, layout, module=fastconv):
-    """fastconv's (or, with module=fastconv.naive, the oracle's) forward and backward."""
+    """Fastconv's (or, with module=fastconv.naive, the oracle's) forward and backward."""
     L = layer
     if L.kind == "conv":
         kw = dict(_conv_args(L), layout=layout)
