@@ -21,7 +21,7 @@ from ._engine.workspace import (
     set_workspace_limit,
     workspace_limit,
 )
-from .conv import col2im, conv2d, conv2d_backward, im2col
+from .conv import ConvPlan, col2im, conv2d, conv2d_backward, im2col, plan_conv2d
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 
 __version__ = "0.1.0"
@@ -29,6 +29,8 @@ __version__ = "0.1.0"
 __all__ = [
     "conv2d",
     "conv2d_backward",
+    "plan_conv2d",
+    "ConvPlan",
     "max_pool2d",
     "max_pool2d_backward",
     "avg_pool2d",

@@ -1,87 +1,63 @@
 """2-D max and average pooling, forward and backward, PyTorch semantics.
 
-The public functions check and normalise their arguments and call the direct
-window kernels of :mod:`fastconv._kernels.pool` (no im2col: pooling is
-memory-bound and a column copy would only add traffic).
+The public functions check and normalise their arguments once, into a
+:class:`~fastconv._engine.plan.PoolPlan` (cached per shape), and the driver
+(:mod:`fastconv._engine.pool_driver`) runs the plan's direct window kernels
+(:mod:`fastconv._kernels.pool`; no im2col: pooling is memory-bound and a
+column copy would only add traffic).
 """
-
-import numbers
 
 import numpy as np
 
-from ._engine.args import as_real_array, check_layout, dtypes, prepare
-from ._engine.geometry import pool_window
-from ._engine.threads import parallel_for
+from ._engine import pool_driver
+from ._engine.args import as_real_array, prepare
+from ._engine.plan import cached, plan_pool
 from ._engine.trace import phase
-from ._kernels import pool as _k
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"]
 
-# NHWC with fewer channels than this: the separable row kernels (vectorised
-# along W*C) beat the channel-vectorised ones (measured: cs231n-pool, C=3,
-# 1.5x; at C=64 the row kernels are 5x slower).
-_ROWS_BELOW = 16
 
-
-def _hw(x, layout):
-    return (x.shape[2], x.shape[3]) if layout == "NCHW" else (x.shape[1], x.shape[2])
-
-
-def _out_shape(x, win, layout):
-    if layout == "NCHW":
-        return (x.shape[0], x.shape[1], win.OH, win.OW)
-    return (x.shape[0], win.OH, win.OW, x.shape[3])
-
-
-def _check_pool(x, kernel_size, stride, padding, dilation, ceil_mode, layout, grad_out):
-    layout = check_layout(layout)
+def _plan(
+    kind,
+    x,
+    grad_out,
+    kernel_size,
+    stride,
+    padding,
+    dilation,
+    ceil_mode,
+    layout,
+    count_include_pad=True,
+    divisor_override=None,
+):
+    """Return the cached plan and the clean arrays of one pooling call."""
     x = as_real_array(x, "x")
-    if not isinstance(ceil_mode, (bool, np.bool_)):
-        raise TypeError(f"ceil_mode must be a bool, got {ceil_mode!r}")
-    win = pool_window(
-        _hw(x, layout), kernel_size, stride, padding, dilation, bool(ceil_mode)
-    )
     arrays = [x]
     if grad_out is not None:
         grad_out = as_real_array(grad_out, "grad_out")
-        expected = _out_shape(x, win, layout)
-        if grad_out.shape != expected:
+        arrays.append(grad_out)
+    dtype = np.result_type(*arrays)
+    args = (
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+        layout,
+        count_include_pad,
+        divisor_override,
+    )
+    plan = cached(
+        kind, lambda: plan_pool(kind, x.shape, dtype, *args), x.shape, dtype, *args
+    )
+    if grad_out is not None:
+        if grad_out.shape != plan.out_shape:
             raise ValueError(
-                f"grad_out must have the output's shape {expected}, "
+                f"grad_out must have the output's shape {plan.out_shape}, "
                 f"got shape {grad_out.shape}"
             )
-        arrays.append(grad_out)
-    dtype, out_dtype = dtypes(*arrays)
-    x = prepare(x, dtype)
-    if grad_out is not None:
-        grad_out = prepare(grad_out, dtype)
-    return layout, x, grad_out, win, out_dtype
-
-
-def _check_avg_options(count_include_pad, divisor_override):
-    if not isinstance(count_include_pad, (bool, np.bool_)):
-        raise TypeError(f"count_include_pad must be a bool, got {count_include_pad!r}")
-    if divisor_override is None:
-        return bool(count_include_pad), 0
-    if isinstance(divisor_override, bool) or not isinstance(
-        divisor_override, numbers.Integral
-    ):
-        raise TypeError(
-            f"divisor_override must be an int or None, got {divisor_override!r}"
-        )
-    if not 1 <= divisor_override <= 2**62:
-        raise ValueError(
-            f"divisor_override must be >= 1 (and at most 2**62), got {divisor_override!r}"
-        )
-    return bool(count_include_pad), int(divisor_override)
-
-
-def _win_args(win):
-    return (win.KH, win.KW, win.sh, win.sw, win.dh, win.dw, win.top, win.left)
-
-
-def _avg_win_args(win):
-    return (win.KH, win.KW, win.sh, win.sw, win.top, win.bottom, win.left, win.right)
+        grad_out = prepare(grad_out, plan.dtype)
+    return plan, prepare(x, plan.dtype), grad_out
 
 
 def max_pool2d(
@@ -130,37 +106,11 @@ def max_pool2d(
     with phase("prepare"):
         if not isinstance(return_indices, (bool, np.bool_)):
             raise TypeError(f"return_indices must be a bool, got {return_indices!r}")
-        layout, x, _, win, out_dtype = _check_pool(
-            x, kernel_size, stride, padding, dilation, ceil_mode, layout, None
+        plan, x, _ = _plan(
+            "max", x, None, kernel_size, stride, padding, dilation, ceil_mode, layout
         )
-    shape = _out_shape(x, win, layout)
-    out = np.empty(shape, x.dtype)
-    idx = np.empty(shape if return_indices else (1, 1, 1, 1), np.int64)
-    if x.shape[0]:
-        g, want = _win_args(win), bool(return_indices)
-        with phase("kernel"):
-            if layout == "NCHW" and not want:
-                parallel_for(
-                    lambda a, b: _k.max_pool_values_nchw(x[a:b], *g, out[a:b]),
-                    x.shape[0],
-                    x.nbytes + out.nbytes,
-                )
-            else:
-                kernel = (
-                    _k.max_pool_nchw
-                    if layout == "NCHW"
-                    else _k.max_pool_nhwc
-                    if x.shape[3] >= _ROWS_BELOW
-                    else _k.max_pool_nhwc_rows
-                )
-                parallel_for(
-                    lambda a, b: kernel(
-                        x[a:b], *g, out[a:b], idx[a:b] if want else idx, want
-                    ),
-                    x.shape[0],
-                    x.nbytes + out.nbytes,
-                )
-    out = out.astype(out_dtype, copy=False)
+    out, idx = pool_driver.max_forward(plan, x, bool(return_indices))
+    out = out.astype(plan.result_dtype, copy=False)
     return (out, idx) if return_indices else out
 
 
@@ -198,25 +148,11 @@ def max_pool2d_backward(
              [0., 0.]]]])
     """
     with phase("prepare"):
-        layout, x, go, win, out_dtype = _check_pool(
-            x, kernel_size, stride, padding, dilation, ceil_mode, layout, grad_out
+        plan, x, grad_out = _plan(
+            "max", x, grad_out, kernel_size, stride, padding, dilation, ceil_mode, layout
         )
-    grad_x = np.empty(x.shape, x.dtype)
-    if x.shape[0]:
-        if layout == "NCHW":
-            kernel = _k.max_pool_backward_nchw
-        elif x.shape[3] >= _ROWS_BELOW:
-            kernel = _k.max_pool_backward_nhwc
-        else:
-            kernel = _k.max_pool_backward_nhwc_rows
-        with phase("kernel"):
-            g = _win_args(win)
-            parallel_for(
-                lambda a, b: kernel(go[a:b], x[a:b], *g, grad_x[a:b]),
-                x.shape[0],
-                2 * x.nbytes + go.nbytes,
-            )
-    return grad_x.astype(out_dtype, copy=False)
+    grad_x = pool_driver.max_backward(plan, grad_out, x)
+    return grad_x.astype(plan.result_dtype, copy=False)
 
 
 def avg_pool2d(
@@ -265,21 +201,21 @@ def avg_pool2d(
              [10.5, 12.5]]]])
     """
     with phase("prepare"):
-        layout, x, _, win, out_dtype = _check_pool(
-            x, kernel_size, stride, padding, 1, ceil_mode, layout, None
+        plan, x, _ = _plan(
+            "avg",
+            x,
+            None,
+            kernel_size,
+            stride,
+            padding,
+            1,
+            ceil_mode,
+            layout,
+            count_include_pad,
+            divisor_override,
         )
-    include, divisor = _check_avg_options(count_include_pad, divisor_override)
-    out = np.empty(_out_shape(x, win, layout), x.dtype)
-    if x.shape[0]:
-        kernel = _k.avg_pool_nchw if layout == "NCHW" else _k.avg_pool_nhwc
-        with phase("kernel"):
-            g = _avg_win_args(win)
-            parallel_for(
-                lambda a, b: kernel(x[a:b], *g, include, divisor, out[a:b]),
-                x.shape[0],
-                x.nbytes + out.nbytes,
-            )
-    return out.astype(out_dtype, copy=False)
+    out = pool_driver.avg_forward(plan, x)
+    return out.astype(plan.result_dtype, copy=False)
 
 
 def avg_pool2d_backward(
@@ -318,21 +254,18 @@ def avg_pool2d_backward(
              [0.25, 0.25]]]])
     """
     with phase("prepare"):
-        layout, x, go, win, out_dtype = _check_pool(
-            x, kernel_size, stride, padding, 1, ceil_mode, layout, grad_out
+        plan, x, grad_out = _plan(
+            "avg",
+            x,
+            grad_out,
+            kernel_size,
+            stride,
+            padding,
+            1,
+            ceil_mode,
+            layout,
+            count_include_pad,
+            divisor_override,
         )
-    include, divisor = _check_avg_options(count_include_pad, divisor_override)
-    grad_x = np.empty(x.shape, x.dtype)
-    if x.shape[0]:
-        if layout == "NCHW":
-            kernel = _k.avg_pool_backward_nchw
-        else:
-            kernel = _k.avg_pool_backward_nhwc
-        with phase("kernel"):
-            g = _avg_win_args(win)
-            parallel_for(
-                lambda a, b: kernel(go[a:b], *g, include, divisor, grad_x[a:b]),
-                x.shape[0],
-                go.nbytes + grad_x.nbytes,
-            )
-    return grad_x.astype(out_dtype, copy=False)
+    grad_x = pool_driver.avg_backward(plan, grad_out)
+    return grad_x.astype(plan.result_dtype, copy=False)

@@ -1,12 +1,23 @@
-"""Shared test helpers: seeded generators and per-dtype tolerances (one place)."""
+"""Shared test helpers: layouts, dtypes, tolerances and seeded generators (one place)."""
 
 import numpy as np
+
+#: The layouts and dtypes every fast path is tested in.
+LAYOUTS = ("NCHW", "NHWC")
+DTYPES = (np.float32, np.float64)
 
 # Arithmetic tolerances per dtype. Data-movement kernels (im2col, col2im,
 # padding, max-pool selection) are compared exactly, never with these.
 TOLERANCES = {
     np.dtype(np.float32): dict(rtol=2e-4, atol=2e-5),
     np.dtype(np.float64): dict(rtol=1e-10, atol=1e-11),
+}
+
+
+#: Losses and gradients after a whole network: a little looser than one op.
+NETWORK_TOLERANCES = {
+    np.dtype(np.float32): dict(rtol=2e-4, atol=2e-5),
+    np.dtype(np.float64): dict(rtol=1e-10, atol=1e-12),
 }
 
 

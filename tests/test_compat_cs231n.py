@@ -21,7 +21,7 @@ from fastconv.compat.cs231n import (
     max_pool_forward_fast,
     max_pool_forward_naive,
 )
-from tests.helpers import assert_close, randn, rng
+from tests.helpers import DTYPES, assert_close, randn, rng
 
 KINDS = ["naive", "fast"]
 
@@ -196,7 +196,6 @@ def test_fast_layers_agree_with_naive_on_the_notebook_sizes():
 # where the assignment's fast layers fail (they assert that the stride
 # divides H + 2*pad - HH, and their pool reshape needs square tiling pools)
 
-DTYPES = [np.float32, np.float64]
 
 # (id, x shape, w shape, stride, pad): why it is here
 CONV_CASES = [
@@ -371,7 +370,8 @@ def test_conv_backward_rejects_a_pool_cache_and_a_bad_dout(kind):
         (
             {"pool_height": 2, "stride": 2},
             ValueError,
-            r"pool_param must have a 'pool_width' key, got keys \['pool_height', 'stride'\]",
+            r"pool_param must have a 'pool_width' key, got keys "
+            r"\['pool_height', 'stride'\]",
         ),
         (
             {"pool_height": 2, "pool_width": 0, "stride": 2},

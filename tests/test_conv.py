@@ -12,10 +12,7 @@ from hypothesis import strategies as st
 
 import fastconv
 from fastconv import naive
-from tests.helpers import assert_close, assert_same, randn, rng
-
-LAYOUTS = ["NCHW", "NHWC"]
-DTYPES = [np.float32, np.float64]
+from tests.helpers import DTYPES, LAYOUTS, assert_close, assert_same, randn, rng
 
 # (id, N, C, H, W, F, KH, KW, stride, padding, dilation, groups): why it is here
 CASES = [

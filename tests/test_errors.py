@@ -200,7 +200,8 @@ def test_pool_kernel_below_one():
 def test_pool_padding_more_than_half_kernel():
     with raises(
         ValueError,
-        "padding must be at most half the kernel for pooling: got padding (2, 2, 2, 2) for kernel_size (3, 3)",
+        "padding must be at most half the kernel for pooling: got padding (2, 2, 2, 2) "
+        "for kernel_size (3, 3)",
     ):
         fastconv.max_pool2d(X, 3, padding=2)
 
@@ -213,7 +214,8 @@ def test_avg_pool_padding_more_than_half_kernel():
 def test_pool_kernel_larger_than_input():
     with raises(
         ValueError,
-        "kernel_size (7, 7) with dilation (1, 1) spans (7, 7), larger than the padded input (6, 6)",
+        "kernel_size (7, 7) with dilation (1, 1) spans (7, 7), larger than the padded "
+        "input (6, 6)",
     ):
         fastconv.max_pool2d(X, 7)
 
@@ -270,7 +272,8 @@ def test_count_include_pad_not_bool():
 def test_im2col_kernel_too_large():
     with raises(
         ValueError,
-        "kernel_size (7, 1) with dilation (1, 1) spans (7, 1), larger than the padded input (6, 6)",
+        "kernel_size (7, 1) with dilation (1, 1) spans (7, 1), larger than the padded "
+        "input (6, 6)",
     ):
         fastconv.im2col(X, (7, 1))
 
@@ -278,7 +281,8 @@ def test_im2col_kernel_too_large():
 def test_col2im_wrong_cols_shape():
     with raises(
         ValueError,
-        "cols must have shape (2, 36, 16) for x_shape (2, 4, 6, 6) and this window, got shape (2, 36, 15)",
+        "cols must have shape (2, 36, 16) for x_shape (2, 4, 6, 6) and this window, "
+        "got shape (2, 36, 15)",
     ):
         fastconv.col2im(np.zeros((2, 36, 15)), (2, 4, 6, 6), 3)
 

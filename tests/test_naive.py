@@ -18,9 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastconv import naive
-from tests.helpers import randn, rng, tol
+from tests.helpers import LAYOUTS, randn, rng, tol
 
-LAYOUTS = ["NCHW", "NHWC"]
 NAN = np.nan
 INF = np.inf
 

@@ -16,9 +16,8 @@ import pytest
 
 import fastconv
 from fastconv import naive, nn
-from tests.helpers import randn, rng
+from tests.helpers import LAYOUTS, randn, rng
 
-LAYOUTS = ["NCHW", "NHWC"]
 EPS = 1e-6  # centred-difference step
 GRAD_TOL = dict(rtol=1e-5, atol=1e-8)  # float64 numerical vs analytic
 
@@ -624,7 +623,8 @@ def test_conv2d_constructor_errors(kwargs, exc, text):
             nn.AvgPool2d,
             dict(kernel_size=3, padding=(0, 0, 0, 2)),
             ValueError,
-            "padding must be at most half the kernel for pooling, got padding=(0, 0, 0, 2)",
+            "padding must be at most half the kernel for pooling, "
+            "got padding=(0, 0, 0, 2)",
         ),
         (
             nn.AvgPool2d,

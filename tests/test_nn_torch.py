@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from fastconv import nn
-from tests.helpers import randn, rng
+from tests.helpers import DTYPES, LAYOUTS, NETWORK_TOLERANCES, randn, rng
 
 torch = pytest.importorskip(
     "torch",
@@ -25,13 +25,6 @@ torch = pytest.importorskip(
 )
 F = torch.nn.functional
 
-LAYOUTS = ["NCHW", "NHWC"]
-DTYPES = [np.float32, np.float64]
-# losses and gradients after a whole network: a little looser than one op
-TOL = {
-    np.dtype(np.float32): dict(rtol=2e-4, atol=2e-5),
-    np.dtype(np.float64): dict(rtol=1e-10, atol=1e-12),
-}
 
 LABELS = np.array([0, 2, 1, 2])
 
@@ -104,7 +97,7 @@ def test_one_training_step_matches_torch(layout, dtype):
     t_loss = F.cross_entropy(torch_forward(P, x, layout), torch.tensor(LABELS))
     t_loss.backward()
 
-    tol = TOL[np.dtype(dtype)]
+    tol = NETWORK_TOLERANCES[np.dtype(dtype)]
     np.testing.assert_allclose(loss, t_loss.item(), **tol)
     for name, _, grad in net.named_parameters():
         assert grad.dtype == dtype, name
@@ -143,6 +136,6 @@ def test_optimiser_steps_match_torch_optim(layout, opt_name, kwargs):
             np.testing.assert_allclose(
                 p,
                 from_torch_grad(name, P[name], layout),
-                **TOL[np.dtype(dtype)],
+                **NETWORK_TOLERANCES[np.dtype(dtype)],
                 err_msg=f"{name} after step {step + 1}",
             )

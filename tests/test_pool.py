@@ -11,10 +11,7 @@ from hypothesis import strategies as st
 
 import fastconv
 from fastconv import naive
-from tests.helpers import assert_close, assert_same, randn, rng
-
-LAYOUTS = ["NCHW", "NHWC"]
-DTYPES = [np.float32, np.float64]
+from tests.helpers import DTYPES, LAYOUTS, assert_close, assert_same, randn, rng
 
 # (id, N, C, H, W, kernel, stride, padding, dilation, ceil_mode): why it is here
 CASES = [

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastconv
-from tests.helpers import assert_close, assert_same, randn, rng
+from tests.helpers import DTYPES, LAYOUTS, assert_close, assert_same, randn, rng
 
 torch = pytest.importorskip(
     "torch",
@@ -26,8 +26,6 @@ torch = pytest.importorskip(
 )
 F = torch.nn.functional
 
-LAYOUTS = ["NCHW", "NHWC"]
-DTYPES = [np.float32, np.float64]
 # torch picks its max-pool kernel by memory format: both must agree with fastconv
 MEMORY_FORMATS = {
     "contiguous": torch.contiguous_format,
@@ -243,10 +241,10 @@ def conv_problems(draw):
     else:
         padding = mode
     # the padded input must hold one window ("same" always pads enough)
-    t, b, l, r = explicit_pads(padding, (1, 1), (KH, KW), stride, dilation)
+    t, b, lf, rt = explicit_pads(padding, (1, 1), (KH, KW), stride, dilation)
     keh, kew = (KH - 1) * dilation[0] + 1, (KW - 1) * dilation[1] + 1
     lo_h = 1 if mode == "same" else max(1, keh - t - b)
-    lo_w = 1 if mode == "same" else max(1, kew - l - r)
+    lo_w = 1 if mode == "same" else max(1, kew - lf - rt)
     H, W = draw(st.integers(lo_h, lo_h + 6)), draw(st.integers(lo_w, lo_w + 6))
     case = ("drawn", N, C, H, W, nf, KH, KW, stride, padding, dilation, groups)
     return _conv_problem(case, layout, dtype, seed=draw(st.integers(0, 2**16)))

@@ -1,8 +1,9 @@
 """Argument checks and coercion shared by the public functions.
 
-Everything the kernels assume is established here: arrays are 4-D, of a
-float dtype the kernels are compiled for, C-contiguous, and the layout name
-is known. Each check raises with the argument's name and its value.
+Everything the kernels assume of the arrays is established here (shapes and
+the layout are checked by :mod:`fastconv._engine.geometry`): arrays are 4-D,
+of a float dtype the kernels are compiled for, and C-contiguous. Each check
+raises with the argument's name and its value.
 
 dtype rule (one rule for every function):
 
@@ -18,16 +19,7 @@ dtype rule (one rule for every function):
 
 import numpy as np
 
-__all__ = ["LAYOUTS", "check_layout", "as_real_array", "dtypes", "prepare"]
-
-LAYOUTS = ("NCHW", "NHWC")
-
-
-def check_layout(layout):
-    """Return `layout` if it is "NCHW" or "NHWC", else raise ValueError."""
-    if not isinstance(layout, str) or layout not in LAYOUTS:
-        raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
-    return layout
+__all__ = ["as_real_array", "dtype_rule", "dtypes", "prepare"]
 
 
 def as_real_array(value, name, ndim=4):
@@ -46,9 +38,16 @@ def as_real_array(value, name, ndim=4):
     return arr
 
 
-def dtypes(*arrays):
-    """(compute dtype, result dtype) for arrays under the module's dtype rule."""
-    result = np.result_type(*arrays)
+def dtype_rule(dtype, name="dtype"):
+    """(compute dtype, result dtype) of `dtype` under the module's dtype rule."""
+    try:
+        result = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be a numpy dtype, got {dtype!r}") from None
+    if result.kind not in "biuf":
+        raise TypeError(
+            f"{name} must be a real (bool, integer or float) dtype, got dtype {result}"
+        )
     if result.kind in "biu":
         return np.dtype(np.float64), np.dtype(np.float64)
     if result.itemsize < 4:
@@ -56,6 +55,11 @@ def dtypes(*arrays):
     if result.itemsize > 8:
         return np.dtype(np.float64), result
     return result, result
+
+
+def dtypes(*arrays):
+    """(compute dtype, result dtype) for arrays under the module's dtype rule."""
+    return dtype_rule(np.result_type(*arrays))
 
 
 def prepare(arr, dtype):

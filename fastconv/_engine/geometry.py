@@ -10,12 +10,20 @@ from typing import NamedTuple
 
 __all__ = [
     "Window",
+    "ConvShapes",
+    "LAYOUTS",
+    "check_layout",
+    "check_shape",
     "as_pair",
     "resolve_padding",
     "output_size",
     "conv_window",
+    "conv_shapes",
     "pool_window",
+    "pool_out_shape",
 ]
+
+LAYOUTS = ("NCHW", "NHWC")
 
 
 class Window(NamedTuple):
@@ -93,8 +101,8 @@ def resolve_padding(padding, in_hw, kernel_hw, stride_hw, dilation_hw):
             return (0, 0, 0, 0)
         if mode == "same":
             t, b = _same_padding(in_hw[0], kernel_hw[0], stride_hw[0], dilation_hw[0])
-            l, r = _same_padding(in_hw[1], kernel_hw[1], stride_hw[1], dilation_hw[1])
-            return (t, b, l, r)
+            lf, rt = _same_padding(in_hw[1], kernel_hw[1], stride_hw[1], dilation_hw[1])
+            return (t, b, lf, rt)
         raise ValueError(
             f"padding must be an int, a pair, a 4-tuple, 'valid' or 'same', "
             f"got {padding!r}"
@@ -115,7 +123,7 @@ def resolve_padding(padding, in_hw, kernel_hw, stride_hw, dilation_hw):
 
 
 def output_size(size, k, s, d, lo, hi, ceil_mode=False):
-    """Number of window positions along one axis (PyTorch's formula).
+    """Return the number of window positions along one axis (PyTorch's formula).
 
     ``floor((size + lo + hi - ke) / s) + 1`` with ``ke = (k - 1) * d + 1``;
     with `ceil_mode` the division rounds up, but the last window must start
@@ -143,17 +151,17 @@ def _window(in_hw, kernel, stride, padding, dilation, ceil_mode, names):
     if dh < 1 or dw < 1:
         raise ValueError(f"dilation must be >= 1, got {(dh, dw)}")
     H, W = in_hw
-    t, b, l, r = resolve_padding(padding, in_hw, (kh, kw), (sh, sw), (dh, dw))
+    t, b, lf, rt = resolve_padding(padding, in_hw, (kh, kw), (sh, sw), (dh, dw))
     keh, kew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
-    if keh > H + t + b or kew > W + l + r:
+    if keh > H + t + b or kew > W + lf + rt:
         raise ValueError(
             f"{names[0]} {(kh, kw)} with dilation {(dh, dw)} spans {(keh, kew)}, "
-            f"larger than the padded input {(H + t + b, W + l + r)} "
-            f"(input {(H, W)}, padding {(t, b, l, r)})"
+            f"larger than the padded input {(H + t + b, W + lf + rt)} "
+            f"(input {(H, W)}, padding {(t, b, lf, rt)})"
         )
     OH = output_size(H, kh, sh, dh, t, b, ceil_mode)
-    OW = output_size(W, kw, sw, dw, l, r, ceil_mode)
-    return Window(H, W, kh, kw, sh, sw, dh, dw, t, b, l, r, OH, OW)
+    OW = output_size(W, kw, sw, dw, lf, rt, ceil_mode)
+    return Window(H, W, kh, kw, sh, sw, dh, dw, t, b, lf, rt, OH, OW)
 
 
 def conv_window(in_hw, kernel_hw, stride, padding, dilation):
@@ -198,3 +206,116 @@ def pool_window(in_hw, kernel_size, stride, padding, dilation, ceil_mode):
                     f"input {(win.H, win.W)}"
                 )
     return win
+
+
+def check_layout(layout):
+    """Return `layout` if it is "NCHW" or "NHWC", else raise ValueError."""
+    if not isinstance(layout, str) or layout not in LAYOUTS:
+        raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    return layout
+
+
+def check_shape(shape, name, ndim=4):
+    """`shape` as a tuple of `ndim` non-negative ints, else ValueError naming `name`."""
+    if (
+        not isinstance(shape, (tuple, list))
+        or len(shape) != ndim
+        or not all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in shape
+        )
+    ):
+        raise ValueError(f"{name} must be a {ndim}-tuple of ints, got {shape!r}")
+    shape = tuple(int(v) for v in shape)
+    if min(shape) < 0:
+        raise ValueError(f"{name} must be non-negative, got {shape!r}")
+    if max(shape) > MAX_INT:
+        raise ValueError(f"{name} must hold sizes of at most 2**62, got {shape!r}")
+    return shape
+
+
+class ConvShapes(NamedTuple):
+    """Checked shapes of a convolution: sizes, groups, the window, array shapes."""
+
+    layout: str
+    N: int
+    C: int
+    F: int
+    groups: int
+    win: Window
+    x_shape: tuple
+    weight_shape: tuple
+    out_shape: tuple
+
+    @property
+    def Cg(self):
+        """Input channels per group."""
+        return self.C // self.groups
+
+    @property
+    def Fg(self):
+        """Filters per group."""
+        return self.F // self.groups
+
+    @property
+    def flops(self):
+        """Multiply-adds x 2 of the forward pass."""
+        w = self.win
+        return 2 * self.N * self.F * w.OH * w.OW * self.Cg * w.KH * w.KW
+
+
+def conv_shapes(x_shape, weight_shape, stride, padding, dilation, groups, layout):
+    """Check a convolution's shapes and arguments; return its :class:`ConvShapes`.
+
+    Parameters
+    ----------
+    x_shape : 4 ints, (N, C, H, W) or (N, H, W, C) for "NHWC"
+    weight_shape : 4 ints, (F, C/groups, KH, KW) or (KH, KW, C/groups, F)
+    stride, padding, dilation, groups, layout
+        As for :func:`fastconv.conv2d`.
+    """
+    layout = check_layout(layout)
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
+        raise TypeError(f"groups must be an int, got {groups!r}")
+    groups = int(groups)
+    if groups < 1:
+        raise ValueError(f"groups must be >= 1, got {groups}")
+    if layout == "NCHW":
+        N, C, H, W = x_shape
+        F, Cg, KH, KW = weight_shape
+        wdesc = "(F, C/groups, KH, KW)"
+    else:
+        N, H, W, C = x_shape
+        KH, KW, Cg, F = weight_shape
+        wdesc = "(KH, KW, C/groups, F)"
+    if C % groups:
+        raise ValueError(
+            f"groups must divide the input channels: x has C={C} channels, "
+            f"groups={groups}"
+        )
+    if F % groups:
+        raise ValueError(
+            f"groups must divide the output channels: weight has F={F} filters, "
+            f"groups={groups}"
+        )
+    if Cg * groups != C:
+        raise ValueError(
+            f"weight {tuple(weight_shape)} ({layout} weight is {wdesc}) expects "
+            f"C/groups={Cg} channels per group, but x {tuple(x_shape)} has C={C} "
+            f"channels and groups={groups} (C/groups={C // groups})"
+        )
+    if KH < 1 or KW < 1:
+        raise ValueError(
+            f"weight must have kernel size >= 1, got shape {tuple(weight_shape)}"
+        )
+    win = conv_window((H, W), (KH, KW), stride, padding, dilation)
+    out = (N, F, win.OH, win.OW) if layout == "NCHW" else (N, win.OH, win.OW, F)
+    return ConvShapes(
+        layout, N, C, F, groups, win, tuple(x_shape), tuple(weight_shape), out
+    )
+
+
+def pool_out_shape(x_shape, win, layout):
+    """Output shape of a pooling of `x_shape` over window `win`."""
+    if layout == "NCHW":
+        return (x_shape[0], x_shape[1], win.OH, win.OW)
+    return (x_shape[0], win.OH, win.OW, x_shape[3])

@@ -1,47 +1,46 @@
-"""Running a GIL-free kernel on several cores: split a range, one piece a thread.
+"""The engine's threads: a call's pieces run on a small pool of Python threads.
 
-The kernels are serial numba functions with ``nogil=True``; this module
-splits their outermost range into contiguous pieces, hands all but the last
-to a small persistent pool of Python threads and runs the last in the
-calling thread. Every piece writes disjoint memory, so results do not depend
-on the number of threads. Python threads block while idle (no spinning), so
-they do not steal cores from BLAS's workers between GEMMs, which numba's own
-parallel threads did (see fastconv._kernels.im2col).
+The kernels are serial numba functions with ``nogil=True``. A plan divides
+its work into items (tiles, slots, planes) whose results do not depend on
+which thread runs them; :func:`run` splits the item range into one
+contiguous piece per thread, hands all but the last to a persistent pool
+and runs the last on the calling thread. Python threads block while idle,
+so between calls they hold no core (numba's own worker threads and
+OpenBLAS's spin for a while after each parallel region).
+
+While pieces run, numpy's BLAS is held at one thread (:func:`fastconv._engine.blas.hold`)
+and each piece calls its GEMMs itself: the engine alone decides how the
+cores are used during a call.
 """
 
 import concurrent.futures
 import numbers
-import os
 import threading
 
-__all__ = ["get_num_threads", "set_num_threads", "parallel_for"]
+from .cpu import usable_cores
+
+__all__ = ["get_num_threads", "set_num_threads", "run", "split", "parallel_for"]
 
 #: Work (in bytes touched) below which splitting costs more than it saves.
 MIN_BYTES = 1 << 20
 
 
-def _default_threads():
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
-
-
-_num_threads = _default_threads()
+_num_threads = usable_cores()
 _pool = None
 _pool_lock = threading.Lock()
 
 
 def get_num_threads():
-    """How many threads the kernels use (default: the cores this process may use)."""
+    """Return how many threads a call uses (default: the cores this process may use)."""
     return _num_threads
 
 
 def set_num_threads(n):
-    """Use `n` threads (>= 1) for the kernels; returns the previous number.
+    """Use `n` threads (>= 1) for each call; returns the previous number.
 
-    GEMMs are not affected: they run on numpy's BLAS threads. The setting is
-    process-wide.
+    The setting is process-wide. Results do not depend on it: the pieces of
+    a call are fixed by its plan, and only their assignment to threads
+    changes.
     """
     global _num_threads
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
@@ -53,8 +52,10 @@ def set_num_threads(n):
 
 
 def _get_pool(workers):
-    """A pool with at least `workers` threads. A smaller pool is replaced,
-    not shut down: a call on another thread may still be submitting to it.
+    """Return a pool with at least `workers` threads.
+
+    A smaller pool is replaced, not shut down: a call on another thread may
+    still be submitting to it.
     """
     global _pool
     with _pool_lock:
@@ -65,25 +66,45 @@ def _get_pool(workers):
         return _pool
 
 
-def parallel_for(fn, n, nbytes):
-    """Call ``fn(lo, hi)`` over pieces covering ``range(n)``.
+def split(n, nbytes, threads=None):
+    """Bounds of the contiguous pieces that :func:`run` gives `n` items.
+
+    One piece per thread, fewer when `n` or the work (`nbytes` touched) is
+    small: ``[0, b1, ..., n]``.
+    """
+    threads = _num_threads if threads is None else threads
+    k = max(1, min(threads, n, nbytes // MIN_BYTES))
+    return [n * i // k for i in range(k + 1)]
+
+
+def run(fn, n, nbytes):
+    """Call ``fn(piece, lo, hi)`` over pieces covering ``range(n)``; return their count.
 
     Parameters
     ----------
-    fn : callable(lo, hi)
-        Runs the kernel on items [lo, hi); pieces must write disjoint memory.
+    fn : callable(piece, lo, hi)
+        Runs items [lo, hi); pieces must write disjoint memory. `piece` is
+        the piece's index, for per-piece buffers (traces).
     n : int
-        Number of items of the outermost range.
+        Number of items.
     nbytes : int
         Rough bytes the whole call touches; small calls run in one piece.
     """
-    k = min(_num_threads, n, max(1, nbytes // MIN_BYTES))
+    bounds = split(n, nbytes)
+    k = len(bounds) - 1
     if k <= 1:
-        fn(0, n)
-        return
-    bounds = [n * i // k for i in range(k + 1)]
+        fn(0, 0, n)
+        return 1
     pool = _get_pool(_num_threads - 1)
-    futures = [pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(k - 1)]
-    fn(bounds[k - 1], bounds[k])
-    for f in futures:
-        f.result()
+    futures = [pool.submit(fn, i, bounds[i], bounds[i + 1]) for i in range(k - 1)]
+    try:
+        fn(k - 1, bounds[k - 1], bounds[k])
+    finally:
+        for f in futures:
+            f.result()
+    return k
+
+
+def parallel_for(fn, n, nbytes):
+    """Call ``fn(lo, hi)`` over pieces covering ``range(n)`` (see :func:`run`)."""
+    run(lambda piece, lo, hi: fn(lo, hi), n, nbytes)

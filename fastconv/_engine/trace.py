@@ -1,17 +1,29 @@
 """Phase timing for the profiler: where a call's time goes.
 
-The fast path marks its phases with ``with phase("im2col"):``. Outside
+Python-level steps are marked with ``with phase("prepare"):``. Outside
 :func:`recording` that is a shared no-op context (one global read per phase);
 inside, the elapsed time of each phase is added to the active record.
+
+The fused kernels time their own phases (im2col, GEMM, col2im of every
+tile) with a clock they call by address (:mod:`fastconv._kernels.clock`):
+:func:`kernel_clock` gives them the clock while recording and (0, 0)
+otherwise, and :func:`add_kernel_phases` adds what they measured to the
+record, as seconds per thread (each phase's total over the pieces, divided
+by the number of pieces that ran at once).
 """
 
 import contextlib
+import ctypes
 import time
 
-__all__ = ["phase", "recording"]
+import numpy as np
+
+__all__ = ["phase", "recording", "kernel_clock", "kernel_traces", "add_kernel_phases"]
 
 _record = None  # dict phase -> seconds while recording, else None
 _NULL = contextlib.nullcontext()
+_NO_CLOCK = (0, 0)
+_clock = None
 
 
 class _Timer:
@@ -48,3 +60,40 @@ def recording():
         yield _record
     finally:
         _record = previous
+
+
+def _find_clock():
+    """(address of clock_gettime, CLOCK_MONOTONIC), or (0, 0) where there is none."""
+    clock_id = getattr(time, "CLOCK_MONOTONIC", None)
+    if clock_id is None or ctypes.sizeof(ctypes.c_long) != 8:
+        return _NO_CLOCK
+    try:
+        fn = ctypes.CDLL(None).clock_gettime
+    except (OSError, AttributeError, TypeError):
+        return _NO_CLOCK
+    return (ctypes.cast(fn, ctypes.c_void_p).value, int(clock_id))
+
+
+def kernel_clock():
+    """Return the kernels' clock argument: (address, id) while recording, else (0, 0)."""
+    global _clock
+    if _record is None:
+        return _NO_CLOCK
+    if _clock is None:
+        _clock = _find_clock()
+    return _clock
+
+
+def kernel_traces(pieces, phases):
+    """Zeroed per-piece trace rows (pieces, phases) for the kernels to fill."""
+    return np.zeros((max(pieces, 1), max(phases, 1)))
+
+
+def add_kernel_phases(names, traces, pieces):
+    """Add the kernels' phase seconds to the record, per thread (see module doc)."""
+    rec = _record
+    if rec is None or _clock == _NO_CLOCK:
+        return
+    totals = traces[:pieces].sum(axis=0)
+    for name, seconds in zip(names, totals):
+        rec[name] = rec.get(name, 0.0) + float(seconds) / pieces

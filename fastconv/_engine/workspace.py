@@ -29,7 +29,7 @@ _workspace_limit = DEFAULT_WORKSPACE_LIMIT
 
 
 def get_workspace_limit():
-    """The current workspace limit in bytes (``None`` means unlimited)."""
+    """Return the current workspace limit in bytes (``None`` means unlimited)."""
     return _workspace_limit
 
 
@@ -65,8 +65,10 @@ def set_workspace_limit(nbytes):
 
 @contextlib.contextmanager
 def workspace_limit(nbytes):
-    """Context manager that sets the (process-wide) workspace limit and restores
-    it after; threads that enter it concurrently should not overlap.
+    """Set the (process-wide) workspace limit inside a ``with`` block.
+
+    The previous limit is restored after; threads that enter it concurrently
+    should not overlap.
     """
     previous = set_workspace_limit(nbytes)
     try:

@@ -21,7 +21,10 @@ def tap_range(start, k, d, size):
 
 @njit(cache=True, inline="always")
 def out_range(n_out, stride, offset, size):
-    """Outputs ``o`` in ``[0, n_out)`` with ``0 <= o*stride + offset < size``, as (lo, hi)."""
+    """Return the outputs ``o`` in [0, n_out) with ``0 <= o*stride + offset < size``.
+
+    As a range (lo, hi).
+    """
     lo = 0
     if offset < 0:
         lo = (-offset + stride - 1) // stride

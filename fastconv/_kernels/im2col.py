@@ -1,16 +1,23 @@
-"""Jitted im2col / col2im kernels for both layouts.
+"""im2col and col2im on tiles: one sample, a channel range, a band of output rows.
 
-The kernels assume clean input: C-contiguous float32 or float64 arrays, a
-preallocated output of the right shape and dtype, geometry already checked
-by :mod:`fastconv._engine.geometry`. They never raise.
+The fused convolution kernels (:mod:`fastconv._kernels.conv`) build the
+columns of one tile, hand them straight to a GEMM and, backwards, sum the
+GEMM's columns back into the image, while the tile is still in cache; the
+public :func:`fastconv.im2col` and :func:`fastconv.col2im` run the same
+functions over whole samples.
 
-Threads: the kernels are serial and release the GIL (``nogil=True``).
-They run between BLAS calls, whose worker threads keep spinning for a while
-after each GEMM; numba worker threads started then would fight them for the
-cores (measured here: up to a scheduler slice, ~8 ms, per call). Serial
-kernels leave BLAS the machine, and callers on several Python threads run
-kernels truly in parallel. Every outer iteration writes its own disjoint
-slice in a fixed order, so results are bitwise reproducible.
+Clean input is assumed: C-contiguous arrays, a checked
+:class:`~fastconv._engine.geometry.Window`, column buffers of the right
+size. Columns are flat arrays in row-major order:
+
+- NCHW tile: ``(cc*KH*KW, m)`` with row ``(c*KH + i)*KW + j`` and column
+  ``(oh - oh0)*OW + ow``, ``m = (oh1 - oh0)*OW`` (torch's ``unfold`` order).
+- NHWC tile: ``(m, KH*KW*cc)`` with row ``(oh - oh0)*OW + ow`` and column
+  ``(i*KW + j)*cc + c``: each tap is a run of channels.
+
+Each row of columns is written strictly sequentially; padding is filled by
+ranges, without a test per element. col2im adds in a fixed order (channel,
+tap, output position), so results do not depend on the thread count.
 """
 
 from numba import njit
@@ -18,184 +25,230 @@ from numba import njit
 from .common import inner_range, out_range, window_taps
 
 __all__ = [
-    "im2col_nchw",
-    "col2im_nchw",
-    "rows_to_nchw",
-    "nchw_to_rows",
-    "im2col_nhwc",
-    "col2im_nhwc",
+    "im2col_tile_nchw",
+    "col2im_tile_nchw",
+    "im2col_tile_nhwc",
+    "col2im_tile_nhwc",
+    "im2col_samples",
+    "col2im_samples",
 ]
 
 
-@njit(cache=True, nogil=True)
-def im2col_nchw(x, c0, c1, n0, n1, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
-    """X (nb, C, H, W) -> cols (C*KH*KW, nb*OH*OW), for channels [c0, c1) and
-    samples [n0, n1).
-
-    Row ``(c*KH + i)*KW + j``, column ``n*OH*OW + oh*OW + ow``: the batch sits
-    in the columns, so one GEMM ``W (F, C*KH*KW) @ cols`` serves the chunk.
-    Each row is written strictly sequentially; padding is zero-filled by
-    ranges, without a test per element.
-    """
-    N, C, H, W = x.shape
-    P = OH * OW
-    for c in range(c0, c1):
-        for i in range(KH):
-            for j in range(KW):
-                row = (c * KH + i) * KW + j
-                off = j * dw - left
-                lo, hi = out_range(OW, sw, off, W)
-                for n in range(n0, n1):
-                    for oh in range(OH):
-                        ih = oh * sh - top + i * dh
-                        base = n * P + oh * OW
-                        if ih < 0 or ih >= H:
-                            for ow in range(OW):
-                                cols[row, base + ow] = 0
-                            continue
-                        for ow in range(lo):
-                            cols[row, base + ow] = 0
-                        for ow in range(lo, hi):
-                            cols[row, base + ow] = x[n, c, ih, ow * sw + off]
-                        for ow in range(hi, OW):
-                            cols[row, base + ow] = 0
+@njit(cache=True, inline="always")
+def _band_rows(i, win, oh0, oh1, H):
+    """Rows ``[r_lo, r_hi)`` of the band whose tap-i input row lies inside [0, H)."""
+    r_lo, r_hi = out_range(oh1, win.sh, i * win.dh - win.top, H)
+    r_lo = min(max(r_lo, oh0), oh1)
+    return r_lo, max(min(r_hi, oh1), r_lo)
 
 
 @njit(cache=True, nogil=True)
-def col2im_nchw(cols, c0, c1, n0, n1, KH, KW, sh, sw, dh, dw, top, left, OH, OW, x):
-    """Adjoint of :func:`im2col_nchw`: overwrite x (nb, C, H, W) with the sums,
-    for the planes of channels [c0, c1) and samples [n0, n1).
+def im2col_tile_nchw(x, n, c0, cc, win, oh0, oh1, cols):
+    """X (N, C, H, W) -> cols (cc*KH*KW, (oh1-oh0)*OW), flat.
 
-    Each (n, c) plane sums its taps in a fixed order (i, j, oh, ow).
+    Sample `n`, channels ``[c0, c0 + cc)``, output rows ``[oh0, oh1)``.
+    With unit strides and OW == W (3x3 "same" and the like), the rows of a
+    tap's columns and of the input are equally long, so a whole band is one
+    long copy, after which the padding columns it filled from the next row
+    are zeroed. Copies go through slice views indexed by the loop counter,
+    which LLVM vectorises (flat index arithmetic measured 3-6x slower).
     """
-    N, C, H, W = x.shape
-    P = OH * OW
-    for n in range(n0, n1):
-        for c in range(c0, c1):
-            for ih in range(H):
-                for iw in range(W):
-                    x[n, c, ih, iw] = 0
+    H, W = x.shape[2], x.shape[3]
+    OW = win.OW
+    m = (oh1 - oh0) * OW
+    xf = x.reshape(x.size)
+    flat = win.sh == 1 and win.sw == 1 and OW == W
+    for c in range(cc):
+        plane = (n * x.shape[1] + c0 + c) * H * W
+        for i in range(win.KH):
+            r_lo, r_hi = _band_rows(i, win, oh0, oh1, H)
+            for j in range(win.KW):
+                dst = cols[((c * win.KH + i) * win.KW + j) * m :][:m]
+                off = j * win.dw - win.left
+                lo, hi = out_range(OW, win.sw, off, W)
+                for t in range((r_lo - oh0) * OW):  # rows in the padding
+                    dst[t] = 0
+                for t in range((r_hi - oh0) * OW, m):
+                    dst[t] = 0
+                if r_lo == r_hi:
+                    continue
+                first = plane + (r_lo * win.sh - win.top + i * win.dh) * W + off
+                if flat:
+                    d0 = (r_lo - oh0) * OW
+                    end = (r_hi - r_lo) * OW - (OW - hi)
+                    d = dst[d0 + lo : d0 + end]
+                    s = xf[first + lo : first + end]
+                    for t in range(end - lo):
+                        d[t] = s[t]
+                    for r in range(d0, d0 + (r_hi - r_lo) * OW, OW):
+                        for t in range(lo):
+                            dst[r + t] = 0
+                        for t in range(hi, OW):
+                            dst[r + t] = 0
+                    continue
+                for oh in range(r_lo, r_hi):
+                    d = dst[(oh - oh0) * OW :][:OW]
+                    src = first + (oh - r_lo) * win.sh * W
+                    for t in range(lo):
+                        d[t] = 0
+                    if hi > lo:
+                        s = xf[src + lo * win.sw : src + (hi - 1) * win.sw + 1]
+                        for t in range(hi - lo):
+                            d[lo + t] = s[t * win.sw]
+                    for t in range(hi, OW):
+                        d[t] = 0
+
+
+@njit(cache=True, nogil=True)
+def col2im_tile_nchw(cols, n, c0, cc, win, oh0, oh1, gx):
+    """Add cols (cc*KH*KW, (oh1-oh0)*OW) into gx (N, C, H, W): im2col_tile_nchw's adjoint.
+
+    The fast path mirrors im2col's: the padding columns of the tile are
+    zeroed first (the tile is scratch), then a whole band is one long add.
+    """
+    H, W = gx.shape[2], gx.shape[3]
+    OW = win.OW
+    m = (oh1 - oh0) * OW
+    gf = gx.reshape(gx.size)
+    flat = win.sh == 1 and win.sw == 1 and OW == W
+    for c in range(cc):
+        plane = (n * gx.shape[1] + c0 + c) * H * W
+        for i in range(win.KH):
+            r_lo, r_hi = _band_rows(i, win, oh0, oh1, H)
+            if r_lo == r_hi:
+                continue
+            for j in range(win.KW):
+                src = cols[((c * win.KH + i) * win.KW + j) * m :][:m]
+                off = j * win.dw - win.left
+                lo, hi = out_range(OW, win.sw, off, W)
+                first = plane + (r_lo * win.sh - win.top + i * win.dh) * W + off
+                if flat:
+                    d0 = (r_lo - oh0) * OW
+                    for r in range(d0, d0 + (r_hi - r_lo) * OW, OW):
+                        for t in range(lo):
+                            src[r + t] = 0
+                        for t in range(hi, OW):
+                            src[r + t] = 0
+                    end = (r_hi - r_lo) * OW - (OW - hi)
+                    s = src[d0 + lo : d0 + end]
+                    d = gf[first + lo : first + end]
+                    for t in range(end - lo):
+                        d[t] += s[t]
+                    continue
+                for oh in range(r_lo, r_hi):
+                    if hi <= lo:
+                        break
+                    s = src[(oh - oh0) * OW + lo :][: hi - lo]
+                    dst = first + (oh - r_lo) * win.sh * W
+                    d = gf[dst + lo * win.sw : dst + (hi - 1) * win.sw + 1]
+                    for t in range(hi - lo):
+                        d[t * win.sw] += s[t]
+
+
+@njit(cache=True, nogil=True)
+def im2col_tile_nhwc(x, n, c0, cc, win, oh0, oh1, cols):
+    """X (N, H, W, C) -> cols ((oh1-oh0)*OW, KH*KW*cc), flat.
+
+    Sample `n`, channels ``[c0, c0 + cc)``, output rows ``[oh0, oh1)``. With
+    all channels and no dilation, the taps of a kernel row are one
+    contiguous run of ``KW*C`` values; otherwise each tap is a run of `cc`.
+    """
+    H, W, C = x.shape[1], x.shape[2], x.shape[3]
+    KH, KW, OW = win.KH, win.KW, win.OW
+    runs = cc == C and win.dw == 1
+    xf = x.reshape(x.size)
+    width = KH * KW * cc
+    cols_in = inner_range(OW, win.sw, win.left, KW, win.dw, W)
+    for oh in range(oh0, oh1):
+        for ow in range(OW):
+            row = cols[((oh - oh0) * OW + ow) * width :][:width]
+            w0, j_lo, j_hi = window_taps(ow, win.sw, win.left, KW, win.dw, W, cols_in)
             for i in range(KH):
-                for j in range(KW):
-                    row = (c * KH + i) * KW + j
-                    off = j * dw - left
-                    lo, hi = out_range(OW, sw, off, W)
-                    for oh in range(OH):
-                        ih = oh * sh - top + i * dh
-                        if ih < 0 or ih >= H:
-                            continue
-                        base = n * P + oh * OW
-                        for ow in range(lo, hi):
-                            x[n, c, ih, ow * sw + off] += cols[row, base + ow]
+                ih = oh * win.sh - win.top + i * win.dh
+                d = row[i * KW * cc :][: KW * cc]
+                if ih < 0 or ih >= H:
+                    for t in range(KW * cc):
+                        d[t] = 0
+                    continue
+                for t in range(j_lo * cc):  # zero-fills are short or empty
+                    d[t] = 0
+                pix = (n * H + ih) * W
+                if runs:
+                    ln = (j_hi - j_lo) * C
+                    s = xf[(pix + w0 + j_lo) * C :][:ln]
+                    dd = d[j_lo * C :][:ln]
+                    for t in range(ln):
+                        dd[t] = s[t]
+                else:
+                    for j in range(j_lo, j_hi):
+                        s = xf[(pix + w0 + j * win.dw) * C + c0 :][:cc]
+                        dd = d[j * cc :][:cc]
+                        for t in range(cc):
+                            dd[t] = s[t]
+                for t in range(j_hi * cc, KW * cc):
+                    d[t] = 0
 
 
 @njit(cache=True, nogil=True)
-def rows_to_nchw(rows, bias, n0, n1, out):
-    """Rows (F, nb*P) -> out (nb, F, P) for samples [n0, n1), adding bias (F,)."""
-    N, F, P = out.shape
+def col2im_tile_nhwc(cols, n, c0, cc, win, oh0, oh1, gx):
+    """Add cols ((oh1-oh0)*OW, KH*KW*cc) into gx[..., c0:c0+cc].
+
+    The adjoint of im2col_tile_nhwc.
+    """
+    H, W, C = gx.shape[1], gx.shape[2], gx.shape[3]
+    KH, KW, OW = win.KH, win.KW, win.OW
+    runs = cc == C and win.dw == 1
+    gf = gx.reshape(gx.size)
+    width = KH * KW * cc
+    cols_in = inner_range(OW, win.sw, win.left, KW, win.dw, W)
+    for oh in range(oh0, oh1):
+        for ow in range(OW):
+            row = cols[((oh - oh0) * OW + ow) * width :][:width]
+            w0, j_lo, j_hi = window_taps(ow, win.sw, win.left, KW, win.dw, W, cols_in)
+            for i in range(KH):
+                ih = oh * win.sh - win.top + i * win.dh
+                if ih < 0 or ih >= H:
+                    continue
+                s = row[i * KW * cc :][: KW * cc]
+                pix = (n * H + ih) * W
+                if runs:
+                    ln = (j_hi - j_lo) * C
+                    d = gf[(pix + w0 + j_lo) * C :][:ln]
+                    ss = s[j_lo * C :][:ln]
+                    for t in range(ln):
+                        d[t] += ss[t]
+                else:
+                    for j in range(j_lo, j_hi):
+                        d = gf[(pix + w0 + j * win.dw) * C + c0 :][:cc]
+                        ss = s[j * cc :][:cc]
+                        for t in range(cc):
+                            d[t] += ss[t]
+
+
+@njit(cache=True, nogil=True)
+def im2col_samples(x, win, nchw, n0, n1, cols):
+    """Write the whole-sample columns of samples ``[n0, n1)``: cols (N, rows, width)."""
+    per = cols.shape[1] * cols.shape[2]
+    flat = cols.reshape(cols.size)
+    C = x.shape[1] if nchw else x.shape[3]
     for n in range(n0, n1):
-        for f in range(F):
-            b = bias[f]
-            for p in range(P):
-                out[n, f, p] = rows[f, n * P + p] + b
+        tile = flat[n * per : (n + 1) * per]
+        if nchw:
+            im2col_tile_nchw(x, n, 0, C, win, 0, win.OH, tile)
+        else:
+            im2col_tile_nhwc(x, n, 0, C, win, 0, win.OH, tile)
 
 
 @njit(cache=True, nogil=True)
-def nchw_to_rows(a, f0, f1, rows, sums):
-    """A (nb, F, P) -> rows (F, nb*P) for rows [f0, f1), adding each row's
-    total into sums[f].
-
-    The totals accumulate in float64 (sums is float64) whatever a's dtype.
-    """
-    N, F, P = a.shape
-    for f in range(f0, f1):
-        total = 0.0
-        for n in range(N):
-            for p in range(P):
-                v = a[n, f, p]
-                rows[f, n * P + p] = v
-                total += v
-        sums[f] += total
-
-
-@njit(cache=True, nogil=True)
-def im2col_nhwc(x, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, cols):
-    """X (nb, H, W, C) channels [c0, c0+Cg) -> cols (nb*OH*OW, KH*KW*Cg).
-
-    Row ``(n*OH + oh)*OW + ow``, column ``(i*KW + j)*Cg + c``: each tap copies
-    a whole run of Cg channels; with all channels and no dilation, the taps
-    of a kernel row are one contiguous run of ``KW*C`` values, copied as one
-    slice of the flat arrays (a memcpy: 2.4x an element loop, measured).
-    """
-    N, H, W, C = x.shape
-    runs = Cg == C and dw == 1
-    xf = x.ravel()  # (nb*H*W*C,), a view
-    cf = cols.ravel()  # (nb*OH*OW*KK*Cg,)
-    width = KH * KW * Cg
-    # windows wholly inside along w need no bounds arithmetic (two divisions)
-    cols_in = inner_range(OW, sw, left, KW, dw, W)
-    for n in range(N):
-        for oh in range(OH):
-            for ow in range(OW):
-                r = ((n * OH + oh) * OW + ow) * width
-                w0, j_lo, j_hi = window_taps(ow, sw, left, KW, dw, W, cols_in)
-                for i in range(KH):
-                    ih = oh * sh - top + i * dh
-                    base = r + i * KW * Cg
-                    if ih < 0 or ih >= H:
-                        for t in range(KW * Cg):
-                            cf[base + t] = 0
-                        continue
-                    for t in range(j_lo * Cg):  # zero-fills are short or empty
-                        cf[base + t] = 0
-                    if runs:
-                        src = ((n * H + ih) * W + w0 + j_lo) * C
-                        dst = base + j_lo * C
-                        ln = (j_hi - j_lo) * C
-                        if ln >= 16:
-                            cf[dst : dst + ln] = xf[src : src + ln]
-                        else:  # a short run: a slice costs more than it copies
-                            for t in range(ln):
-                                cf[dst + t] = xf[src + t]
-                    else:
-                        for j in range(j_lo, j_hi):
-                            src = ((n * H + ih) * W + w0 + j * dw) * C + c0
-                            dst = base + j * Cg
-                            for t in range(Cg):
-                                cf[dst + t] = xf[src + t]
-                    for t in range(j_hi * Cg, KW * Cg):
-                        cf[base + t] = 0
-
-
-@njit(cache=True, nogil=True)
-def col2im_nhwc(cols, c0, Cg, KH, KW, sh, sw, dh, dw, top, left, OH, OW, x):
-    """Adjoint of :func:`im2col_nhwc`: add the sums into x[..., c0:c0+Cg].
-
-    x must be zeroed by the caller (groups share it, each its own channels).
-    Sums run in a fixed order (n, oh, ow, i, j).
-    """
-    N, H, W, C = x.shape
-    runs = Cg == C and dw == 1
-    x3 = x.reshape((N, H, W * C))  # (nb, H, W*C), a view
-    cols_in = inner_range(OW, sw, left, KW, dw, W)
-    for n in range(N):
-        for oh in range(OH):
-            for ow in range(OW):
-                r = (n * OH + oh) * OW + ow
-                w0, j_lo, j_hi = window_taps(ow, sw, left, KW, dw, W, cols_in)
-                for i in range(KH):
-                    ih = oh * sh - top + i * dh
-                    if ih < 0 or ih >= H:
-                        continue
-                    base = i * KW * Cg
-                    if runs:
-                        dst = (w0 + j_lo) * C
-                        src = base + j_lo * C
-                        for t in range((j_hi - j_lo) * C):
-                            x3[n, ih, dst + t] += cols[r, src + t]
-                    else:
-                        for j in range(j_lo, j_hi):
-                            iw = w0 + j * dw
-                            src = base + j * Cg
-                            for c in range(Cg):
-                                x[n, ih, iw, c0 + c] += cols[r, src + c]
+def col2im_samples(cols, win, nchw, n0, n1, x):
+    """Overwrite samples ``[n0, n1)`` of x with the sums of their whole-sample columns."""
+    per = cols.shape[1] * cols.shape[2]
+    flat = cols.reshape(cols.size)
+    C = x.shape[1] if nchw else x.shape[3]
+    for n in range(n0, n1):
+        x[n] = 0
+        tile = flat[n * per : (n + 1) * per]
+        if nchw:
+            col2im_tile_nchw(tile, n, 0, C, win, 0, win.OH, x)
+        else:
+            col2im_tile_nhwc(tile, n, 0, C, win, 0, win.OH, x)

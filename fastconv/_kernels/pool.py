@@ -83,12 +83,14 @@ def _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, C, c):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
+def max_pool_nchw(x, win, out, idx, want_idx):
     """X (N, C, H, W) -> out, idx (N, C, OH, OW); idx is the flat h*W + w.
 
     Separable: a vertical pass per window row band, then a horizontal pass;
     see _column_max and _window_argmax for why the argmax is the scan's.
     """
+    KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
+    top, left = win.top, win.left
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
@@ -109,7 +111,7 @@ def max_pool_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_values_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out):
+def max_pool_values_nchw(x, win, out):
     """Max values only (no argmax): x (N, C, H, W) -> out (N, C, OH, OW).
 
     Separable: per output row, a vertical max over the window's rows, a whole
@@ -118,6 +120,8 @@ def max_pool_values_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out):
     NaN still propagates; the argmax (kernel above) does, so it keeps the
     row-major scan.
     """
+    KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
+    top, left = win.top, win.left
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
@@ -145,8 +149,10 @@ def max_pool_values_nchw(x, KH, KW, sh, sw, dh, dw, top, left, out):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_backward_nchw(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_x):
+def max_pool_backward_nchw(grad_out, x, win, grad_x):
     """Route each grad_out (N, C, OH, OW) to its window's argmax in grad_x."""
+    KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
+    top, left = win.top, win.left
     N, C, H, W = x.shape
     OH, OW = grad_out.shape[2], grad_out.shape[3]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
@@ -167,12 +173,14 @@ def max_pool_backward_nchw(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
 
 
 @njit(cache=True, nogil=True)
-def max_pool_nhwc_rows(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
+def max_pool_nhwc_rows(x, win, out, idx, want_idx):
     """X (N, H, W, C) -> out, idx (N, OH, OW, C), for few channels.
 
     Separable, like max_pool_nchw, on rows of W*C interleaved values: the
     vertical pass vectorises along the whole row whatever C is.
     """
+    KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
+    top, left = win.top, win.left
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
@@ -194,8 +202,10 @@ def max_pool_nhwc_rows(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx)
 
 
 @njit(cache=True, nogil=True)
-def max_pool_backward_nhwc_rows(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_x):
+def max_pool_backward_nhwc_rows(grad_out, x, win, grad_x):
     """NHWC max-pool backward for few channels (separable, see max_pool_nhwc_rows)."""
+    KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
+    top, left = win.top, win.left
     N, H, W, C = x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
@@ -218,10 +228,13 @@ def max_pool_backward_nhwc_rows(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, 
 
 
 @njit(cache=True, nogil=True)
-def max_pool_nhwc(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
-    """X (N, H, W, C) -> out, idx (N, OH, OW, C); vectorised along the channel run,
-    for many channels (few: max_pool_nhwc_rows).
+def max_pool_nhwc(x, win, out, idx, want_idx):
+    """Pool x (N, H, W, C) into out, idx (N, OH, OW, C), for many channels.
+
+    Vectorised along the channel run (few channels: max_pool_nhwc_rows).
     """
+    KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
+    top, left = win.top, win.left
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
@@ -260,8 +273,10 @@ def max_pool_nhwc(x, KH, KW, sh, sw, dh, dw, top, left, out, idx, want_idx):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_backward_nhwc(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_x):
+def max_pool_backward_nhwc(grad_out, x, win, grad_x):
     """NHWC max-pool backward; one sample per iteration (windows overlap in h, w)."""
+    KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
+    top, left = win.top, win.left
     N, H, W, C = x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
@@ -296,8 +311,9 @@ def max_pool_backward_nhwc(grad_out, x, KH, KW, sh, sw, dh, dw, top, left, grad_
 
 @njit(cache=True, inline="always")
 def _avg_bounds(o, s, pad, k, size, pad_hi):
-    """PyTorch's avg-pool window: (start, end) clipped to the input, and the
-    unclipped extent counted against the input plus padding.
+    """Return PyTorch's avg-pool window: (start, end) clipped to the input, and extent.
+
+    The extent is the unclipped one, counted against the input plus padding.
     """
     start = o * s - pad
     end = min(start + k, size + pad_hi)
@@ -315,15 +331,15 @@ def _avg_divisor(count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, 
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_nchw(
-    x, KH, KW, sh, sw, top, bottom, left, right, count_include_pad, divisor_override, out
-):
+def avg_pool_nchw(x, win, count_include_pad, divisor_override, out):
     """X (N, C, H, W) -> out (N, C, OH, OW); divisor_override <= 0 means none.
 
     Separable: per output row, the window's rows are summed a whole input
     row at a time (contiguous, so it vectorises), then each window sums its
     columns of that row sum.
     """
+    KH, KW, sh, sw = win.KH, win.KW, win.sh, win.sw
+    top, bottom, left, right = win.top, win.bottom, win.left, win.right
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
     vsum = np.empty(W, dtype=x.dtype)
@@ -357,25 +373,14 @@ def avg_pool_nchw(
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_backward_nchw(
-    grad_out,
-    KH,
-    KW,
-    sh,
-    sw,
-    top,
-    bottom,
-    left,
-    right,
-    count_include_pad,
-    divisor_override,
-    grad_x,
-):
+def avg_pool_backward_nchw(grad_out, win, count_include_pad, divisor_override, grad_x):
     """Spread each grad_out / divisor over its clipped window of grad_x.
 
     Separable, like the forward pass: an output row's shares are gathered
     into one row buffer, then added to each of the window's input rows.
     """
+    KH, KW, sh, sw = win.KH, win.KW, win.sh, win.sw
+    top, bottom, left, right = win.top, win.bottom, win.left, win.right
     N, C, H, W = grad_x.shape
     OH, OW = grad_out.shape[2], grad_out.shape[3]
     grow = np.empty(W, dtype=grad_x.dtype)
@@ -407,10 +412,10 @@ def avg_pool_backward_nchw(
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_nhwc(
-    x, KH, KW, sh, sw, top, bottom, left, right, count_include_pad, divisor_override, out
-):
+def avg_pool_nhwc(x, win, count_include_pad, divisor_override, out):
     """X (N, H, W, C) -> out (N, OH, OW, C), summing whole channel runs."""
+    KH, KW, sh, sw = win.KH, win.KW, win.sh, win.sw
+    top, bottom, left, right = win.top, win.bottom, win.left, win.right
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
     for noh in range(N * OH):
@@ -433,21 +438,10 @@ def avg_pool_nhwc(
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_backward_nhwc(
-    grad_out,
-    KH,
-    KW,
-    sh,
-    sw,
-    top,
-    bottom,
-    left,
-    right,
-    count_include_pad,
-    divisor_override,
-    grad_x,
-):
+def avg_pool_backward_nhwc(grad_out, win, count_include_pad, divisor_override, grad_x):
     """NHWC avg-pool backward; one sample per iteration."""
+    KH, KW, sh, sw = win.KH, win.KW, win.sh, win.sw
+    top, bottom, left, right = win.top, win.bottom, win.left, win.right
     N, H, W, C = grad_x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
     for n in range(N):

@@ -35,7 +35,7 @@ def _check_pair(value, name, minimum):
 
 
 def _check_padding(padding):
-    """ "same"/"valid" (any case), an int, a pair or (top, bottom, left, right)."""
+    """Check a padding: "same"/"valid" (any case), an int, a pair or a 4-tuple."""
     if isinstance(padding, str):
         mode = padding.lower()
         if mode not in ("same", "valid"):

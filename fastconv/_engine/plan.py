@@ -1,0 +1,408 @@
+"""Plans: a checked convolution or pooling, its algorithm and split, ready to run.
+
+A plan is built once from shapes, dtype and arguments. It carries the
+geometry (:class:`~fastconv._engine.geometry.Window`), the group structure,
+the algorithm chosen, the tiling of the work into items and slots, the
+workspace and the FLOPs; the drivers (:mod:`.conv_driver`,
+:mod:`.pool_driver`) execute it. The public functions keep small caches of
+plans (:func:`cached`), so a training loop pays the checks of an unchanged
+shape once.
+
+How the work is cut (all of it from the shapes and the machine's cache
+size, never from the thread count, so results are bitwise the same
+whatever the number of threads):
+
+- forward: items are (sample, band of output rows); a band's columns take
+  about :data:`TILE_BYTES`, so they stay in cache between im2col and GEMM.
+- backward: slots are fixed blocks of samples (at most :data:`MAX_SLOTS`);
+  each sums its grad_weight and grad_bias into its own partial, and the
+  partials are added in slot order at the end.
+"""
+
+import collections
+import numbers
+import threading
+
+import numpy as np
+
+from . import cpu, workspace
+from .args import dtype_rule
+from .geometry import check_layout, check_shape, conv_shapes, pool_out_shape, pool_window
+
+__all__ = [
+    "ConvPlan",
+    "PoolPlan",
+    "plan_conv",
+    "plan_pool",
+    "cached",
+    "TILE_BYTES",
+    "MAX_SLOTS",
+]
+
+#: Target size of one tile's column matrix: half the per-core L2 cache.
+TILE_BYTES = cpu.l2_bytes() // 2
+#: Slots (partial sums of grad_weight) of a backward pass: two per core of
+#: the machine (not per thread: the thread count must not change results),
+#: at most 16.
+MAX_SLOTS = min(16, max(4, 2 * cpu.usable_cores()))
+#: Forward passes below this many FLOPs run on one thread.
+MIN_PARALLEL_FLOPS = 2_000_000
+
+ALGORITHMS = ("im2col", "pointwise")
+
+
+class ConvPlan:
+    """A planned 2-D convolution: build with :func:`fastconv.plan_conv2d`.
+
+    Attributes
+    ----------
+    layout : str
+    x_shape, weight_shape, out_shape : tuple of int
+    dtype : numpy.dtype
+        The dtype the plan computes in (float32 or float64).
+    result_dtype : numpy.dtype
+        The dtype of its results (see the package's dtype rule).
+    window : Window
+        Padding, strides, dilation and output size.
+    groups : int
+    algorithm : str
+        "pointwise" (1x1, unit stride, no padding: x is its own column
+        matrix) or "im2col" (columns built tile by tile, then GEMMs).
+    tile_rows : int
+        Output rows per tile; a forward item is (sample, tile).
+    items : int
+        Forward work items, N * ceil(OH / tile_rows).
+    slots : int
+        Blocks of samples whose grad_weight and grad_bias the backward pass
+        sums separately, then adds in order.
+    units : int
+        Channel blocks each slot is split into when there are too few
+        samples to give every core a slot; a backward item is (slot, unit).
+    workspace_bytes : int
+        Scratch memory of the backward pass (the larger) with every thread
+        busy: column tiles plus the slots' partial sums.
+    flops : int
+        Multiply-adds x 2 of the forward pass; the backward pass does twice
+        as many (grad_x and grad_weight).
+    """
+
+    def __init__(self, shapes, dtype):
+        self.shapes = shapes
+        self.dtype, self.result_dtype = dtype_rule(dtype)
+        win = shapes.win
+        self.window = win
+        self.layout = shapes.layout
+        self.groups = shapes.groups
+        self.x_shape, self.weight_shape, self.out_shape = (
+            shapes.x_shape,
+            shapes.weight_shape,
+            shapes.out_shape,
+        )
+        pointwise = (
+            win.KH == win.KW == win.sh == win.sw == 1
+            and win.top == win.bottom == win.left == win.right == 0
+        )
+        self.algorithm = "pointwise" if pointwise else "im2col"
+        K = shapes.Cg * win.KH * win.KW  # GEMM depth of a group
+        itemsize = self.dtype.itemsize
+        row_bytes = max(1, K * win.OW * itemsize)
+        if pointwise:
+            # no columns to keep in cache: a whole sample per item, unless the
+            # batch is too small to give every core work
+            rows = win.OH if shapes.N >= 4 else max(1, -(-win.OH // 4))
+        else:
+            rows = min(max(win.OH, 1), max(1, TILE_BYTES // row_bytes))
+        self.tile_rows = rows
+        tiles = -(-win.OH // rows) if win.OH else 0
+        self.items = shapes.N * tiles
+        self.cols_elems = 0 if pointwise else rows * win.OW * K
+        partial = shapes.F * K + shapes.F
+        budget = max(partial, (workspace.get_workspace_limit() or 2**62) // 2)
+        self.slots = max(1, min(shapes.N, MAX_SLOTS, budget // max(partial, 1)))
+        # too few samples to give every core a slot: split the channels too
+        # (whole groups when there are several), so that N = 1 uses every core
+        most = shapes.groups if shapes.groups > 1 else shapes.C
+        self.units = max(1, min(most, -(-MAX_SLOTS // self.slots)))
+        share = -(-shapes.C // self.units) if shapes.groups == 1 else shapes.Cg
+        # NHWC units with a share of one group sum their rows of grad_weight
+        # apart and gather their weight rows: (KK*share, Fg) each
+        self.unit_scratch = (
+            2 * win.KH * win.KW * share * shapes.Fg
+            if self.layout == "NHWC" and self.units > 1 and shapes.groups == 1
+            else 0
+        )
+        threads = min(cpu.usable_cores(), max(self.items, 1))
+        self.workspace_bytes = (
+            threads * (self.cols_elems + self.unit_scratch) + self.slots * partial
+        ) * itemsize
+        self.flops = shapes.flops
+        self.parallel = self.flops >= MIN_PARALLEL_FLOPS
+
+    @property
+    def backward_flops(self):
+        """Multiply-adds x 2 of the backward pass (grad_x and grad_weight)."""
+        return 2 * self.flops
+
+    def forward(self, x, weight, bias=None):
+        """Run the convolution on arrays of the plan's shapes.
+
+        Parameters
+        ----------
+        x : array_like of shape ``x_shape``
+        weight : array_like of shape ``weight_shape``
+        bias : array_like of shape (F,), optional
+
+        Returns
+        -------
+        out : ndarray of shape ``out_shape`` and dtype ``result_dtype``
+        """
+        from . import conv_driver
+
+        x, weight, bias = conv_driver.check_arrays(self, x, weight, bias)
+        out = conv_driver.forward(self, x, weight, bias)
+        return out.astype(self.result_dtype, copy=False)
+
+    def backward(self, grad_out, x, weight):
+        """Gradients of the convolution with respect to x, weight and bias.
+
+        Parameters
+        ----------
+        grad_out : array_like of shape ``out_shape``
+        x : array_like of shape ``x_shape``
+        weight : array_like of shape ``weight_shape``
+
+        Returns
+        -------
+        grad_x, grad_weight, grad_bias : ndarrays of shapes ``x_shape``,
+            ``weight_shape`` and (F,), dtype ``result_dtype``
+        """
+        from . import conv_driver
+
+        x, weight, _ = conv_driver.check_arrays(self, x, weight, None)
+        grad_out = conv_driver.check_grad_out(self, grad_out)
+        grads = conv_driver.backward(self, grad_out, x, weight)
+        return tuple(g.astype(self.result_dtype, copy=False) for g in grads)
+
+    def __repr__(self):
+        s, w = self.shapes, self.window
+        pad = (w.top, w.bottom, w.left, w.right)
+        tiles = -(-w.OH // self.tile_rows) if w.OH else 0
+        lines = [
+            f"ConvPlan({self.layout}, {np.dtype(self.dtype).name}"
+            + (
+                ""
+                if self.result_dtype == self.dtype
+                else f" -> {np.dtype(self.result_dtype).name}"
+            )
+            + ")",
+            f"  x {self.x_shape} * weight {self.weight_shape} -> {self.out_shape}",
+            f"  window {w.KH}x{w.KW}, stride ({w.sh}, {w.sw}), "
+            f"dilation ({w.dh}, {w.dw}), "
+            f"padding {pad}, groups {self.groups} ({s.Cg} -> {s.Fg} channels each)",
+            f"  algorithm {self.algorithm}; GEMM per tile and group: "
+            + (
+                f"({s.Fg} x {s.Cg * w.KH * w.KW}) @ ({s.Cg * w.KH * w.KW} x "
+                f"{self.tile_rows * w.OW})"
+                if self.layout == "NCHW"
+                else f"({self.tile_rows * w.OW} x {s.Cg * w.KH * w.KW}) @ "
+                f"({s.Cg * w.KH * w.KW} x {s.Fg})"
+            ),
+            f"  forward: {self.items} items ({s.N} samples x {tiles} tiles of "
+            f"{self.tile_rows} output rows); backward: {self.slots * self.units} items "
+            f"({self.slots} slots of samples x {self.units} channel blocks)",
+            f"  threads: {_threads_text(self)}; BLAS held at 1 thread during the call",
+            f"  workspace {_size(self.workspace_bytes)}, "
+            f"forward {self.flops / 1e9:.3g} GFLOP, "
+            f"backward {self.backward_flops / 1e9:.3g} GFLOP",
+        ]
+        return "\n".join(lines)
+
+
+def _threads_text(plan):
+    from . import threads
+
+    n = threads.get_num_threads()
+    if not plan.parallel:
+        return "1 (too little work to split)"
+    fw = len(threads.split(plan.items, 2**62, n)) - 1
+    bw = len(threads.split(plan.slots * plan.units, 2**62, n)) - 1
+    return f"{fw} forward, {bw} backward (of {n})"
+
+
+def _size(nbytes):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if nbytes < 1024 or unit == "GiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes} B"  # pragma: no cover
+
+
+def plan_conv(
+    x_shape, weight_shape, dtype, stride=1, padding=0, dilation=1, groups=1, layout="NCHW"
+):
+    """Check the arguments and build a :class:`ConvPlan` (no cache)."""
+    x_shape = check_shape(x_shape, "x_shape")
+    weight_shape = check_shape(weight_shape, "weight_shape")
+    shapes = conv_shapes(x_shape, weight_shape, stride, padding, dilation, groups, layout)
+    return ConvPlan(shapes, dtype)
+
+
+# --------------------------------------------------------------------------
+# the plan caches of the public functions
+
+_CACHE_SIZE = 128
+_caches = collections.defaultdict(collections.OrderedDict)
+_lock = threading.Lock()
+
+
+def _freeze(value):
+    """Return a hashable key for an argument that keeps its type (True is not 1)."""
+    if isinstance(value, (tuple, list)):
+        return ("seq", tuple(_freeze(v) for v in value))
+    return (type(value), value)
+
+
+def cached(kind, build, *key_args):
+    """Return the plan ``build()`` for `key_args`, from the cache of `kind` if there.
+
+    Arguments that cannot be hashed skip the cache (``build`` then raises
+    the argument's error, or builds a plan that is not kept).
+    """
+    try:
+        key = (_freeze(key_args), workspace.get_workspace_limit())
+        hash(key)
+    except TypeError:
+        return build()
+    cache = _caches[kind]
+    with _lock:
+        plan = cache.get(key)
+        if plan is not None:
+            cache.move_to_end(key)
+            return plan
+    plan = build()
+    with _lock:
+        cache[key] = plan
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+    return plan
+
+
+# --------------------------------------------------------------------------
+# pooling
+
+#: NHWC max pooling with fewer channels than this uses the separable row
+#: kernels (vectorised along W*C), which beat the channel-vectorised ones
+#: (measured: cs231n-pool, C = 3, 1.5x; at C = 64 the row kernels are 5x slower).
+ROWS_BELOW = 16
+
+
+class PoolPlan:
+    """A planned 2-D max or average pooling (built by the pooling functions).
+
+    Attributes
+    ----------
+    kind : {"max", "avg"}
+    layout : str
+    x_shape, out_shape : tuple of int
+    dtype, result_dtype : numpy.dtype
+    window : Window
+    count_include_pad : bool
+        Average pooling only.
+    divisor : int
+        Average pooling's divisor_override, 0 for none.
+    kernels : dict
+        The jitted kernel of each pass, by name.
+    """
+
+    def __init__(
+        self, kind, layout, x_shape, dtype, win, count_include_pad=True, divisor=0
+    ):
+        self.kind, self.layout, self.x_shape, self.window = kind, layout, x_shape, win
+        self.dtype, self.result_dtype = dtype_rule(dtype)
+        self.out_shape = pool_out_shape(x_shape, win, layout)
+        self.count_include_pad, self.divisor = count_include_pad, divisor
+        nchw = layout == "NCHW"
+        if kind == "avg":
+            self.kernels = {
+                "forward": f"avg_pool_{layout.lower()}",
+                "backward": f"avg_pool_backward_{layout.lower()}",
+            }
+        elif nchw:
+            self.kernels = {
+                "forward": "max_pool_values_nchw",
+                "forward with indices": "max_pool_nchw",
+                "backward": "max_pool_backward_nchw",
+            }
+        else:
+            rows = "_rows" if x_shape[3] < ROWS_BELOW else ""
+            self.kernels = {
+                "forward": f"max_pool_nhwc{rows}",
+                "forward with indices": f"max_pool_nhwc{rows}",
+                "backward": f"max_pool_backward_nhwc{rows}",
+            }
+        self.items = x_shape[0]
+
+    def __repr__(self):
+        w = self.window
+        pad = (w.top, w.bottom, w.left, w.right)
+        opts = ""
+        if self.kind == "avg":
+            opts = f", count_include_pad={self.count_include_pad}" + (
+                f", divisor {self.divisor}" if self.divisor else ""
+            )
+        kernels = ", ".join(f"{k}: {v}" for k, v in self.kernels.items())
+        return "\n".join(
+            [
+                f"PoolPlan({self.kind}, {self.layout}, {np.dtype(self.dtype).name})",
+                f"  x {self.x_shape} -> {self.out_shape}",
+                f"  window {w.KH}x{w.KW}, stride ({w.sh}, {w.sw}), "
+                f"dilation ({w.dh}, {w.dw}), "
+                f"padding {pad}{opts}",
+                f"  kernels: {kernels}",
+                f"  split: {self.items} samples over the threads",
+            ]
+        )
+
+
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def plan_pool(
+    kind,
+    x_shape,
+    dtype,
+    kernel_size,
+    stride,
+    padding,
+    dilation,
+    ceil_mode,
+    layout,
+    count_include_pad=True,
+    divisor_override=None,
+):
+    """Check the arguments of a pooling and build its :class:`PoolPlan`."""
+    layout = check_layout(layout)
+    x_shape = check_shape(x_shape, "x_shape")
+    ceil_mode = _check_bool(ceil_mode, "ceil_mode")
+    hw = x_shape[2:4] if layout == "NCHW" else x_shape[1:3]
+    win = pool_window(hw, kernel_size, stride, padding, dilation, ceil_mode)
+    divisor = 0
+    if kind == "avg":
+        count_include_pad = _check_bool(count_include_pad, "count_include_pad")
+        if divisor_override is not None:
+            if isinstance(divisor_override, bool) or not isinstance(
+                divisor_override, numbers.Integral
+            ):
+                raise TypeError(
+                    f"divisor_override must be an int or None, got {divisor_override!r}"
+                )
+            if not 1 <= divisor_override <= 2**62:
+                raise ValueError(
+                    f"divisor_override must be >= 1 (and at most 2**62), "
+                    f"got {divisor_override!r}"
+                )
+            divisor = int(divisor_override)
+    return PoolPlan(kind, layout, x_shape, dtype, win, count_include_pad, divisor)

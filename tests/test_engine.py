@@ -1,0 +1,396 @@
+"""The engine's own machinery: plans and their cache, threads, the BLAS hold, the GEMM.
+
+Values are checked against the oracle (fastconv.naive) or against the same
+call made another way (single-threaded, without the plan cache), bitwise
+where the engine promises bitwise equality.
+"""
+
+import collections
+import concurrent.futures as cf
+import threading
+import time
+
+import numpy as np
+import pytest
+import threadpoolctl
+
+import fastconv
+from fastconv import naive
+from fastconv._engine import blas, plan, threads
+from fastconv._engine import workspace as _workspace
+from tests.helpers import DTYPES, LAYOUTS, assert_close, assert_same, randn, rng
+
+
+def _conv_problem(
+    layout, dtype=np.float64, N=3, C=4, H=9, W=7, F=5, k=3, groups=1, seed=0
+):
+    g = rng(seed)
+    if layout == "NCHW":
+        x = randn(g, (N, C, H, W), dtype)
+        w = randn(g, (F, C // groups, k, k), dtype)
+    else:
+        x = randn(g, (N, H, W, C), dtype)
+        w = randn(g, (k, k, C // groups, F), dtype)
+    return x, w, randn(g, (F,), dtype)
+
+
+def _all_passes(x, w, b, layout, **kw):
+    """Forward, backward and the poolings of one input: a list of arrays."""
+    y = fastconv.conv2d(x, w, b, layout=layout, **kw)
+    out = [y, *fastconv.conv2d_backward(y, x, w, layout=layout, **kw)]
+    p = fastconv.max_pool2d(x, 3, 2, 1, layout=layout)
+    out += [p, fastconv.max_pool2d_backward(p, x, 3, 2, 1, layout=layout)]
+    out.append(fastconv.avg_pool2d_backward(p, x, 3, 2, 1, layout=layout))
+    return out
+
+
+# ---- plans
+
+
+def test_plan_runs_the_convolution_of_conv2d_bitwise():
+    x, w, b = _conv_problem("NCHW", np.float32)
+    p = fastconv.plan_conv2d(x.shape, w.shape, np.float32, stride=2, padding=1)
+    assert isinstance(p, fastconv.ConvPlan)
+    assert p.out_shape == (3, 5, 5, 4) and p.algorithm == "im2col"
+    assert_same(p.forward(x, w, b), fastconv.conv2d(x, w, b, stride=2, padding=1))
+    gy = randn(rng(1), p.out_shape, np.float32)
+    for got, want in zip(
+        p.backward(gy, x, w), fastconv.conv2d_backward(gy, x, w, stride=2, padding=1)
+    ):
+        assert_same(got, want)
+    # ...and the convolution is right
+    assert_close(p.forward(x, w, b), naive.conv2d(x, w, b, stride=2, padding=1))
+
+
+def test_plan_describes_itself():
+    p = fastconv.plan_conv2d(
+        (8, 56, 56, 64), (3, 3, 64, 64), np.float64, padding=1, layout="NHWC"
+    )
+    assert p.flops == 2 * 8 * 56 * 56 * 64 * 64 * 9
+    assert p.backward_flops == 2 * p.flops
+    assert p.dtype == np.float64 and p.result_dtype == np.float64
+    assert 0 < p.workspace_bytes < 64 * 2**20
+    assert p.items == 8 * -(-56 // p.tile_rows) and 1 <= p.slots <= 8
+    text = repr(p)
+    for part in (
+        "ConvPlan(NHWC, float64)",
+        "(8, 56, 56, 64)",
+        "algorithm im2col",
+        "items",
+        "slots",
+        "threads",
+        "workspace",
+        "GFLOP",
+    ):
+        assert part in text, part
+
+
+def test_pointwise_plan_needs_no_columns():
+    p = fastconv.plan_conv2d((2, 16, 7, 7), (8, 16, 1, 1), np.float32)
+    assert p.algorithm == "pointwise" and p.cols_elems == 0
+    s2 = fastconv.plan_conv2d((2, 16, 7, 7), (8, 16, 1, 1), np.float32, stride=2)
+    assert s2.algorithm == "im2col"  # a strided 1x1 must gather
+
+
+def test_plan_follows_the_dtype_rule():
+    p = fastconv.plan_conv2d((1, 2, 5, 5), (3, 2, 3, 3), np.float16)
+    assert p.dtype == np.float32 and p.result_dtype == np.float16
+    x = np.ones((1, 2, 5, 5), np.float16)
+    assert p.forward(x, np.ones((3, 2, 3, 3))).dtype == np.float16
+    p = fastconv.plan_conv2d((1, 2, 5, 5), (3, 2, 3, 3), np.int32)
+    assert p.dtype == p.result_dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (
+            lambda p: p.forward(np.ones((2, 3, 8, 8)), np.ones((4, 3, 3, 3))),
+            ValueError,
+            "x must have the plan's shape (1, 3, 8, 8), got shape (2, 3, 8, 8)",
+        ),
+        (
+            lambda p: p.forward(np.ones((1, 3, 8, 8)), np.ones((4, 3, 2, 3))),
+            ValueError,
+            "weight must have the plan's shape (4, 3, 3, 3), got shape (4, 3, 2, 3)",
+        ),
+        (
+            lambda p: p.forward(np.ones((1, 3, 8, 8)), np.ones((4, 3, 3, 3)), np.ones(3)),
+            ValueError,
+            "bias must have shape (F,) = (4,)",
+        ),
+        (
+            lambda p: p.backward(
+                np.ones((1, 4, 8, 8)), np.ones((1, 3, 8, 8)), np.ones((4, 3, 3, 3))
+            ),
+            ValueError,
+            "grad_out must have the output's shape (1, 4, 6, 6), got shape (1, 4, 8, 8)",
+        ),
+        (
+            lambda p: p.forward(np.ones((1, 3, 8, 8), complex), np.ones((4, 3, 3, 3))),
+            TypeError,
+            "x must have a real",
+        ),
+    ],
+)
+def test_plan_checks_the_arrays_it_is_given(call, exc, message):
+    p = fastconv.plan_conv2d((1, 3, 8, 8), (4, 3, 3, 3), np.float64)
+    with pytest.raises(exc, match=__import__("re").escape(message)):
+        call(p)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, message",
+    [
+        (
+            dict(x_shape=(1, 3, 8)),
+            ValueError,
+            "x_shape must be a 4-tuple of ints, got (1, 3, 8)",
+        ),
+        (
+            dict(weight_shape=(4, 3, 3, 3.0)),
+            ValueError,
+            "weight_shape must be a 4-tuple of ints, got (4, 3, 3, 3.0)",
+        ),
+        (dict(x_shape=(1, -3, 8, 8)), ValueError, "x_shape must be non-negative"),
+        (dict(dtype=np.complex64), TypeError, "dtype must be a real"),
+        (
+            dict(dtype="nonsense"),
+            TypeError,
+            "dtype must be a numpy dtype, got 'nonsense'",
+        ),
+        (dict(groups=2), ValueError, "x has C=3 channels, groups=2"),
+        (dict(layout="CHWN"), ValueError, "layout must be 'NCHW' or 'NHWC', got 'CHWN'"),
+    ],
+)
+def test_plan_conv2d_checks_its_arguments(kwargs, exc, message):
+    args = dict(x_shape=(1, 3, 8, 8), weight_shape=(4, 3, 3, 3), dtype=np.float32)
+    args.update(kwargs)
+    with pytest.raises(exc, match=__import__("re").escape(message)):
+        fastconv.plan_conv2d(**args)
+
+
+def test_conv2d_reuses_its_plan_and_the_cache_keeps_argument_types(monkeypatch):
+    import fastconv.conv as conv_module
+
+    built = []
+
+    def counting(*args):
+        built.append(args)
+        return plan.plan_conv(*args)
+
+    monkeypatch.setattr(conv_module, "plan_conv", counting)
+    monkeypatch.setattr(plan, "_caches", collections.defaultdict(collections.OrderedDict))
+    x, w, b = _conv_problem("NCHW", seed=4, N=2, C=3, H=6, W=6, F=2)
+    fastconv.conv2d(x, w, b, padding=(1, 2))
+    assert len(built) == 1
+    fastconv.conv2d(x + 1, w, b, padding=[1, 2])  # same shapes and arguments
+    fastconv.conv2d_backward(np.ones((2, 2, 6, 8)), x, w, padding=(1, 2))
+    assert len(built) == 1
+    # stride=True equals 1 and hashes like it, but is not a valid stride
+    fastconv.conv2d(x, w, stride=1)
+    with pytest.raises(
+        TypeError, match="stride must be an int or a tuple of ints, got True"
+    ):
+        fastconv.conv2d(x, w, stride=True)
+    # an unhashable argument skips the cache and still gets its error
+    with pytest.raises(TypeError, match="padding must be an int or a tuple of ints"):
+        fastconv.conv2d(x, w, padding={"top": 1})
+    # the workspace limit is part of the key (it changes the tiling)
+    count = len(built)
+    with fastconv.workspace_limit(1 << 16):
+        fastconv.conv2d(x, w, b, padding=(1, 2))
+    assert len(built) == count + 1
+
+
+def test_tiny_workspace_limit_still_gives_the_same_results():
+    x, w, b = _conv_problem("NHWC", N=2, C=8, H=12, W=12, F=4)
+    want = [fastconv.conv2d(x, w, b, padding=1, layout="NHWC")]
+    want += fastconv.conv2d_backward(want[0], x, w, padding=1, layout="NHWC")
+    with fastconv.workspace_limit(1024):
+        got = [fastconv.conv2d(x, w, b, padding=1, layout="NHWC")]
+        got += fastconv.conv2d_backward(want[0], x, w, padding=1, layout="NHWC")
+    for a, e in zip(got, want):
+        assert_close(a, e)
+
+
+# ---- the GEMM: numpy's BLAS by address, or the loops
+
+
+def test_blas_is_found_and_correct():
+    info = blas.describe()
+    assert info.sgemm and info.dgemm, info  # numpy's wheels ship CBLAS
+    assert "cblas gemm by address" in repr(info)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_plain_loop_gemm_fallback_matches_the_oracle(layout, dtype):
+    x, w, b = _conv_problem(layout, dtype, N=2, C=4, H=7, W=6, F=6, groups=2, seed=2)
+    kw = dict(stride=(1, 2), padding=1, groups=2, layout=layout)
+    with blas.use_fallback():
+        assert blas.gemm(dtype)[0] == 0
+        y = fastconv.conv2d(x, w, b, **kw)
+        grads = fastconv.conv2d_backward(y, x, w, **kw)
+    assert_close(y, naive.conv2d(x, w, b, **kw))
+    for got, want in zip(grads, naive.conv2d_backward(y, x, w, **kw)):
+        assert_close(got, want)
+    # pointwise (x is the column matrix, other leading dimensions)
+    x1 = x[..., :4] if layout == "NHWC" else x
+    w1 = (
+        randn(rng(5), (3, 4, 1, 1), dtype)
+        if layout == "NCHW"
+        else randn(rng(5), (1, 1, 4, 3), dtype)
+    )
+    with blas.use_fallback():
+        y1 = fastconv.conv2d(x1, w1, layout=layout)
+    assert_close(y1, naive.conv2d(x1, w1, layout=layout))
+
+
+# ---- threads and the BLAS hold
+
+
+def _blas_threads():
+    return [
+        p["num_threads"]
+        for p in threadpoolctl.threadpool_info()
+        if p["user_api"] == "blas"
+    ][0]
+
+
+def test_blas_is_held_at_one_thread_during_calls_and_restored_after():
+    x, w, b = _conv_problem("NCHW", np.float32, N=8, C=16, H=24, W=24, F=16)
+    target = 2
+    with threadpoolctl.threadpool_limits(limits=target, user_api="blas"):
+        assert _blas_threads() == target
+        seen = set()
+        stop = threading.Event()
+        controller = blas.describe().controller
+
+        def watch():
+            while not stop.is_set():
+                seen.add(controller.get_num_threads())
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            for _ in range(20):
+                fastconv.conv2d(x, w, b, padding=1)
+        finally:
+            stop.set()
+            watcher.join()
+        assert 1 in seen  # held while the calls ran
+        assert _blas_threads() == target  # ...and given back
+
+
+def test_many_python_threads_restore_blas_and_match_single_threaded_results():
+    # 4 threads call fastconv for a few seconds; afterwards the BLAS thread
+    # count is what it was, and every result equals the single-threaded one
+    problems = [
+        (*_conv_problem(lay, dt, seed=i, N=4, C=6, H=10, W=10, F=8), lay)
+        for i, (lay, dt) in enumerate([(lay, dt) for lay in LAYOUTS for dt in DTYPES])
+    ]
+    previous = threads.set_num_threads(1)
+    try:
+        serial = [_all_passes(x, w, b, lay, padding=1) for x, w, b, lay in problems]
+    finally:
+        threads.set_num_threads(previous)
+    before = _blas_threads()
+    deadline = time.perf_counter() + 3.0
+
+    def hammer(k):
+        rounds = 0
+        while time.perf_counter() < deadline or rounds == 0:
+            i = (k + rounds) % len(problems)
+            x, w, b, lay = problems[i]
+            for got, want in zip(_all_passes(x, w, b, lay, padding=1), serial[i]):
+                assert_same(got, want)
+            rounds += 1
+        return rounds
+
+    with cf.ThreadPoolExecutor(4) as pool:
+        counts = list(pool.map(hammer, range(4)))
+    assert min(counts) >= 1
+    assert _blas_threads() == before
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize(
+    "shape", [(6, 16, 40, 40), (16, 2, 30, 20), (1, 8, 64, 64)], ids=["N<C", "N>C", "N=1"]
+)
+def test_results_do_not_depend_on_the_number_of_threads(layout, shape):
+    N, C, H, W = shape
+    x, w, b = _conv_problem(layout, np.float32, N=N, C=C, H=H, W=W, F=8, seed=3)
+    runs = []
+    for n in (1, 2, 3):
+        previous = threads.set_num_threads(n)
+        try:
+            runs.append(_all_passes(x, w, b, layout, padding=1))
+        finally:
+            threads.set_num_threads(previous)
+    for other in runs[1:]:
+        for a, e in zip(other, runs[0]):
+            assert_same(a, e)
+
+
+def test_a_single_sample_is_split_across_the_threads():
+    p = fastconv.plan_conv2d((1, 32, 64, 64), (32, 32, 3, 3), np.float32, padding=1)
+    assert p.items > 1 and p.parallel  # N = 1 still gives every core a piece
+    assert len(threads.split(p.items, 1 << 30, 2)) - 1 == 2
+
+
+def test_run_covers_the_range_once_and_propagates_errors():
+    seen = []
+    lock = threading.Lock()
+
+    def record(piece, lo, hi):
+        with lock:
+            seen.append((piece, lo, hi))
+
+    previous = threads.set_num_threads(3)
+    try:
+        assert threads.run(record, 10, nbytes=1 << 30) == 3
+        assert sorted(seen) == [(0, 0, 3), (1, 3, 6), (2, 6, 10)]
+        seen.clear()
+        assert threads.run(record, 10, nbytes=10) == 1  # too small to split
+        assert seen == [(0, 0, 10)]
+
+        def fail(piece, lo, hi):
+            if piece == 0:
+                raise RuntimeError("piece 0 failed")
+
+        with pytest.raises(RuntimeError, match="piece 0 failed"):
+            threads.run(fail, 10, nbytes=1 << 30)
+    finally:
+        threads.set_num_threads(previous)
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
+        threads.set_num_threads(0)
+    with pytest.raises(TypeError, match="n must be an int, got 2.0"):
+        threads.set_num_threads(2.0)
+
+
+def test_the_pool_grows_to_the_thread_count():
+    previous = threads.set_num_threads(1)
+    try:
+        threads.parallel_for(lambda a, b: None, 10, nbytes=1 << 30)  # no pool needed
+        threads.set_num_threads(4)
+        threads.parallel_for(lambda a, b: None, 10, nbytes=1 << 30)
+        assert threads._pool._max_workers >= 3
+    finally:
+        threads.set_num_threads(previous)
+
+
+def test_scratch_reuses_one_buffer_within_the_limit():
+    _workspace.release_workspace()
+    a, b = _workspace.scratch(np.float32, (10, 7), (3,))
+    assert a.shape == (10, 7) and b.shape == (3,) and a.dtype == np.float32
+    assert not np.shares_memory(a, b)
+    (c,) = _workspace.scratch(np.float64, (5, 5))
+    assert np.shares_memory(a, c)  # the same cached buffer
+    with fastconv.workspace_limit(100):
+        (big,) = _workspace.scratch(np.float64, (1000,))  # over the limit: not kept
+        (d,) = _workspace.scratch(np.float64, (5,))
+        assert not np.shares_memory(big, d)
+    _workspace.release_workspace()
+    (e,) = _workspace.scratch(np.float64, (5, 5))
+    assert not np.shares_memory(c, e)
