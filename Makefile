@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 comma := ,
-EXTRAS := test$(comma)bench$(comma)train$(if $(WITH_TORCH),$(comma)torch)
+EXTRAS := test$(comma)bench$(comma)train$(comma)lint$(if $(WITH_TORCH),$(comma)torch)
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: test bench bench-suite train lint format clean
@@ -20,13 +20,10 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) -m fastconv bench
+	$(PY) -m fastconv bench $(BENCH_ARGS)
 
-# The suite runs with the BLAS set-up that bench uses: fastconv.tools.machine
-# prints the VAR=value settings this machine needs (see the README).
 bench-suite: $(STAMP)
-	env $$($(PY) -m fastconv.tools.machine) $(PY) -m pytest benchmarks --benchmark-only \
-	  --benchmark-autosave $(BENCH_ARGS)
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-autosave $(BENCH_ARGS)
 
 $(VENV)/.installed-train: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e ".[train]"
@@ -36,11 +33,10 @@ train: $(VENV)/.installed-train
 	$(PY) -m fastconv train $(TRAIN_ARGS)
 
 lint: $(STAMP)
-	$(PY) -m pip install -q ruff
 	$(PY) -m ruff check fastconv tests benchmarks
+	$(PY) -m ruff format --check fastconv tests benchmarks
 
 format: $(STAMP)
-	$(PY) -m pip install -q ruff
 	$(PY) -m ruff format fastconv tests benchmarks
 
 clean:

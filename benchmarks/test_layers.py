@@ -10,7 +10,6 @@ and memory side by side.
 
 import tracemalloc
 
-import numpy as np
 import pytest
 
 import fastconv
@@ -25,8 +24,8 @@ LAYERS = _suite.CONV_LAYERS + _suite.POOL_LAYERS
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("layer", LAYERS, ids=[L.name for L in LAYERS])
 def test_layer(benchmark, layer, layout, dtype, direction):
-    x, w, b, gy = _suite.make_inputs(layer, np.dtype(dtype), layout)
-    fwd, bwd = _baselines.fastconv_calls(layer, x, w, b, gy, layout)
+    spec = layer.spec(layout, dtype)
+    fwd, bwd = _baselines.fastconv_calls(spec, *_baselines.make_inputs(spec))
     fn = fwd if direction == "fwd" else bwd
     fn()  # compile outside the timed region
     fastconv.release_workspace()

@@ -25,7 +25,7 @@ COMMANDS = {
 
 
 def _parser(command=None):
-    """The argument parser; with `command`, only that command's options are loaded."""
+    """Build the argument parser; with `command`, load only that command's options."""
     parser = argparse.ArgumentParser(
         prog="python -m fastconv", description="fastconv command line"
     )
@@ -38,23 +38,13 @@ def _parser(command=None):
     return parser
 
 
-def main(argv=None, blas_fix=False):
-    """Run the command line; return the exit status.
-
-    With `blas_fix` (only when run as a program: it restarts the process),
-    commands that measure speed first restart themselves with the OpenBLAS
-    core type fix when the machine needs it (see :mod:`fastconv.tools.machine`).
-    """
+def main(argv=None):
+    """Run the command line; return the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     args = _parser(command if command in COMMANDS else None).parse_args(argv)
-    module = importlib.import_module(args._module)
-    if blas_fix and getattr(module, "MEASURES_SPEED", False) and not args.no_blas_fix:
-        from .tools.machine import reexec_with_blas_fix
-
-        reexec_with_blas_fix(argv)
-    return module.run(args)
+    return importlib.import_module(args._module).run(args)
 
 
 if __name__ == "__main__":
-    sys.exit(main(blas_fix=True))
+    sys.exit(main())

@@ -1,7 +1,10 @@
-"""The instruments: benchmark peers, timing, bench and profile commands, machine."""
+"""The instruments: peers, the suite, bench (worker processes), profile, machine."""
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -9,22 +12,23 @@ import pytest
 
 import fastconv
 from fastconv._engine import trace as _trace
-from fastconv._engine import workspace as _config
 from fastconv.tools import bench as _bench
 from fastconv.tools import machine as _machine
-from fastconv.tools import peers as _baselines
+from fastconv.tools import peers as _peers
 from fastconv.tools import profile as _profile
 from fastconv.tools import suite as _suite
-from tests.helpers import assert_close
+from tests.helpers import LAYOUTS, assert_close
 
 # small layers of each kind, so the peers can be checked quickly
 SMALL = [
-    _suite.Layer("conv-3x3", "conv", 2, 3, 9, 4, 3, 1, 1),
-    _suite.Layer("conv-s2", "conv", 2, 3, 9, 4, 3, 2, 1),
-    _suite.Layer("conv-1x1", "conv", 2, 4, 5, 3, 1, 1, 0),
-    _suite.Layer("max-3s2", "max", 2, 3, 9, None, 3, 2, 1),
-    _suite.Layer("avg-2s2", "avg", 2, 3, 8, None, 2, 2, 0),
+    _suite._conv("conv-3x3", 2, 3, 9, 4, 3, 1, 1),
+    _suite._conv("conv-s2", 2, 3, 9, 4, 3, 2, 1),
+    _suite._conv("conv-1x1", 2, 4, 5, 3, 1, 1, 0),
+    _suite._conv("conv-1x3", 2, 4, 6, 3, (1, 3), 1, (0, 1), W=7),
+    _suite._pool("max-3s2", "max", 2, 3, 9, 3, 2, 1),
+    _suite._pool("avg-2s2", "avg", 2, 3, 8, 2, 2, 0),
 ]
+GROUPED = _suite._conv("conv-g2-d2", 2, 4, 9, 6, 3, 1, 2, dilation=2, groups=2)
 
 
 def _as_array(a, weight=False):
@@ -32,9 +36,10 @@ def _as_array(a, weight=False):
 
 
 def _check_peer(calls, layer, layout, from_peer=_as_array):
-    x, w, b, gy = _suite.make_inputs(layer, np.float64, layout)
-    fwd, bwd = calls(layer, x, w, b, gy, layout)
-    ffwd, fbwd = _baselines.fastconv_calls(layer, x, w, b, gy, layout)
+    spec = layer.spec(layout, "float64")
+    arrays = _peers.make_inputs(spec)
+    fwd, bwd = calls(spec, *arrays)
+    ffwd, fbwd = _peers.fastconv_calls(spec, *arrays)
     assert_close(from_peer(fwd()), ffwd())
     got, want = bwd(), fbwd()
     if layer.kind == "conv":
@@ -56,80 +61,146 @@ def _from_torch(layout):
     return convert
 
 
-@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("layer", SMALL, ids=[L.name for L in SMALL])
-def test_numpy_baseline_computes_the_same_layer(layer, layout):
-    _check_peer(_baselines.numpy_calls, layer, layout)
+def test_numpy_peer_computes_the_same_layer(layer, layout):
+    _check_peer(_peers.numpy_calls, layer, layout)
 
 
-@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-@pytest.mark.parametrize("layer", SMALL, ids=[L.name for L in SMALL])
+def test_numpy_peer_declines_what_it_does_not_support():
+    spec = GROUPED.spec("NCHW", "float64")
+    assert _peers.numpy_calls(spec, *_peers.make_inputs(spec)) is None
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize(
+    "layer", SMALL + [GROUPED], ids=[L.name for L in SMALL + [GROUPED]]
+)
 def test_torch_peer_computes_the_same_layer(layer, layout):
     pytest.importorskip(
         "torch", reason="PyTorch not installed: the torch peer is not used"
     )
-    _check_peer(_baselines.torch_calls, layer, layout, _from_torch(layout))
+    _check_peer(_peers.torch_calls, layer, layout, _from_torch(layout))
 
 
-def test_suite_layers_match_the_issue_and_their_flops():
+def test_suite_layers_and_their_sizes_come_from_the_geometry():
     L = _suite.get_layer("resnet-3x3")
-    assert (L.N, L.C, L.H, L.F, L.kernel, L.stride, L.pad) == (8, 64, 56, 64, 3, 1, 1)
-    assert L.out_hw == 56
+    assert (L.N, L.C, L.H, L.F, L.kernel, L.stride, L.padding) == (
+        8,
+        64,
+        56,
+        64,
+        (3, 3),
+        1,
+        (1, 1),
+    )
+    assert L.out_hw == (56, 56)
     assert L.flops() == 2 * 8 * 64 * 56 * 56 * 64 * 9
     assert L.flops(backward=True) == 2 * L.flops()
     assert len(_suite.CONV_LAYERS) == 8 and len(_suite.POOL_LAYERS) == 4
-    y = fastconv.conv2d(
-        *_suite.make_inputs(_suite.get_layer("alexnet-c1"), np.float32)[:2],
-        stride=4,
-        padding=2,
-    )
-    assert y.shape[2] == _suite.get_layer("alexnet-c1").out_hw == 55
+    a = _suite.get_layer("alexnet-c1")
+    x, w, b, gy = _suite.make_inputs(a, np.float32, "NHWC")
+    y = fastconv.conv2d(x, w, b, layout="NHWC", **a.kwargs())
+    assert y.shape == a.out_shape("NHWC") == gy.shape and a.out_hw == (55, 55)
+    p = _suite.get_layer("max-3s2")
+    assert p.bytes_moved(4) == 8 * 64 * (112 * 112 + 56 * 56) * 4
     with pytest.raises(ValueError, match="unknown layer 'vgg'"):
         _suite.get_layer("vgg")
 
 
-def test_time_interleaved_reports_medians_per_call():
-    med = _bench.time_interleaved(
-        {"sleep": lambda: time.sleep(0.002), "noop": lambda: None},
-        rounds=3,
-        min_time=0.001,
+def test_parse_contender():
+    c = _bench.parse_contender("fastconv:OPENBLAS_THREAD_TIMEOUT=4,OMP_NUM_THREADS=1")
+    assert (c.kind, c.env) == (
+        "fastconv",
+        {"OPENBLAS_THREAD_TIMEOUT": "4", "OMP_NUM_THREADS": "1"},
     )
-    assert med["sleep"] >= 0.002
-    assert med["noop"] < med["sleep"]
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
+    assert _bench.parse_contender(f"fastconv@{repo}").path == repo
+    assert _bench.parse_contender("torch").kind == "torch"
+    with pytest.raises(ValueError, match="expected VAR=VALUE, got 'X'"):
+        _bench.parse_contender("fastconv:X")
+    with pytest.raises(ValueError, match="no fastconv package in"):
+        _bench.parse_contender("fastconv@/nonexistent")
+    with pytest.raises(ValueError, match="contender must be numpy, torch, fastconv"):
+        _bench.parse_contender("tensorflow")
 
 
-def test_bench_rows_and_ratios():
+def test_wait_idle_waits_for_a_busy_process_and_not_for_an_idle_one():
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        if _bench._cpu_seconds(idle.pid) is None:
+            pytest.skip("no /proc/<pid>/task/*/schedstat here: wait_idle sleeps instead")
+        t0 = time.perf_counter()
+        _bench.wait_idle([idle.pid], limit=0.4)
+        assert time.perf_counter() - t0 < 0.1
+        t0 = time.perf_counter()
+        _bench.wait_idle([busy.pid], limit=0.4)
+        assert time.perf_counter() - t0 >= 0.4
+    finally:
+        idle.kill()
+        busy.kill()
+
+
+def test_bench_rows_and_ratios_from_worker_processes():
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
+    contenders = [
+        _bench.Contender("fastconv", "fastconv"),
+        _bench.Contender("numpy", "numpy"),
+        _bench.parse_contender("fastconv:FASTCONV_TEST_VAR=1"),
+        _bench.parse_contender(f"fastconv@{repo}"),
+    ]
     lines = []
-    info, rows, gemm = _bench.run_bench(
-        [SMALL[0], SMALL[3]],
+    info, rows = _bench.run_bench(
+        [SMALL[0], SMALL[4], GROUPED],
         [np.float32],
         rounds=1,
-        with_torch=False,
+        contenders=contenders,
         out=lines.append,
         progress=False,
     )
-    assert gemm["float32"] > 0
+    assert info["gemm_gflops"]["float32"] > 0 and info["copy_gbs"] > 0
+    assert set(info["workers"]) == {c.label for c in contenders}
+    pids = {w["pid"] for w in info["workers"].values()}
+    assert len(pids) == 4 and os.getpid() not in pids  # each in its own process
     assert [(r["layer"], r["layout"]) for r in rows] == [
-        ("conv-3x3", "NCHW"),
-        ("conv-3x3", "NHWC"),
-        ("max-3s2", "NCHW"),
-        ("max-3s2", "NHWC"),
+        (L.name, lay) for L in (SMALL[0], SMALL[4], GROUPED) for lay in LAYOUTS
     ]
     for r in rows:
         fb = r["fastconv_fwd_s"] + r["fastconv_bwd_s"]
-        assert r["x_numpy_fb"] == pytest.approx(
-            (r["numpy_fwd_s"] + r["numpy_bwd_s"]) / fb
-        )
+        if r["layer"] == GROUPED.name:
+            assert r["numpy_fwd_s"] is None and r["x_numpy_fb"] is None  # declined
+        else:
+            assert r["x_numpy_fb"] == pytest.approx(
+                (r["numpy_fwd_s"] + r["numpy_bwd_s"]) / fb
+            )
         assert r["x_naive_fb"] == pytest.approx(
             (r["naive_fwd_s"] + r["naive_bwd_s"]) / fb
         )
-        assert r["x_torch_fb"] is None
-    assert rows[0]["gflops_fwd"] == pytest.approx(
-        SMALL[0].flops() / rows[0]["fastconv_fwd_s"] / 1e9
+        for label in ("fastconv:FASTCONV_TEST_VAR=1", f"fastconv@{repo}"):
+            assert r[f"x_{label}_fb"] > 0
+        assert all(len(v) == 1 for v in r["samples"].values())
+    conv = rows[0]
+    assert conv["gflops_fwd"] == pytest.approx(
+        SMALL[0].flops() / conv["fastconv_fwd_s"] / 1e9
+    )
+    pool = rows[2]
+    assert pool["gbs_fwd"] == pytest.approx(
+        SMALL[4].bytes_moved(4) / pool["fastconv_fwd_s"] / 1e9
     )
     text = "\n".join(lines)
-    assert "BLAS:" in text and "cores" in text and "geomean conv" in text
-    assert "n/i" in text  # torch left out: its columns say so
+    for part in (
+        "BLAS:",
+        "cores",
+        "geomean conv",
+        "geomean pool",
+        "own process",
+        "method:",
+        "x numpy",
+        "environment:",
+    ):
+        assert part in text, part
 
 
 def _parse(module, argv):
@@ -138,87 +209,90 @@ def _parse(module, argv):
     return parser.parse_args(argv)
 
 
-def test_bench_command_json(tmp_path, capsys):
+def test_bench_command_json_and_plot(tmp_path, capsys):
     path = tmp_path / "bench.json"
-    args = _parse(
-        _bench,
-        [
-            "--layers",
-            "cs231n-pool",
-            "--dtype",
-            "float32",
-            "--rounds",
-            "1",
-            "--no-torch",
-            "--json",
-            str(path),
-        ],
-    )
-    assert _bench.run(args) == 0
+    argv = [
+        "--layers",
+        "cs231n-pool",
+        "--dtype",
+        "float32",
+        "--layout",
+        "NHWC",
+        "--rounds",
+        "1",
+        "--no-torch",
+        "--no-naive",
+        "--json",
+        str(path),
+    ]
+    have_mpl = True
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        have_mpl = False
+    if have_mpl:
+        argv += ["--plot", str(tmp_path / "bench.png")]
+    assert _bench.run(_parse(_bench, argv)) == 0
     data = json.loads(path.read_text())
-    assert {r["layout"] for r in data["rows"]} == {"NCHW", "NHWC"}
+    assert [r["layout"] for r in data["rows"]] == ["NHWC"]
     assert data["rows"][0]["layer"] == "cs231n-pool" and data["rounds"] == 1
+    assert "naive_fwd_s" not in data["rows"][0]
     assert "cs231n-pool" in capsys.readouterr().out
+    if have_mpl:
+        assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_bench_command_plot(tmp_path):
-    pytest.importorskip(
-        "matplotlib", reason="matplotlib not installed: --plot unavailable"
-    )
-    path = tmp_path / "bench.png"
-    args = _parse(
-        _bench,
-        [
-            "--layers",
-            "lenet-c1",
-            "--dtype",
-            "float32",
-            "--rounds",
-            "1",
-            "--no-torch",
-            "--plot",
-            str(path),
-        ],
-    )
-    assert _bench.run(args) == 0
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_bench_rejects_unknown_layer(capsys):
+def test_bench_rejects_unknown_layer_and_contender(capsys):
     with pytest.raises(SystemExit) as exc:
         _parse(_bench, ["--layers", "resnet-3x3,vgg"])
     assert exc.value.code == 2
     assert "unknown layer 'vgg'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _parse(_bench, ["--contender", "fastconv@/nonexistent"])
+    assert "no fastconv package in /nonexistent" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("backward", [False, True])
-def test_profile_phases_add_up(backward):
-    phases = _profile.profile_layer(
-        _suite.get_layer("cs231n-speed"), np.float32, "NCHW", backward, rounds=3
-    )
-    for name in ("prepare", "im2col", "gemm", "other", "total"):
+def test_profile_phases_add_up_and_come_from_inside_the_kernels(backward):
+    layer = _suite.get_layer("cs231n-speed")
+    phases = _profile.profile_layer(layer, np.float32, "NCHW", backward, rounds=3)
+    gemm = ("gemm grad_weight", "gemm grad_cols") if backward else ("gemm",)
+    for name in ("prepare", "im2col", *gemm, "other", "total"):
         assert phases[name] >= 0, name
     assert ("col2im" in phases) == backward
-    # the marked phases carry the work: "other" (checks, allocation) is the rest
-    assert phases["gemm"] > 0 and phases["im2col"] > 0
-    assert phases["gemm"] + phases["im2col"] > phases["other"]
-    lines = _profile.format_profile(
-        _suite.get_layer("cs231n-speed"), phases, np.float32, "NCHW", backward
+    # the kernels' phases carry the work: "other" (checks, allocation) is the rest
+    work = sum(phases[g] for g in gemm) + phases["im2col"]
+    assert work > phases["other"]
+    assert sum(v for k, v in phases.items() if k != "total") == pytest.approx(
+        phases["total"], rel=0.05
     )
+    lines = _profile.format_profile(layer, phases, np.float32, "NCHW", backward)
     assert "GFLOP/s" in "\n".join(lines)
 
 
-def test_profile_pool_kernel_phase(capsys):
+def test_profile_command_prints_the_plan(capsys):
+    assert (
+        _profile.run(
+            _parse(
+                _profile, ["--layer", "resnet-1x1", "--rounds", "2", "--dtype", "float32"]
+            )
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "ConvPlan(NCHW, float32)" in out and "algorithm pointwise" in out
     assert (
         _profile.run(_parse(_profile, ["--layer", "cs231n-pool", "--rounds", "2"])) == 0
     )
     out = capsys.readouterr().out
-    assert "kernel" in out and "cs231n-pool NCHW float64 forward" in out
+    assert "PoolPlan(max, NCHW, float64)" in out
+    assert "kernel" in out and "GB/s moved" in out
 
 
 def test_trace_is_a_no_op_outside_recording():
     with _trace.phase("x"):
         pass
+    assert _trace.kernel_clock() == (0, 0)
     with _trace.recording() as rec:
         with _trace.phase("a"):
             time.sleep(0.001)
@@ -263,103 +337,13 @@ def test_blas_fix_only_for_openblas_below_the_cpu(
     assert _machine.blas_fix(check=False) == expected
 
 
-def test_diagnosis_says_how_to_fix(monkeypatch):
-    monkeypatch.delenv("FASTCONV_BLAS_FIX_APPLIED", raising=False)
-    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+def test_diagnosis_advises_and_changes_nothing(monkeypatch):
     monkeypatch.setattr(_machine, "blas_fix", lambda check=True: "SkylakeX")
-    monkeypatch.setattr(
-        _machine, "blas_info", lambda: {"library": "openblas", "core_type": "Haswell"}
-    )
-    info = {"blas": _machine.blas_info()}
-    assert _machine.blas_env(check=False) == {
-        "OPENBLAS_CORETYPE": "SkylakeX",
-        "OPENBLAS_THREAD_TIMEOUT": "4",
-    }
-    lines = _machine.diagnosis(info)
-    assert any("export OPENBLAS_CORETYPE=SkylakeX" in line for line in lines)
-    assert any("export OPENBLAS_THREAD_TIMEOUT=4" in line for line in lines)
-    # after the restart, the run says what it set and why
-    monkeypatch.setenv(
-        "FASTCONV_BLAS_FIX_APPLIED",
-        "OPENBLAS_CORETYPE=SkylakeX OPENBLAS_THREAD_TIMEOUT=4",
-    )
-    monkeypatch.setenv("FASTCONV_BLAS_FIX_APPLIED_WAS", "Haswell")
-    text = " ".join(_machine.diagnosis(info))
-    assert "OPENBLAS_CORETYPE=Haswell in the environment forces" in text
-    assert "this run set OPENBLAS_CORETYPE=SkylakeX OPENBLAS_THREAD_TIMEOUT=4" in text
-
-
-def test_scratch_reuses_one_buffer_within_the_limit():
-    _config.release_workspace()
-    a, b = _config.scratch(np.float32, (10, 7), (3,))
-    assert a.shape == (10, 7) and b.shape == (3,) and a.dtype == np.float32
-    assert not np.shares_memory(a, b)
-    (c,) = _config.scratch(np.float64, (5, 5))
-    assert np.shares_memory(a, c)  # the same cached buffer
-    with fastconv.workspace_limit(100):
-        (big,) = _config.scratch(np.float64, (1000,))  # over the limit: not kept
-        (d,) = _config.scratch(np.float64, (5,))
-        assert not np.shares_memory(big, d)
-    _config.release_workspace()
-    (e,) = _config.scratch(np.float64, (5, 5))
-    assert not np.shares_memory(c, e)
-
-
-def test_parallel_for_covers_the_range_once(monkeypatch):
-    from fastconv._engine import threads as _threads
-
-    seen = []
-    lock = __import__("threading").Lock()
-
-    def record(lo, hi):
-        with lock:
-            seen.append((lo, hi))
-
-    previous = _threads.set_num_threads(3)
-    try:
-        _threads.parallel_for(record, 10, nbytes=1 << 30)
-        assert sorted(seen) == [(0, 3), (3, 6), (6, 10)]
-        seen.clear()
-        _threads.parallel_for(record, 10, nbytes=10)  # too small to split
-        assert seen == [(0, 10)]
-    finally:
-        _threads.set_num_threads(previous)
-    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
-        _threads.set_num_threads(0)
-
-
-def test_the_pool_grows_to_the_thread_count():
-    from fastconv._engine import threads as _threads
-
-    previous = _threads.set_num_threads(1)
-    try:
-        _threads.parallel_for(lambda a, b: None, 10, nbytes=1 << 30)  # no pool needed
-        _threads.set_num_threads(4)
-        _threads.parallel_for(lambda a, b: None, 10, nbytes=1 << 30)
-        assert _threads._pool._max_workers >= 3
-    finally:
-        _threads.set_num_threads(previous)
-
-
-@pytest.mark.parametrize("shape", [(6, 16, 40), (16, 2, 64)], ids=["N<C", "N>C"])
-@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-def test_results_do_not_depend_on_the_number_of_threads(layout, shape):
-    from fastconv._engine import threads as _threads
-
-    L = _suite.Layer("t", "conv", *shape, 8, 3, 1, 1)
-    x, w, b, gy = _suite.make_inputs(L, np.float32, layout, seed=3)
-    runs = []
-    for n in (1, 2, 3):
-        previous = _threads.set_num_threads(n)
-        try:
-            res = [fastconv.conv2d(x, w, b, padding=1, layout=layout)]
-            res += fastconv.conv2d_backward(gy, x, w, padding=1, layout=layout)
-            res.append(fastconv.max_pool2d(x, 3, 2, 1, layout=layout))
-            res.append(fastconv.max_pool2d_backward(res[-1], x, 3, 2, 1, layout=layout))
-            res.append(fastconv.avg_pool2d_backward(res[-2], x, 3, 2, 1, layout=layout))
-        finally:
-            _threads.set_num_threads(previous)
-        runs.append(res)
-    for other in runs[1:]:
-        for a, e in zip(other, runs[0]):
-            np.testing.assert_array_equal(a, e)
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    info = {"blas": {"library": "openblas", "core_type": "Haswell"}}
+    (line,) = _machine.diagnosis(info)
+    assert "OPENBLAS_CORETYPE=Haswell in the environment forces" in line
+    assert "export OPENBLAS_CORETYPE=SkylakeX" in line
+    assert os.environ["OPENBLAS_CORETYPE"] == "Haswell"
+    monkeypatch.setattr(_machine, "blas_fix", lambda check=True: None)
+    assert _machine.diagnosis(info) == []

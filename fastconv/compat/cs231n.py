@@ -30,7 +30,6 @@ take). float32 stays float32. Max pooling's backward pass sends a tied
 window's gradient to its first maximum, as PyTorch does.
 """
 
-
 import fastconv
 from fastconv import naive
 

@@ -1,142 +1,232 @@
 """``python -m fastconv bench``: fastconv against its peers on the layer suite.
 
-For every layer of :mod:`fastconv._suite`, in both layouts and each dtype,
-the contenders (fastconv, plain numpy, PyTorch when installed) run their
-forward and backward passes in interleaved rounds; the table reports medians
-and ratios measured in this one run. The naive oracle is timed on a slice of
-the batch and scaled, and the GEMM rate comes from numpy matmul in the same
-run. Pass ``--json`` for the raw numbers and ``--plot`` for a bar chart.
+Each contender (fastconv, plain numpy, PyTorch when installed, and any
+``--contender``) runs in its own worker process (:mod:`.bench_worker`), in
+the environment the user has: no BLAS or OpenMP variable is set for it.
+For every layer of :mod:`.suite`, in each layout and dtype, the parent asks
+the workers for samples in interleaved rounds (the order rotating from
+round to round); before each sample the other workers' threads must have
+gone idle (Linux: their CPU time stops growing), and the sampled worker
+first runs the pass untimed for a while, so every sample is a steady-state
+call, as in a training loop. The tables quote medians of the rounds and
+ratios between contenders measured in the same run. The naive oracle is
+timed once, on a slice of the batch, and scaled; numpy's GEMM rate and copy
+bandwidth come from the fastconv worker in the same run.
+
+``--contender fastconv:VAR=VALUE[,VAR=VALUE]`` adds fastconv in an
+environment with those variables; ``--contender fastconv@PATH`` adds
+fastconv from another source tree (a checkout of an earlier commit), so a
+change can be measured against what it replaces, side by side.
 """
 
 import argparse
 import json
 import math
+import os
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 
 from . import machine as _machine
-from . import peers as _baselines
 from . import suite as _suite
 
-__all__ = ["add_arguments", "run", "run_bench", "gemm_rate", "time_interleaved"]
+__all__ = ["add_arguments", "run", "run_bench", "Contender", "parse_contender"]
 
-CONTENDERS = ("fastconv", "numpy", "torch")
-
-#: Tells the command line to apply the OpenBLAS core-type fix before running.
-MEASURES_SPEED = True
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_worker.py")
+#: Untimed steady-state calls before each sample, and the least a sample lasts.
+#: A process that sat idle while others ran needs more than 20 ms of calls
+#: to reach its steady speed again (measured: a small layer's first 20 ms
+#: after 0.1 s idle ran 1.25x slower); 50 ms leave no difference.
+WARM_S, SAMPLE_S = 0.05, 0.01
+QUICK_LAYERS = ("lenet-c1", "resnet-3x3", "cs231n-speed", "max-2s2", "cs231n-pool")
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 # --------------------------------------------------------------------------
-# timing
+# contenders and their worker processes
 
 
-def _calibrate(fn, min_time):
-    """Calls per sample so that one sample lasts at least `min_time` seconds."""
-    t0 = time.perf_counter()
-    fn()
-    once = time.perf_counter() - t0
-    return max(1, min(1000, math.ceil(min_time / max(once, 1e-7))))
+class Contender:
+    """A contender: its label, worker kind, extra environment and source tree."""
+
+    def __init__(self, label, kind, env=None, path=None):
+        self.label, self.kind, self.env, self.path = label, kind, env or {}, path
+
+    def __repr__(self):
+        return f"Contender({self.label!r})"
 
 
-def time_interleaved(fns, rounds, min_time=0.005, warm=0.015):
-    """Median seconds per call of each callable, the callables taking turns.
+def parse_contender(text):
+    """``numpy``, ``torch``, ``fastconv``, ``fastconv:VAR=V,...`` or ``fastconv@PATH``."""
+    text = text.strip()
+    if text in ("fastconv", "numpy", "torch"):
+        return Contender(text, text)
+    if text.startswith("fastconv:"):
+        env = {}
+        for item in text[len("fastconv:") :].split(","):
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise ValueError(f"contender {text!r}: expected VAR=VALUE, got {item!r}")
+            env[key.strip()] = value.strip()
+        return Contender(text, "fastconv", env=env)
+    if text.startswith("fastconv@"):
+        path = os.path.abspath(os.path.expanduser(text[len("fastconv@") :]))
+        if not os.path.isfile(os.path.join(path, "fastconv", "__init__.py")):
+            raise ValueError(f"contender {text!r}: no fastconv package in {path}")
+        return Contender(text, "fastconv", path=path)
+    raise ValueError(
+        f"contender must be numpy, torch, fastconv, fastconv:VAR=VALUE or "
+        f"fastconv@PATH, got {text!r}"
+    )
 
-    Parameters
-    ----------
-    fns : dict name -> zero-argument callable (each already warmed up)
-    rounds : int
-        Samples per callable; in each round every callable gives one sample,
-        so a burst of load on the machine hits them all alike.
-    min_time : float
-        Fast callables repeat within a sample until it lasts this long.
-    warm : float
-        Before each sample the callable runs untimed for at least this long:
-        threads a previous contender left spinning (torch's OpenMP workers
-        spin ~10 ms after each op) die down, and the sample measures the
-        callable in steady state, as in a training loop.
 
-    Returns
-    -------
-    dict name -> median seconds per call
+class Worker:
+    """A running worker process and its JSON-lines channel."""
+
+    def __init__(self, contender):
+        self.contender = contender
+        env = dict(os.environ, **contender.env)
+        root = contender.path or _REPO
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (root, env.get("PYTHONPATH", "")) if p
+        )
+        self._err = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(
+            [sys.executable, WORKER, contender.kind],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
+        self.info = self.ask(op="hello")
+
+    def ask(self, **request):
+        """Send one request; return the reply (RuntimeError if the worker fails)."""
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = ""
+        if not line:
+            self._err.seek(0)
+            tail = self._err.read()[-2000:]
+            raise RuntimeError(f"bench worker {self.contender.label} stopped:\n{tail}")
+        reply = json.loads(line)
+        if "error" in reply and request.get("op") != "setup":
+            raise RuntimeError(f"bench worker {self.contender.label}: {reply['error']}")
+        return reply
+
+    def close(self):
+        """Stop the process."""
+        try:
+            self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+            self.proc.stdin.close()
+            self.proc.wait(timeout=10)
+        except Exception:
+            self.proc.kill()
+        self._err.close()
+
+
+def _cpu_seconds(pid):
+    """CPU time of all threads of `pid` (Linux schedstat), or None."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                total += int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total * 1e-9
+
+
+def wait_idle(pids, window=0.005, limit=0.5):
+    """Wait until the processes `pids` use under 10% of a core over `window` seconds.
+
+    Spinning threads (OpenBLAS's workers after a GEMM, torch's OpenMP
+    workers after an op) would otherwise take cores from the next sample.
+    Without schedstat, sleeps for longer than such threads spin (0.15 s).
     """
-    number = {k: _calibrate(f, min_time) for k, f in fns.items()}
-    samples = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, f in fns.items():
-            n = number[k]
-            t0 = time.perf_counter()
-            while time.perf_counter() - t0 < warm:
-                f()
-            t0 = time.perf_counter()
-            for _ in range(n):
-                f()
-            samples[k].append((time.perf_counter() - t0) / n)
-    return {k: float(np.median(v)) for k, v in samples.items()}
-
-
-def gemm_rate(dtype, size=1024, rounds=5):
-    """The machine's GEMM rate in GFLOP/s: numpy matmul of two (size, size) arrays."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((size, size)).astype(dtype)
-    b = rng.standard_normal((size, size)).astype(dtype)
-    a @ b
-    t = time_interleaved({"gemm": lambda: a @ b}, rounds)["gemm"]
-    return 2 * size**3 / t / 1e9
+    if not pids:
+        return
+    prev = [_cpu_seconds(p) for p in pids]
+    if None in prev:
+        time.sleep(0.15)
+        return
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        time.sleep(window)
+        cur = [_cpu_seconds(p) for p in pids]
+        if None in cur or sum(c - p for c, p in zip(cur, prev)) < 0.1 * window:
+            return
+        prev = cur
 
 
 # --------------------------------------------------------------------------
 # one layer
 
 
-def _naive_slice(layer):
-    # enough samples to amortise per-call overhead, few enough to stay quick
-    return max(1, min(layer.N, layer.N // 8))
-
-
-def bench_layer(layer, dtype, layout, rounds, with_torch):
-    """Time one layer; returns a dict of medians (seconds) and derived figures."""
-    x, w, b, gy = _suite.make_inputs(layer, dtype, layout)
-    calls = {
-        "fastconv": _baselines.fastconv_calls(layer, x, w, b, gy, layout),
-        "numpy": _baselines.numpy_calls(layer, x, w, b, gy, layout),
-    }
-    if with_torch:
-        calls["torch"] = _baselines.torch_calls(layer, x, w, b, gy, layout)
-    fns = {}
-    for name, (fwd, bwd) in calls.items():
-        fwd(), bwd()  # compile / warm up
-        fns[name + ":fwd"], fns[name + ":bwd"] = fwd, bwd
-    med = time_interleaved(fns, rounds)
-
-    k = _naive_slice(layer)
-    nfwd, nbwd = _baselines.naive_calls(layer, x[:k], w, b, gy[:k], layout)
-    naive = {}
-    for phase, fn in (("fwd", nfwd), ("bwd", nbwd)):
-        t0 = time.perf_counter()
-        fn()
-        naive[phase] = (time.perf_counter() - t0) * layer.N / k
-
+def bench_layer(layer, dtype, layout, workers, rounds, naive=True):
+    """Time one layer on every worker; a dict of medians (s) and derived figures."""
+    spec = layer.spec(layout, np.dtype(dtype).name)
+    ready = {}
+    for w in workers:
+        reply = w.ask(op="setup", spec=spec)
+        ready[w.contender.label] = reply.get("ok", False)
+    live = [w for w in workers if ready[w.contender.label]]
+    samples = {(w.contender.label, p): [] for w in live for p in ("fwd", "bwd")}
+    number = {}
+    for r in range(rounds):
+        order = live[r % len(live) :] + live[: r % len(live)] if live else []
+        for w in order:
+            others = [o.proc.pid for o in live if o is not w]
+            for p in ("fwd", "bwd"):
+                wait_idle(others)
+                key = (w.contender.label, p)
+                reply = w.ask(
+                    op="sample",
+                    **{"pass": p},
+                    warm=WARM_S,
+                    min_time=SAMPLE_S,
+                    number=number.get(key),
+                )
+                number[key] = reply["number"]
+                samples[key].append(reply["seconds"])
+    med = {k: float(np.median(v)) for k, v in samples.items()}
     row = {
         "layer": layer.name,
         "kind": layer.kind,
         "layout": layout,
         "dtype": np.dtype(dtype).name,
-        "naive_samples": k,
+        "contenders": [w.contender.label for w in workers],
     }
-    for name in CONTENDERS:
-        for phase in ("fwd", "bwd"):
-            row[f"{name}_{phase}_s"] = med.get(f"{name}:{phase}")
-    row["naive_fwd_s"], row["naive_bwd_s"] = naive["fwd"], naive["bwd"]
+    for w in workers:
+        label = w.contender.label
+        row[f"{label}_fwd_s"] = med.get((label, "fwd"))
+        row[f"{label}_bwd_s"] = med.get((label, "bwd"))
+    row["samples"] = {f"{k[0]}_{k[1]}": v for k, v in samples.items()}
+    main = workers[0].contender.label
+    if naive:
+        n = workers[0].ask(op="naive")
+        row["naive_fwd_s"], row["naive_bwd_s"] = n["fwd"], n["bwd"]
+        row["naive_samples"] = n["samples"]
+    f0, b0 = row[f"{main}_fwd_s"], row[f"{main}_bwd_s"]
+    itemsize = np.dtype(dtype).itemsize
     if layer.kind == "conv":
-        row["gflops_fwd"] = layer.flops() / row["fastconv_fwd_s"] / 1e9
-        row["gflops_bwd"] = layer.flops(backward=True) / row["fastconv_bwd_s"] / 1e9
-    fb = row["fastconv_fwd_s"] + row["fastconv_bwd_s"]
-    for name in ("naive", "numpy", "torch"):
-        f, bw = row.get(f"{name}_fwd_s"), row.get(f"{name}_bwd_s")
-        row[f"x_{name}_fwd"] = None if f is None else f / row["fastconv_fwd_s"]
-        row[f"x_{name}_fb"] = None if f is None else (f + bw) / fb
+        row["gflops_fwd"] = layer.flops() / f0 / 1e9
+        row["gflops_bwd"] = layer.flops(backward=True) / b0 / 1e9
+    else:
+        row["gbs_fwd"] = layer.bytes_moved(itemsize) / f0 / 1e9
+        row["gbs_bwd"] = layer.bytes_moved(itemsize, backward=True) / b0 / 1e9
+    for label in ["naive"] + [w.contender.label for w in workers[1:]]:
+        f, b = row.get(f"{label}_fwd_s"), row.get(f"{label}_bwd_s")
+        row[f"x_{label}_fwd"] = None if f is None else f / f0
+        row[f"x_{label}_fb"] = None if f is None or b is None else (f + b) / (f0 + b0)
     return row
 
 
@@ -144,7 +234,8 @@ def bench_layer(layer, dtype, layout, rounds, with_torch):
 # report
 
 
-def _geomean(values):
+def geomean(values):
+    """Geometric mean of the values that are not None (None if there are none)."""
     values = [v for v in values if v]
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
 
@@ -153,18 +244,34 @@ def _fmt_x(v):
     return "    -" if v is None else (f"{v:5.2f}" if v < 10 else f"{v:5.0f}")
 
 
-def _table(rows, gemm, with_torch, out):
+def _columns(rows):
+    labels = rows[0]["contenders"][1:]
+    cols = [("x naive", "f+b", "x_naive_fb")]
+    for label in labels:
+        short = label if len(label) <= 12 else label[:11] + "~"
+        if label == "torch":
+            cols.append(("x torch", "fwd", "x_torch_fwd"))
+        cols.append((f"x {short}", "f+b", f"x_{label}_fb"))
+    return cols
+
+
+def table(rows, machine, out):
+    """Print the table of one dtype's rows, with geomeans per kind and layout."""
     dtype = rows[0]["dtype"]
+    gemm, copy = machine["gemm_gflops"][dtype], machine["copy_gbs"]
+    cols = _columns(rows)
+    width = max(8, *(len(c[0]) for c in cols))
     head = (
-        f"{'layer':13s} {'layout':6s} {'fwd ms':>8s} {'bwd ms':>8s} "
-        f"{'GFLOP/s':>7s} {'%GEMM':>5s} {'x naive':>7s} {'x numpy':>7s} "
-        f"{'x torch':>7s} {'x torch':>7s}"
+        f"{'layer':13s} {'layout':6s} {'fwd ms':>8s} {'bwd ms':>8s} {'rate':>7s} "
+        f"{'%peak':>5s} " + " ".join(f"{c[0]:>{width}s}" for c in cols)
     )
-    sub = (
-        f"{'':13s} {'':6s} {'':>8s} {'':>8s} {'fwd':>7s} {'fwd':>5s} "
-        f"{'f+b':>7s} {'f+b':>7s} {'fwd':>7s} {'f+b':>7s}"
+    sub = f"{'':13s} {'':6s} {'':>8s} {'':>8s} {'fwd':>7s} {'fwd':>5s} " + " ".join(
+        f"{c[1]:>{width}s}" for c in cols
     )
-    out(f"\n{dtype}: GEMM rate {gemm:.1f} GFLOP/s (numpy matmul 1024x1024, this run)")
+    out(
+        f"\n{dtype}: numpy GEMM {gemm:.1f} GFLOP/s (1024x1024 matmul), copy "
+        f"{copy:.1f} GB/s (read + write); rate: conv GFLOP/s, pool GB/s moved"
+    )
     out(head)
     out(sub)
     out("-" * len(head))
@@ -173,85 +280,119 @@ def _table(rows, gemm, with_torch, out):
         if not group:
             continue
         for r in group:
-            gf = f"{r['gflops_fwd']:7.1f}" if "gflops_fwd" in r else f"{'':7s}"
-            pct = (
-                f"{100 * r['gflops_fwd'] / gemm:4.0f}%"
-                if "gflops_fwd" in r
-                else f"{'':5s}"
-            )
-            torch_f = _fmt_x(r["x_torch_fwd"]) if with_torch else "  n/i"
-            torch_fb = _fmt_x(r["x_torch_fb"]) if with_torch else "  n/i"
+            main = r["contenders"][0]
+            if kind == "conv":
+                rate, peak = r["gflops_fwd"], 100 * r["gflops_fwd"] / gemm
+            else:
+                rate, peak = r["gbs_fwd"], 100 * r["gbs_fwd"] / copy
             out(
-                f"{r['layer']:13s} {r['layout']:6s} {1e3 * r['fastconv_fwd_s']:8.2f} "
-                f"{1e3 * r['fastconv_bwd_s']:8.2f} {gf} {pct} "
-                f"{_fmt_x(r['x_naive_fb']):>7s} {_fmt_x(r['x_numpy_fb']):>7s} "
-                f"{torch_f:>7s} {torch_fb:>7s}"
+                f"{r['layer']:13s} {r['layout']:6s} {1e3 * r[f'{main}_fwd_s']:8.2f} "
+                f"{1e3 * r[f'{main}_bwd_s']:8.2f} {rate:7.1f} {peak:4.0f}% "
+                + " ".join(f"{_fmt_x(r.get(c[2])):>{width}s}" for c in cols)
             )
         for layout in ("NCHW", "NHWC", "all"):
             sel = [r for r in group if layout in ("all", r["layout"])]
             if not sel:
                 continue
-            g = {
-                key: _geomean([r[key] for r in sel])
-                for key in ("x_naive_fb", "x_numpy_fb", "x_torch_fwd", "x_torch_fb")
-            }
-            label = f"geomean {kind}"
             out(
-                f"{label:13s} {layout:6s} {'':8s} {'':8s} {'':7s} {'':5s} "
-                f"{_fmt_x(g['x_naive_fb']):>7s} {_fmt_x(g['x_numpy_fb']):>7s} "
-                f"{_fmt_x(g['x_torch_fwd']) if with_torch else '  n/i':>7s} "
-                f"{_fmt_x(g['x_torch_fb']) if with_torch else '  n/i':>7s}"
+                f"{'geomean ' + kind:13s} {layout:6s} {'':8s} {'':8s} {'':7s} {'':5s} "
+                + " ".join(
+                    f"{_fmt_x(geomean([r.get(c[2]) for r in sel])):>{width}s}"
+                    for c in cols
+                )
             )
         out("-" * len(head))
 
 
-def _progress(i, total, label, stream=sys.stderr):
-    width = 30
-    done = int(width * i / total)
-    stream.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{total} {label:40s}")
-    if i == total:
-        stream.write("\n")
-    stream.flush()
+def _progress(total):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
-def run_bench(layers, dtypes, rounds=5, with_torch=None, out=print, progress=True):
-    """Run the benchmark; print the tables and return ``(machine, rows, gemm)``."""
-    if with_torch is None:
-        with_torch = _baselines.torch_available()
+def run_bench(
+    layers,
+    dtypes,
+    layouts=("NCHW", "NHWC"),
+    rounds=5,
+    contenders=None,
+    naive=True,
+    out=print,
+    progress=True,
+):
+    """Run the benchmark; print the tables and return ``(info, rows)``."""
+    if contenders is None:
+        contenders = [Contender("fastconv", "fastconv"), Contender("numpy", "numpy")]
+        if _torch_importable():
+            contenders.append(Contender("torch", "torch"))
     info = _machine.machine_info()
+    workers = []
+    try:
+        for c in contenders:
+            workers.append(Worker(c))
+        info["workers"] = {w.contender.label: w.info for w in workers}
+        info.update(workers[0].ask(op="machine"))
+        _header(info, rounds, out)
+        jobs = [(d, L, lay) for d in dtypes for L in layers for lay in layouts]
+        bar = _progress(len(jobs)) if progress else None
+        rows = []
+        for d, L, lay in jobs:
+            if bar is not None:
+                bar.set_description(f"{L.name} {lay} {np.dtype(d).name}")
+            rows.append(bench_layer(L, d, lay, workers, rounds, naive))
+            if bar is not None:
+                bar.update()
+        if bar is not None:
+            bar.close()
+    finally:
+        for w in workers:
+            w.close()
+    for d in dtypes:
+        sel = [r for r in rows if r["dtype"] == np.dtype(d).name]
+        if sel:
+            table(sel, info, out)
+    return info, rows
+
+
+def _torch_importable():
+    proc = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True)
+    return proc.returncode == 0
+
+
+def _header(info, rounds, out):
     blas = info["blas"]
+    w = info["workers"]
+    out(f"fastconv bench, {info['date']}")
     out(
-        f"machine: {info['cpu']}, {info['cores']} cores; python {info['python']}, "
-        f"numpy {info['numpy']}, numba {info['numba']}"
+        f"machine: {info['cpu']} ({info['simd']}), {info['cores']} cores; python "
+        f"{info['python']}, numpy {info['numpy']}, numba {info['numba']}"
     )
     out(
         f"BLAS: {blas.get('library')} {blas.get('version') or ''}, "
         f"{blas.get('threads', '?')} threads, core type {blas.get('core_type', '?')}"
     )
-    out(
-        f"torch: {info['torch'] or 'not installed (pip install torch==2.13.0 for the x torch columns)'}"
-    )
+    env = " ".join(f"{k}={v}" for k, v in info["blas_env"].items()) or "none"
+    out(f"environment: BLAS/OpenMP variables set by the user: {env}")
+    for label, wi in w.items():
+        what = (
+            f"torch {wi['torch']}"
+            if wi["kind"] == "torch"
+            else f"numpy {wi['numpy']}"
+            if wi["kind"] == "numpy"
+            else f"fastconv {wi.get('fastconv')} from {wi.get('path')}"
+        )
+        out(f"contender {label}: {what}, {wi.get('threads', '?')} threads, own process")
     for line in _machine.diagnosis(info):
         out(f"note: {line}")
-    jobs = [(d, lay, L) for d in dtypes for L in layers for lay in ("NCHW", "NHWC")]
-    rows, gemm = [], {}
-    for d in dtypes:
-        gemm[np.dtype(d).name] = gemm_rate(d)
-    for i, (d, layout, L) in enumerate(jobs):
-        if progress:
-            _progress(i, len(jobs), f"{L.name} {layout} {np.dtype(d).name}")
-        rows.append(bench_layer(L, d, layout, rounds, with_torch))
-    if progress:
-        _progress(len(jobs), len(jobs), "done")
     out(
-        f"\nmedians of {rounds} interleaved rounds; x = other's time / fastconv's "
-        f"(higher is better); x naive: the oracle timed on N/8 samples "
-        f"(at least 1) and scaled to N; n/i: torch not installed"
+        f"method: each contender in its own process, default environment; medians of "
+        f"{rounds} interleaved rounds, each sample after {WARM_S * 1e3:.0f} ms of "
+        f"untimed "
+        f"calls with the other processes idle; x = other's time / fastconv's (higher is "
+        f"better); x naive: the oracle on N/8 samples (at least 1), scaled to N"
     )
-    for d in dtypes:
-        name = np.dtype(d).name
-        _table([r for r in rows if r["dtype"] == name], gemm[name], with_torch, out)
-    return info, rows, gemm
 
 
 def _plot(rows, path):
@@ -268,12 +409,19 @@ def _plot(rows, path):
         sel = [r for r in rows if r["dtype"] == d]
         labels = [f"{r['layer']}\n{r['layout']}" for r in sel]
         xs = np.arange(len(sel))
-        peers = [("numpy", "x_numpy_fb")] + (
-            [("torch", "x_torch_fb")] if sel[0]["x_torch_fb"] is not None else []
-        )
-        width = 0.8 / len(peers)
-        for k, (name, key) in enumerate(peers):
-            ax.bar(xs + k * width, [r[key] for r in sel], width, label=f"vs {name}")
+        peers = [
+            lab
+            for lab in sel[0]["contenders"][1:]
+            if any(r.get(f"x_{lab}_fb") for r in sel)
+        ]
+        width = 0.8 / max(len(peers), 1)
+        for k, name in enumerate(peers):
+            ax.bar(
+                xs + k * width,
+                [r.get(f"x_{name}_fb") or 0 for r in sel],
+                width,
+                label=f"vs {name}",
+            )
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_yscale("log")
         ax.set_xticks(
@@ -296,6 +444,7 @@ def add_arguments(parser):
         help=f"comma-separated layer names (default: all of {names})",
     )
     parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
+    parser.add_argument("--layout", choices=["NCHW", "NHWC", "both"], default="both")
     parser.add_argument(
         "--rounds",
         type=_positive_int,
@@ -305,17 +454,19 @@ def add_arguments(parser):
     parser.add_argument(
         "--quick", action="store_true", help="3 rounds and a few representative layers"
     )
+    parser.add_argument(
+        "--contender",
+        action="append",
+        type=_contender,
+        default=[],
+        metavar="SPEC",
+        help="add a contender: fastconv:VAR=VALUE[,...] (fastconv in "
+        "that environment) or fastconv@PATH (another source tree)",
+    )
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--no-naive", action="store_true", help="do not time the oracle")
     parser.add_argument("--json", metavar="PATH", help="write the raw results as JSON")
     parser.add_argument("--plot", metavar="PATH.png", help="bar chart of the speed-ups")
-    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    parser.add_argument(
-        "--no-blas-fix",
-        action="store_true",
-        help="keep the machine's OpenBLAS core type even if misdetected",
-    )
-
-
-QUICK_LAYERS = ("lenet-c1", "resnet-3x3", "cs231n-speed", "max-2s2", "cs231n-pool")
 
 
 def _layer_list(text):
@@ -323,6 +474,13 @@ def _layer_list(text):
         return [
             _suite.get_layer(name.strip()) for name in text.split(",") if name.strip()
         ]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _contender(text):
+    try:
+        return parse_contender(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -348,13 +506,19 @@ def run(args):
         else _suite.CONV_LAYERS + _suite.POOL_LAYERS
     )
     dtypes = [np.float32, np.float64] if args.dtype == "both" else [np.dtype(args.dtype)]
+    layouts = ("NCHW", "NHWC") if args.layout == "both" else (args.layout,)
     rounds = args.rounds or (3 if args.quick else 5)
-    with_torch = False if args.no_torch else None
-    info, rows, gemm = run_bench(layers, dtypes, rounds, with_torch)
+    contenders = [Contender("fastconv", "fastconv"), Contender("numpy", "numpy")]
+    if not args.no_torch and _torch_importable():
+        contenders.append(Contender("torch", "torch"))
+    contenders += args.contender
+    info, rows = run_bench(
+        layers, dtypes, layouts, rounds, contenders, naive=not args.no_naive
+    )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(
-                {"machine": info, "gemm_gflops": gemm, "rounds": rounds, "rows": rows},
+                {"machine": info, "rounds": rounds, "rows": rows},
                 fh,
                 indent=1,
                 default=str,

@@ -1,35 +1,25 @@
-"""What machine the numbers come from, and the BLAS misconfiguration fix.
+"""What machine the numbers come from, and a check of numpy's BLAS core type.
 
 numpy's bundled OpenBLAS picks its kernels by CPU detection, and may fall
 back to an older core type on CPUs it does not know (seen: "Haswell" on an
 AMD EPYC with AVX-512, which runs float32 GEMMs about 2x faster with the
 SkylakeX kernels). The core type can only be chosen before OpenBLAS loads,
 through ``OPENBLAS_CORETYPE``; :func:`blas_fix` says which value is safe,
-after checking that a child process really runs a GEMM with it.
-
-Nothing here changes the running process; :func:`reexec_with_blas_fix` is
-for the measuring commands, which restart themselves once with the fix.
+after checking that a child process really runs a GEMM with it. The bench
+prints that as advice and measures the environment it was given.
 """
 
+import datetime
 import os
 import platform
 import subprocess
 import sys
 
-__all__ = [
-    "cpu_info",
-    "blas_info",
-    "machine_info",
-    "blas_fix",
-    "blas_env",
-    "reexec_with_blas_fix",
-    "diagnosis",
-]
+__all__ = ["cpu_info", "blas_info", "machine_info", "blas_fix", "diagnosis"]
 
 # Core types whose kernels use AVX-512, as OpenBLAS names them.
 _AVX512_CORES = {"skylakex", "cooperlake", "sapphirerapids", "zen4", "zen5"}
 _AVX512_FLAGS = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}
-_FIX_ENV = "FASTCONV_BLAS_FIX_APPLIED"
 
 
 def cpu_info():
@@ -54,10 +44,21 @@ def cpu_info():
     return {"model": model, "cores": cores, "flags": flags}
 
 
+def simd(flags):
+    """Return the widest vector extension among `flags`, as a short name."""
+    if "avx512f" in flags:
+        return "AVX-512"
+    if "avx2" in flags:
+        return "AVX2"
+    if "avx" in flags:
+        return "AVX"
+    return "neither AVX2 nor AVX-512 reported"
+
+
 def blas_info():
     """Numpy's BLAS: library, version, threads and detected core type.
 
-    Needs threadpoolctl (the ``bench`` extra); without it, says so.
+    Needs threadpoolctl (a dependency of fastconv); without it, says so.
     """
     try:
         import threadpoolctl
@@ -83,26 +84,27 @@ def machine_info():
     import numpy
 
     cpu = cpu_info()
-    info = {
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"
+        ),
         "cpu": cpu["model"],
         "cores": cpu["cores"],
+        "simd": simd(cpu["flags"]),
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "numba": numba.__version__,
         "blas": blas_info(),
-        "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
+        "blas_env": {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith(("OPENBLAS_", "OMP_", "MKL_", "GOTO_"))
+        },
     }
-    try:
-        import torch
-
-        info["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
-    except ImportError:
-        info["torch"] = None
-    return info
 
 
 def _gemm_runs_with(coretype):
-    """True if a child process completes a float32 GEMM with `coretype`."""
+    """Return True if a child process completes a float32 GEMM with `coretype`."""
     code = (
         "import numpy as np; a = np.ones((64, 64), np.float32); "
         "assert float((a @ a)[0, 0]) == 64.0"
@@ -118,7 +120,7 @@ def _gemm_runs_with(coretype):
 
 
 def blas_fix(check=True):
-    """The ``OPENBLAS_CORETYPE`` value this machine should use, or None.
+    """Return the ``OPENBLAS_CORETYPE`` value this machine should use, or None.
 
     Returns "SkylakeX" when the CPU has AVX-512 (F, CD, BW, DQ, VL) but numpy's
     OpenBLAS runs an older core type (whether it detected that itself or an
@@ -136,79 +138,21 @@ def blas_fix(check=True):
     return "SkylakeX"
 
 
-#: OpenBLAS's idle workers spin (with sched_yield) for 2**28 cycles after each
-#: GEMM before they sleep; 2**4 makes them sleep at once. Measured here: the
-#: spinning worker holds the second core, so fastconv's kernel threads (and
-#: any other library's) gain nothing from it for ~0.1 s after every GEMM.
-THREAD_TIMEOUT = "4"
-
-
-def blas_env(check=True):
-    """Environment settings the measuring commands should run with (a dict).
-
-    ``OPENBLAS_CORETYPE`` from :func:`blas_fix`, and ``OPENBLAS_THREAD_TIMEOUT``
-    when the BLAS is OpenBLAS and the variable is not set already.
-    """
-    env = {}
-    fix = blas_fix(check)
-    if fix:
-        env["OPENBLAS_CORETYPE"] = fix
-    if blas_info().get("library") == "openblas" and not os.environ.get(
-        "OPENBLAS_THREAD_TIMEOUT"
-    ):
-        env["OPENBLAS_THREAD_TIMEOUT"] = THREAD_TIMEOUT
-    return env
-
-
-def reexec_with_blas_fix(argv):
-    """Restart ``python -m fastconv argv`` with :func:`blas_env`, if it says anything.
-
-    Returns only when no restart happens (nothing to set, or already restarted).
-    """
-    if os.environ.get(_FIX_ENV):
-        return
-    changes = blas_env()
-    if not changes:
-        return
-    env = dict(os.environ, **changes)
-    env[_FIX_ENV] = " ".join(f"{k}={v}" for k, v in changes.items())
-    if "OPENBLAS_CORETYPE" in changes and os.environ.get("OPENBLAS_CORETYPE"):
-        env[_FIX_ENV + "_WAS"] = os.environ["OPENBLAS_CORETYPE"]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "fastconv", *argv], env)
-
-
-def diagnosis(info):
+def diagnosis(info, check=True):
     """Lines of advice about the BLAS set-up (empty when all is well)."""
-    applied = os.environ.get(_FIX_ENV)
-    if applied:
-        lines = [
-            f"this run set {applied} for itself (--no-blas-fix to keep the "
-            f"machine's settings); export the same in your programs"
-        ]
-        previous = os.environ.get(_FIX_ENV + "_WAS")
-        if "OPENBLAS_CORETYPE" in applied:
-            cause = (
-                f"OPENBLAS_CORETYPE={previous} in the environment forces"
-                if previous
-                else "numpy's OpenBLAS detects"
-            )
-            lines.append(f"{cause} an older core type than this AVX-512 CPU supports")
-        if "OPENBLAS_THREAD_TIMEOUT" in applied:
-            lines.append(
-                "OPENBLAS_THREAD_TIMEOUT=4 puts OpenBLAS's workers to sleep "
-                "after a GEMM instead of spinning for ~0.1 s on the other "
-                "cores, which fastconv's kernel threads (and torch) need"
-            )
-        return lines
     if info["blas"].get("library", "").startswith("unknown"):
         return ["BLAS details unknown: pip install threadpoolctl"]
+    fix = blas_fix(check)
+    if not fix:
+        return []
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    cause = (
+        f"OPENBLAS_CORETYPE={forced} in the environment forces"
+        if forced
+        else "numpy's OpenBLAS detects"
+    )
     return [
-        f"export {k}={v} (see the README, 'The BLAS set-up')"
-        for k, v in blas_env(check=False).items()
+        f"{cause} core type {info['blas'].get('core_type')}, older than this "
+        f"AVX-512 CPU supports; this run measures it as it is. For faster GEMMs "
+        f"in your programs: export OPENBLAS_CORETYPE={fix}"
     ]
-
-
-if __name__ == "__main__":  # used by the Makefile: VAR=value settings, if any
-    print(" ".join(f"{k}={v}" for k, v in blas_env().items()))

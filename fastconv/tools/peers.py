@@ -1,30 +1,49 @@
-"""Benchmark peers: plain-numpy ``as_strided`` layers and PyTorch's CPU kernels.
+"""Benchmark peers: fastconv, the oracle, plain numpy, and PyTorch's CPU kernels.
 
-The numpy baseline is what a careful numpy user writes without numba: a
-strided window view of the padded input contracted with ``np.tensordot``,
-and a loop over the kernel taps for the input gradient. It supports what the
-benchmark suite needs (groups = 1, dilation = 1, symmetric padding).
+Each ``*_calls`` function takes a layer *spec* (plain data, from
+:meth:`fastconv.tools.suite.Layer.spec`) and prepared arrays, and returns
+``(forward, backward)`` zero-argument callables, so that preparation stays
+outside timing; ``None`` where a peer cannot run the layer.
 
-Each ``*_calls`` function returns ``(forward, backward)`` zero-argument
-callables over prepared inputs, so that preparation stays outside timing.
+This module uses only numpy and fastconv's public functions: the bench's
+worker processes load it next to any fastconv source tree, an older one
+included, to compare the two.
+
+The numpy peer is what a careful numpy user writes without numba: a strided
+window view of the padded input contracted with ``np.tensordot``, and a
+loop over the kernel taps for the input gradient. It supports what the
+classic layers need (groups = 1, dilation = 1, symmetric padding).
 """
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-import fastconv
-
 __all__ = [
+    "make_inputs",
     "fastconv_calls",
+    "naive_calls",
     "numpy_calls",
     "torch_calls",
-    "naive_calls",
     "torch_available",
 ]
 
 
+def make_inputs(spec):
+    """Random x, weight, bias (None for pooling) and grad_out of a spec, in its dtype."""
+    rng = np.random.default_rng(spec["seed"])
+    dtype = np.dtype(spec["dtype"])
+    x = rng.standard_normal(spec["x_shape"])
+    if spec["kind"] == "conv":
+        w = rng.standard_normal(spec["weight_shape"])
+        b = rng.standard_normal(spec["F"])
+    else:
+        w = b = None
+    gy = rng.standard_normal(spec["out_shape"])
+    return tuple(None if a is None else a.astype(dtype) for a in (x, w, b, gy))
+
+
 def torch_available():
-    """True when PyTorch imports."""
+    """Return True when PyTorch imports."""
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -32,21 +51,17 @@ def torch_available():
     return True
 
 
-def _conv_args(layer):
-    return dict(stride=layer.stride, padding=layer.pad)
-
-
-def fastconv_calls(layer, x, w, b, gy, layout, module=fastconv):
+def fastconv_calls(spec, x, w, b, gy, module=None):
     """Fastconv's (or, with module=fastconv.naive, the oracle's) forward and backward."""
-    L = layer
-    if L.kind == "conv":
-        kw = dict(_conv_args(L), layout=layout)
+    if module is None:
+        import fastconv as module
+    kw = dict(spec["kwargs"], layout=spec["layout"])
+    if spec["kind"] == "conv":
         return (
             lambda: module.conv2d(x, w, b, **kw),
             lambda: module.conv2d_backward(gy, x, w, **kw),
         )
-    kw = dict(kernel_size=L.kernel, stride=L.stride, padding=L.pad, layout=layout)
-    if L.kind == "max":
+    if spec["kind"] == "max":
         return (
             lambda: module.max_pool2d(x, **kw),
             lambda: module.max_pool2d_backward(gy, x, **kw),
@@ -57,114 +72,135 @@ def fastconv_calls(layer, x, w, b, gy, layout, module=fastconv):
     )
 
 
-def naive_calls(layer, x, w, b, gy, layout):
-    """The oracle's forward and backward."""
-    return fastconv_calls(layer, x, w, b, gy, layout, module=fastconv.naive)
+def naive_calls(spec, x, w, b, gy):
+    """Return the oracle's forward and backward."""
+    from fastconv import naive
+
+    return fastconv_calls(spec, x, w, b, gy, module=naive)
 
 
 # --------------------------------------------------------------------------
 # numpy as_strided
 
 
-def _windows(xp, k, s, layout):
-    # NCHW: (N, C, OH, OW, K, K); NHWC: (N, OH, OW, C, K, K)
-    axes = (2, 3) if layout == "NCHW" else (1, 2)
-    v = sliding_window_view(xp, (k, k), axis=axes)
-    return v[:, :, ::s, ::s] if layout == "NCHW" else v[:, ::s, ::s]
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
-def _pad(x, p, layout, value=0.0):
-    if p == 0:
+def _windows(xp, kernel, stride, nchw):
+    # NCHW: (N, C, OH, OW, KH, KW); NHWC: (N, OH, OW, C, KH, KW)
+    axes = (2, 3) if nchw else (1, 2)
+    v = sliding_window_view(xp, kernel, axis=axes)
+    sh, sw = stride
+    return v[:, :, ::sh, ::sw] if nchw else v[:, ::sh, ::sw]
+
+
+def _pad(x, pad, nchw, value=0.0):
+    ph, pw = pad
+    if ph == pw == 0:
         return x
-    pads = (
-        ((0, 0), (0, 0), (p, p), (p, p))
-        if layout == "NCHW"
-        else ((0, 0), (p, p), (p, p), (0, 0))
-    )
+    hw = ((ph, ph), (pw, pw))
+    pads = ((0, 0), (0, 0)) + hw if nchw else ((0, 0),) + hw + ((0, 0),)
     return np.pad(x, pads, constant_values=value)
 
 
-def _unpad(xp, p, layout):
-    if p == 0:
-        return xp
-    return xp[:, :, p:-p, p:-p] if layout == "NCHW" else xp[:, p:-p, p:-p, :]
+def _unpad(xp, pad, nchw):
+    ph, pw = pad
+    H, W = (xp.shape[2], xp.shape[3]) if nchw else (xp.shape[1], xp.shape[2])
+    sl = (slice(ph, H - ph), slice(pw, W - pw))
+    return xp[(slice(None), slice(None)) + sl] if nchw else xp[(slice(None),) + sl]
 
 
-def numpy_calls(layer, x, w, b, gy, layout):
-    """Forward and backward in plain numpy (strided views + tensordot)."""
-    L = layer
-    k, s, p = L.kernel, L.stride, L.pad
-    nchw = layout == "NCHW"
-    OH = L.out_hw
+def numpy_calls(spec, x, w, b, gy):
+    """Forward and backward in plain numpy (strided views + tensordot), or None."""
+    kw = spec["kwargs"]
+    nchw = spec["layout"] == "NCHW"
+    pad = kw["padding"]
+    if (not isinstance(pad, (tuple, list)) and not isinstance(pad, int)) or (
+        isinstance(pad, (tuple, list)) and len(pad) != 2
+    ):
+        return None
+    pad = _pair(pad)
+    s = _pair(kw["stride"])
+    if spec["kind"] == "conv":
+        if kw.get("groups", 1) != 1 or kw.get("dilation", 1) != 1:
+            return None
+        k = (w.shape[2], w.shape[3]) if nchw else (w.shape[0], w.shape[1])
+    else:
+        k = _pair(kw["kernel_size"])
+    OH, OW = (gy.shape[2], gy.shape[3]) if nchw else (gy.shape[1], gy.shape[2])
 
     def tap(a, i, j):
         # the (i, j) tap of every window: a strided slice of the padded array
-        sl = (slice(i, i + s * (OH - 1) + 1, s), slice(j, j + s * (OH - 1) + 1, s))
+        sl = (
+            slice(i, i + s[0] * (OH - 1) + 1, s[0]),
+            slice(j, j + s[1] * (OW - 1) + 1, s[1]),
+        )
         return a[(slice(None), slice(None)) + sl] if nchw else a[(slice(None),) + sl]
 
-    if L.kind == "conv":
+    if spec["kind"] == "conv":
 
         def forward():
-            win = _windows(_pad(x, p, layout), k, s, layout)
-            if nchw:  # (N, C, OH, OW, K, K) . (F, C, K, K) -> (N, OH, OW, F)
+            win = _windows(_pad(x, pad, nchw), k, s, nchw)
+            if nchw:  # (N, C, OH, OW, KH, KW) . (F, C, KH, KW) -> (N, OH, OW, F)
                 out = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))
                 out = out.transpose(0, 3, 1, 2)
-            else:  # (N, OH, OW, C, K, K) . (K, K, C, F) -> (N, OH, OW, F)
+            else:  # (N, OH, OW, C, KH, KW) . (KH, KW, C, F) -> (N, OH, OW, F)
                 out = np.tensordot(win, w, axes=([3, 4, 5], [2, 0, 1]))
             return np.ascontiguousarray(out + (b[:, None, None] if nchw else b))
 
         def backward():
-            xp = _pad(x, p, layout)
-            win = _windows(xp, k, s, layout)
+            xp = _pad(x, pad, nchw)
+            win = _windows(xp, k, s, nchw)
             gxp = np.zeros_like(xp)
             if nchw:
-                gw = np.tensordot(gy, win, axes=([0, 2, 3], [0, 2, 3]))  # (F, C, K, K)
-                for i in range(k):
-                    for j in range(k):
+                gw = np.tensordot(gy, win, axes=([0, 2, 3], [0, 2, 3]))  # (F, C, KH, KW)
+                for i in range(k[0]):
+                    for j in range(k[1]):
                         tap(gxp, i, j)[...] += np.einsum(
                             "nfhw,fc->nchw", gy, w[:, :, i, j]
                         )
                 gb = gy.sum(axis=(0, 2, 3))
             else:
-                gw = np.tensordot(win, gy, axes=([0, 1, 2], [0, 1, 2]))  # (C, K, K, F)
+                gw = np.tensordot(win, gy, axes=([0, 1, 2], [0, 1, 2]))  # (C, KH, KW, F)
                 gw = gw.transpose(1, 2, 0, 3)
-                for i in range(k):
-                    for j in range(k):
+                for i in range(k[0]):
+                    for j in range(k[1]):
                         tap(gxp, i, j)[...] += gy @ w[i, j].T
                 gb = gy.sum(axis=(0, 1, 2))
-            return _unpad(gxp, p, layout), gw, gb
+            return _unpad(gxp, pad, nchw), gw, gb
 
         return forward, backward
 
-    if L.kind == "max":
+    if spec["kind"] == "max":
 
         def forward():
-            win = _windows(_pad(x, p, layout, -np.inf), k, s, layout)
+            win = _windows(_pad(x, pad, nchw, -np.inf), k, s, nchw)
             return win.max(axis=(-2, -1))
 
         def backward():
-            xp = _pad(x, p, layout, -np.inf)
-            win = _windows(xp, k, s, layout)
-            first = win.reshape(win.shape[:4] + (k * k,)).argmax(axis=-1)
+            xp = _pad(x, pad, nchw, -np.inf)
+            win = _windows(xp, k, s, nchw)
+            first = win.reshape(win.shape[:4] + (k[0] * k[1],)).argmax(axis=-1)
             gxp = np.zeros_like(xp)
-            for i in range(k):
-                for j in range(k):
-                    tap(gxp, i, j)[...] += np.where(first == i * k + j, gy, 0)
-            return _unpad(gxp, p, layout)
+            for i in range(k[0]):
+                for j in range(k[1]):
+                    tap(gxp, i, j)[...] += np.where(first == i * k[1] + j, gy, 0)
+            return _unpad(gxp, pad, nchw)
 
         return forward, backward
 
     def forward():  # avg, count_include_pad=True
-        win = _windows(_pad(x, p, layout), k, s, layout)
+        win = _windows(_pad(x, pad, nchw), k, s, nchw)
         return win.mean(axis=(-2, -1))
 
     def backward():
-        xp = np.zeros(_pad(x, p, layout).shape, x.dtype)
-        share = gy / (k * k)
-        for i in range(k):
-            for j in range(k):
+        xp = np.zeros(_pad(x, pad, nchw).shape, x.dtype)
+        share = gy / (k[0] * k[1])
+        for i in range(k[0]):
+            for j in range(k[1]):
                 tap(xp, i, j)[...] += share
-        return _unpad(xp, p, layout)
+        return _unpad(xp, pad, nchw)
 
     return forward, backward
 
@@ -173,8 +209,8 @@ def numpy_calls(layer, x, w, b, gy, layout):
 # PyTorch
 
 
-def torch_calls(layer, x, w, b, gy, layout):
-    """PyTorch CPU forward and backward kernels (no autograd bookkeeping).
+def torch_calls(spec, x, w, b, gy):
+    """PyTorch CPU forward and backward kernels (no autograd bookkeeping), or None.
 
     NHWC inputs become channels_last tensors, so torch runs its
     channels-last kernels on them. Max-pool backward gets the indices of a
@@ -182,8 +218,13 @@ def torch_calls(layer, x, w, b, gy, layout):
     """
     import torch
 
-    L = layer
-    nchw = layout == "NCHW"
+    kw = spec["kwargs"]
+    nchw = spec["layout"] == "NCHW"
+    pad = kw["padding"]
+    if isinstance(pad, str) or (isinstance(pad, (tuple, list)) and len(pad) != 2):
+        return None
+    pad = list(_pair(pad))
+    s = list(_pair(kw["stride"]))
 
     def tensor(a, is_weight=False):
         t = torch.from_numpy(a)
@@ -194,39 +235,41 @@ def torch_calls(layer, x, w, b, gy, layout):
         return t.contiguous(memory_format=torch.channels_last)
 
     tx, tgy = tensor(x), tensor(gy)
-    s, p, k = [L.stride] * 2, [L.pad] * 2, [L.kernel] * 2
-    if L.kind == "conv":
+    if spec["kind"] == "conv":
         tw, tb = tensor(w, is_weight=True), torch.from_numpy(b)
+        d = list(_pair(kw.get("dilation", 1)))
+        g = kw.get("groups", 1)
 
         def forward():
             with torch.no_grad():
-                return torch.nn.functional.conv2d(tx, tw, tb, s, p)
+                return torch.nn.functional.conv2d(tx, tw, tb, s, pad, d, g)
 
         def backward():
             return torch.ops.aten.convolution_backward(
-                tgy, tx, tw, [L.F], s, p, [1, 1], False, [0, 0], 1, [True, True, True]
+                tgy, tx, tw, [spec["F"]], s, pad, d, False, [0, 0], g, [True, True, True]
             )
 
         return forward, backward
-    if L.kind == "max":
-        _, idx = torch.nn.functional.max_pool2d(tx, k, s, p, return_indices=True)
+    k = list(_pair(kw["kernel_size"]))
+    if spec["kind"] == "max":
+        _, idx = torch.nn.functional.max_pool2d(tx, k, s, pad, return_indices=True)
 
         def forward():
             with torch.no_grad():
-                return torch.nn.functional.max_pool2d(tx, k, s, p)
+                return torch.nn.functional.max_pool2d(tx, k, s, pad)
 
         def backward():
             return torch.ops.aten.max_pool2d_with_indices_backward(
-                tgy, tx, k, s, p, [1, 1], False, idx
+                tgy, tx, k, s, pad, [1, 1], False, idx
             )
 
         return forward, backward
 
     def forward():
         with torch.no_grad():
-            return torch.nn.functional.avg_pool2d(tx, k, s, p)
+            return torch.nn.functional.avg_pool2d(tx, k, s, pad)
 
     def backward():
-        return torch.ops.aten.avg_pool2d_backward(tgy, tx, k, s, p, False, True, None)
+        return torch.ops.aten.avg_pool2d_backward(tgy, tx, k, s, pad, False, True, None)
 
     return forward, backward

@@ -1,10 +1,12 @@
 """``python -m fastconv profile``: where one layer's time goes, phase by phase.
 
-The fast path marks its phases (prepare: argument checks and dtype/layout
-copies of the inputs; im2col; gemm; col2im; layout+bias; grad_bias; zero;
-kernel for pooling). This command runs a suite layer a few times while
-recording them and reports each phase's median time and share; "other" is
-the rest of the call (allocations, Python overhead).
+Prints the layer's plan (algorithm, tiling, threads, workspace), then the
+median time and share of each phase of the call: "prepare" (argument
+checks, dtype and layout copies of the inputs), the fused kernels' own
+phases (im2col, the GEMMs, col2im, bias; measured inside the kernels and
+given per thread), "kernel" for pooling, "sum slots" (adding the backward
+pass's partial sums) and "other", the rest of the call (allocation, thread
+start-up, waiting for the slowest piece).
 """
 
 import argparse
@@ -12,15 +14,39 @@ import time
 
 import numpy as np
 
+import fastconv
+
 from .._engine import trace as _trace
-from . import peers as _baselines
+from .._engine.plan import plan_pool
+from . import peers
 from . import suite as _suite
 from .bench import _positive_int
 
-__all__ = ["profile_layer", "add_arguments", "run"]
+__all__ = ["profile_layer", "layer_plan", "format_profile", "add_arguments", "run"]
 
-#: Tells the command line to apply the OpenBLAS core-type fix before running.
-MEASURES_SPEED = True
+
+def layer_plan(layer, dtype, layout):
+    """Return the plan fastconv runs for `layer` (a ConvPlan or PoolPlan)."""
+    if layer.kind == "conv":
+        return fastconv.plan_conv2d(
+            layer.x_shape(layout),
+            layer.weight_shape(layout),
+            dtype,
+            layout=layout,
+            **layer.kwargs(),
+        )
+    kw = layer.kwargs()
+    return plan_pool(
+        layer.kind,
+        layer.x_shape(layout),
+        dtype,
+        kw["kernel_size"],
+        kw["stride"],
+        kw["padding"],
+        1,
+        False,
+        layout,
+    )
 
 
 def profile_layer(layer, dtype=np.float64, layout="NCHW", backward=False, rounds=7):
@@ -31,10 +57,12 @@ def profile_layer(layer, dtype=np.float64, layout="NCHW", backward=False, rounds
     phases : dict phase -> median seconds, in the order the phases first ran,
         plus "other" (the call's time outside any phase) and "total".
     """
-    x, w, b, gy = _suite.make_inputs(layer, dtype, layout)
-    fwd, bwd = _baselines.fastconv_calls(layer, x, w, b, gy, layout)
+    spec = layer.spec(layout, np.dtype(dtype).name)
+    fwd, bwd = peers.fastconv_calls(spec, *peers.make_inputs(spec))
     fn = bwd if backward else fwd
-    fn()  # compile, warm up
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 0.05:  # compile, then steady state
+        fn()
     samples = []
     for _ in range(rounds):
         with _trace.recording() as rec:
@@ -50,7 +78,7 @@ def profile_layer(layer, dtype=np.float64, layout="NCHW", backward=False, rounds
 
 
 def format_profile(layer, phases, dtype, layout, backward):
-    """The profile as text lines."""
+    """Return the profile as text lines."""
     total = phases["total"]
     direction = "backward" if backward else "forward"
     lines = [
@@ -62,8 +90,13 @@ def format_profile(layer, phases, dtype, layout, backward):
         if name == "total":
             continue
         rate = ""
-        if name == "gemm" and layer.kind == "conv" and t > 0:
-            rate = f"{layer.flops(backward) / t / 1e9:.1f} GFLOP/s"
+        if name.startswith("gemm") and layer.kind == "conv" and t > 0:
+            # forward: one GEMM per tile; backward: grad_weight and grad_cols, each
+            # as many FLOPs as the forward pass
+            rate = f"{layer.flops() / t / 1e9:.1f} GFLOP/s"
+        elif name == "kernel" and layer.kind != "conv" and t > 0:
+            moved = layer.bytes_moved(np.dtype(dtype).itemsize, backward)
+            rate = f"{moved / t / 1e9:.1f} GB/s moved"
         lines.append(f"{name:18s} {1e3 * t:9.3f} {100 * t / total:6.1f}%  {rate}")
     return lines
 
@@ -107,11 +140,6 @@ def add_arguments(parser):
     )
     parser.add_argument("--rounds", type=_positive_int, default=7)
     parser.add_argument("--plot", metavar="PATH.png", help="also draw the phases")
-    parser.add_argument(
-        "--no-blas-fix",
-        action="store_true",
-        help="keep the machine's OpenBLAS core type even if misdetected",
-    )
 
 
 def _layer(text):
@@ -126,6 +154,8 @@ def run(args):
     dtype = np.dtype(args.dtype)
     phases = profile_layer(args.layer, dtype, args.layout, args.backward, args.rounds)
     lines = format_profile(args.layer, phases, dtype, args.layout, args.backward)
+    print(repr(layer_plan(args.layer, dtype, args.layout)))
+    print()
     print("\n".join(lines))
     if args.plot:
         _plot(args.layer, phases, args.plot, lines[0])

@@ -1,68 +1,164 @@
-"""The canonical layer suite, read by both the bench command and benchmarks/.
+"""The canonical layer suite, read by the bench command, the profiler and benchmarks/.
 
 Sizes are given NCHW; every layer also runs in NHWC with the same numbers.
+Output sizes and FLOPs come from the engine's geometry module.
 """
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
+
+import numpy as np
+
+from .._engine.geometry import conv_shapes, pool_out_shape, pool_window
+from . import peers
 
 __all__ = ["Layer", "CONV_LAYERS", "POOL_LAYERS", "LAYERS", "get_layer", "make_inputs"]
 
 
 class Layer(NamedTuple):
-    """One benchmark layer; `F` is None for pooling."""
+    """One benchmark layer; `F` is None for pooling, `kernel` and `padding` are pairs."""
 
     name: str
     kind: str  # "conv", "max" or "avg"
     N: int
     C: int
-    H: int  # H = W
-    F: Optional[int]
-    kernel: int
+    H: int
+    W: int
+    F: object
+    kernel: tuple
     stride: int
-    pad: int
+    padding: tuple
+    dilation: int = 1
+    groups: int = 1
+
+    def kwargs(self):
+        """Keyword arguments of the layer's fastconv calls (besides layout)."""
+        if self.kind == "conv":
+            return dict(
+                stride=self.stride,
+                padding=self.padding,
+                dilation=self.dilation,
+                groups=self.groups,
+            )
+        return dict(kernel_size=self.kernel, stride=self.stride, padding=self.padding)
+
+    def window(self):
+        """Return the layer's :class:`~fastconv._engine.geometry.Window`."""
+        if self.kind == "conv":
+            return self.conv_shapes("NCHW").win
+        return pool_window(
+            (self.H, self.W), self.kernel, self.stride, self.padding, 1, False
+        )
+
+    def conv_shapes(self, layout):
+        """Return the engine's checked shapes of a convolution layer."""
+        return conv_shapes(
+            self.x_shape(layout),
+            self.weight_shape(layout),
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            layout,
+        )
+
+    def x_shape(self, layout):
+        """Shape of the input in `layout`."""
+        return (
+            (self.N, self.C, self.H, self.W)
+            if layout == "NCHW"
+            else (self.N, self.H, self.W, self.C)
+        )
+
+    def weight_shape(self, layout):
+        """Shape of the weight in `layout` (None for pooling)."""
+        if self.kind != "conv":
+            return None
+        KH, KW = self.kernel
+        cg = self.C // self.groups
+        return (self.F, cg, KH, KW) if layout == "NCHW" else (KH, KW, cg, self.F)
+
+    def out_shape(self, layout):
+        """Shape of the output in `layout`."""
+        if self.kind == "conv":
+            return self.conv_shapes(layout).out_shape
+        return pool_out_shape(self.x_shape(layout), self.window(), layout)
 
     @property
     def out_hw(self):
-        """Output height (= width) of the layer."""
-        return (self.H + 2 * self.pad - self.kernel) // self.stride + 1
+        """Output (height, width)."""
+        w = self.window()
+        return (w.OH, w.OW)
 
     def flops(self, backward=False):
         """Multiply-adds x 2 of a convolution (backward: grad_x plus grad_weight)."""
         if self.kind != "conv":
             return 0
-        fwd = 2 * self.N * self.F * self.out_hw**2 * self.C * self.kernel**2
+        fwd = self.conv_shapes("NCHW").flops
         return 2 * fwd if backward else fwd
 
-    def im2col_bytes(self, itemsize):
-        """Size of the full column matrix of a convolution, in bytes."""
-        if self.kind != "conv":
-            return 0
-        return self.N * self.C * self.kernel**2 * self.out_hw**2 * itemsize
+    def bytes_moved(self, itemsize, backward=False):
+        """Bytes a pooling pass reads and writes at the least.
+
+        Forward: x read, out written. Backward: grad_out and x read, grad_x
+        written.
+        """
+        oh, ow = self.out_hw
+        x = self.N * self.C * self.H * self.W * itemsize
+        out = self.N * self.C * oh * ow * itemsize
+        return (2 * x + out) if backward else (x + out)
+
+    def spec(self, layout, dtype, seed=0):
+        """Return what a bench worker needs to build and run the layer (plain data)."""
+        return dict(
+            name=self.name,
+            kind=self.kind,
+            layout=layout,
+            dtype=np.dtype(dtype).name,
+            seed=seed,
+            x_shape=self.x_shape(layout),
+            weight_shape=self.weight_shape(layout),
+            F=self.F,
+            out_shape=self.out_shape(layout),
+            kwargs=self.kwargs(),
+            N=self.N,
+        )
+
+
+def _conv(name, N, C, H, F, k, s, p, W=None, dilation=1, groups=1):
+    kk = (k, k) if isinstance(k, int) else tuple(k)
+    pp = (p, p) if isinstance(p, int) else tuple(p)
+    return Layer(
+        name, "conv", N, C, H, H if W is None else W, F, kk, s, pp, dilation, groups
+    )
+
+
+def _pool(name, kind, N, C, H, k, s, p):
+    return Layer(name, kind, N, C, H, H, None, (k, k), s, (p, p))
 
 
 CONV_LAYERS = [
-    Layer("lenet-c1", "conv", 64, 1, 28, 6, 5, 1, 0),
-    Layer("cifar-c1", "conv", 64, 3, 32, 32, 3, 1, 1),
-    Layer("resnet-3x3", "conv", 8, 64, 56, 64, 3, 1, 1),
-    Layer("resnet-s2", "conv", 8, 128, 28, 256, 3, 2, 1),
-    Layer("resnet-1x1", "conv", 8, 256, 14, 1024, 1, 1, 0),
-    Layer("alexnet-c1", "conv", 8, 3, 224, 64, 11, 4, 2),
-    Layer("deep-3x3", "conv", 16, 256, 14, 256, 3, 1, 1),
-    Layer("cs231n-speed", "conv", 100, 3, 31, 25, 3, 2, 1),
+    _conv("lenet-c1", 64, 1, 28, 6, 5, 1, 0),
+    _conv("cifar-c1", 64, 3, 32, 32, 3, 1, 1),
+    _conv("resnet-3x3", 8, 64, 56, 64, 3, 1, 1),
+    _conv("resnet-s2", 8, 128, 28, 256, 3, 2, 1),
+    _conv("resnet-1x1", 8, 256, 14, 1024, 1, 1, 0),
+    _conv("alexnet-c1", 8, 3, 224, 64, 11, 4, 2),
+    _conv("deep-3x3", 16, 256, 14, 256, 3, 1, 1),
+    _conv("cs231n-speed", 100, 3, 31, 25, 3, 2, 1),
 ]
 
 POOL_LAYERS = [
-    Layer("max-2s2", "max", 8, 64, 112, None, 2, 2, 0),
-    Layer("max-3s2", "max", 8, 64, 112, None, 3, 2, 1),
-    Layer("avg-2s2", "avg", 8, 64, 112, None, 2, 2, 0),
-    Layer("cs231n-pool", "max", 100, 3, 32, None, 2, 2, 0),
+    _pool("max-2s2", "max", 8, 64, 112, 2, 2, 0),
+    _pool("max-3s2", "max", 8, 64, 112, 3, 2, 1),
+    _pool("avg-2s2", "avg", 8, 64, 112, 2, 2, 0),
+    _pool("cs231n-pool", "max", 100, 3, 32, 2, 2, 0),
 ]
 
 LAYERS = {layer.name: layer for layer in CONV_LAYERS + POOL_LAYERS}
 
 
 def get_layer(name):
-    """The layer called `name`; ValueError listing the names otherwise."""
+    """Return the layer called `name`; ValueError listing the names otherwise."""
     try:
         return LAYERS[name]
     except KeyError:
@@ -77,26 +173,8 @@ def make_inputs(layer, dtype, layout="NCHW", seed=0):
     Returns
     -------
     x : ndarray (N, C, H, W) or (N, H, W, C)
-    weight : ndarray (F, C, K, K) or (K, K, C, F), or None
+    weight : ndarray (F, C/groups, KH, KW) or (KH, KW, C/groups, F), or None
     bias : ndarray (F,) or None
     grad_out : ndarray, the layer's output shape in `layout`
     """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    L = layer
-    O = L.out_hw
-    nchw = layout == "NCHW"
-    x = rng.standard_normal((L.N, L.C, L.H, L.H) if nchw else (L.N, L.H, L.H, L.C))
-    if L.kind == "conv":
-        w = rng.standard_normal(
-            (L.F, L.C, L.kernel, L.kernel) if nchw else (L.kernel, L.kernel, L.C, L.F)
-        )
-        b = rng.standard_normal(L.F)
-        out_c = L.F
-    else:
-        w = b = None
-        out_c = L.C
-    gy = rng.standard_normal((L.N, out_c, O, O) if nchw else (L.N, O, O, out_c))
-    cast = lambda a: None if a is None else a.astype(dtype)
-    return cast(x), cast(w), cast(b), cast(gy)
+    return peers.make_inputs(layer.spec(layout, dtype, seed))

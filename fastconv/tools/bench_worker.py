@@ -1,0 +1,192 @@
+"""A bench worker process: one contender, timed on request of the bench's parent.
+
+Run as a script (``python path/to/bench_worker.py KIND``), never imported
+by the engine. It reads one JSON request per line on stdin and answers one
+JSON line on stdout (the real stdout; anything the libraries print goes to
+stderr). KIND is "fastconv", "numpy" or "torch". The fastconv it imports is
+whichever ``PYTHONPATH`` puts first, so the parent can compare two source
+trees; the peers come from ``peers.py`` beside this file, loaded by path,
+and use only fastconv's public functions.
+
+Requests: ``hello`` (versions, threads, BLAS), ``setup`` (a layer spec:
+build its inputs and callables and run each once), ``sample`` (an untimed
+warm-up of at least ``warm`` seconds, then ``number`` timed calls of one
+pass), ``naive`` (the oracle on a slice of the batch, scaled),
+``machine`` (numpy's GEMM rate and copy bandwidth here), ``quit``.
+"""
+
+import importlib.util
+import json
+import math
+import os
+import sys
+import time
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
+    del sys.path[0]  # this folder's modules (profile.py, ...) must not shadow others
+
+import numpy as np  # noqa: E402
+
+
+def _load_peers():
+    spec = importlib.util.spec_from_file_location(
+        "fastconv_bench_peers", os.path.join(_HERE, "peers.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+peers = _load_peers()
+
+
+def _blas():
+    try:
+        import threadpoolctl
+    except ImportError:
+        return {"library": "unknown (pip install threadpoolctl to see it)"}
+    for pool in threadpoolctl.threadpool_info():
+        if pool.get("user_api") == "blas":
+            return {
+                "library": pool.get("internal_api"),
+                "version": pool.get("version"),
+                "threads": pool.get("num_threads"),
+                "core_type": pool.get("architecture"),
+                "path": pool.get("filepath"),
+            }
+    return {"library": "none found"}
+
+
+class Worker:
+    """The state of one worker: its kind and the current layer's callables."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.spec = None
+        self.calls = None
+        self.arrays = None
+
+    def hello(self, req):
+        """Versions, threads and BLAS of this process."""
+        info = {"kind": self.kind, "pid": os.getpid(), "numpy": np.__version__}
+        if self.kind == "torch":
+            import torch
+
+            info["torch"] = torch.__version__
+            info["threads"] = torch.get_num_threads()
+        else:
+            import fastconv
+
+            info["fastconv"] = getattr(fastconv, "__version__", "?")
+            info["path"] = os.path.dirname(
+                os.path.dirname(os.path.abspath(fastconv.__file__))
+            )
+            info["threads"] = fastconv.get_num_threads()
+            import numba
+
+            info["numba"] = numba.__version__
+        info["blas"] = _blas()
+        return info
+
+    def setup(self, req):
+        """Build the inputs and callables of a layer spec and run each once."""
+        spec = req["spec"]
+        self.spec = spec
+        self.arrays = peers.make_inputs(spec)
+        maker = {
+            "fastconv": peers.fastconv_calls,
+            "numpy": peers.numpy_calls,
+            "torch": peers.torch_calls,
+        }[self.kind]
+        try:
+            self.calls = maker(spec, *self.arrays)
+        except Exception as e:  # a peer that cannot build this layer
+            self.calls = None
+            return {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        if self.calls is None:
+            return {"ok": False, "error": "not supported by this peer"}
+        for fn in self.calls:
+            fn()  # compile, warm the caches
+        return {"ok": True}
+
+    def sample(self, req):
+        """Time one pass: an untimed warm-up, then `number` calls (calibrated if 0)."""
+        fn = self.calls[0 if req["pass"] == "fwd" else 1]
+        t0 = time.perf_counter()
+        while True:  # steady state: threads a previous contender woke have settled
+            fn()
+            if time.perf_counter() - t0 >= req["warm"]:
+                break
+        number = req.get("number")
+        if not number:
+            t0 = time.perf_counter()
+            fn()
+            once = time.perf_counter() - t0
+            number = max(1, min(1000, math.ceil(req["min_time"] / max(once, 1e-7))))
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        return {"seconds": (time.perf_counter() - t0) / number, "number": number}
+
+    def naive(self, req):
+        """Time the oracle on N/8 samples (at least 1), scaled to N."""
+        spec = dict(self.spec)
+        k = max(1, spec["N"] // 8)
+        for key in ("x_shape", "out_shape"):
+            spec[key] = [k] + list(spec[key][1:])
+        spec["N"] = k
+        fwd, bwd = peers.naive_calls(spec, *peers.make_inputs(spec))
+        out = {"samples": k}
+        for name, fn in (("fwd", fwd), ("bwd", bwd)):
+            t0 = time.perf_counter()
+            fn()
+            out[name] = (time.perf_counter() - t0) * self.spec["N"] / k
+        return out
+
+    def machine(self, req):
+        """Measure numpy's GEMM rate and copy bandwidth in this process."""
+        rng = np.random.default_rng(0)
+        gemm = {}
+        n = 1024
+        for dt in ("float32", "float64"):
+            a = rng.standard_normal((n, n)).astype(dt)
+            b = rng.standard_normal((n, n)).astype(dt)
+            gemm[dt] = 2 * n**3 / _best(lambda: a @ b) / 1e9
+        src = np.ones(1 << 25, np.float32)  # 128 MiB, beyond any cache
+        dst = np.empty_like(src)
+        copy = 2 * src.nbytes / _best(lambda: np.copyto(dst, src)) / 1e9
+        return {"gemm_gflops": gemm, "copy_gbs": copy}
+
+
+def _best(fn, rounds=7):
+    fn()
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def main(argv):
+    """Serve requests until ``quit`` or end of input."""
+    kind = argv[1]
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    sys.stdout = sys.stderr  # library prints must not corrupt the protocol
+    worker = Worker(kind)
+    for line in sys.stdin:
+        req = json.loads(line)
+        op = req["op"]
+        if op == "quit":
+            break
+        try:
+            reply = getattr(worker, op)(req)
+        except Exception as e:
+            reply = {"error": f"{type(e).__name__}: {e}"}
+        out.write(json.dumps(reply) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
