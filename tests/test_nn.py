@@ -598,8 +598,8 @@ def test_conv2d_constructor_errors(kwargs, exc, text):
             nn.MaxPool2d,
             dict(kernel_size=2, padding=2),
             ValueError,
-            "padding must be at most half the kernel for pooling, got padding=2 for "
-            "kernel_size=(2, 2)",
+            "padding must be at most half the kernel for pooling: got padding "
+            "(2, 2, 2, 2) for kernel_size (2, 2)",
         ),
         (
             nn.MaxPool2d,
@@ -623,8 +623,8 @@ def test_conv2d_constructor_errors(kwargs, exc, text):
             nn.AvgPool2d,
             dict(kernel_size=3, padding=(0, 0, 0, 2)),
             ValueError,
-            "padding must be at most half the kernel for pooling, "
-            "got padding=(0, 0, 0, 2)",
+            "padding must be at most half the kernel for pooling: "
+            "got padding (0, 0, 0, 2)",
         ),
         (
             nn.AvgPool2d,

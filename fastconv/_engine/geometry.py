@@ -20,6 +20,7 @@ __all__ = [
     "conv_window",
     "conv_shapes",
     "pool_window",
+    "check_pool_padding",
     "pool_out_shape",
 ]
 
@@ -169,6 +170,22 @@ def conv_window(in_hw, kernel_hw, stride, padding, dilation):
     return _window(in_hw, kernel_hw, stride, padding, dilation, False, ("kernel_size",))
 
 
+def check_pool_padding(kernel_hw, pads, dilation_hw):
+    """Raise ValueError unless every side's padding is at most half the dilated kernel.
+
+    PyTorch's rule, so that no pooling window lies wholly in the padding;
+    `pads` is (top, bottom, left, right).
+    """
+    keh = (kernel_hw[0] - 1) * dilation_hw[0] + 1
+    kew = (kernel_hw[1] - 1) * dilation_hw[1] + 1
+    if max(pads[:2]) > keh // 2 or max(pads[2:]) > kew // 2:
+        raise ValueError(
+            f"padding must be at most half the kernel for pooling: got padding "
+            f"{tuple(pads)} for kernel_size {tuple(kernel_hw)} with dilation "
+            f"{tuple(dilation_hw)}"
+        )
+
+
 def pool_window(in_hw, kernel_size, stride, padding, dilation, ceil_mode):
     """Window geometry of a pooling; `stride` None means `kernel_size`.
 
@@ -181,14 +198,9 @@ def pool_window(in_hw, kernel_size, stride, padding, dilation, ceil_mode):
     win = _window(
         in_hw, kernel_size, stride, padding, dilation, ceil_mode, ("kernel_size",)
     )
-    keh = (win.KH - 1) * win.dh + 1
-    kew = (win.KW - 1) * win.dw + 1
-    if max(win.top, win.bottom) > keh // 2 or max(win.left, win.right) > kew // 2:
-        raise ValueError(
-            f"padding must be at most half the kernel for pooling: got padding "
-            f"{(win.top, win.bottom, win.left, win.right)} for kernel_size "
-            f"{(win.KH, win.KW)} with dilation {(win.dh, win.dw)}"
-        )
+    check_pool_padding(
+        (win.KH, win.KW), (win.top, win.bottom, win.left, win.right), (win.dh, win.dw)
+    )
     for axis, size, k, st, d, lo, n_out in (
         ("H", win.H, win.KH, win.sh, win.dh, win.top, win.OH),
         ("W", win.W, win.KW, win.sw, win.dw, win.left, win.OW),

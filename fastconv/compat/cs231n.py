@@ -32,6 +32,7 @@ window's gradient to its first maximum, as PyTorch does.
 
 import fastconv
 from fastconv import naive
+from fastconv._engine.geometry import conv_shapes, pool_out_shape, pool_window
 
 from . import _args as _a
 
@@ -105,14 +106,8 @@ def _conv_backward(engine, dout, cache, producer):
     x, w, b, conv_param = _a.cache(cache, 4, "(x, w, b, conv_param)", producer)
     xa, wa, _, stride, pad = _conv_args(x, w, None, conv_param)
     dout = _a.array(dout, "dout", 4, "(N, F, H', W')")
-    N, _, H, W = xa.shape
-    F, _, HH, WW = wa.shape
-    _a.check_grad(
-        dout,
-        "dout",
-        (N, F, (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1),
-        "out",
-    )
+    out = conv_shapes(xa.shape, wa.shape, stride, pad, 1, 1, "NCHW").out_shape
+    _a.check_grad(dout, "dout", out, "out")
     return tuple(engine.conv2d_backward(dout, xa, wa, stride=stride, padding=pad))
 
 
@@ -125,13 +120,8 @@ def _pool_backward(engine, dout, cache, producer):
     x, pool_param = _a.cache(cache, 2, "(x, pool_param)", producer)
     xa, kernel, stride = _pool_args(x, pool_param)
     dout = _a.array(dout, "dout", 4, "(N, C, H', W')")
-    N, C, H, W = xa.shape
-    _a.check_grad(
-        dout,
-        "dout",
-        (N, C, (H - kernel[0]) // stride + 1, (W - kernel[1]) // stride + 1),
-        "out",
-    )
+    win = pool_window(xa.shape[2:], kernel, stride, 0, 1, False)
+    _a.check_grad(dout, "dout", pool_out_shape(xa.shape, win, "NCHW"), "out")
     return engine.max_pool2d_backward(dout, xa, kernel, stride)
 
 

@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from .._engine.geometry import check_pool_padding
 from ._checks import (
     _KEEP_ALL,
     _backend_name,
@@ -213,14 +214,8 @@ class _Pool(Layer):
         self.layout = _check_layout(layout)
         self.backend = _check_backend(backend, self._functions)
         sides = _sides(self.padding)
-        if sides is not None:
-            half_h = ((self.kernel_size[0] - 1) * self.dilation[0] + 1) // 2
-            half_w = ((self.kernel_size[1] - 1) * self.dilation[1] + 1) // 2
-            if max(sides[:2]) > half_h or max(sides[2:]) > half_w:
-                raise ValueError(
-                    f"padding must be at most half the kernel for pooling, got "
-                    f"padding={padding!r} for kernel_size={self.kernel_size}"
-                )
+        if sides is not None:  # the engine's rule, checked before any input arrives
+            check_pool_padding(self.kernel_size, sides, self.dilation)
         self._x = None
 
     def __repr__(self):

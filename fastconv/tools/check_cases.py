@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .. import naive
+from .._engine.geometry import conv_shapes, pool_out_shape, pool_window
 from ..compat import cs231n, dlai
 
 __all__ = ["Case", "FunctionSpec", "APIS", "specs", "tolerance"]
@@ -313,16 +314,15 @@ def _dlai_conv_backward_cases():
 
 def _dlai_pool_inputs(row, index):
     name, why, shape, f, stride, dtype = row
+    out = pool_out_shape(shape, pool_window(shape[1:3], f, stride, 0, 1, False), "NHWC")
     if name.startswith("course"):
         rs = _course_rng(1)
         A_prev = rs.randn(*shape)
-        n_H, n_W = (shape[1] - f) // stride + 1, (shape[2] - f) // stride + 1
-        dA = rs.randn(shape[0], n_H, n_W, shape[3])  # drawn next, as in the course
+        dA = rs.randn(*out)  # drawn next, as in the course
     else:
         g = _rng(300 + index)
         A_prev = g.standard_normal(shape)
-        n_H, n_W = (shape[1] - f) // stride + 1, (shape[2] - f) // stride + 1
-        dA = g.standard_normal((shape[0], n_H, n_W, shape[3]))
+        dA = g.standard_normal(out)
     return (
         name,
         why,
@@ -659,9 +659,8 @@ CS231N_POOL = [
 
 def _cs231n_conv_inputs(row, index):
     name, why, xs, ws, stride, pad, dtype = row
-    N, C, H, W = xs
-    F, _, HH, WW = ws
-    out_shape = (N, F, (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1)
+    F = ws[0]
+    out_shape = conv_shapes(xs, ws, stride, pad, 1, 1, "NCHW").out_shape
     if name == "course":
         x = np.linspace(-0.1, 0.5, num=np.prod(xs)).reshape(xs)
         w = np.linspace(-0.2, 0.3, num=np.prod(ws)).reshape(ws)
@@ -707,8 +706,8 @@ def _cs231n_conv_cases(backward, kind):
 def _cs231n_pool_cases(backward, kind):
     cases = []
     for i, (name, why, xs, (ph, pw), stride, dtype) in enumerate(CS231N_POOL):
-        N, C, H, W = xs
-        out_shape = (N, C, (H - ph) // stride + 1, (W - pw) // stride + 1)
+        win = pool_window(xs[2:], (ph, pw), stride, 0, 1, False)
+        out_shape = pool_out_shape(xs, win, "NCHW")
         if name == "course":
             x = np.linspace(-0.3, 0.4, num=np.prod(xs)).reshape(xs)
             dout = _rng(800).standard_normal(out_shape)
