@@ -214,29 +214,47 @@ def build_lenet(layout="NCHW", rng=None, backend=None, dtype=np.float32, dropout
 
 
 class _Progress:
-    """A one-line progress bar; redrawn in place on a terminal, else printed once."""
+    """An epoch's progress: a live tqdm bar on a terminal, then one summary line.
+
+    The bar is tqdm's (the ``train`` extra installs it; without it, or when
+    the stream is not a terminal, there is no live bar); the summary line is
+    written in every case, so logs keep one line per epoch.
+    """
 
     def __init__(self, stream, label, total, width=24):
         self.stream, self.label, self.total, self.width = stream, label, total, width
-        self.live = stream is not None and getattr(stream, "isatty", lambda: False)()
-
-    def _line(self, done, text):
-        filled = self.width * done // max(self.total, 1)
-        bar = "#" * filled + "." * (self.width - filled)
-        n = len(str(self.total))
-        return f"{self.label} [{bar}] {done:{n}d}/{self.total} {text}"
+        self.bar = None
+        if stream is not None and getattr(stream, "isatty", lambda: False)():
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(
+                    total=total,
+                    desc=label,
+                    file=stream,
+                    leave=False,
+                    ascii=".#",
+                    bar_format=f"{{desc}} [{{bar:{width}}}] "
+                    "{n_fmt}/{total_fmt}{postfix}",
+                )
 
     def update(self, done, text):
         """Redraw after `done` of `total` steps (terminals only)."""
-        if self.live:
-            self.stream.write("\r" + self._line(done, text))
-            self.stream.flush()
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(done - self.bar.n)
 
     def close(self, text):
-        """Write the final line and a newline."""
+        """Remove the live bar and write the summary line."""
+        if self.bar is not None:
+            self.bar.close()
         if self.stream is not None:
+            n = len(str(self.total))
             self.stream.write(
-                ("\r" if self.live else "") + self._line(self.total, text) + "\n"
+                f"{self.label} [{'#' * self.width}] "
+                f"{self.total:{n}d}/{self.total} {text}\n"
             )
             self.stream.flush()
 
