@@ -87,16 +87,27 @@ def im2col_tile_nchw(x, n, c0, cc, win, oh0, oh1, cols):
                             dst[r + t] = 0
                     continue
                 for oh in range(r_lo, r_hi):
-                    d = dst[(oh - oh0) * OW :][:OW]
+                    b = (oh - oh0) * OW
                     src = first + (oh - r_lo) * win.sh * W
                     for t in range(lo):
-                        d[t] = 0
-                    if hi > lo:
+                        dst[b + t] = 0
+                    for t in range(hi, OW):
+                        dst[b + t] = 0
+                    if hi <= lo:
+                        continue
+                    d = dst[b + lo : b + hi]
+                    if win.sw == 1:  # contiguous: vectorises
+                        s = xf[src + lo : src + hi]
+                        for t in range(hi - lo):
+                            d[t] = s[t]
+                    elif win.sw == 2:  # a constant stride: shuffles, not a gather
+                        s = xf[src + 2 * lo : src + 2 * hi - 1]
+                        for t in range(hi - lo):
+                            d[t] = s[2 * t]
+                    else:
                         s = xf[src + lo * win.sw : src + (hi - 1) * win.sw + 1]
                         for t in range(hi - lo):
-                            d[lo + t] = s[t * win.sw]
-                    for t in range(hi, OW):
-                        d[t] = 0
+                            d[t] = s[t * win.sw]
 
 
 @njit(cache=True, nogil=True)
@@ -141,8 +152,15 @@ def col2im_tile_nchw(cols, n, c0, cc, win, oh0, oh1, gx):
                     s = src[(oh - oh0) * OW + lo :][: hi - lo]
                     dst = first + (oh - r_lo) * win.sh * W
                     d = gf[dst + lo * win.sw : dst + (hi - 1) * win.sw + 1]
-                    for t in range(hi - lo):
-                        d[t * win.sw] += s[t]
+                    if win.sw == 1:
+                        for t in range(hi - lo):
+                            d[t] += s[t]
+                    elif win.sw == 2:
+                        for t in range(hi - lo):
+                            d[2 * t] += s[t]
+                    else:
+                        for t in range(hi - lo):
+                            d[t * win.sw] += s[t]
 
 
 @njit(cache=True, nogil=True)
