@@ -10,6 +10,7 @@ finally adds the slots' partial sums in slot order.
 import numpy as np
 
 from .._kernels import conv as _k
+from .._kernels import pointwise as _pw
 from . import blas, threads, trace, workspace
 from .args import as_real_array, prepare
 from .trace import phase
@@ -76,6 +77,13 @@ def forward(plan, x, weight, bias):
     has_bias = bias is not None
     b = bias if has_bias else out.reshape(-1)[:1]  # unused placeholder
     win, groups, rows = plan.window, plan.groups, plan.tile_rows
+    y = out
+    if plan.merge_batch:
+        # one tall image: (1, N*H, W, C) -> (1, N*OH, OW, F), OH = H for a 1x1
+        N = x.shape[0]
+        x = x.reshape(1, N * x.shape[1], x.shape[2], x.shape[3])
+        y = out.reshape(1, N * out.shape[1], out.shape[2], out.shape[3])
+        win = win._replace(H=N * win.H, OH=N * win.OH)
 
     def piece(i, lo, hi):
         kernel(
@@ -83,7 +91,7 @@ def forward(plan, x, weight, bias):
             weight,
             b,
             has_bias,
-            out,
+            y,
             win,
             groups,
             rows,
@@ -109,15 +117,20 @@ def backward(plan, grad_out, x, weight):
     sums its samples' contributions tile by tile (grad_weight by the GEMMs,
     in the compute dtype; grad_bias in float64), and the slots are added in
     slot order; grad_bias is rounded to the compute dtype once, at the end.
+    A pointwise plan has one slot: its GEMMs sum over the whole batch.
     """
+    if plan.algorithm == "pointwise":
+        return _backward_pointwise(plan, grad_out, x, weight)
     s = plan.shapes
     win = plan.window
     K = s.Cg * win.KH * win.KW
     grad_x = np.empty(plan.x_shape, plan.dtype)
     # grad_weight as the GEMMs see it: (F, Cg*KK) in NCHW, (KK*Cg, F) in NHWC
     wshape = (s.F, K) if plan.layout == "NCHW" else (K, s.F)
-    parts = np.empty((plan.slots,) + wshape, plan.dtype)
-    bias_parts = np.empty((plan.slots, s.F), np.float64)
+    # the partials live in the calling thread's workspace: a fresh buffer
+    # of that size would cost its page faults on every call
+    (parts,) = workspace.scratch(plan.dtype, (plan.slots,) + wshape, key="slots")
+    (bias_parts,) = workspace.scratch(np.float64, (plan.slots, s.F), key="slot bias")
     if grad_x.size or parts.size:
         kernel = _BACKWARD[plan.layout]
         gemm = blas.gemm(plan.dtype)
@@ -155,14 +168,78 @@ def backward(plan, grad_out, x, weight):
         parts[...] = 0
         bias_parts[...] = 0
     with phase("sum slots"):
-        if plan.slots == 1:
-            grad_w, grad_b = parts[0], bias_parts[0]
-        else:
-            flat = parts.reshape(plan.slots, -1)  # (S, F*K)
-            grad_w = np.empty(flat.shape[1], plan.dtype)
-            threads.parallel_for(
-                lambda a, b: _k.sum_slots(flat, a, b, grad_w), grad_w.size, parts.nbytes
-            )
-            grad_b = np.empty(s.F)
-            _k.sum_slots(bias_parts, 0, s.F, grad_b)
+        # new arrays for the results: the partials are workspace views
+        flat = parts.reshape(plan.slots, -1)  # (S, F*K)
+        grad_w = np.empty(flat.shape[1], plan.dtype)
+        threads.parallel_for(
+            lambda a, b: _k.sum_slots(flat, a, b, grad_w), grad_w.size, parts.nbytes
+        )
+        grad_b = np.empty(s.F)
+        _k.sum_slots(bias_parts, 0, s.F, grad_b)
     return grad_x, grad_w.reshape(plan.weight_shape), grad_b.astype(plan.dtype)
+
+
+_POINTWISE = {
+    "NCHW": (_pw.weight_grads_nchw, _pw.input_grads_nchw),
+    "NHWC": (_pw.weight_grads_nhwc, _pw.input_grads_nhwc),
+}
+
+
+def _backward_pointwise(plan, grad_out, x, weight):
+    """Backward pass of a pointwise plan: a weight pass and an input pass."""
+    s = plan.shapes
+    grad_x = np.empty(plan.x_shape, plan.dtype)
+    grad_w = np.empty(plan.weight_shape, plan.dtype)
+    grad_b = np.zeros(s.F)  # float64
+    weights, inputs = _POINTWISE[plan.layout]
+    gemm = blas.gemm(plan.dtype)
+    clock = trace.kernel_clock()
+    n = threads.get_num_threads()
+    traces = trace.kernel_traces(2 * n, len(_pw.PHASES))
+    groups, rows, blocks = plan.groups, plan.tile_rows, plan.filter_blocks
+    work = 2 * x.nbytes + grad_out.nbytes if plan.parallel else 0
+    with blas.hold():
+        if grad_w.size:
+            k1 = threads.run(
+                lambda i, lo, hi: weights(
+                    grad_out,
+                    x,
+                    grad_w,
+                    grad_b,
+                    groups,
+                    blocks,
+                    lo,
+                    hi,
+                    gemm,
+                    clock,
+                    traces[i],
+                ),
+                blocks,
+                work,
+            )
+        else:
+            k1 = 0
+        if grad_x.size:
+            k2 = threads.run(
+                lambda i, lo, hi: inputs(
+                    grad_out,
+                    weight,
+                    grad_x,
+                    groups,
+                    rows,
+                    lo,
+                    hi,
+                    gemm,
+                    clock,
+                    traces[n + i],
+                ),
+                plan.items,
+                work,
+            )
+        else:
+            k2 = 0
+    trace.add_kernel_phases(
+        _pw.PHASES[:1] + _pw.PHASES[2:], traces[:, [0, 2]], max(k1, 1)
+    )
+    trace.add_kernel_phases(_pw.PHASES[1:2], traces[n:, 1:2], max(k2, 1))
+    return grad_x, grad_w, grad_b.astype(plan.dtype)

@@ -112,7 +112,17 @@ class ConvPlan:
         K = shapes.Cg * win.KH * win.KW  # GEMM depth of a group
         itemsize = self.dtype.itemsize
         row_bytes = max(1, K * win.OW * itemsize)
-        if pointwise:
+        # NHWC pointwise: the rows of x and of the output run on from one
+        # sample into the next, so the forward pass treats the batch as one
+        # tall image and cuts it into a few wide bands, each GEMM packing the
+        # weight once for many rows (resnet-1x1: 4 bands of 392 rows instead
+        # of 8 samples of 196, 5% faster)
+        self.merge_batch = pointwise and self.layout == "NHWC"
+        if self.merge_batch:
+            tall = shapes.N * win.OH
+            rows = max(-(-MIN_TILE_COLUMNS // max(win.OW, 1)), -(-tall // MAX_SLOTS))
+            rows = min(max(tall, 1), rows)
+        elif pointwise:
             # no columns to keep in cache: a whole sample per item, unless the
             # batch is too small to give every core work
             rows = win.OH if shapes.N >= 4 else max(1, -(-win.OH // 4))
@@ -123,6 +133,8 @@ class ConvPlan:
         self.tile_rows = rows
         tiles = -(-win.OH // rows) if win.OH else 0
         self.items = shapes.N * tiles
+        if self.merge_batch:
+            self.items = -(-(shapes.N * win.OH) // rows)
         self.cols_elems = 0 if pointwise else rows * win.OW * K
         partial = shapes.F * K + shapes.F
         budget = max(partial, (workspace.get_workspace_limit() or 2**62) // 2)
@@ -139,6 +151,14 @@ class ConvPlan:
             if self.layout == "NHWC" and self.units > 1 and shapes.groups == 1
             else 0
         )
+        if pointwise:
+            # two plain GEMMs over the batch, split by their outputs: blocks of
+            # filters for grad_weight, bands of rows for grad_x; no partials
+            most = shapes.groups if shapes.groups > 1 else shapes.F
+            self.filter_blocks = max(1, min(most, MAX_SLOTS))
+            self.slots = self.units = 1
+            self.unit_scratch = 0
+            partial = 0
         threads = min(cpu.usable_cores(), max(self.items, 1))
         self.workspace_bytes = (
             threads * (self.cols_elems + self.unit_scratch) + self.slots * partial
@@ -215,9 +235,20 @@ class ConvPlan:
                 else f"({self.tile_rows * w.OW} x {s.Cg * w.KH * w.KW}) @ "
                 f"({s.Cg * w.KH * w.KW} x {s.Fg})"
             ),
-            f"  forward: {self.items} items ({s.N} samples x {tiles} tiles of "
-            f"{self.tile_rows} output rows); backward: {self.slots * self.units} items "
-            f"({self.slots} slots of samples x {self.units} channel blocks)",
+            (
+                f"  forward: {self.items} items (bands of {self.tile_rows} rows of the "
+                f"batch as one {s.N * w.OH}-row image)"
+                if self.merge_batch
+                else f"  forward: {self.items} items ({s.N} samples x {tiles} tiles of "
+                f"{self.tile_rows} output rows)"
+            )
+            + (
+                f"; backward: {self.filter_blocks} blocks of filters for "
+                f"grad_weight, the forward's items for grad_x"
+                if self.algorithm == "pointwise"
+                else f"; backward: {self.slots * self.units} items "
+                f"({self.slots} slots of samples x {self.units} channel blocks)"
+            ),
             f"  threads: {_threads_text(self)}; BLAS held at 1 thread during the call",
             f"  workspace {_size(self.workspace_bytes)}, "
             f"forward {self.flops / 1e9:.3g} GFLOP, "
@@ -233,7 +264,10 @@ def _threads_text(plan):
     if not plan.parallel:
         return "1 (too little work to split)"
     fw = len(threads.split(plan.items, 2**62, n)) - 1
-    bw = len(threads.split(plan.slots * plan.units, 2**62, n)) - 1
+    bw_items = (
+        plan.filter_blocks if plan.algorithm == "pointwise" else plan.slots * plan.units
+    )
+    bw = len(threads.split(bw_items, 2**62, n)) - 1
     return f"{fw} forward, {bw} backward (of {n})"
 
 

@@ -1,10 +1,11 @@
 """Run-time settings of the fast path: the workspace limit, and the workspace.
 
-The workspace is the scratch memory of the column matrices. Each thread
-keeps the buffer it last used, up to the limit, and carves every call's
-scratch arrays out of it: a fresh 100 MB buffer costs page faults on first
-touch (about 15 ms measured here, as much as the im2col copy itself), a
-reused one does not. :func:`release_workspace` frees the calling thread's.
+The workspace is the scratch memory of the column tiles and of the
+backward pass's partial sums. Each thread keeps the buffers it last used,
+up to the limit, and carves every call's scratch arrays out of them: a
+fresh 100 MB buffer costs page faults on first touch (about 15 ms measured
+here, as much as the im2col copy itself), a reused one does not.
+:func:`release_workspace` frees the calling thread's.
 """
 
 import contextlib
@@ -90,17 +91,19 @@ _ALIGN = 64
 
 
 def release_workspace():
-    """Free the calling thread's cached workspace buffer."""
-    _local.buffer = None
+    """Free the calling thread's cached workspace buffers."""
+    _local.buffers = {}
 
 
-def scratch(dtype, *shapes):
+def scratch(dtype, *shapes, key="tiles"):
     """Uninitialised arrays of `shapes` carved from this thread's workspace.
 
-    The arrays are views of one cached buffer, valid until the next call of
-    this function in the same thread: callers use them within one operation
-    and never return them. A buffer larger than the workspace limit (one
-    sample whose columns alone exceed it) is allocated but not kept.
+    The arrays are views of one cached buffer per `key` ("tiles" for a
+    piece's column tiles, "slots" for a call's partial sums), valid until
+    the next call of this function with the same key in the same thread:
+    callers use them within one operation and never return them. A buffer
+    larger than the workspace limit (one tile whose columns alone exceed
+    it) is allocated but not kept.
     """
     dtype = np.dtype(dtype)
     sizes = [int(np.prod(shape)) * dtype.itemsize for shape in shapes]
@@ -108,16 +111,19 @@ def scratch(dtype, *shapes):
     for size in sizes:
         offsets.append(total)
         total += -(-size // _ALIGN) * _ALIGN
-    buf = getattr(_local, "buffer", None)
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None:
+        buffers = _local.buffers = {}
+    buf = buffers.get(key)
     limit = _workspace_limit
     if buf is not None and limit is not None and buf.nbytes > limit:
-        buf = _local.buffer = None  # the limit was lowered
+        buf = buffers[key] = None  # the limit was lowered
     if buf is None or buf.nbytes < total:
         buf = None
-        _local.buffer = None  # let the old one go first
+        buffers[key] = None  # let the old one go first
         buf = np.empty(max(total, 1), np.uint8)
         if limit is None or total <= limit:
-            _local.buffer = buf
+            buffers[key] = buf
     return [
         buf[o : o + size].view(dtype).reshape(shape)
         for o, size, shape in zip(offsets, sizes, shapes)

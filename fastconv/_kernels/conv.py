@@ -93,6 +93,7 @@ def _band(item, rows, OH):
     return n, oh0, min(oh0 + rows, OH)
 
 
+# fmt: off  (the GEMM calls read best on a few lines)
 @njit(cache=True, nogil=True)
 def forward_nchw(
     x, w, bias, has_bias, out, win, groups, rows, item0, item1, cols, blas, clock, trace
@@ -249,6 +250,9 @@ def forward_nhwc(
             trace[1] += t2 - t1
 
 
+# fmt: on
+
+
 @njit(cache=True, inline="always")
 def _unit_channels(u, units, C, groups):
     """Return the channels ``[c0, c1)`` of channel unit `u`.
@@ -262,6 +266,7 @@ def _unit_channels(u, units, C, groups):
     return u * C // units, (u + 1) * C // units
 
 
+# fmt: off  (the GEMM calls read best on a few lines, one operand to a group)
 @njit(cache=True, nogil=True)
 def backward_nchw(
     gy,
@@ -282,7 +287,7 @@ def backward_nchw(
     clock,
     trace,
 ):
-    """Items ``[item0, item1)`` of an NCHW backward pass.
+    """Run items ``[item0, item1)`` of an NCHW backward pass (im2col plans).
 
     Item ``s*units + u`` is slot s (samples ``[s*N//S, (s+1)*N//S)``) and
     channel unit u (see _unit_channels): it writes grad_x of those samples
@@ -297,13 +302,7 @@ def backward_nchw(
     kk = win.KH * win.KW
     K = Cg * kk
     P = win.OH * win.OW
-    pointwise = _pointwise(win)
-    xf, wf, gyf, gxf = (
-        x.reshape(x.size),
-        w.reshape(w.size),
-        gy.reshape(gy.size),
-        gx.reshape(gx.size),
-    )
+    wf, gyf = w.reshape(w.size), gy.reshape(gy.size)
     tiles = (win.OH + rows - 1) // rows
     lanes = np.empty(8)
     for item in range(item0, item1):
@@ -316,8 +315,7 @@ def backward_nchw(
             gbs[:] = 0
         beta = 0.0
         for n in range(s * N // S, (s + 1) * N // S):
-            if not pointwise:
-                gx[n, c0:c1] = 0
+            gx[n, c0:c1] = 0
             for t in range(tiles):
                 oh0 = t * rows
                 oh1 = min(oh0 + rows, win.OH)
@@ -328,98 +326,53 @@ def backward_nchw(
                     Ku = cu * kk
                     dy = (n * F + g * Fg) * P + oh0 * win.OW
                     wo = g * Fg * K + co * kk  # W_g's columns of these channels
-                    xo = (n * C + ca) * P + oh0 * win.OW
                     t0 = now(clock)
+                    im2col_tile_nchw(x, n, ca, cu, win, oh0, oh1, cols)
+                    t1 = now(clock)
                     # dW (Fg, Ku) += dY_g (Fg, m) @ cols.T (m, Ku), into gw's columns
-                    if pointwise:
-                        t1 = now(clock)
-                        gemm(
-                            blas[0],
-                            blas[1],
-                            False,
-                            True,
-                            Fg,
-                            Ku,
-                            m,
-                            gyf,
-                            dy,
-                            P,
-                            xf,
-                            xo,
-                            P,
-                            beta,
-                            gws,
-                            wo,
-                            K,
-                        )
-                    else:
-                        im2col_tile_nchw(x, n, ca, cu, win, oh0, oh1, cols)
-                        t1 = now(clock)
-                        gemm(
-                            blas[0],
-                            blas[1],
-                            False,
-                            True,
-                            Fg,
-                            Ku,
-                            m,
-                            gyf,
-                            dy,
-                            P,
-                            cols,
-                            0,
-                            m,
-                            beta,
-                            gws,
-                            wo,
-                            K,
-                        )
+                    gemm(
+                        blas[0],
+                        blas[1],
+                        False,
+                        True,
+                        Fg,
+                        Ku,
+                        m,
+                        gyf,
+                        dy,
+                        P,
+                        cols,
+                        0,
+                        m,
+                        beta,
+                        gws,
+                        wo,
+                        K,
+                    )
                     t2 = now(clock)
-                    # dcols (Ku, m) = W.T (Ku, Fg) @ dY_g (Fg, m); pointwise: into grad_x
-                    if pointwise:
-                        gemm(
-                            blas[0],
-                            blas[1],
-                            True,
-                            False,
-                            Ku,
-                            m,
-                            Fg,
-                            wf,
-                            wo,
-                            K,
-                            gyf,
-                            dy,
-                            P,
-                            0.0,
-                            gxf,
-                            xo,
-                            P,
-                        )
-                        t3 = t4 = now(clock)
-                    else:
-                        gemm(
-                            blas[0],
-                            blas[1],
-                            True,
-                            False,
-                            Ku,
-                            m,
-                            Fg,
-                            wf,
-                            wo,
-                            K,
-                            gyf,
-                            dy,
-                            P,
-                            0.0,
-                            cols,
-                            0,
-                            m,
-                        )
-                        t3 = now(clock)
-                        col2im_tile_nchw(cols, n, ca, cu, win, oh0, oh1, gx)
-                        t4 = now(clock)
+                    # dcols (Ku, m) = W.T (Ku, Fg) @ dY_g (Fg, m)
+                    gemm(
+                        blas[0],
+                        blas[1],
+                        True,
+                        False,
+                        Ku,
+                        m,
+                        Fg,
+                        wf,
+                        wo,
+                        K,
+                        gyf,
+                        dy,
+                        P,
+                        0.0,
+                        cols,
+                        0,
+                        m,
+                    )
+                    t3 = now(clock)
+                    col2im_tile_nchw(cols, n, ca, cu, win, oh0, oh1, gx)
+                    t4 = now(clock)
                     trace[0] += t1 - t0
                     trace[1] += t2 - t1
                     trace[2] += t3 - t2
@@ -457,7 +410,7 @@ def backward_nhwc(
     clock,
     trace,
 ):
-    """Items ``[item0, item1)`` of an NHWC backward pass (see backward_nchw).
+    """Run items ``[item0, item1)`` of an NHWC backward pass (see backward_nchw).
 
     ``gw_parts[s]`` is (KK*Cg, F), the weight's (KH, KW, Cg, F) as a matrix.
     A unit with a share of one group's channels has rows ``tap*Cg + c`` that
@@ -470,13 +423,7 @@ def backward_nhwc(
     Cg, Fg = C // groups, F // groups
     kk = win.KH * win.KW
     K = Cg * kk
-    pointwise = _pointwise(win)
-    xf, wf, gyf, gxf = (
-        x.reshape(x.size),
-        w.reshape(w.size),
-        gy.reshape(gy.size),
-        gx.reshape(gx.size),
-    )
+    wf, gyf, gxf = w.reshape(w.size), gy.reshape(gy.size), gx.reshape(gx.size)
     tiles = (win.OH + rows - 1) // rows
     for item in range(item0, item1):
         s = item // units
@@ -496,9 +443,8 @@ def backward_nhwc(
                     wsub[(tap * cu + c) * Fg :][:Fg] = wf[(tap * Cg + c0 + c) * F :][:Fg]
         beta = 0.0
         for n in range(s * N // S, (s + 1) * N // S):
-            if not pointwise:
-                for p in range(H * W):
-                    gxf[(n * H * W + p) * C + c0 :][:cu] = 0
+            for p in range(H * W):
+                gxf[(n * H * W + p) * C + c0 :][:cu] = 0
             for t in range(tiles):
                 oh0 = t * rows
                 oh1 = min(oh0 + rows, win.OH)
@@ -509,15 +455,9 @@ def backward_nhwc(
                     gu = min(c1, (g + 1) * Cg) - ca
                     Ku = gu * kk
                     dy = orow * F + g * Fg
-                    xo = orow * C + ca
                     t0 = now(clock)
-                    if pointwise:
-                        src, so, ld = xf, xo, C
-                        t1 = now(clock)
-                    else:
-                        im2col_tile_nhwc(x, n, ca, gu, win, oh0, oh1, cols)
-                        src, so, ld = cols, 0, Ku
-                        t1 = now(clock)
+                    im2col_tile_nhwc(x, n, ca, gu, win, oh0, oh1, cols)
+                    t1 = now(clock)
                     # dW (Ku, Fg) += cols.T (Ku, m) @ dY_g (m, Fg)
                     if whole:
                         gemm(
@@ -528,9 +468,9 @@ def backward_nhwc(
                             Ku,
                             Fg,
                             m,
-                            src,
-                            so,
-                            ld,
+                            cols,
+                            0,
+                            Ku,
                             gyf,
                             dy,
                             F,
@@ -548,9 +488,9 @@ def backward_nhwc(
                             Ku,
                             Fg,
                             m,
-                            src,
-                            so,
-                            ld,
+                            cols,
+                            0,
+                            Ku,
                             gyf,
                             dy,
                             F,
@@ -560,11 +500,7 @@ def backward_nhwc(
                             Fg,
                         )
                     t2 = now(clock)
-                    # dcols (m, Ku) = dY_g (m, Fg) @ W.T (Fg, Ku); pointwise: into grad_x
-                    if pointwise:
-                        dst, do, ldd = gxf, xo, C
-                    else:
-                        dst, do, ldd = cols, 0, Ku
+                    # dcols (m, Ku) = dY_g (m, Fg) @ W.T (Fg, Ku)
                     if whole:
                         gemm(
                             blas[0],
@@ -581,9 +517,9 @@ def backward_nhwc(
                             g * Fg,
                             F,
                             0.0,
-                            dst,
-                            do,
-                            ldd,
+                            cols,
+                            0,
+                            Ku,
                         )
                     else:
                         gemm(
@@ -601,13 +537,12 @@ def backward_nhwc(
                             0,
                             Fg,
                             0.0,
-                            dst,
-                            do,
-                            ldd,
+                            cols,
+                            0,
+                            Ku,
                         )
                     t3 = now(clock)
-                    if not pointwise:
-                        col2im_tile_nhwc(cols, n, ca, gu, win, oh0, oh1, gx)
+                    col2im_tile_nhwc(cols, n, ca, gu, win, oh0, oh1, gx)
                     t4 = now(clock)
                     trace[0] += t1 - t0
                     trace[1] += t2 - t1
@@ -631,6 +566,9 @@ def backward_nhwc(
             for g in range(c0 // max(Cg, 1), (c1 + Cg - 1) // max(Cg, 1)):
                 for r in range(K):
                     gws[r * F + g * Fg :][:Fg] = 0
+
+
+# fmt: on
 
 
 @njit(cache=True, nogil=True)
