@@ -10,8 +10,9 @@ gone idle (Linux: their CPU time stops growing), and the sampled worker
 first runs the pass untimed for a while, so every sample is a steady-state
 call, as in a training loop. The tables quote medians of the rounds and
 ratios between contenders measured in the same run. The naive oracle is
-timed once, on a slice of the batch, and scaled; numpy's GEMM rate and copy
-bandwidth come from the fastconv worker in the same run.
+timed once per layer, on a slice of the batch, and scaled, in a worker of
+its own; numpy's GEMM rate and copy bandwidth come from another numpy
+worker, before the rounds.
 
 ``--contender fastconv:VAR=VALUE[,VAR=VALUE]`` adds fastconv in an
 environment with those variables; ``--contender fastconv@PATH`` adds
@@ -122,6 +123,15 @@ class Worker:
             raise RuntimeError(f"bench worker {self.contender.label}: {reply['error']}")
         return reply
 
+    @classmethod
+    def once(cls, contender, **request):
+        """Start a worker, ask it one request, stop it; return the reply."""
+        worker = cls(contender)
+        try:
+            return worker.ask(**request)
+        finally:
+            worker.close()
+
     def close(self):
         """Stop the process."""
         try:
@@ -171,8 +181,11 @@ def wait_idle(pids, window=0.005, limit=0.5):
 # one layer
 
 
-def bench_layer(layer, dtype, layout, workers, rounds, naive=True):
-    """Time one layer on every worker; a dict of medians (s) and derived figures."""
+def bench_layer(layer, dtype, layout, workers, rounds, naive=None):
+    """Time one layer on every worker; a dict of medians (s) and derived figures.
+
+    `naive` is the oracle's worker (timed once, after the rounds), or None.
+    """
     spec = layer.spec(layout, np.dtype(dtype).name)
     ready = {}
     for w in workers:
@@ -211,8 +224,9 @@ def bench_layer(layer, dtype, layout, workers, rounds, naive=True):
         row[f"{label}_bwd_s"] = med.get((label, "bwd"))
     row["samples"] = {f"{k[0]}_{k[1]}": v for k, v in samples.items()}
     main = workers[0].contender.label
-    if naive:
-        n = workers[0].ask(op="naive")
+    if naive is not None:
+        naive.ask(op="setup", spec=spec)
+        n = naive.ask(op="naive")
         row["naive_fwd_s"], row["naive_bwd_s"] = n["fwd"], n["bwd"]
         row["naive_samples"] = n["samples"]
     f0, b0 = row[f"{main}_fwd_s"], row[f"{main}_bwd_s"]
@@ -328,12 +342,17 @@ def run_bench(
         if _torch_importable():
             contenders.append(Contender("torch", "torch"))
     info = _machine.machine_info()
-    workers = []
+    workers, oracle = [], None
     try:
         for c in contenders:
             workers.append(Worker(c))
         info["workers"] = {w.contender.label: w.info for w in workers}
-        info.update(workers[0].ask(op="machine"))
+        # the oracle and the machine's rates in processes of their own: the
+        # oracle's large temporaries must not change the allocator state of
+        # a timed contender (seen: 20-35% slower fastconv samples after it)
+        if naive:
+            oracle = Worker(Contender("naive", "naive"))
+        info.update(Worker.once(Contender("numpy", "numpy"), op="machine"))
         _header(info, rounds, out)
         jobs = [(d, L, lay) for d in dtypes for L in layers for lay in layouts]
         bar = _progress(len(jobs)) if progress else None
@@ -341,13 +360,13 @@ def run_bench(
         for d, L, lay in jobs:
             if bar is not None:
                 bar.set_description(f"{L.name} {lay} {np.dtype(d).name}")
-            rows.append(bench_layer(L, d, lay, workers, rounds, naive))
+            rows.append(bench_layer(L, d, lay, workers, rounds, oracle))
             if bar is not None:
                 bar.update()
         if bar is not None:
             bar.close()
     finally:
-        for w in workers:
+        for w in workers + ([oracle] if oracle else []):
             w.close()
     for d in dtypes:
         sel = [r for r in rows if r["dtype"] == np.dtype(d).name]

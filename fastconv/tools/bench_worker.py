@@ -3,13 +3,14 @@
 Run as a script (``python path/to/bench_worker.py KIND``), never imported
 by the engine. It reads one JSON request per line on stdin and answers one
 JSON line on stdout (the real stdout; anything the libraries print goes to
-stderr). KIND is "fastconv", "numpy" or "torch". The fastconv it imports is
-whichever ``PYTHONPATH`` puts first, so the parent can compare two source
-trees; the peers come from ``peers.py`` beside this file, loaded by path,
-and use only fastconv's public functions.
+stderr). KIND is "fastconv", "numpy", "torch" or "naive" (the oracle). The
+fastconv it imports is whichever ``PYTHONPATH`` puts first, so the parent
+can compare two source trees; the peers come from ``peers.py`` beside
+this file, loaded by path, and use only fastconv's public functions.
 
 Requests: ``hello`` (versions, threads, BLAS), ``setup`` (a layer spec:
-build its inputs and callables and run each once), ``sample`` (an untimed
+build its inputs and callables and run each once; the "naive" kind only
+keeps the spec), ``sample`` (an untimed
 warm-up of at least ``warm`` seconds, then ``number`` timed calls of one
 pass), ``naive`` (the oracle on a slice of the batch, scaled),
 ``machine`` (numpy's GEMM rate and copy bandwidth here), ``quit``.
@@ -75,6 +76,8 @@ class Worker:
 
             info["torch"] = torch.__version__
             info["threads"] = torch.get_num_threads()
+        elif self.kind == "numpy":
+            pass
         else:
             import fastconv
 
@@ -93,6 +96,8 @@ class Worker:
         """Build the inputs and callables of a layer spec and run each once."""
         spec = req["spec"]
         self.spec = spec
+        if self.kind == "naive":  # timed once, on a slice, by `naive`
+            return {"ok": True}
         self.arrays = peers.make_inputs(spec)
         maker = {
             "fastconv": peers.fastconv_calls,
