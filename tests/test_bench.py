@@ -115,7 +115,9 @@ def test_parse_contender():
         {"OPENBLAS_THREAD_TIMEOUT": "4", "OMP_NUM_THREADS": "1"},
     )
     repo = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
-    assert _bench.parse_contender(f"fastconv@{repo}").path == repo
+    c = _bench.parse_contender(f"fastconv@{repo}")
+    assert c.path == repo and c.label.startswith("fastconv@")
+    assert c.label != f"fastconv@{repo}"  # a checkout is named by its commit
     assert _bench.parse_contender("torch").kind == "torch"
     with pytest.raises(ValueError, match="expected VAR=VALUE, got 'X'"):
         _bench.parse_contender("fastconv:X")
@@ -151,6 +153,7 @@ def test_bench_rows_and_ratios_from_worker_processes():
         _bench.parse_contender("fastconv:FASTCONV_TEST_VAR=1"),
         _bench.parse_contender(f"fastconv@{repo}"),
     ]
+    tree = contenders[-1].label
     lines = []
     info, rows = _bench.run_bench(
         [SMALL[0], SMALL[4], GROUPED],
@@ -178,7 +181,7 @@ def test_bench_rows_and_ratios_from_worker_processes():
         assert r["x_naive_fb"] == pytest.approx(
             (r["naive_fwd_s"] + r["naive_bwd_s"]) / fb
         )
-        for label in ("fastconv:FASTCONV_TEST_VAR=1", f"fastconv@{repo}"):
+        for label in ("fastconv:FASTCONV_TEST_VAR=1", tree):
             assert r[f"x_{label}_fb"] > 0
         assert all(len(v) == 1 for v in r["samples"].values())
     conv = rows[0]

@@ -77,11 +77,33 @@ def parse_contender(text):
         path = os.path.abspath(os.path.expanduser(text[len("fastconv@") :]))
         if not os.path.isfile(os.path.join(path, "fastconv", "__init__.py")):
             raise ValueError(f"contender {text!r}: no fastconv package in {path}")
-        return Contender(text, "fastconv", path=path)
+        return Contender(f"fastconv@{_tree_name(path)}", "fastconv", path=path)
     raise ValueError(
         f"contender must be numpy, torch, fastconv, fastconv:VAR=VALUE or "
         f"fastconv@PATH, got {text!r}"
     )
+
+
+def _tree_name(path):
+    """Return the short commit of a git checkout at `path`, else the folder's name."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", path, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", path, "status", "--porcelain", "fastconv"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        head = None
+    if head is not None and head.returncode == 0 and head.stdout.strip():
+        return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+    return os.path.basename(path.rstrip(os.sep)) or path
 
 
 class Worker:
