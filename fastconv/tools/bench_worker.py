@@ -77,7 +77,7 @@ class Worker:
             info["torch"] = torch.__version__
             info["threads"] = torch.get_num_threads()
         elif self.kind == "numpy":
-            pass
+            info["threads"] = _blas().get("threads", "?")
         else:
             import fastconv
 
