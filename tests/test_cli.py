@@ -101,8 +101,6 @@ def test_a_command_imports_only_its_own_module(command):
     tools = {m for m in mods if m.startswith("fastconv.tools.")}
     own = COMMANDS[command][0]
     assert own in tools
-    # bench's module needs the suite; no command loads another command
+    # no command loads another command's module
     others = {COMMANDS[c][0] for c in COMMANDS if c != command}
-    if command == "profile":
-        others.discard("fastconv.tools.bench")  # profile reuses bench's argument types
     assert not (tools & others), tools & others

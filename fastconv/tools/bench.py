@@ -32,6 +32,7 @@ import time
 import numpy as np
 
 from . import machine as _machine
+from . import options
 from . import suite as _suite
 
 __all__ = ["add_arguments", "run", "run_bench", "Contender", "parse_contender"]
@@ -480,7 +481,7 @@ def add_arguments(parser):
     names = ", ".join(_suite.LAYERS)
     parser.add_argument(
         "--layers",
-        type=_layer_list,
+        type=options.layer_list,
         default=None,
         help=f"comma-separated layer names (default: all of {names})",
     )
@@ -488,7 +489,7 @@ def add_arguments(parser):
     parser.add_argument("--layout", choices=["NCHW", "NHWC", "both"], default="both")
     parser.add_argument(
         "--rounds",
-        type=_positive_int,
+        type=options.positive_int,
         default=None,
         help="interleaved rounds per contender (default 5, --quick 3)",
     )
@@ -510,27 +511,11 @@ def add_arguments(parser):
     parser.add_argument("--plot", metavar="PATH.png", help="bar chart of the speed-ups")
 
 
-def _layer_list(text):
-    try:
-        return [
-            _suite.get_layer(name.strip()) for name in text.split(",") if name.strip()
-        ]
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
 def _contender(text):
     try:
         return parse_contender(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def run(args):

@@ -9,7 +9,6 @@ pass's partial sums) and "other", the rest of the call (allocation, thread
 start-up, waiting for the slowest piece).
 """
 
-import argparse
 import time
 
 import numpy as np
@@ -20,7 +19,8 @@ from .._engine import trace as _trace
 from .._engine.plan import plan_pool
 from . import peers
 from . import suite as _suite
-from .bench import _positive_int
+from .options import layer as _layer
+from .options import positive_int as _positive_int
 
 __all__ = ["profile_layer", "layer_plan", "format_profile", "add_arguments", "run"]
 
@@ -140,13 +140,6 @@ def add_arguments(parser):
     )
     parser.add_argument("--rounds", type=_positive_int, default=7)
     parser.add_argument("--plot", metavar="PATH.png", help="also draw the phases")
-
-
-def _layer(text):
-    try:
-        return _suite.get_layer(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def run(args):
