@@ -29,6 +29,7 @@ def plan_conv2d(
     groups=1,
     *,
     layout="NCHW",
+    algorithm="auto",
 ):
     """Plan a 2-D convolution once, to run it many times.
 
@@ -42,7 +43,7 @@ def plan_conv2d(
         dtype of the arrays (the result of promoting x, weight and bias):
         float32 and float64 compute in their own precision, others by the
         package's dtype rule.
-    stride, padding, dilation, groups, layout
+    stride, padding, dilation, groups, layout, algorithm
         As for :func:`conv2d`.
 
     Returns
@@ -56,19 +57,22 @@ def plan_conv2d(
     Examples
     --------
     >>> import numpy as np, fastconv
-    >>> plan = fastconv.plan_conv2d((2, 3, 8, 8), (4, 3, 3, 3), np.float32, padding=1)
+    >>> plan = fastconv.plan_conv2d((2, 8, 8, 8), (4, 8, 3, 3), np.float32, padding=1,
+    ...                             algorithm="im2col")
     >>> plan.algorithm, plan.out_shape, plan.flops
-    ('im2col', (2, 4, 8, 8), 27648)
-    >>> x = np.ones((2, 3, 8, 8), np.float32); w = np.ones((4, 3, 3, 3), np.float32)
+    ('im2col', (2, 4, 8, 8), 73728)
+    >>> x = np.ones((2, 8, 8, 8), np.float32); w = np.ones((4, 8, 3, 3), np.float32)
     >>> float(plan.forward(x, w)[0, 0, 3, 3])
-    27.0
+    72.0
     """
     return plan_conv(
-        x_shape, weight_shape, dtype, stride, padding, dilation, groups, layout
+        x_shape, weight_shape, dtype, stride, padding, dilation, groups, layout, algorithm
     )
 
 
-def _plan(x, weight, bias, stride, padding, dilation, groups, layout, grad_out=None):
+def _plan(
+    x, weight, bias, stride, padding, dilation, groups, layout, algorithm, grad_out=None
+):
     """Return the cached plan for these arrays and arguments, and x and weight."""
     x = as_real_array(x, "x")
     weight = as_real_array(weight, "weight")
@@ -81,7 +85,15 @@ def _plan(x, weight, bias, stride, padding, dilation, groups, layout, grad_out=N
     plan = cached(
         "conv",
         lambda: plan_conv(
-            x.shape, weight.shape, dtype, stride, padding, dilation, groups, layout
+            x.shape,
+            weight.shape,
+            dtype,
+            stride,
+            padding,
+            dilation,
+            groups,
+            layout,
+            algorithm,
         ),
         x.shape,
         weight.shape,
@@ -91,12 +103,22 @@ def _plan(x, weight, bias, stride, padding, dilation, groups, layout, grad_out=N
         dilation,
         groups,
         layout,
+        algorithm,
     )
     return plan, x, weight
 
 
 def conv2d(
-    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, layout="NCHW"
+    x,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    *,
+    layout="NCHW",
+    algorithm="auto",
 ):
     """2-D convolution (cross-correlation, as in deep learning).
 
@@ -114,6 +136,11 @@ def conv2d(
     groups : int
         Input and output channels are split into `groups` independent blocks.
     layout : {"NCHW", "NHWC"}
+    algorithm : str
+        "auto" (default: the plan picks per pass, see the README's
+        "Algorithms"), or one of "im2col", "pointwise", "direct" to run it in
+        every pass it implements. A ValueError names the argument when the
+        algorithm does not apply to the layer.
 
     Returns
     -------
@@ -141,7 +168,7 @@ def conv2d(
     """
     with phase("prepare"):
         plan, x, weight = _plan(
-            x, weight, bias, stride, padding, dilation, groups, layout
+            x, weight, bias, stride, padding, dilation, groups, layout, algorithm
         )
         x, weight, bias = conv_driver.check_arrays(plan, x, weight, bias)
     out = conv_driver.forward(plan, x, weight, bias)
@@ -149,7 +176,16 @@ def conv2d(
 
 
 def conv2d_backward(
-    grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *, layout="NCHW"
+    grad_out,
+    x,
+    weight,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    *,
+    layout="NCHW",
+    algorithm="auto",
 ):
     """Gradients of :func:`conv2d` with respect to x, weight and bias.
 
@@ -157,7 +193,7 @@ def conv2d_backward(
     ----------
     grad_out : array_like of shape (N, F, OH, OW), or (N, OH, OW, F) for "NHWC"
         Gradient of the loss with respect to the convolution's output.
-    x, weight, stride, padding, dilation, groups, layout
+    x, weight, stride, padding, dilation, groups, layout, algorithm
         As given to :func:`conv2d`.
 
     Returns
@@ -188,7 +224,16 @@ def conv2d_backward(
     """
     with phase("prepare"):
         plan, x, weight = _plan(
-            x, weight, None, stride, padding, dilation, groups, layout, grad_out=grad_out
+            x,
+            weight,
+            None,
+            stride,
+            padding,
+            dilation,
+            groups,
+            layout,
+            algorithm,
+            grad_out=grad_out,
         )
         x, weight, _ = conv_driver.check_arrays(plan, x, weight, None)
         grad_out = conv_driver.check_grad_out(plan, grad_out)

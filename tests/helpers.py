@@ -6,11 +6,14 @@ import numpy as np
 LAYOUTS = ("NCHW", "NHWC")
 DTYPES = (np.float32, np.float64)
 
-# Arithmetic tolerances per dtype. Data-movement kernels (im2col, col2im,
-# padding, max-pool selection) are compared exactly, never with these.
+# Arithmetic tolerances per dtype, the ones every fast path (every
+# convolution algorithm included) is held to: rtol, and an atol scaled by
+# the magnitude of the expected result (atol_scale * max(1, max|expected|)).
+# Data-movement kernels (im2col, col2im, padding, max-pool selection) are
+# compared exactly, never with these.
 TOLERANCES = {
-    np.dtype(np.float32): dict(rtol=2e-4, atol=2e-5),
-    np.dtype(np.float64): dict(rtol=1e-10, atol=1e-11),
+    np.dtype(np.float32): dict(rtol=2e-4, atol_scale=2e-5),
+    np.dtype(np.float64): dict(rtol=1e-9, atol_scale=1e-10),
 }
 
 
@@ -21,9 +24,16 @@ NETWORK_TOLERANCES = {
 }
 
 
-def tol(dtype):
-    """Return ``dict(rtol=..., atol=...)`` for comparing results of `dtype`."""
-    return TOLERANCES[np.dtype(dtype)]
+def tol(dtype, expected=None):
+    """Return ``dict(rtol=..., atol=...)`` for comparing results of `dtype`.
+
+    The atol scales with the magnitude of `expected` (1 if not given).
+    """
+    t = TOLERANCES[np.dtype(dtype)]
+    scale = 1.0
+    if expected is not None and np.size(expected):
+        scale = max(1.0, float(np.max(np.abs(expected))))
+    return dict(rtol=t["rtol"], atol=t["atol_scale"] * scale)
 
 
 def rng(seed=0):
@@ -41,7 +51,7 @@ def assert_close(actual, expected, dtype=None):
     dtype = np.dtype(dtype if dtype is not None else expected.dtype)
     assert actual.shape == expected.shape, (actual.shape, expected.shape)
     assert actual.dtype == dtype, (actual.dtype, dtype)
-    np.testing.assert_allclose(actual, expected, **tol(dtype))
+    np.testing.assert_allclose(actual, expected, **tol(dtype, expected))
 
 
 def assert_same(actual, expected):
@@ -49,3 +59,27 @@ def assert_same(actual, expected):
     assert actual.shape == expected.shape, (actual.shape, expected.shape)
     assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
     np.testing.assert_array_equal(actual, expected)
+
+
+def algorithms_for(x_shape, weight_shape, kwargs):
+    """The convolution algorithms that apply to a layer: "auto" and the concrete ones.
+
+    The tests run every one of them (forced with ``algorithm=``).
+    """
+    from fastconv._engine import algorithms
+    from fastconv._engine.geometry import conv_shapes
+
+    shapes = conv_shapes(
+        x_shape,
+        weight_shape,
+        kwargs.get("stride", 1),
+        kwargs.get("padding", 0),
+        kwargs.get("dilation", 1),
+        kwargs.get("groups", 1),
+        kwargs.get("layout", "NCHW"),
+    )
+    return [
+        a
+        for a in algorithms.NAMES
+        if a == "auto" or algorithms.reason_not(a, shapes) is None
+    ]

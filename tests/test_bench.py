@@ -97,7 +97,7 @@ def test_suite_layers_and_their_sizes_come_from_the_geometry():
     assert L.out_hw == (56, 56)
     assert L.flops() == 2 * 8 * 64 * 56 * 56 * 64 * 9
     assert L.flops(backward=True) == 2 * L.flops()
-    assert len(_suite.CONV_LAYERS) == 8 and len(_suite.POOL_LAYERS) == 4
+    assert len(_suite.CONV_LAYERS) == 12 and len(_suite.POOL_LAYERS) == 4
     a = _suite.get_layer("alexnet-c1")
     x, w, b, gy = _suite.make_inputs(a, np.float32, "NHWC")
     y = fastconv.conv2d(x, w, b, layout="NHWC", **a.kwargs())
@@ -257,7 +257,7 @@ def test_bench_rejects_unknown_layer_and_contender(capsys):
 
 @pytest.mark.parametrize("backward", [False, True])
 def test_profile_phases_add_up_and_come_from_inside_the_kernels(backward):
-    layer = _suite.get_layer("cs231n-speed")
+    layer = _suite.get_layer("resnet-s2")  # an im2col plan
     phases = _profile.profile_layer(layer, np.float32, "NCHW", backward, rounds=3)
     gemm = ("gemm grad_weight", "gemm grad_cols") if backward else ("gemm",)
     for name in ("prepare", "im2col", *gemm, "other", "total"):
@@ -272,6 +272,13 @@ def test_profile_phases_add_up_and_come_from_inside_the_kernels(backward):
     assert "GFLOP/s" in "\n".join(lines)
 
 
+def test_profile_of_a_direct_plan_shows_its_phases():
+    layer = _suite.get_layer("depthwise-3x3")
+    assert _profile.layer_plan(layer, np.float32, "NCHW").passes["forward"] == "direct"
+    phases = _profile.profile_layer(layer, np.float32, "NCHW", False, rounds=2)
+    assert phases["taps"] > 0 and phases["planes"] > 0
+
+
 def test_profile_command_prints_the_plan(capsys):
     assert (
         _profile.run(
@@ -282,7 +289,7 @@ def test_profile_command_prints_the_plan(capsys):
         == 0
     )
     out = capsys.readouterr().out
-    assert "ConvPlan(NCHW, float32)" in out and "algorithm pointwise" in out
+    assert "ConvPlan(NCHW, float32)" in out and "forward: pointwise" in out
     assert (
         _profile.run(_parse(_profile, ["--layer", "cs231n-pool", "--rounds", "2"])) == 0
     )

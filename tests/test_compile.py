@@ -7,7 +7,7 @@ import sys
 SCRIPT = """
 import json, numpy as np, fastconv
 from fastconv._kernels import conv as k
-fastconv.conv2d(np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), padding=1)
+fastconv.conv2d(np.ones((1, 8, 5, 5)), np.ones((8, 8, 3, 3)), padding=1)  # im2col
 print(json.dumps({
     "nchw_signatures": len(k.forward_nchw.signatures),
     "nhwc_signatures": len(k.forward_nhwc.signatures),

@@ -1,7 +1,9 @@
 """Fast convolution, im2col and col2im against the oracle (fastconv.naive).
 
-A curated case table crossed with layout and dtype, then hypothesis
-properties over random geometry. Arithmetic is compared with the per-dtype
+A curated case table crossed with layout, dtype and every algorithm that
+applies to the case ("auto" and each concrete one, forced with
+``algorithm=``), then hypothesis properties over random geometry, again
+through every algorithm. Arithmetic is compared with the per-dtype
 tolerances of tests.helpers; im2col/col2im, which only move data, exactly.
 """
 
@@ -12,7 +14,17 @@ from hypothesis import strategies as st
 
 import fastconv
 from fastconv import naive
-from tests.helpers import DTYPES, LAYOUTS, assert_close, assert_same, randn, rng
+from fastconv._engine import algorithms
+from fastconv._engine.geometry import conv_shapes
+from tests.helpers import (
+    DTYPES,
+    LAYOUTS,
+    algorithms_for,
+    assert_close,
+    assert_same,
+    randn,
+    rng,
+)
 
 # (id, N, C, H, W, F, KH, KW, stride, padding, dilation, groups): why it is here
 CASES = [
@@ -60,26 +72,77 @@ def _ids(cases):
     return [c[0] for c in cases]
 
 
+def _with_algorithms(cases):
+    """(case, layout, algorithm) for every algorithm that applies to the case."""
+    params = []
+    for case in cases:
+        for layout in LAYOUTS:
+            x, w, _, kw = _make(case, layout, np.float64)
+            for alg in algorithms_for(x.shape, w.shape, kw):
+                params.append(
+                    pytest.param(case, layout, alg, id=f"{case[0]}-{layout}-{alg}")
+                )
+    return params
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
-def test_conv2d_forward_matches_oracle(case, layout, dtype):
+@pytest.mark.parametrize("case, layout, algorithm", _with_algorithms(CASES))
+def test_conv2d_forward_matches_oracle(case, layout, algorithm, dtype):
     x, w, b, kw = _make(case, layout, dtype)
-    assert_close(fastconv.conv2d(x, w, b, **kw), naive.conv2d(x, w, b, **kw))
-    assert_close(fastconv.conv2d(x, w, **kw), naive.conv2d(x, w, **kw))
+    assert_close(
+        fastconv.conv2d(x, w, b, algorithm=algorithm, **kw), naive.conv2d(x, w, b, **kw)
+    )
+    assert_close(
+        fastconv.conv2d(x, w, algorithm=algorithm, **kw), naive.conv2d(x, w, **kw)
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
-def test_conv2d_backward_matches_oracle(case, layout, dtype):
+@pytest.mark.parametrize("case, layout, algorithm", _with_algorithms(CASES))
+def test_conv2d_backward_matches_oracle(case, layout, algorithm, dtype):
     x, w, b, kw = _make(case, layout, dtype)
     y = naive.conv2d(x, w, b, **kw)
     gy = randn(rng(1), y.shape, dtype)
-    got = fastconv.conv2d_backward(gy, x, w, **kw)
+    got = fastconv.conv2d_backward(gy, x, w, algorithm=algorithm, **kw)
     want = naive.conv2d_backward(gy, x, w, **kw)
     for g, e in zip(got, want):
         assert_close(g, e)
+
+
+def test_every_concrete_algorithm_is_tested_somewhere():
+    # the case table reaches each algorithm in each layout it implements
+    reached = {(p.values[1], p.values[2]) for p in _with_algorithms(CASES)}
+    for alg in algorithms.NAMES:
+        for layout in LAYOUTS:
+            shapes = conv_shapes(
+                (2, 4, 6, 6) if layout == "NCHW" else (2, 6, 6, 4),
+                (4, 4, 1, 1) if layout == "NCHW" else (1, 1, 4, 4),
+                1,
+                0,
+                1,
+                1,
+                layout,
+            )
+            if alg == "auto" or "layout" not in (
+                algorithms.reason_not(alg, shapes) or ""
+            ):
+                assert (layout, alg) in reached, (layout, alg)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_an_algorithm_that_does_not_apply_is_refused(layout):
+    x, w, b, kw = _make(CASES[0], layout, np.float64)  # a 3x3, padded
+    with pytest.raises(
+        ValueError,
+        match="algorithm 'pointwise' does not apply to this layer: it needs a 1x1 kernel",
+    ):
+        fastconv.conv2d(x, w, b, algorithm="pointwise", **kw)
+    with pytest.raises(ValueError, match="algorithm 'pointwise' does not apply"):
+        fastconv.conv2d_backward(np.ones((2, 4, 7, 7)), x, w, algorithm="pointwise", **kw)
+    with pytest.raises(ValueError, match="algorithm must be one of 'auto', 'im2col'"):
+        fastconv.conv2d(x, w, b, algorithm="fft", **kw)
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        fastconv.plan_conv2d(x.shape, w.shape, x.dtype, algorithm=None, **kw)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -150,13 +213,13 @@ def conv_problems(draw):
 @given(conv_problems())
 def test_conv2d_property(problem):
     x, w, b, kw, g = problem
-    y = fastconv.conv2d(x, w, b, **kw)
-    assert_close(y, naive.conv2d(x, w, b, **kw))
-    gy = randn(g, y.shape, x.dtype)
-    for got, want in zip(
-        fastconv.conv2d_backward(gy, x, w, **kw), naive.conv2d_backward(gy, x, w, **kw)
-    ):
-        assert_close(got, want)
+    want_y = naive.conv2d(x, w, b, **kw)
+    gy = randn(g, want_y.shape, x.dtype)
+    want = naive.conv2d_backward(gy, x, w, **kw)
+    for alg in algorithms_for(x.shape, w.shape, kw):
+        assert_close(fastconv.conv2d(x, w, b, algorithm=alg, **kw), want_y)
+        for got, e in zip(fastconv.conv2d_backward(gy, x, w, algorithm=alg, **kw), want):
+            assert_close(got, e)
 
 
 @given(conv_problems())

@@ -42,11 +42,13 @@ _AFFIXES = (
 class Blas:
     """What the engine found of numpy's BLAS (see :func:`describe`)."""
 
-    def __init__(self, name, path, sgemm, dgemm, ilp64, controller):
+    def __init__(self, name, path, sgemm, dgemm, ilp64, controller, sdot=0, ddot=0):
         self.name = name
         self.path = path
         self.sgemm = sgemm
         self.dgemm = dgemm
+        self.sdot = sdot
+        self.ddot = ddot
         self.ilp64 = ilp64
         self.controller = controller
 
@@ -85,8 +87,23 @@ def _gemm_symbols(dynlib):
         s = getattr(dynlib, f"{prefix}cblas_sgemm{suffix}", None)
         d = getattr(dynlib, f"{prefix}cblas_dgemm{suffix}", None)
         if s is not None and d is not None:
-            return s, d, ilp64
+            dots = (
+                getattr(dynlib, f"{prefix}cblas_sdot{suffix}", None),
+                getattr(dynlib, f"{prefix}cblas_ddot{suffix}", None),
+            )
+            return s, d, ilp64, dots
     return None
+
+
+def _dot_works(func, dtype, ilp64):
+    """Return True if `func` computes a small strided dot product correctly."""
+    integer = ctypes.c_int64 if ilp64 else ctypes.c_int32
+    scalar = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+    func.restype = scalar
+    func.argtypes = [integer, ctypes.c_void_p, integer, ctypes.c_void_p, integer]
+    x = np.arange(1.0, 7.0, dtype=dtype)
+    y = np.arange(2.0, 8.0, dtype=dtype)
+    return func(3, x.ctypes.data, 2, y.ctypes.data, 1) == float(x[::2] @ y[:3])
 
 
 def _works(func, dtype, ilp64):
@@ -149,7 +166,7 @@ def _discover():
         found = _gemm_symbols(dynlib)
         if found is None:
             continue
-        s, d, ilp64 = found
+        s, d, ilp64, dots = found
         try:
             ok = _works(s, np.float32, ilp64) and _works(d, np.float64, ilp64)
         except Exception:
@@ -157,6 +174,17 @@ def _discover():
         if not ok:
             continue
         addr = [ctypes.cast(f, ctypes.c_void_p).value for f in (s, d)]
+        try:
+            dots_ok = (
+                None not in dots
+                and _dot_works(dots[0], np.float32, ilp64)
+                and _dot_works(dots[1], np.float64, ilp64)
+            )
+        except Exception:
+            dots_ok = False
+        dot_addr = (
+            [ctypes.cast(f, ctypes.c_void_p).value for f in dots] if dots_ok else [0, 0]
+        )
         name = (
             f"{controller.internal_api} {controller.version}"
             if controller
@@ -172,6 +200,7 @@ def _discover():
             controller
             if controller is not None
             else (controllers[0] if controllers else None),
+            *dot_addr,
         )
     return Blas("none found", None, 0, 0, True, controllers[0] if controllers else None)
 
@@ -187,11 +216,20 @@ def describe():
 
 
 def gemm(dtype):
-    """``(address, ilp64)`` of the gemm the kernels call for `dtype` (0: loops)."""
+    """Return the kernels' ``blas`` argument for `dtype`: (gemm, ilp64, dot).
+
+    The addresses of numpy's ``cblas_?gemm`` and ``cblas_?dot``; 0 makes the
+    kernels use their plain loops instead.
+    """
     info = describe()
     if _fallback:
-        return 0, info.ilp64
-    return (info.sgemm if np.dtype(dtype) == np.float32 else info.dgemm), info.ilp64
+        return 0, info.ilp64, 0
+    single = np.dtype(dtype) == np.float32
+    return (
+        (info.sgemm if single else info.dgemm),
+        info.ilp64,
+        (info.sdot if single else info.ddot),
+    )
 
 
 @contextlib.contextmanager

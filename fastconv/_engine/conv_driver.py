@@ -11,7 +11,7 @@ import numpy as np
 
 from .._kernels import conv as _k
 from .._kernels import pointwise as _pw
-from . import blas, threads, trace, workspace
+from . import blas, direct, threads, trace, workspace
 from .args import as_real_array, prepare
 from .trace import phase
 
@@ -67,6 +67,8 @@ def _columns(plan, extra=0):
 
 def forward(plan, x, weight, bias):
     """Output of the convolution for clean arrays (compute dtype)."""
+    if plan.passes["forward"] in _SEPARATE:
+        return _SEPARATE[plan.passes["forward"]].forward(plan, x, weight, bias)
     out = np.empty(plan.out_shape, plan.dtype)
     if out.size == 0:
         return out
@@ -111,7 +113,11 @@ def forward(plan, x, weight, bias):
 
 
 def backward(plan, grad_out, x, weight):
-    """(grad_x, grad_weight, grad_bias) for clean arrays (compute dtype).
+    """Return (grad_x, grad_weight, grad_bias) for clean arrays (compute dtype).
+
+    grad_x and grad_weight each run the algorithm the plan chose for them;
+    when both are "im2col" (or both "pointwise") one fused pass computes
+    them together.
 
     Reductions over the batch follow one rule in both layouts: each slot
     sums its samples' contributions tile by tile (grad_weight by the GEMMs,
@@ -119,19 +125,34 @@ def backward(plan, grad_out, x, weight):
     slot order; grad_bias is rounded to the compute dtype once, at the end.
     A pointwise plan has one slot: its GEMMs sum over the whole batch.
     """
-    if plan.algorithm == "pointwise":
-        return _backward_pointwise(plan, grad_out, x, weight)
+    gx_alg, gw_alg = plan.passes["grad_x"], plan.passes["grad_w"]
+    if gx_alg == gw_alg and gx_alg in _FUSED:
+        return _FUSED[gx_alg](plan, grad_out, x, weight, True, True)
+    if gx_alg in _FUSED:
+        grad_x = _FUSED[gx_alg](plan, grad_out, x, weight, True, False)[0]
+    else:
+        grad_x = _SEPARATE[gx_alg].grad_x(plan, grad_out, weight)
+    if gw_alg in _FUSED:
+        _, grad_w, grad_b = _FUSED[gw_alg](plan, grad_out, x, weight, False, True)
+    else:
+        grad_w, grad_b = _SEPARATE[gw_alg].grad_w(plan, grad_out, x)
+    return grad_x, grad_w, grad_b
+
+
+def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw):
+    """Run the fused im2col backward pass; a result not wanted comes back as None."""
     s = plan.shapes
     win = plan.window
     K = s.Cg * win.KH * win.KW
-    grad_x = np.empty(plan.x_shape, plan.dtype)
+    # without want_gx the kernel never touches grad_x: a one-element stand-in
+    grad_x = np.empty(plan.x_shape if want_gx else (1, 1, 1, 1), plan.dtype)
     # grad_weight as the GEMMs see it: (F, Cg*KK) in NCHW, (KK*Cg, F) in NHWC
     wshape = (s.F, K) if plan.layout == "NCHW" else (K, s.F)
     # the partials live in the calling thread's workspace: a fresh buffer
     # of that size would cost its page faults on every call
     (parts,) = workspace.scratch(plan.dtype, (plan.slots,) + wshape, key="slots")
     (bias_parts,) = workspace.scratch(np.float64, (plan.slots, s.F), key="slot bias")
-    if grad_x.size or parts.size:
+    if (want_gx and grad_x.size) or (want_gw and parts.size):
         kernel = _BACKWARD[plan.layout]
         gemm = blas.gemm(plan.dtype)
         clock = trace.kernel_clock()
@@ -151,6 +172,8 @@ def backward(plan, grad_out, x, weight):
                 groups,
                 rows,
                 units,
+                want_gx,
+                want_gw,
                 lo,
                 hi,
                 cols,
@@ -167,6 +190,8 @@ def backward(plan, grad_out, x, weight):
     else:
         parts[...] = 0
         bias_parts[...] = 0
+    if not want_gw:
+        return grad_x, None, None
     with phase("sum slots"):
         # new arrays for the results: the partials are workspace views
         flat = parts.reshape(plan.slots, -1)  # (S, F*K)
@@ -185,7 +210,7 @@ _POINTWISE = {
 }
 
 
-def _backward_pointwise(plan, grad_out, x, weight):
+def _backward_pointwise(plan, grad_out, x, weight, want_gx=True, want_gw=True):
     """Backward pass of a pointwise plan: a weight pass and an input pass."""
     s = plan.shapes
     grad_x = np.empty(plan.x_shape, plan.dtype)
@@ -199,7 +224,7 @@ def _backward_pointwise(plan, grad_out, x, weight):
     groups, rows, blocks = plan.groups, plan.tile_rows, plan.filter_blocks
     work = 2 * x.nbytes + grad_out.nbytes if plan.parallel else 0
     with blas.hold():
-        if grad_w.size:
+        if grad_w.size and want_gw:
             k1 = threads.run(
                 lambda i, lo, hi: weights(
                     grad_out,
@@ -219,7 +244,7 @@ def _backward_pointwise(plan, grad_out, x, weight):
             )
         else:
             k1 = 0
-        if grad_x.size:
+        if grad_x.size and want_gx:
             k2 = threads.run(
                 lambda i, lo, hi: inputs(
                     grad_out,
@@ -242,4 +267,10 @@ def _backward_pointwise(plan, grad_out, x, weight):
         _pw.PHASES[:1] + _pw.PHASES[2:], traces[:, [0, 2]], max(k1, 1)
     )
     trace.add_kernel_phases(_pw.PHASES[1:2], traces[n:, 1:2], max(k2, 1))
+    if not want_gw:
+        return grad_x, None, None
     return grad_x, grad_w, grad_b.astype(plan.dtype)
+
+
+_FUSED = {"im2col": _backward_im2col, "pointwise": _backward_pointwise}
+_SEPARATE = {"direct": direct}

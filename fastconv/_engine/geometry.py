@@ -22,6 +22,8 @@ __all__ = [
     "pool_window",
     "check_pool_padding",
     "pool_out_shape",
+    "Planes",
+    "phase_planes",
 ]
 
 LAYOUTS = ("NCHW", "NHWC")
@@ -331,3 +333,41 @@ def pool_out_shape(x_shape, win, layout):
     if layout == "NCHW":
         return (x_shape[0], x_shape[1], win.OH, win.OW)
     return (x_shape[0], win.OH, win.OW, x_shape[3])
+
+
+class Planes(NamedTuple):
+    """Phase planes of a zero-padded input, the layout the plane kernels read.
+
+    The padded input ``xpad`` (H + top + bottom, W + left + right) is split by
+    the strides into ``sh * sw`` phase planes, plane ``(a, b)`` holding
+    ``xpad[a::sh, b::sw]`` as rows of pitch `Wq`. Tap (i, j) then reads
+    plane ``((i*dh) % sh, (j*dw) % sw)`` from flat offset
+    ``((i*dh) // sh) * Wq + (j*dw) // sw``, and one output row after another
+    lies in a single run of ``L = OH * Wq`` positions: every tap is one
+    contiguous slice, the columns ``OW..Wq-1`` of each output row being
+    computed and dropped. `PS` is a plane's length: ``Hq*Wq`` plus the slack
+    the last tap reads past it, rounded up to a multiple of 16.
+    """
+
+    sh: int
+    sw: int
+    Hq: int
+    Wq: int
+    PS: int
+    L: int
+
+    @property
+    def phases(self):
+        """Phase planes per channel."""
+        return self.sh * self.sw
+
+
+def phase_planes(win):
+    """Return the :class:`Planes` layout of window `win`."""
+    Hp, Wp = win.H + win.top + win.bottom, win.W + win.left + win.right
+    Hq, Wq = -(-Hp // win.sh), -(-Wp // win.sw)
+    # the last output row's slice of the last tap runs (KW-1)*dw//sw past Hq*Wq
+    # rows: (OH - 1) + (KH-1)*dh//sh <= Hq - 1 holds by the output size rule
+    slack = ((win.KW - 1) * win.dw) // win.sw + 1
+    PS = -(-(Hq * Wq + slack) // 16) * 16
+    return Planes(win.sh, win.sw, Hq, Wq, PS, win.OH * Wq)

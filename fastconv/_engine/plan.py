@@ -29,7 +29,7 @@ import threading
 
 import numpy as np
 
-from . import cpu, workspace
+from . import algorithms, cpu, direct, workspace
 from .args import dtype_rule
 from .geometry import check_layout, check_shape, conv_shapes, pool_out_shape, pool_window
 
@@ -92,9 +92,11 @@ class ConvPlan:
         as many (grad_x and grad_weight).
     """
 
-    def __init__(self, shapes, dtype):
+    def __init__(self, shapes, dtype, algorithm="auto"):
         self.shapes = shapes
         self.dtype, self.result_dtype = dtype_rule(dtype)
+        self.passes = algorithms.choose(shapes, self.dtype, algorithm)
+        self.requested = algorithm
         win = shapes.win
         self.window = win
         self.layout = shapes.layout
@@ -104,11 +106,11 @@ class ConvPlan:
             shapes.weight_shape,
             shapes.out_shape,
         )
-        pointwise = (
-            win.KH == win.KW == win.sh == win.sw == 1
-            and win.top == win.bottom == win.left == win.right == 0
-        )
-        self.algorithm = "pointwise" if pointwise else "im2col"
+        # the pointwise settings when the plan runs "pointwise" (a forced
+        # algorithm runs in every pass, so it is all passes or none)
+        pointwise = self.passes["forward"] == "pointwise"
+        self.algorithm = self.passes["forward"]
+        self.planes = algorithms.planes_of(shapes)
         K = shapes.Cg * win.KH * win.KW  # GEMM depth of a group
         itemsize = self.dtype.itemsize
         row_bytes = max(1, K * win.OW * itemsize)
@@ -160,9 +162,10 @@ class ConvPlan:
             self.unit_scratch = 0
             partial = 0
         threads = min(cpu.usable_cores(), max(self.items, 1))
-        self.workspace_bytes = (
-            threads * (self.cols_elems + self.unit_scratch) + self.slots * partial
-        ) * itemsize
+        per_thread = self.cols_elems + self.unit_scratch
+        if "direct" in self.passes.values():
+            per_thread = max(per_thread, sum(direct.scratch_elems(self)))
+        self.workspace_bytes = (threads * per_thread + self.slots * partial) * itemsize
         self.flops = shapes.flops
         self.parallel = self.flops >= MIN_PARALLEL_FLOPS
 
@@ -214,41 +217,21 @@ class ConvPlan:
     def __repr__(self):
         s, w = self.shapes, self.window
         pad = (w.top, w.bottom, w.left, w.right)
-        tiles = -(-w.OH // self.tile_rows) if w.OH else 0
+        result = (
+            ""
+            if self.result_dtype == self.dtype
+            else f" -> {np.dtype(self.result_dtype).name}"
+        )
         lines = [
-            f"ConvPlan({self.layout}, {np.dtype(self.dtype).name}"
-            + (
-                ""
-                if self.result_dtype == self.dtype
-                else f" -> {np.dtype(self.result_dtype).name}"
-            )
-            + ")",
+            f"ConvPlan({self.layout}, {np.dtype(self.dtype).name}{result})",
             f"  x {self.x_shape} * weight {self.weight_shape} -> {self.out_shape}",
             f"  window {w.KH}x{w.KW}, stride ({w.sh}, {w.sw}), "
             f"dilation ({w.dh}, {w.dw}), "
             f"padding {pad}, groups {self.groups} ({s.Cg} -> {s.Fg} channels each)",
-            f"  algorithm {self.algorithm}; GEMM per tile and group: "
-            + (
-                f"({s.Fg} x {s.Cg * w.KH * w.KW}) @ ({s.Cg * w.KH * w.KW} x "
-                f"{self.tile_rows * w.OW})"
-                if self.layout == "NCHW"
-                else f"({self.tile_rows * w.OW} x {s.Cg * w.KH * w.KW}) @ "
-                f"({s.Cg * w.KH * w.KW} x {s.Fg})"
-            ),
-            (
-                f"  forward: {self.items} items (bands of {self.tile_rows} rows of the "
-                f"batch as one {s.N * w.OH}-row image)"
-                if self.merge_batch
-                else f"  forward: {self.items} items ({s.N} samples x {tiles} tiles of "
-                f"{self.tile_rows} output rows)"
-            )
-            + (
-                f"; backward: {self.filter_blocks} blocks of filters for "
-                f"grad_weight, the forward's items for grad_x"
-                if self.algorithm == "pointwise"
-                else f"; backward: {self.slots * self.units} items "
-                f"({self.slots} slots of samples x {self.units} channel blocks)"
-            ),
+        ]
+        for name in algorithms.PASSES:
+            lines.append(f"  {name + ':':9s}{_describe(self, name)}")
+        lines += [
             f"  threads: {_threads_text(self)}; BLAS held at 1 thread during the call",
             f"  workspace {_size(self.workspace_bytes)}, "
             f"forward {self.flops / 1e9:.3g} GFLOP, "
@@ -257,18 +240,70 @@ class ConvPlan:
         return "\n".join(lines)
 
 
+def _describe(plan, pass_):
+    """One line on how `pass_` runs: its algorithm and its work items."""
+    s, w = plan.shapes, plan.window
+    alg = plan.passes[pass_]
+    K = s.Cg * w.KH * w.KW
+    tiles = -(-w.OH // plan.tile_rows) if w.OH else 0
+    if alg == "direct":
+        fwd, gx, gw = direct.items(plan)
+        what = {
+            "forward": f"{fwd} items (sample x group x block of filters)",
+            "grad_x": f"{gx} items (sample x group)",
+            "grad_w": f"{gw} items (one filter over the batch, dots by BLAS)",
+        }[pass_]
+        return f"direct, {what}"
+    if alg == "pointwise":
+        if pass_ == "forward":
+            how = (
+                f"bands of {plan.tile_rows} rows of the batch as one "
+                f"{s.N * w.OH}-row image"
+                if plan.merge_batch
+                else f"{s.N} samples x {tiles} bands of {plan.tile_rows} rows"
+            )
+            return f"pointwise (x is the column matrix), {plan.items} items ({how})"
+        if pass_ == "grad_w":
+            return f"pointwise, {plan.filter_blocks} blocks of filters over the batch"
+        return "pointwise, the forward's items"
+    if pass_ == "forward":
+        gemm = (
+            f"({s.Fg} x {K}) @ ({K} x {plan.tile_rows * w.OW})"
+            if plan.layout == "NCHW"
+            else f"({plan.tile_rows * w.OW} x {K}) @ ({K} x {s.Fg})"
+        )
+        return (
+            f"im2col, {plan.items} items ({s.N} samples x {tiles} tiles of "
+            f"{plan.tile_rows} output rows); GEMM per tile and group {gemm}"
+        )
+    together = plan.passes["grad_x"] == plan.passes["grad_w"]
+    return (
+        f"im2col, {plan.slots * plan.units} items ({plan.slots} slots of samples x "
+        f"{plan.units} channel blocks)"
+        + ("; grad_x and grad_w in one pass" if together else "")
+    )
+
+
+def pass_items(plan, pass_):
+    """Work items of one pass of `plan` (what its threads share)."""
+    alg = plan.passes[pass_]
+    if alg == "direct":
+        return direct.items(plan)[algorithms.PASSES.index(pass_)]
+    if alg == "pointwise":
+        return plan.filter_blocks if pass_ == "grad_w" else plan.items
+    return plan.items if pass_ == "forward" else plan.slots * plan.units
+
+
 def _threads_text(plan):
     from . import threads
 
     n = threads.get_num_threads()
     if not plan.parallel:
         return "1 (too little work to split)"
-    fw = len(threads.split(plan.items, 2**62, n)) - 1
-    bw_items = (
-        plan.filter_blocks if plan.algorithm == "pointwise" else plan.slots * plan.units
-    )
-    bw = len(threads.split(bw_items, 2**62, n)) - 1
-    return f"{fw} forward, {bw} backward (of {n})"
+    used = [
+        len(threads.split(pass_items(plan, p), 2**62, n)) - 1 for p in algorithms.PASSES
+    ]
+    return f"{used[0]} forward, {max(used[1:])} backward (of {n})"
 
 
 def _size(nbytes):
@@ -280,13 +315,21 @@ def _size(nbytes):
 
 
 def plan_conv(
-    x_shape, weight_shape, dtype, stride=1, padding=0, dilation=1, groups=1, layout="NCHW"
+    x_shape,
+    weight_shape,
+    dtype,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    layout="NCHW",
+    algorithm="auto",
 ):
     """Check the arguments and build a :class:`ConvPlan` (no cache)."""
     x_shape = check_shape(x_shape, "x_shape")
     weight_shape = check_shape(weight_shape, "weight_shape")
     shapes = conv_shapes(x_shape, weight_shape, stride, padding, dilation, groups, layout)
-    return ConvPlan(shapes, dtype)
+    return ConvPlan(shapes, dtype, algorithm)
 
 
 # --------------------------------------------------------------------------

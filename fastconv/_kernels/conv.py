@@ -93,11 +93,11 @@ def _band(item, rows, OH):
     return n, oh0, min(oh0 + rows, OH)
 
 
-# fmt: off  (the GEMM calls read best on a few lines)
+# the GEMM calls read best on a few lines
+# fmt: off
 @njit(cache=True, nogil=True)
-def forward_nchw(
-    x, w, bias, has_bias, out, win, groups, rows, item0, item1, cols, blas, clock, trace
-):
+def forward_nchw(x, w, bias, has_bias, out, win, groups, rows, item0, item1, cols, blas,
+                 clock, trace):
     """Run items ``[item0, item1)`` of an NCHW forward pass.
 
     `blas` is (gemm address, ilp64).
@@ -128,56 +128,21 @@ def forward_nchw(
             o = (n * F + g * Fg) * P + oh0 * win.OW
             if pointwise:  # x (Cg, H*W) is the column matrix
                 t1 = now(clock)
-                gemm(
-                    blas[0],
-                    blas[1],
-                    False,
-                    False,
-                    Fg,
-                    m,
-                    K,
-                    wf,
-                    g * Fg * K,
-                    K,
-                    xf,
-                    (n * C + g * Cg) * P + oh0 * win.OW,
-                    P,
-                    beta,
-                    of,
-                    o,
-                    P,
-                )
+                gemm(blas[0], blas[1], False, False, Fg, m, K, wf, g * Fg * K, K, xf,
+                     (n * C + g * Cg) * P + oh0 * win.OW, P, beta, of, o, P)
             else:
                 im2col_tile_nchw(x, n, g * Cg, Cg, win, oh0, oh1, cols)
                 t1 = now(clock)
-                gemm(
-                    blas[0],
-                    blas[1],
-                    False,
-                    False,
-                    Fg,
-                    m,
-                    K,
-                    wf,
-                    g * Fg * K,
-                    K,
-                    cols,
-                    0,
-                    m,
-                    beta,
-                    of,
-                    o,
-                    P,
-                )
+                gemm(blas[0], blas[1], False, False, Fg, m, K, wf, g * Fg * K, K, cols,
+                     0, m, beta, of, o, P)
             t2 = now(clock)
             trace[0] += t1 - t0
             trace[1] += t2 - t1
 
 
 @njit(cache=True, nogil=True)
-def forward_nhwc(
-    x, w, bias, has_bias, out, win, groups, rows, item0, item1, cols, blas, clock, trace
-):
+def forward_nhwc(x, w, bias, has_bias, out, win, groups, rows, item0, item1, cols, blas,
+                 clock, trace):
     """Run items ``[item0, item1)`` of an NHWC forward pass.
 
     `blas` is (gemm address, ilp64).
@@ -204,47 +169,13 @@ def forward_nhwc(
             t0 = now(clock)
             if pointwise:  # x (H*W, C) is the column matrix
                 t1 = now(clock)
-                gemm(
-                    blas[0],
-                    blas[1],
-                    False,
-                    False,
-                    m,
-                    Fg,
-                    K,
-                    xf,
-                    orow * C + g * Cg,
-                    C,
-                    wf,
-                    g * Fg,
-                    F,
-                    beta,
-                    of,
-                    orow * F + g * Fg,
-                    F,
-                )
+                gemm(blas[0], blas[1], False, False, m, Fg, K, xf, orow * C + g * Cg,
+                     C, wf, g * Fg, F, beta, of, orow * F + g * Fg, F)
             else:
                 im2col_tile_nhwc(x, n, g * Cg, Cg, win, oh0, oh1, cols)
                 t1 = now(clock)
-                gemm(
-                    blas[0],
-                    blas[1],
-                    False,
-                    False,
-                    m,
-                    Fg,
-                    K,
-                    cols,
-                    0,
-                    K,
-                    wf,
-                    g * Fg,
-                    F,
-                    beta,
-                    of,
-                    orow * F + g * Fg,
-                    F,
-                )
+                gemm(blas[0], blas[1], False, False, m, Fg, K, cols, 0, K, wf, g * Fg,
+                     F, beta, of, orow * F + g * Fg, F)
             t2 = now(clock)
             trace[0] += t1 - t0
             trace[1] += t2 - t1
@@ -266,27 +197,11 @@ def _unit_channels(u, units, C, groups):
     return u * C // units, (u + 1) * C // units
 
 
-# fmt: off  (the GEMM calls read best on a few lines, one operand to a group)
+# the GEMM calls read best on a few lines, one operand to a group
+# fmt: off
 @njit(cache=True, nogil=True)
-def backward_nchw(
-    gy,
-    x,
-    w,
-    gx,
-    gw_parts,
-    gb_parts,
-    win,
-    groups,
-    rows,
-    units,
-    item0,
-    item1,
-    cols,
-    scratch,
-    blas,
-    clock,
-    trace,
-):
+def backward_nchw(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, want_gx,
+                  want_gw, item0, item1, cols, scratch, blas, clock, trace):
     """Run items ``[item0, item1)`` of an NCHW backward pass (im2col plans).
 
     Item ``s*units + u`` is slot s (samples ``[s*N//S, (s+1)*N//S)``) and
@@ -315,7 +230,8 @@ def backward_nchw(
             gbs[:] = 0
         beta = 0.0
         for n in range(s * N // S, (s + 1) * N // S):
-            gx[n, c0:c1] = 0
+            if want_gx:
+                gx[n, c0:c1] = 0
             for t in range(tiles):
                 oh0 = t * rows
                 oh1 = min(oh0 + rows, win.OH)
@@ -326,64 +242,32 @@ def backward_nchw(
                     Ku = cu * kk
                     dy = (n * F + g * Fg) * P + oh0 * win.OW
                     wo = g * Fg * K + co * kk  # W_g's columns of these channels
-                    t0 = now(clock)
-                    im2col_tile_nchw(x, n, ca, cu, win, oh0, oh1, cols)
-                    t1 = now(clock)
-                    # dW (Fg, Ku) += dY_g (Fg, m) @ cols.T (m, Ku), into gw's columns
-                    gemm(
-                        blas[0],
-                        blas[1],
-                        False,
-                        True,
-                        Fg,
-                        Ku,
-                        m,
-                        gyf,
-                        dy,
-                        P,
-                        cols,
-                        0,
-                        m,
-                        beta,
-                        gws,
-                        wo,
-                        K,
-                    )
-                    t2 = now(clock)
-                    # dcols (Ku, m) = W.T (Ku, Fg) @ dY_g (Fg, m)
-                    gemm(
-                        blas[0],
-                        blas[1],
-                        True,
-                        False,
-                        Ku,
-                        m,
-                        Fg,
-                        wf,
-                        wo,
-                        K,
-                        gyf,
-                        dy,
-                        P,
-                        0.0,
-                        cols,
-                        0,
-                        m,
-                    )
-                    t3 = now(clock)
-                    col2im_tile_nchw(cols, n, ca, cu, win, oh0, oh1, gx)
-                    t4 = now(clock)
-                    trace[0] += t1 - t0
-                    trace[1] += t2 - t1
-                    trace[2] += t3 - t2
-                    trace[3] += t4 - t3
+                    if want_gw:
+                        t0 = now(clock)
+                        im2col_tile_nchw(x, n, ca, cu, win, oh0, oh1, cols)
+                        t1 = now(clock)
+                        # dW (Fg, Ku) += dY_g (Fg, m) @ cols.T (m, Ku), into gw's columns
+                        gemm(blas[0], blas[1], False, True, Fg, Ku, m, gyf, dy, P, cols,
+                             0, m, beta, gws, wo, K)
+                        t2 = now(clock)
+                        trace[0] += t1 - t0
+                        trace[1] += t2 - t1
+                    if want_gx:
+                        t2 = now(clock)
+                        # dcols (Ku, m) = W.T (Ku, Fg) @ dY_g (Fg, m)
+                        gemm(blas[0], blas[1], True, False, Ku, m, Fg, wf, wo, K, gyf, dy,
+                             P, 0.0, cols, 0, m)
+                        t3 = now(clock)
+                        col2im_tile_nchw(cols, n, ca, cu, win, oh0, oh1, gx)
+                        trace[2] += t3 - t2
+                        trace[3] += now(clock) - t3
                 beta = 1.0
-                if u == 0:
+                if u == 0 and want_gw:
                     t0 = now(clock)
                     for f in range(F):
                         gbs[f] += _sum64(gyf[(n * F + f) * P + oh0 * win.OW :][:m], lanes)
                     trace[4] += now(clock) - t0
-        if beta == 0.0:  # an empty slot: no samples
+        if beta == 0.0 and want_gw:  # an empty slot: no samples
             for g in range(c0 // max(Cg, 1), (c1 + Cg - 1) // max(Cg, 1)):
                 ca, cb = max(c0, g * Cg), min(c1, (g + 1) * Cg)
                 for f in range(g * Fg, (g + 1) * Fg):
@@ -391,25 +275,8 @@ def backward_nchw(
 
 
 @njit(cache=True, nogil=True)
-def backward_nhwc(
-    gy,
-    x,
-    w,
-    gx,
-    gw_parts,
-    gb_parts,
-    win,
-    groups,
-    rows,
-    units,
-    item0,
-    item1,
-    cols,
-    scratch,
-    blas,
-    clock,
-    trace,
-):
+def backward_nhwc(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, want_gx,
+                  want_gw, item0, item1, cols, scratch, blas, clock, trace):
     """Run items ``[item0, item1)`` of an NHWC backward pass (see backward_nchw).
 
     ``gw_parts[s]`` is (KK*Cg, F), the weight's (KH, KW, Cg, F) as a matrix.
@@ -437,14 +304,15 @@ def backward_nhwc(
         cu = c1 - c0
         part = scratch[: kk * cu * Fg]  # (KK*cu, Fg) partial dW
         wsub = scratch[kk * cu * Fg : 2 * kk * cu * Fg]  # (KK*cu, Fg) weight rows
-        if not whole:
+        if not whole and want_gx:
             for tap in range(kk):
                 for c in range(cu):
                     wsub[(tap * cu + c) * Fg :][:Fg] = wf[(tap * Cg + c0 + c) * F :][:Fg]
         beta = 0.0
         for n in range(s * N // S, (s + 1) * N // S):
-            for p in range(H * W):
-                gxf[(n * H * W + p) * C + c0 :][:cu] = 0
+            if want_gx:
+                for p in range(H * W):
+                    gxf[(n * H * W + p) * C + c0 :][:cu] = 0
             for t in range(tiles):
                 oh0 = t * rows
                 oh1 = min(oh0 + rows, win.OH)
@@ -455,107 +323,43 @@ def backward_nhwc(
                     gu = min(c1, (g + 1) * Cg) - ca
                     Ku = gu * kk
                     dy = orow * F + g * Fg
-                    t0 = now(clock)
-                    im2col_tile_nhwc(x, n, ca, gu, win, oh0, oh1, cols)
-                    t1 = now(clock)
-                    # dW (Ku, Fg) += cols.T (Ku, m) @ dY_g (m, Fg)
-                    if whole:
-                        gemm(
-                            blas[0],
-                            blas[1],
-                            True,
-                            False,
-                            Ku,
-                            Fg,
-                            m,
-                            cols,
-                            0,
-                            Ku,
-                            gyf,
-                            dy,
-                            F,
-                            beta,
-                            gws,
-                            g * Fg,
-                            F,
-                        )
-                    else:
-                        gemm(
-                            blas[0],
-                            blas[1],
-                            True,
-                            False,
-                            Ku,
-                            Fg,
-                            m,
-                            cols,
-                            0,
-                            Ku,
-                            gyf,
-                            dy,
-                            F,
-                            beta,
-                            part,
-                            0,
-                            Fg,
-                        )
-                    t2 = now(clock)
-                    # dcols (m, Ku) = dY_g (m, Fg) @ W.T (Fg, Ku)
-                    if whole:
-                        gemm(
-                            blas[0],
-                            blas[1],
-                            False,
-                            True,
-                            m,
-                            Ku,
-                            Fg,
-                            gyf,
-                            dy,
-                            F,
-                            wf,
-                            g * Fg,
-                            F,
-                            0.0,
-                            cols,
-                            0,
-                            Ku,
-                        )
-                    else:
-                        gemm(
-                            blas[0],
-                            blas[1],
-                            False,
-                            True,
-                            m,
-                            Ku,
-                            Fg,
-                            gyf,
-                            dy,
-                            F,
-                            wsub,
-                            0,
-                            Fg,
-                            0.0,
-                            cols,
-                            0,
-                            Ku,
-                        )
-                    t3 = now(clock)
-                    col2im_tile_nhwc(cols, n, ca, gu, win, oh0, oh1, gx)
-                    t4 = now(clock)
-                    trace[0] += t1 - t0
-                    trace[1] += t2 - t1
-                    trace[2] += t3 - t2
-                    trace[3] += t4 - t3
+                    if want_gw:
+                        t0 = now(clock)
+                        im2col_tile_nhwc(x, n, ca, gu, win, oh0, oh1, cols)
+                        t1 = now(clock)
+                        # dW (Ku, Fg) += cols.T (Ku, m) @ dY_g (m, Fg)
+                        if whole:
+                            gemm(blas[0], blas[1], True, False, Ku, Fg, m, cols, 0, Ku,
+                                 gyf, dy, F, beta, gws, g * Fg, F)
+                        else:
+                            gemm(blas[0], blas[1], True, False, Ku, Fg, m, cols, 0, Ku,
+                                 gyf, dy, F, beta, part, 0, Fg)
+                        t2 = now(clock)
+                        trace[0] += t1 - t0
+                        trace[1] += t2 - t1
+                    if want_gx:
+                        t2 = now(clock)
+                        # dcols (m, Ku) = dY_g (m, Fg) @ W.T (Fg, Ku)
+                        if whole:
+                            gemm(blas[0], blas[1], False, True, m, Ku, Fg, gyf, dy, F, wf,
+                                 g * Fg, F, 0.0, cols, 0, Ku)
+                        else:
+                            gemm(blas[0], blas[1], False, True, m, Ku, Fg, gyf, dy, F,
+                                 wsub, 0, Fg, 0.0, cols, 0, Ku)
+                        t3 = now(clock)
+                        col2im_tile_nhwc(cols, n, ca, gu, win, oh0, oh1, gx)
+                        trace[2] += t3 - t2
+                        trace[3] += now(clock) - t3
                 beta = 1.0
-                if u == 0:
+                if u == 0 and want_gw:
                     t0 = now(clock)
                     for r in range(orow, orow + m):
                         v = gyf[r * F :][:F]
                         for f in range(F):
                             gbs[f] += v[f]
                     trace[4] += now(clock) - t0
+        if not want_gw:
+            continue
         if not whole:
             if beta == 0.0:
                 part[:] = 0

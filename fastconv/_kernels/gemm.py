@@ -13,9 +13,10 @@ Row-major throughout; ``trans_a``/``trans_b`` are booleans.
 
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["gemm", "gemm_loops", "cblas_gemm"]
+__all__ = ["gemm", "gemm_loops", "cblas_gemm", "dot", "cblas_dot"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
@@ -265,3 +266,57 @@ def gemm(fn, ilp64, trans_a, trans_b, m, n, k, a, ao, lda, b, bo, ldb, beta, c, 
         )
     else:
         gemm_loops(trans_a, trans_b, m, n, k, one, a, ao, lda, b, bo, ldb, bt, c, co, ldc)
+
+
+# fmt: off
+@intrinsic
+def cblas_dot(typingctx, fn, ilp64, n, x, xo, incx, y, yo, incy):
+    """Call the CBLAS ``?dot`` at address `fn` on array offsets; returns the sum."""
+    if not all(isinstance(t, types.Array) for t in (x, y)):
+        return None
+    scalar = x.dtype
+    sig = scalar(types.int64, types.boolean, types.int64, x, types.int64, types.int64, y,
+                 types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        fn_, ilp, n_, x_, xo_, incx_, y_, yo_, incy_ = args
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        fty = context.get_value_type(scalar)
+        ptr = fty.as_pointer()
+        px = builder.gep(context.make_array(signature.args[3])(context, builder, x_).data,
+                         [xo_])
+        py = builder.gep(context.make_array(signature.args[6])(context, builder, y_).data,
+                         [yo_])
+        out = cgutils.alloca_once(builder, fty)
+        with builder.if_else(ilp) as (then, otherwise):
+            with then:
+                fnty = ir.FunctionType(fty, [i64, ptr, i64, ptr, i64])
+                fp = builder.inttoptr(fn_, fnty.as_pointer())
+                builder.store(builder.call(fp, [n_, px, incx_, py, incy_]), out)
+            with otherwise:
+                fnty = ir.FunctionType(fty, [i32, ptr, i32, ptr, i32])
+                fp = builder.inttoptr(fn_, fnty.as_pointer())
+                t = [builder.trunc(v, i32) for v in (n_, incx_, incy_)]
+                builder.store(builder.call(fp, [t[0], px, t[1], py, t[2]]), out)
+        return builder.load(out)
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def dot(fn, ilp64, n, x, xo, incx, y, yo, incy):
+    """Sum of ``x[xo + k*incx] * y[yo + k*incy]`` over k < n (flat arrays).
+
+    `fn` is the address of numpy's ``cblas_?dot`` for x's dtype, or 0 for a
+    plain loop (the reduction LLVM cannot vectorise without reassociation,
+    which is why BLAS does it).
+    """
+    if n <= 0:
+        return x.dtype.type(0)
+    if fn != 0:
+        return cblas_dot(fn, ilp64, n, x, xo, incx, y, yo, incy)
+    s = x.dtype.type(0)
+    for k in range(n):
+        s += x[xo + k * incx] * y[yo + k * incy]
+    return s
+# fmt: on

@@ -35,7 +35,8 @@ __all__ = [
 PHASES = ("gemm grad_weight", "gemm grad_x", "grad_bias")
 
 
-# fmt: off  (the GEMM calls read best on a few lines)
+# the GEMM calls read best on a few lines
+# fmt: off
 @njit(cache=True, inline="always")
 def _filters(u, units, F, groups):
     """Return the filters ``[f0, f1)`` of block `u`: whole groups, or a share of one."""
@@ -66,25 +67,9 @@ def weight_grads_nchw(gy, x, gw, gb, groups, units, item0, item1, blas, clock, t
                 gwf[fa * Cg : fb * Cg] = 0
             for n in range(N):
                 # dW[fa:fb] (fb-fa, Cg) (+)= dY[n, fa:fb] (., P) @ X[n, g].T (P, Cg)
-                gemm(
-                    blas[0],
-                    blas[1],
-                    False,
-                    True,
-                    fb - fa,
-                    Cg,
-                    P,
-                    gyf,
-                    (n * F + fa) * P,
-                    P,
-                    xf,
-                    (n * C + g * Cg) * P,
-                    P,
-                    1.0 if n else 0.0,
-                    gwf,
-                    fa * Cg,
-                    Cg,
-                )
+                gemm(blas[0], blas[1], False, True, fb - fa, Cg, P, gyf,
+                     (n * F + fa) * P, P, xf, (n * C + g * Cg) * P, P,
+                     1.0 if n else 0.0, gwf, fa * Cg, Cg)
         t1 = now(clock)
         for f in range(f0, f1):
             total = 0.0
@@ -117,25 +102,8 @@ def weight_grads_nhwc(gy, x, gw, gb, groups, units, item0, item1, blas, clock, t
         for g in range(f0 // max(Fg, 1), (f1 + Fg - 1) // max(Fg, 1)):
             fa, fb = max(f0, g * Fg), min(f1, (g + 1) * Fg)
             # dW[:, fa:fb] (Cg, fb-fa) = X[:, g].T (Cg, R) @ dY[:, fa:fb] (R, .)
-            gemm(
-                blas[0],
-                blas[1],
-                True,
-                False,
-                Cg,
-                fb - fa,
-                R,
-                xf,
-                g * Cg,
-                C,
-                gyf,
-                fa,
-                F,
-                0.0,
-                gwf,
-                fa,
-                F,
-            )
+            gemm(blas[0], blas[1], True, False, Cg, fb - fa, R, xf, g * Cg, C, gyf, fa,
+                 F, 0.0, gwf, fa, F)
         t1 = now(clock)
         acc = np.zeros(f1 - f0)  # float64, a column sum per filter, rows in order
         for r in range(R):
@@ -163,25 +131,9 @@ def input_grads_nchw(gy, w, gx, groups, rows, item0, item1, blas, clock, trace):
         t0 = now(clock)
         for g in range(groups):
             # dX[n, g, band] (Cg, m) = W_g.T (Cg, Fg) @ dY[n, g, band] (Fg, m)
-            gemm(
-                blas[0],
-                blas[1],
-                True,
-                False,
-                Cg,
-                m,
-                Fg,
-                wf,
-                g * Fg * Cg,
-                Cg,
-                gyf,
-                (n * F + g * Fg) * P + h0 * W,
-                P,
-                0.0,
-                gxf,
-                (n * C + g * Cg) * P + h0 * W,
-                P,
-            )
+            gemm(blas[0], blas[1], True, False, Cg, m, Fg, wf, g * Fg * Cg, Cg, gyf,
+                 (n * F + g * Fg) * P + h0 * W, P, 0.0, gxf,
+                 (n * C + g * Cg) * P + h0 * W, P)
         trace[1] += now(clock) - t0
 
 
@@ -203,25 +155,8 @@ def input_grads_nhwc(gy, w, gx, groups, rows, item0, item1, blas, clock, trace):
         t0 = now(clock)
         for g in range(groups):
             # dX[rows, g] (m, Cg) = dY[rows, g] (m, Fg) @ W_g.T (Fg, Cg)
-            gemm(
-                blas[0],
-                blas[1],
-                False,
-                True,
-                m,
-                Cg,
-                Fg,
-                gyf,
-                r0 * F + g * Fg,
-                F,
-                wf,
-                g * Fg,
-                F,
-                0.0,
-                gxf,
-                r0 * C + g * Cg,
-                C,
-            )
+            gemm(blas[0], blas[1], False, True, m, Cg, Fg, gyf, r0 * F + g * Fg, F, wf,
+                 g * Fg, F, 0.0, gxf, r0 * C + g * Cg, C)
         trace[1] += now(clock) - t0
 
 

@@ -145,6 +145,11 @@ CONV_LAYERS = [
     _conv("alexnet-c1", 8, 3, 224, 64, 11, 4, 2),
     _conv("deep-3x3", 16, 256, 14, 256, 3, 1, 1),
     _conv("cs231n-speed", 100, 3, 31, 25, 3, 2, 1),
+    # the kinds of layer users run every day that the classic suite lacks
+    _conv("depthwise-3x3", 8, 128, 56, 128, 3, 1, 1, groups=128),
+    _conv("grouped-3x3", 8, 128, 28, 128, 3, 1, 1, groups=32),
+    _conv("dilated-3x3", 8, 64, 56, 64, 3, 1, 2, dilation=2),
+    _conv("conv-1x7", 8, 128, 17, 128, (1, 7), 1, (0, 3)),
 ]
 
 POOL_LAYERS = [

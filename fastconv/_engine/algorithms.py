@@ -1,0 +1,91 @@
+"""The convolution algorithms: which apply to a layer, and which "auto" picks.
+
+A plan runs three passes, each with an algorithm of its own: the forward
+pass, grad_x and grad_weight. ``algorithm=`` on :func:`fastconv.conv2d`,
+:func:`fastconv.conv2d_backward` and :func:`fastconv.plan_conv2d` names one
+for every pass it implements (the others are chosen as by "auto"), and
+raises a ValueError naming the argument when it does not apply to the
+layer.
+
+- "im2col": tile im2col -> GEMM (-> col2im); every layer.
+- "pointwise": x as its own column matrix; 1x1, unit stride, no padding.
+- "direct": the sums computed directly (:mod:`fastconv._kernels.direct`),
+  vectorised along the output; depthwise, grouped and few-channel layers.
+"""
+
+from .geometry import phase_planes
+
+__all__ = ["NAMES", "PASSES", "IMPLEMENTS", "reason_not", "choose"]
+
+PASSES = ("forward", "grad_x", "grad_w")
+NAMES = ("auto", "im2col", "pointwise", "direct")
+#: The passes each algorithm implements.
+IMPLEMENTS = {
+    "im2col": PASSES,
+    "pointwise": PASSES,
+    "direct": PASSES,
+}
+
+
+def _pointwise(win):
+    return (
+        win.KH == win.KW == win.sh == win.sw == 1
+        and win.top == win.bottom == win.left == win.right == 0
+    )
+
+
+def reason_not(name, shapes):
+    """Why algorithm `name` cannot run this layer (a phrase), or None if it can."""
+    win = shapes.win
+    if name == "pointwise" and not _pointwise(win):
+        return (
+            f"it needs a 1x1 kernel with stride 1 and no padding, got kernel "
+            f"{(win.KH, win.KW)}, stride {(win.sh, win.sw)}, padding "
+            f"{(win.top, win.bottom, win.left, win.right)}"
+        )
+    if name == "direct" and shapes.layout == "NHWC":
+        return "it is implemented for the NCHW layout only"
+    return None
+
+
+def _auto(shapes, dtype, pass_):
+    """Return the algorithm "auto" picks for one pass (see the README's table)."""
+    win = shapes.win
+    if _pointwise(win):
+        return "pointwise"
+    if reason_not("direct", shapes) is None:
+        kk = win.KH * win.KW
+        few = shapes.Cg <= 4 or shapes.Cg * kk <= 36 or shapes.Fg <= 4
+        if shapes.Cg == 1 or few:
+            return "direct"
+    return "im2col"
+
+
+def choose(shapes, dtype, requested="auto"):
+    """Return the algorithm of each pass: a dict pass -> name.
+
+    Raises ValueError (naming `algorithm`) for an unknown name or one that
+    does not apply to the layer.
+    """
+    if not isinstance(requested, str) or requested not in NAMES:
+        raise ValueError(
+            f"algorithm must be one of {', '.join(map(repr, NAMES))}, got {requested!r}"
+        )
+    if requested != "auto":
+        why = reason_not(requested, shapes)
+        if why is not None:
+            raise ValueError(
+                f"algorithm {requested!r} does not apply to this layer: {why}"
+            )
+    passes = {}
+    for p in PASSES:
+        if requested != "auto" and p in IMPLEMENTS[requested]:
+            passes[p] = requested
+        else:
+            passes[p] = _auto(shapes, dtype, p)
+    return passes
+
+
+def planes_of(shapes):
+    """Return the phase-plane layout the plane algorithms use for this layer."""
+    return phase_planes(shapes.win)
