@@ -15,16 +15,18 @@ layer.
 
 from .geometry import phase_planes
 
-__all__ = ["NAMES", "PASSES", "IMPLEMENTS", "reason_not", "choose"]
+__all__ = ["NAMES", "PASSES", "implements", "reason_not", "choose"]
 
 PASSES = ("forward", "grad_x", "grad_w")
 NAMES = ("auto", "im2col", "pointwise", "direct")
-#: The passes each algorithm implements.
-IMPLEMENTS = {
-    "im2col": PASSES,
-    "pointwise": PASSES,
-    "direct": PASSES,
-}
+
+
+def implements(name, shapes):
+    """Return the passes algorithm `name` implements for this layer."""
+    if name == "direct" and shapes.layout == "NHWC" and shapes.groups == 1:
+        # along the filters: grad_x would be a reduction over them
+        return ("forward", "grad_w")
+    return PASSES
 
 
 def _pointwise(win):
@@ -43,8 +45,6 @@ def reason_not(name, shapes):
             f"{(win.KH, win.KW)}, stride {(win.sh, win.sw)}, padding "
             f"{(win.top, win.bottom, win.left, win.right)}"
         )
-    if name == "direct" and shapes.layout == "NHWC":
-        return "it is implemented for the NCHW layout only"
     return None
 
 
@@ -53,11 +53,10 @@ def _auto(shapes, dtype, pass_):
     win = shapes.win
     if _pointwise(win):
         return "pointwise"
-    if reason_not("direct", shapes) is None:
-        kk = win.KH * win.KW
-        few = shapes.Cg <= 4 or shapes.Cg * kk <= 36 or shapes.Fg <= 4
-        if shapes.Cg == 1 or few:
-            return "direct"
+    if pass_ in implements("direct", shapes) and shapes.groups > 1 and shapes.Cg <= 8:
+        # depthwise and grouped layers with few channels per group, where the
+        # per-group GEMMs are too small (measured: README, "Algorithms")
+        return "direct"
     return "im2col"
 
 
@@ -79,10 +78,15 @@ def choose(shapes, dtype, requested="auto"):
             )
     passes = {}
     for p in PASSES:
-        if requested != "auto" and p in IMPLEMENTS[requested]:
+        if requested == "auto":
+            passes[p] = _auto(shapes, dtype, p)
+        elif p in implements(requested, shapes):
             passes[p] = requested
         else:
-            passes[p] = _auto(shapes, dtype, p)
+            # a pass the forced algorithm lacks: "auto" would pick, but
+            # "pointwise" runs all its passes or none (they share settings)
+            other = _auto(shapes, dtype, p)
+            passes[p] = "im2col" if other == "pointwise" else other
     return passes
 
 

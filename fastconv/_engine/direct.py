@@ -1,14 +1,23 @@
-"""Running the passes of a plan whose algorithm is "direct" (NCHW).
+"""Running the passes of a plan whose algorithm is "direct".
 
-Work items: forward (sample, group, block of filters), whose consecutive
-items share one fill of the group's phase planes; grad_x (sample, group);
-grad_weight one filter (a sum over every sample, in order). Each piece
-takes its planes and grid from its thread's workspace.
+NCHW (:mod:`fastconv._kernels.direct`): forward items are (sample, group,
+block of filters), consecutive items of one sample and group sharing one
+fill of the group's phase planes; grad_x items (sample, group); grad_weight
+items one filter (a sum over every sample, in order).
+
+NHWC (:mod:`fastconv._kernels.direct_nhwc`): with groups, every pass runs
+along the groups (items: samples; grad_weight: slots of samples, summed in
+slot order); without, the forward pass runs along the filters (items:
+output rows) and grad_weight too (slots).
+
+Each piece takes its scratch from its thread's workspace.
 """
 
 import numpy as np
 
+from .._kernels import conv as _conv_kernels
 from .._kernels import direct as _k
+from .._kernels import direct_nhwc as _kh
 from . import blas, threads, trace, workspace
 
 __all__ = ["forward", "grad_x", "grad_w", "items", "scratch_elems"]
@@ -17,14 +26,28 @@ __all__ = ["forward", "grad_x", "grad_w", "items", "scratch_elems"]
 def items(plan):
     """Work items of each pass: (forward, grad_x, grad_w)."""
     s = plan.shapes
+    if plan.layout == "NHWC":
+        slots = _slots(plan)
+        if s.groups > 1:
+            return s.N, s.N, slots
+        return s.N * s.win.OH, 0, slots
     blocks = -(-s.Fg // _k.FILTER_BLOCK)
     return s.N * s.groups * blocks, s.N * s.groups, s.F
 
 
+def _slots(plan):
+    from .plan import MAX_SLOTS
+
+    return max(1, min(plan.shapes.N, MAX_SLOTS))
+
+
 def scratch_elems(plan):
-    """Per-thread scratch of a piece: (planes, grid) element counts."""
-    pl = plan.planes
-    return plan.shapes.Cg * pl.sh * pl.sw * pl.PS, _k.FILTER_BLOCK * pl.L
+    """Per-thread scratch of a piece: two element counts."""
+    s, pl = plan.shapes, plan.planes
+    if plan.layout == "NHWC":
+        w = s.win
+        return s.x_shape[1] * s.x_shape[2] * s.C, max(w.OW * s.F, 1)
+    return s.Cg * pl.sh * pl.sw * pl.PS, _k.FILTER_BLOCK * pl.L
 
 
 def _buffers(plan):
@@ -32,8 +55,8 @@ def _buffers(plan):
     return workspace.scratch(plan.dtype, (max(planes, 1),), (max(grid, 1),))
 
 
-def _run(plan, n_items, fn, nbytes):
-    traces = trace.kernel_traces(threads.get_num_threads(), len(_k.PHASES))
+def _run(plan, n_items, fn, nbytes, phases=_k.PHASES):
+    traces = trace.kernel_traces(threads.get_num_threads(), len(phases))
     clock = trace.kernel_clock()
     with blas.hold():
         pieces = threads.run(
@@ -41,7 +64,14 @@ def _run(plan, n_items, fn, nbytes):
             n_items,
             nbytes if plan.parallel else 0,
         )
-    trace.add_kernel_phases(_k.PHASES, traces, pieces)
+    trace.add_kernel_phases(phases, traces, pieces)
+
+
+def _transposed(plan, weight):
+    """Return the weight with the groups innermost (groups mode), once per call."""
+    wt = np.empty(weight.size, plan.dtype)
+    _kh.transpose_weight(weight, plan.groups, wt)
+    return wt
 
 
 def forward(plan, x, weight, bias):
@@ -49,6 +79,8 @@ def forward(plan, x, weight, bias):
     out = np.empty(plan.out_shape, plan.dtype)
     if out.size == 0:
         return out
+    if plan.layout == "NHWC":
+        return _forward_nhwc(plan, x, weight, bias, out)
     has_bias = bias is not None
     b = bias if has_bias else out.reshape(-1)[:1]
     win, pl, groups = plan.window, plan.planes, plan.groups
@@ -68,6 +100,17 @@ def grad_x(plan, grad_out, weight):
     gx = np.empty(plan.x_shape, plan.dtype)
     if gx.size == 0:
         return gx
+    if plan.layout == "NHWC":
+        wt = _transposed(plan, weight)
+
+        def piece_h(lo, hi, clock, tr):
+            acc, gt = _buffers(plan)
+            _kh.grad_x_groups(
+                grad_out, wt, gx, plan.window, plan.groups, lo, hi, gt, acc, clock, tr
+            )
+
+        _run(plan, items(plan)[1], piece_h, gx.nbytes + grad_out.nbytes, _kh.PHASES)
+        return gx
     win, pl, groups = plan.window, plan.planes, plan.groups
 
     def piece(lo, hi, clock, tr):
@@ -80,6 +123,8 @@ def grad_x(plan, grad_out, weight):
 
 def grad_w(plan, grad_out, x):
     """(grad_weight, grad_bias) (compute dtype) of the direct backward pass."""
+    if plan.layout == "NHWC":
+        return _grad_w_nhwc(plan, grad_out, x)
     gw = np.empty(plan.weight_shape, plan.dtype)
     gb = np.zeros(plan.shapes.F)  # float64
     if gw.size:
@@ -96,4 +141,74 @@ def grad_w(plan, grad_out, x):
         _run(plan, items(plan)[2], piece, x.nbytes + grad_out.nbytes)
     elif gb.size:
         gb[:] = grad_out.sum(axis=(0, 2, 3), dtype=np.float64)
+    return gw, gb.astype(plan.dtype)
+
+
+def _forward_nhwc(plan, x, weight, bias, out):
+    has_bias = bias is not None
+    b = bias if has_bias else out.reshape(-1)[:1]
+    win = plan.window
+    if plan.groups > 1:
+        wt = _transposed(plan, weight)
+
+        def piece(lo, hi, clock, tr):
+            xt, acc = _buffers(plan)
+            _kh.forward_groups(
+                x, wt, b, has_bias, out, win, plan.groups, lo, hi, xt, acc, clock, tr
+            )
+    else:
+
+        def piece(lo, hi, clock, tr):
+            _kh.forward_filters(x, weight, b, has_bias, out, win, lo, hi, clock, tr)
+
+    _run(plan, items(plan)[0], piece, x.nbytes + out.nbytes, _kh.PHASES)
+    return out
+
+
+def _grad_w_nhwc(plan, grad_out, x):
+    s = plan.shapes
+    if not s.F or not int(np.prod(plan.weight_shape)):  # no filters, or no channels
+        gb = grad_out.sum(axis=(0, 1, 2), dtype=np.float64)
+        return np.zeros(plan.weight_shape, plan.dtype), gb.astype(plan.dtype)
+    S = _slots(plan)
+    (parts,) = workspace.scratch(
+        plan.dtype, (S, max(int(np.prod(plan.weight_shape)), 1)), key="slots"
+    )
+    (bias_parts,) = workspace.scratch(np.float64, (S, s.F), key="slot bias")
+    win = plan.window
+    if plan.groups > 1:
+
+        def piece(lo, hi, clock, tr):
+            xt, gt = _buffers(plan)
+            _kh.grad_w_groups(
+                grad_out,
+                x,
+                parts,
+                bias_parts,
+                win,
+                plan.groups,
+                lo,
+                hi,
+                xt,
+                gt,
+                clock,
+                tr,
+            )
+    else:
+
+        def piece(lo, hi, clock, tr):
+            _kh.grad_w_filters(grad_out, x, parts, bias_parts, win, lo, hi, clock, tr)
+
+    _run(plan, S, piece, x.nbytes + grad_out.nbytes, _kh.PHASES)
+    flat = np.empty(parts.shape[1], plan.dtype)
+    threads.parallel_for(
+        lambda a, b: _conv_kernels.sum_slots(parts, a, b, flat), flat.size, parts.nbytes
+    )
+    gb = np.empty(s.F)
+    _conv_kernels.sum_slots(bias_parts, 0, s.F, gb)
+    gw = np.empty(plan.weight_shape, plan.dtype)
+    if plan.groups > 1:
+        _kh.untranspose_weight(flat, plan.groups, gw)
+    else:
+        gw[...] = flat.reshape(plan.weight_shape)
     return gw, gb.astype(plan.dtype)
