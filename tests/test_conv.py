@@ -38,6 +38,12 @@ CASES = [
     ("non-square", 2, 2, 5, 9, 3, 2, 4, (1, 2), (1, 0), (2, 1), 1),
     ("depthwise", 2, 4, 6, 6, 4, 3, 3, 1, 1, 1, 4),  # groups = C
     ("groups-2", 2, 4, 6, 5, 6, 3, 3, 2, "same", 1, 2),
+    # depthwise 3x3: the blocked kernels' blocks, left-over and border columns
+    ("depthwise-wide", 2, 8, 5, 13, 8, 3, 3, 1, 1, 1, 8),
+    ("depthwise-s2", 2, 6, 7, 12, 6, 3, 3, 2, (0, 2, 1, 0), 1, 6),
+    ("depthwise-pad2", 1, 5, 4, 10, 5, 3, 3, 1, 2, 1, 5),  # rows wholly in padding
+    ("depthwise-s1x2", 2, 4, 6, 11, 4, 3, 3, (1, 2), 1, 1, 4),
+    ("depthwise-multiplier", 2, 3, 6, 6, 6, 3, 3, 1, 1, 1, 3),  # 2 filters a channel
     ("same-stride2", 2, 3, 7, 8, 4, 3, 3, 2, "same", 1, 1),  # "same" where torch refuses
     ("same-even-kernel", 1, 2, 6, 6, 2, 4, 2, 1, "same", 1, 1),  # odd pixel bottom/right
     ("same-dilated", 1, 2, 7, 6, 3, 3, 3, 1, "same", 2, 1),

@@ -8,7 +8,10 @@ items one filter (a sum over every sample, in order).
 NHWC (:mod:`fastconv._kernels.direct_nhwc`): with groups, every pass runs
 along the groups (items: samples; grad_weight: slots of samples, summed in
 slot order); without, the forward pass runs along the filters (items:
-output rows) and grad_weight too (slots).
+output rows) and grad_weight too (slots). Depthwise 3x3 layers (one
+filter per channel, dilation 1, column stride 1 or 2) run their forward
+pass, and at stride 1 their grad_x, on the register-blocked kernels of
+:mod:`fastconv._kernels.depthwise_nhwc` (items: output rows).
 
 Each piece takes its scratch from its thread's workspace.
 """
@@ -16,9 +19,11 @@ Each piece takes its scratch from its thread's workspace.
 import numpy as np
 
 from .._kernels import conv as _conv_kernels
+from .._kernels import depthwise_nhwc as _kd
 from .._kernels import direct as _k
 from .._kernels import direct_nhwc as _kh
 from . import blas, threads, trace, workspace
+from .geometry import conv_window
 
 __all__ = ["forward", "grad_x", "grad_w", "items", "scratch_elems"]
 
@@ -29,10 +34,62 @@ def items(plan):
     if plan.layout == "NHWC":
         slots = _slots(plan)
         if s.groups > 1:
-            return s.N, s.N, slots
+            fwd = s.N * s.win.OH if _depthwise_3x3(plan) else s.N
+            gx = s.N * s.win.H if _grad_x_window(plan) is not None else s.N
+            return fwd, gx, slots
         return s.N * s.win.OH, 0, slots
     blocks = -(-s.Fg // _k.FILTER_BLOCK)
     return s.N * s.groups * blocks, s.N * s.groups, s.F
+
+
+def _depthwise_3x3(plan):
+    """Whether the forward pass runs on the blocked depthwise 3x3 kernels."""
+    s, w = plan.shapes, plan.shapes.win
+    return (
+        plan.layout == "NHWC"
+        and s.Cg == s.Fg == 1
+        and w.KH == w.KW == 3
+        and w.dh == w.dw == 1
+        and w.sw in _kd.forward_3x3
+    )
+
+
+def _grad_x_window(plan):
+    """Return the window of grad_x as a forward pass over grad_out, or None.
+
+    At stride 1, grad_x of a depthwise 3x3 layer is grad_out convolved with
+    the flipped weights, padded by ``2 - padding`` on every side (which must
+    not be negative); its output is x's (H, W).
+    """
+    w = plan.shapes.win
+    if not (_depthwise_3x3(plan) and w.sh == w.sw == 1):
+        return None
+    pads = (2 - w.top, 2 - w.bottom, 2 - w.left, 2 - w.right)
+    if min(pads) < 0 or w.OH == 0 or w.OW == 0:
+        return None
+    return conv_window((w.OH, w.OW), (3, 3), 1, pads, 1)
+
+
+def _row_variants(plan, weight):
+    """(8, 9, C) weights: variant m keeps the kernel rows i with bit i of m set."""
+    C = plan.shapes.C
+    taps = weight.reshape(3, 3, C)
+    wz = np.zeros((8, 3, 3, C), plan.dtype)
+    for m in range(8):
+        for i in range(3):
+            if m >> i & 1:
+                wz[m, i] = taps[i]
+    return wz.reshape(8, 9, C)
+
+
+def _run_depthwise(plan, x, wz, bias, out, win):
+    fn = _kd.forward_3x3[win.sw]
+
+    def piece(lo, hi, clock, tr):
+        fn(x, wz, bias, out, win, lo, hi, clock, tr)
+
+    _run(plan, x.shape[0] * win.OH, piece, x.nbytes + out.nbytes, _kh.PHASES)
+    return out
 
 
 def _slots(plan):
@@ -101,6 +158,11 @@ def grad_x(plan, grad_out, weight):
     if gx.size == 0:
         return gx
     if plan.layout == "NHWC":
+        gwin = _grad_x_window(plan)
+        if gwin is not None:
+            wz = _row_variants(plan, np.ascontiguousarray(weight[::-1, ::-1]))
+            zero = np.zeros(plan.shapes.C, plan.dtype)
+            return _run_depthwise(plan, grad_out, wz, zero, gx, gwin)
         wt = _transposed(plan, weight)
 
         def piece_h(lo, hi, clock, tr):
@@ -148,6 +210,9 @@ def _forward_nhwc(plan, x, weight, bias, out):
     has_bias = bias is not None
     b = bias if has_bias else out.reshape(-1)[:1]
     win = plan.window
+    if _depthwise_3x3(plan):
+        b = bias if has_bias else np.zeros(plan.shapes.C, plan.dtype)
+        return _run_depthwise(plan, x, _row_variants(plan, weight), b, out, win)
     if plan.groups > 1:
         wt = _transposed(plan, weight)
 
@@ -171,6 +236,8 @@ def _grad_w_nhwc(plan, grad_out, x):
         gb = grad_out.sum(axis=(0, 1, 2), dtype=np.float64)
         return np.zeros(plan.weight_shape, plan.dtype), gb.astype(plan.dtype)
     S = _slots(plan)
+    if _depthwise_3x3(plan):
+        return _grad_w_depthwise(plan, grad_out, x, S)
     (parts,) = workspace.scratch(
         plan.dtype, (S, max(int(np.prod(plan.weight_shape)), 1)), key="slots"
     )
@@ -212,3 +279,20 @@ def _grad_w_nhwc(plan, grad_out, x):
     else:
         gw[...] = flat.reshape(plan.weight_shape)
     return gw, gb.astype(plan.dtype)
+
+
+def _grad_w_depthwise(plan, grad_out, x, S):
+    C = plan.shapes.C
+    (parts,) = workspace.scratch(plan.dtype, (S, 12 * C), key="slots")
+    (bias_parts,) = workspace.scratch(np.float64, (S, C), key="slot bias")
+    fn = _kd.grad_w_3x3[plan.window.sw]
+
+    def piece(lo, hi, clock, tr):
+        fn(grad_out, x, parts, bias_parts, plan.window, lo, hi, clock, tr)
+
+    _run(plan, S, piece, x.nbytes + grad_out.nbytes, _kh.PHASES)
+    flat = np.empty(9 * C, plan.dtype)
+    _conv_kernels.sum_slots(parts, 0, 9 * C, flat)
+    gb = np.empty(C)
+    _conv_kernels.sum_slots(bias_parts, 0, C, gb)
+    return flat.reshape(plan.weight_shape), gb.astype(plan.dtype)
