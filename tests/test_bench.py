@@ -184,6 +184,16 @@ def test_bench_rows_and_ratios_from_worker_processes():
         for label in ("fastconv:FASTCONV_TEST_VAR=1", tree):
             assert r[f"x_{label}_fb"] > 0
         assert all(len(v) == 1 for v in r["samples"].values())
+        # the algorithm "auto" chose for each pass, as the plan reports it
+        if r["kind"] == "conv":
+            L = {x.name: x for x in (SMALL[0], GROUPED)}[r["layer"]]
+            kw = dict(L.kwargs(), layout=r["layout"])
+            x_shape, w_shape = L.x_shape(r["layout"]), L.weight_shape(r["layout"])
+            passes = fastconv.plan_conv2d(x_shape, w_shape, np.float32, **kw).passes
+            names = [passes[p] for p in ("forward", "grad_x", "grad_w")]
+            assert r["algorithm"].split("/") in (names, names[:1])
+        else:
+            assert r["algorithm"] is None
     conv = rows[0]
     assert conv["gflops_fwd"] == pytest.approx(
         SMALL[0].flops() / conv["fastconv_fwd_s"] / 1e9
@@ -202,6 +212,7 @@ def test_bench_rows_and_ratios_from_worker_processes():
         "method:",
         "x numpy",
         "environment:",
+        "auto chose",
     ):
         assert part in text, part
 

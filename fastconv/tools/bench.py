@@ -211,9 +211,12 @@ def bench_layer(layer, dtype, layout, workers, rounds, naive=None):
     """
     spec = layer.spec(layout, np.dtype(dtype).name)
     ready = {}
+    algorithm = None
     for w in workers:
         reply = w.ask(op="setup", spec=spec)
         ready[w.contender.label] = reply.get("ok", False)
+        if w is workers[0]:
+            algorithm = reply.get("algorithm")
     live = [w for w in workers if ready[w.contender.label]]
     samples = {(w.contender.label, p): [] for w in live for p in ("fwd", "bwd")}
     number = {}
@@ -240,6 +243,7 @@ def bench_layer(layer, dtype, layout, workers, rounds, naive=None):
         "layout": layout,
         "dtype": np.dtype(dtype).name,
         "contenders": [w.contender.label for w in workers],
+        "algorithm": algorithm,
     }
     for w in workers:
         label = w.contender.label
@@ -300,7 +304,9 @@ def table(rows, machine, out):
     width = max(8, *(len(c[0]) for c in cols))
     head = (
         f"{'layer':13s} {'layout':6s} {'fwd ms':>8s} {'bwd ms':>8s} {'rate':>7s} "
-        f"{'%peak':>5s} " + " ".join(f"{c[0]:>{width}s}" for c in cols)
+        f"{'%peak':>5s} "
+        + " ".join(f"{c[0]:>{width}s}" for c in cols)
+        + f"  {'auto chose (fwd/grad_x/grad_w)':s}"
     )
     sub = f"{'':13s} {'':6s} {'':>8s} {'':>8s} {'fwd':>7s} {'fwd':>5s} " + " ".join(
         f"{c[1]:>{width}s}" for c in cols
@@ -326,6 +332,7 @@ def table(rows, machine, out):
                 f"{r['layer']:13s} {r['layout']:6s} {1e3 * r[f'{main}_fwd_s']:8.2f} "
                 f"{1e3 * r[f'{main}_bwd_s']:8.2f} {rate:7.1f} {peak:4.0f}% "
                 + " ".join(f"{_fmt_x(r.get(c[2])):>{width}s}" for c in cols)
+                + (f"  {r['algorithm']}" if r.get("algorithm") else "")
             )
         for layout in ("NCHW", "NHWC", "all"):
             sel = [r for r in group if layout in ("all", r["layout"])]

@@ -113,6 +113,8 @@ class Worker:
             return {"ok": False, "error": "not supported by this peer"}
         for fn in self.calls:
             fn()  # compile, warm the caches
+        if self.kind == "fastconv" and spec["kind"] == "conv":
+            return {"ok": True, "algorithm": _algorithm(spec, *self.arrays[:2])}
         return {"ok": True}
 
     def sample(self, req):
@@ -162,6 +164,19 @@ class Worker:
         dst = np.empty_like(src)
         copy = 2 * src.nbytes / _best(lambda: np.copyto(dst, src)) / 1e9
         return {"gemm_gflops": gemm, "copy_gbs": copy}
+
+
+def _algorithm(spec, x, w):
+    """Return the algorithm "auto" picks for each pass of a conv layer ("fwd/gx/gw")."""
+    import fastconv
+
+    kw = dict(spec["kwargs"], layout=spec["layout"])
+    try:
+        passes = fastconv.plan_conv2d(x.shape, w.shape, x.dtype, **kw).passes
+    except (AttributeError, TypeError):  # an engine before plans per pass
+        return "?"
+    names = [passes[p] for p in ("forward", "grad_x", "grad_w")]
+    return names[0] if len(set(names)) == 1 else "/".join(names)
 
 
 def _best(fn, rounds=7):
