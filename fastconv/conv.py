@@ -138,9 +138,9 @@ def conv2d(
     layout : {"NCHW", "NHWC"}
     algorithm : str
         "auto" (default: the plan picks per pass, see the README's
-        "Algorithms"), or one of "im2col", "pointwise", "direct" to run it in
-        every pass it implements. A ValueError names the argument when the
-        algorithm does not apply to the layer.
+        "Algorithms"), or one of "im2col", "pointwise", "direct",
+        "winograd-2x2" to run it in every pass it implements. A ValueError
+        names the argument when the algorithm does not apply to the layer.
 
     Returns
     -------

@@ -68,7 +68,12 @@ def test_plan_runs_the_convolution_of_conv2d_bitwise(algorithm):
 
 def test_plan_describes_itself():
     p = fastconv.plan_conv2d(
-        (8, 56, 56, 64), (3, 3, 64, 64), np.float64, padding=1, layout="NHWC"
+        (8, 56, 56, 64),
+        (3, 3, 64, 64),
+        np.float64,
+        padding=1,
+        layout="NHWC",
+        algorithm="im2col",
     )
     assert p.flops == 2 * 8 * 56 * 56 * 64 * 64 * 9
     assert p.backward_flops == 2 * p.flops
@@ -87,6 +92,21 @@ def test_plan_describes_itself():
         "GFLOP",
     ):
         assert part in text, part
+
+
+def test_plan_describes_each_pass_of_auto():
+    p = fastconv.plan_conv2d(
+        (8, 56, 56, 64), (3, 3, 64, 64), np.float32, padding=1, layout="NHWC"
+    )
+    assert p.passes == {
+        "forward": "winograd-2x2",
+        "grad_x": "winograd-2x2",
+        "grad_w": "im2col",
+    }
+    text = repr(p)
+    assert "forward: winograd-2x2" in text and "grad_w:  im2col" in text, text
+    # 2x2 tiles: 8 samples x 28 rows of 28 tiles, in bands of 5 rows (>= 128 tiles)
+    assert "45 items (bands of 5 rows of 2x2 output tiles" in text, text
 
 
 def test_pointwise_plan_needs_no_columns():

@@ -11,14 +11,18 @@ layer.
 - "pointwise": x as its own column matrix; 1x1, unit stride, no padding.
 - "direct": the sums computed directly (:mod:`fastconv._kernels.direct`),
   vectorised along the output; depthwise, grouped and few-channel layers.
+- "winograd-2x2": Winograd F(2x2, 3x3) (:mod:`fastconv._kernels.winograd`),
+  16 GEMMs on transformed tiles; NHWC 3x3 stride-1 layers, forward and
+  grad_x.
 """
 
+from . import winograd
 from .geometry import phase_planes
 
 __all__ = ["NAMES", "PASSES", "implements", "reason_not", "choose"]
 
 PASSES = ("forward", "grad_x", "grad_w")
-NAMES = ("auto", "im2col", "pointwise", "direct")
+NAMES = ("auto", "im2col", "pointwise", "direct", "winograd-2x2")
 
 
 def implements(name, shapes):
@@ -26,6 +30,8 @@ def implements(name, shapes):
     if name == "direct" and shapes.layout == "NHWC" and shapes.groups == 1:
         # along the filters: grad_x would be a reduction over them
         return ("forward", "grad_w")
+    if name == "winograd-2x2":
+        return ("forward", "grad_x") if winograd.grad_x_applies(shapes) else ("forward",)
     return PASSES
 
 
@@ -45,6 +51,8 @@ def reason_not(name, shapes):
             f"{(win.KH, win.KW)}, stride {(win.sh, win.sw)}, padding "
             f"{(win.top, win.bottom, win.left, win.right)}"
         )
+    if name == "winograd-2x2":
+        return winograd.applies(shapes)
     return None
 
 
@@ -53,6 +61,13 @@ def _auto(shapes, dtype, pass_):
     win = shapes.win
     if _pointwise(win):
         return "pointwise"
+    if (
+        pass_ in implements("winograd-2x2", shapes)
+        and winograd.applies(shapes) is None
+        and min(shapes.C, shapes.F) >= 32
+    ):
+        # 2.25x fewer multiply-adds; the GEMMs need enough channels to run well
+        return "winograd-2x2"
     if pass_ in implements("direct", shapes) and shapes.groups > 1 and shapes.Cg <= 8:
         # depthwise and grouped layers with few channels per group, where the
         # per-group GEMMs are too small (measured: README, "Algorithms")

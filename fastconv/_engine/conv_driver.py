@@ -11,7 +11,7 @@ import numpy as np
 
 from .._kernels import conv as _k
 from .._kernels import pointwise as _pw
-from . import blas, direct, threads, trace, workspace
+from . import blas, direct, threads, trace, winograd, workspace
 from .args import as_real_array, prepare
 from .trace import phase
 
@@ -273,4 +273,4 @@ def _backward_pointwise(plan, grad_out, x, weight, want_gx=True, want_gw=True):
 
 
 _FUSED = {"im2col": _backward_im2col, "pointwise": _backward_pointwise}
-_SEPARATE = {"direct": direct}
+_SEPARATE = {"direct": direct, "winograd-2x2": winograd}

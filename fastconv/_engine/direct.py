@@ -25,7 +25,7 @@ from .._kernels import direct_nhwc as _kh
 from . import blas, threads, trace, workspace
 from .geometry import conv_window
 
-__all__ = ["forward", "grad_x", "grad_w", "items", "scratch_elems"]
+__all__ = ["forward", "grad_x", "grad_w", "items", "scratch_elems", "run_pieces"]
 
 
 def items(plan):
@@ -88,7 +88,7 @@ def _run_depthwise(plan, x, wz, bias, out, win):
     def piece(lo, hi, clock, tr):
         fn(x, wz, bias, out, win, lo, hi, clock, tr)
 
-    _run(plan, x.shape[0] * win.OH, piece, x.nbytes + out.nbytes, _kh.PHASES)
+    run_pieces(plan, x.shape[0] * win.OH, piece, x.nbytes + out.nbytes, _kh.PHASES)
     return out
 
 
@@ -112,7 +112,12 @@ def _buffers(plan):
     return workspace.scratch(plan.dtype, (max(planes, 1),), (max(grid, 1),))
 
 
-def _run(plan, n_items, fn, nbytes, phases=_k.PHASES):
+def run_pieces(plan, n_items, fn, nbytes, phases=_k.PHASES):
+    """Run ``fn(lo, hi, clock, trace)`` over `n_items` on the engine's threads.
+
+    BLAS is held at one thread meanwhile; each piece's phase times go to
+    the profiler under `phases`.
+    """
     traces = trace.kernel_traces(threads.get_num_threads(), len(phases))
     clock = trace.kernel_clock()
     with blas.hold():
@@ -148,7 +153,7 @@ def forward(plan, x, weight, bias):
             x, weight, b, has_bias, out, win, pl, groups, lo, hi, P, G, clock, tr
         )
 
-    _run(plan, items(plan)[0], piece, x.nbytes + out.nbytes)
+    run_pieces(plan, items(plan)[0], piece, x.nbytes + out.nbytes)
     return out
 
 
@@ -171,7 +176,7 @@ def grad_x(plan, grad_out, weight):
                 grad_out, wt, gx, plan.window, plan.groups, lo, hi, gt, acc, clock, tr
             )
 
-        _run(plan, items(plan)[1], piece_h, gx.nbytes + grad_out.nbytes, _kh.PHASES)
+        run_pieces(plan, items(plan)[1], piece_h, gx.nbytes + grad_out.nbytes, _kh.PHASES)
         return gx
     win, pl, groups = plan.window, plan.planes, plan.groups
 
@@ -179,7 +184,7 @@ def grad_x(plan, grad_out, weight):
         P, G = _buffers(plan)
         _k.grad_x_nchw(grad_out, weight, gx, win, pl, groups, lo, hi, P, G, clock, tr)
 
-    _run(plan, items(plan)[1], piece, gx.nbytes + grad_out.nbytes)
+    run_pieces(plan, items(plan)[1], piece, gx.nbytes + grad_out.nbytes)
     return gx
 
 
@@ -200,7 +205,7 @@ def grad_w(plan, grad_out, x):
                 grad_out, x, gw, gb, win, pl, groups, lo, hi, P, G, ones, gemm, clock, tr
             )
 
-        _run(plan, items(plan)[2], piece, x.nbytes + grad_out.nbytes)
+        run_pieces(plan, items(plan)[2], piece, x.nbytes + grad_out.nbytes)
     elif gb.size:
         gb[:] = grad_out.sum(axis=(0, 2, 3), dtype=np.float64)
     return gw, gb.astype(plan.dtype)
@@ -226,7 +231,7 @@ def _forward_nhwc(plan, x, weight, bias, out):
         def piece(lo, hi, clock, tr):
             _kh.forward_filters(x, weight, b, has_bias, out, win, lo, hi, clock, tr)
 
-    _run(plan, items(plan)[0], piece, x.nbytes + out.nbytes, _kh.PHASES)
+    run_pieces(plan, items(plan)[0], piece, x.nbytes + out.nbytes, _kh.PHASES)
     return out
 
 
@@ -266,7 +271,7 @@ def _grad_w_nhwc(plan, grad_out, x):
         def piece(lo, hi, clock, tr):
             _kh.grad_w_filters(grad_out, x, parts, bias_parts, win, lo, hi, clock, tr)
 
-    _run(plan, S, piece, x.nbytes + grad_out.nbytes, _kh.PHASES)
+    run_pieces(plan, S, piece, x.nbytes + grad_out.nbytes, _kh.PHASES)
     flat = np.empty(parts.shape[1], plan.dtype)
     threads.parallel_for(
         lambda a, b: _conv_kernels.sum_slots(parts, a, b, flat), flat.size, parts.nbytes
@@ -290,7 +295,7 @@ def _grad_w_depthwise(plan, grad_out, x, S):
     def piece(lo, hi, clock, tr):
         fn(grad_out, x, parts, bias_parts, plan.window, lo, hi, clock, tr)
 
-    _run(plan, S, piece, x.nbytes + grad_out.nbytes, _kh.PHASES)
+    run_pieces(plan, S, piece, x.nbytes + grad_out.nbytes, _kh.PHASES)
     flat = np.empty(9 * C, plan.dtype)
     _conv_kernels.sum_slots(parts, 0, 9 * C, flat)
     gb = np.empty(C)

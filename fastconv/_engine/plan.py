@@ -29,7 +29,7 @@ import threading
 
 import numpy as np
 
-from . import algorithms, cpu, direct, workspace
+from . import algorithms, cpu, direct, winograd, workspace
 from .args import dtype_rule
 from .geometry import check_layout, check_shape, conv_shapes, pool_out_shape, pool_window
 
@@ -165,6 +165,8 @@ class ConvPlan:
         per_thread = self.cols_elems + self.unit_scratch
         if "direct" in self.passes.values():
             per_thread = max(per_thread, sum(direct.scratch_elems(self)))
+        if "winograd-2x2" in self.passes.values():
+            per_thread = max(per_thread, sum(winograd.scratch_elems(self)))
         self.workspace_bytes = (threads * per_thread + self.slots * partial) * itemsize
         self.flops = shapes.flops
         self.parallel = self.flops >= MIN_PARALLEL_FLOPS
@@ -254,6 +256,13 @@ def _describe(plan, pass_):
             "grad_w": f"{gw} items (one filter over the batch, dots by BLAS)",
         }[pass_]
         return f"direct, {what}"
+    if alg == "winograd-2x2":
+        n = winograd.items(plan)[algorithms.PASSES.index(pass_)]
+        rows = winograd.band_rows(plan, pass_)
+        return (
+            f"winograd-2x2, {n} items (bands of {rows} rows of 2x2 output tiles "
+            f"over the batch); 16 GEMMs a band"
+        )
     if alg == "pointwise":
         if pass_ == "forward":
             how = (
@@ -289,6 +298,8 @@ def pass_items(plan, pass_):
     alg = plan.passes[pass_]
     if alg == "direct":
         return direct.items(plan)[algorithms.PASSES.index(pass_)]
+    if alg == "winograd-2x2":
+        return winograd.items(plan)[algorithms.PASSES.index(pass_)]
     if alg == "pointwise":
         return plan.filter_blocks if pass_ == "grad_w" else plan.items
     return plan.items if pass_ == "forward" else plan.slots * plan.units
