@@ -29,6 +29,7 @@ from tests.helpers import (
 # (id, N, C, H, W, F, KH, KW, stride, padding, dilation, groups): why it is here
 CASES = [
     ("basic-3x3", 2, 3, 7, 7, 4, 3, 3, 1, 1, 1, 1),  # the common layer
+    ("wide-runs", 2, 7, 6, 5, 4, 3, 3, 1, 1, 1, 1),  # NHWC KW*C > 16: not planar
     ("pointwise", 2, 5, 4, 6, 3, 1, 1, 1, 0, 1, 1),  # 1x1 skips im2col
     ("pointwise-s2", 2, 4, 5, 5, 3, 1, 1, 2, 0, 1, 1),  # 1x1 that must subsample
     ("pointwise-groups", 2, 4, 3, 3, 6, 1, 1, 1, 0, 1, 2),  # 1x1 fast path with groups

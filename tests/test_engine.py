@@ -109,6 +109,20 @@ def test_plan_describes_each_pass_of_auto():
     assert "45 items (bands of 5 rows of 2x2 output tiles" in text, text
 
 
+def test_few_channel_nhwc_plans_build_planar_columns():
+    # the case table runs both kinds against the oracle ("basic-3x3" planar,
+    # "wide-runs" not); here, which plans are which
+    few = fastconv.plan_conv2d((2, 9, 8, 1), (5, 5, 1, 3), np.float32, layout="NHWC")
+    assert few.planar and few.units == 1
+    wide = fastconv.plan_conv2d((2, 6, 5, 7), (3, 3, 7, 4), np.float32, layout="NHWC")
+    assert not wide.planar
+    grouped = fastconv.plan_conv2d(
+        (2, 6, 5, 4), (3, 3, 2, 4), np.float32, layout="NHWC", groups=2
+    )
+    nchw = fastconv.plan_conv2d((2, 1, 9, 8), (3, 1, 5, 5), np.float32)
+    assert not grouped.planar and not nchw.planar
+
+
 def test_pointwise_plan_needs_no_columns():
     p = fastconv.plan_conv2d((2, 16, 7, 7), (8, 16, 1, 1), np.float32)
     assert p.algorithm == "pointwise" and p.cols_elems == 0

@@ -87,6 +87,8 @@ def forward(plan, x, weight, bias):
         y = out.reshape(1, N * out.shape[1], out.shape[2], out.shape[3])
         win = win._replace(H=N * win.H, OH=N * win.OH)
 
+    extra = (plan.planar,) if plan.layout == "NHWC" else ()
+
     def piece(i, lo, hi):
         kernel(
             x,
@@ -103,6 +105,7 @@ def forward(plan, x, weight, bias):
             gemm,
             clock,
             traces[i],
+            *extra,
         )
 
     work = x.nbytes + out.nbytes if plan.parallel else 0
@@ -158,6 +161,7 @@ def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw):
         clock = trace.kernel_clock()
         traces = trace.kernel_traces(threads.get_num_threads(), len(_k.BACKWARD_PHASES))
         groups, rows, units = plan.groups, plan.tile_rows, plan.units
+        extra = (plan.planar,) if plan.layout == "NHWC" else ()
 
         def piece(i, lo, hi):
             cols, scratch = _columns(plan, plan.unit_scratch)
@@ -181,6 +185,7 @@ def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw):
                 gemm,
                 clock,
                 traces[i],
+                *extra,
             )
 
         work = 2 * x.nbytes + grad_out.nbytes if plan.parallel else 0

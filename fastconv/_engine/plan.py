@@ -50,6 +50,8 @@ MIN_TILE_COLUMNS = 256
 #: Slots (partial sums of grad_weight) of a backward pass: two per core of
 #: the machine (not per thread: the thread count must not change results),
 #: at most 16.
+#: NHWC layers whose runs of KW*C values are at most this use planar columns.
+PLANAR_RUN = 16
 MAX_SLOTS = min(16, max(4, 2 * cpu.usable_cores()))
 #: Forward passes below this many FLOPs run on one thread.
 MIN_PARALLEL_FLOPS = 2_000_000
@@ -145,6 +147,17 @@ class ConvPlan:
         # (whole groups when there are several), so that N = 1 uses every core
         most = shapes.groups if shapes.groups > 1 else shapes.C
         self.units = max(1, min(most, -(-MAX_SLOTS // self.slots)))
+        # NHWC with few channels: the columns are built transposed, each row a
+        # run along the output width, where the NHWC columns' runs would be
+        # only KW*C values long (lenet-c1: im2col 1.96 -> see the README)
+        self.planar = (
+            self.layout == "NHWC"
+            and shapes.groups == 1
+            and not pointwise
+            and shapes.C * win.KW <= PLANAR_RUN
+        )
+        if self.planar:
+            self.units = 1  # the transposed columns hold every channel
         share = -(-shapes.C // self.units) if shapes.groups == 1 else shapes.Cg
         # NHWC units with a share of one group sum their rows of grad_weight
         # apart and gather their weight rows: (KK*share, Fg) each
@@ -284,6 +297,7 @@ def _describe(plan, pass_):
         return (
             f"im2col, {plan.items} items ({s.N} samples x {tiles} tiles of "
             f"{plan.tile_rows} output rows); GEMM per tile and group {gemm}"
+            + ("; planar columns (few channels)" if plan.planar else "")
         )
     together = plan.passes["grad_x"] == plan.passes["grad_w"]
     return (

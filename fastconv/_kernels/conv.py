@@ -34,7 +34,14 @@ from numba import njit
 
 from .clock import now
 from .gemm import gemm
-from .im2col import col2im_tile_nchw, col2im_tile_nhwc, im2col_tile_nchw, im2col_tile_nhwc
+from .im2col import (
+    col2im_tile_nchw,
+    col2im_tile_nhwc,
+    col2im_tile_planar,
+    im2col_tile_nchw,
+    im2col_tile_nhwc,
+    im2col_tile_planar,
+)
 
 __all__ = [
     "FORWARD_PHASES",
@@ -142,10 +149,12 @@ def forward_nchw(x, w, bias, has_bias, out, win, groups, rows, item0, item1, col
 
 @njit(cache=True, nogil=True)
 def forward_nhwc(x, w, bias, has_bias, out, win, groups, rows, item0, item1, cols, blas,
-                 clock, trace):
+                 clock, trace, planar):
     """Run items ``[item0, item1)`` of an NHWC forward pass.
 
-    `blas` is (gemm address, ilp64).
+    `blas` is (gemm address, ilp64). With `planar` (groups = 1, few
+    channels) the columns are built transposed and the GEMM reads them so:
+    ``out rows (m, F) = cols.T (m, K) @ W (K, F)``.
     """
     N, H, W, C = x.shape
     F = w.shape[3]
@@ -171,6 +180,11 @@ def forward_nhwc(x, w, bias, has_bias, out, win, groups, rows, item0, item1, col
                 t1 = now(clock)
                 gemm(blas[0], blas[1], False, False, m, Fg, K, xf, orow * C + g * Cg,
                      C, wf, g * Fg, F, beta, of, orow * F + g * Fg, F)
+            elif planar:
+                im2col_tile_planar(x, n, win, oh0, oh1, cols)
+                t1 = now(clock)
+                gemm(blas[0], blas[1], True, False, m, F, K, cols, 0, m, wf, 0, F, beta,
+                     of, orow * F, F)
             else:
                 im2col_tile_nhwc(x, n, g * Cg, Cg, win, oh0, oh1, cols)
                 t1 = now(clock)
@@ -276,8 +290,11 @@ def backward_nchw(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
 
 @njit(cache=True, nogil=True)
 def backward_nhwc(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, want_gx,
-                  want_gw, item0, item1, cols, scratch, blas, clock, trace):
+                  want_gw, item0, item1, cols, scratch, blas, clock, trace, planar):
     """Run items ``[item0, item1)`` of an NHWC backward pass (see backward_nchw).
+
+    With `planar` (groups = 1, one channel unit) the columns are transposed,
+    (K, m): ``dW += cols @ dY`` and ``dcols = W @ dY.T``.
 
     ``gw_parts[s]`` is (KK*Cg, F), the weight's (KH, KW, Cg, F) as a matrix.
     A unit with a share of one group's channels has rows ``tap*Cg + c`` that
@@ -325,10 +342,16 @@ def backward_nhwc(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
                     dy = orow * F + g * Fg
                     if want_gw:
                         t0 = now(clock)
-                        im2col_tile_nhwc(x, n, ca, gu, win, oh0, oh1, cols)
+                        if planar:
+                            im2col_tile_planar(x, n, win, oh0, oh1, cols)
+                        else:
+                            im2col_tile_nhwc(x, n, ca, gu, win, oh0, oh1, cols)
                         t1 = now(clock)
                         # dW (Ku, Fg) += cols.T (Ku, m) @ dY_g (m, Fg)
-                        if whole:
+                        if planar:  # cols (K, m) @ dY (m, F)
+                            gemm(blas[0], blas[1], False, False, K, F, m, cols, 0, m,
+                                 gyf, dy, F, beta, gws, 0, F)
+                        elif whole:
                             gemm(blas[0], blas[1], True, False, Ku, Fg, m, cols, 0, Ku,
                                  gyf, dy, F, beta, gws, g * Fg, F)
                         else:
@@ -340,14 +363,20 @@ def backward_nhwc(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
                     if want_gx:
                         t2 = now(clock)
                         # dcols (m, Ku) = dY_g (m, Fg) @ W.T (Fg, Ku)
-                        if whole:
+                        if planar:  # dcols (K, m) = W (K, F) @ dY.T (F, m)
+                            gemm(blas[0], blas[1], False, True, K, m, F, wf, 0, F, gyf,
+                                 dy, F, 0.0, cols, 0, m)
+                        elif whole:
                             gemm(blas[0], blas[1], False, True, m, Ku, Fg, gyf, dy, F, wf,
                                  g * Fg, F, 0.0, cols, 0, Ku)
                         else:
                             gemm(blas[0], blas[1], False, True, m, Ku, Fg, gyf, dy, F,
                                  wsub, 0, Fg, 0.0, cols, 0, Ku)
                         t3 = now(clock)
-                        col2im_tile_nhwc(cols, n, ca, gu, win, oh0, oh1, gx)
+                        if planar:
+                            col2im_tile_planar(cols, n, win, oh0, oh1, gx)
+                        else:
+                            col2im_tile_nhwc(cols, n, ca, gu, win, oh0, oh1, gx)
                         trace[2] += t3 - t2
                         trace[3] += now(clock) - t3
                 beta = 1.0

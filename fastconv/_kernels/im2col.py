@@ -14,6 +14,9 @@ size. Columns are flat arrays in row-major order:
   ``(oh - oh0)*OW + ow``, ``m = (oh1 - oh0)*OW`` (torch's ``unfold`` order).
 - NHWC tile: ``(m, KH*KW*cc)`` with row ``(oh - oh0)*OW + ow`` and column
   ``(i*KW + j)*cc + c``: each tap is a run of channels.
+- NHWC *planar* tile (few channels): the transpose, ``(KH*KW*C, m)`` with
+  row ``(i*KW + j)*C + c``: each row a run along the output width, where
+  the NHWC tile's runs would be only ``KW*C`` values long.
 
 Each row of columns is written strictly sequentially; padding is filled by
 ranges, without a test per element. col2im adds in a fixed order (channel,
@@ -29,6 +32,8 @@ __all__ = [
     "col2im_tile_nchw",
     "im2col_tile_nhwc",
     "col2im_tile_nhwc",
+    "im2col_tile_planar",
+    "col2im_tile_planar",
     "im2col_samples",
     "col2im_samples",
 ]
@@ -241,6 +246,64 @@ def col2im_tile_nhwc(cols, n, c0, cc, win, oh0, oh1, gx):
                         ss = s[j * cc :][:cc]
                         for t in range(cc):
                             d[t] += ss[t]
+
+
+@njit(cache=True, nogil=True)
+def im2col_tile_planar(x, n, win, oh0, oh1, cols):
+    """X (N, H, W, C) -> cols (KH*KW*C, m), m = (oh1-oh0)*OW, flat.
+
+    Row ``(i*KW + j)*C + c`` holds ``x[n, ih, iw, c]`` for the tile's output
+    positions in order: a strided run along the width (stride sw*C).
+    """
+    H, W, C = x.shape[1], x.shape[2], x.shape[3]
+    OW = win.OW
+    m = (oh1 - oh0) * OW
+    xf = x.reshape(x.size)
+    step = win.sw * C
+    for i in range(win.KH):
+        for j in range(win.KW):
+            off = j * win.dw - win.left
+            lo, hi = out_range(OW, win.sw, off, W)
+            for c in range(C):
+                d = cols[((i * win.KW + j) * C + c) * m :][:m]
+                for oh in range(oh0, oh1):
+                    r = (oh - oh0) * OW
+                    ih = oh * win.sh - win.top + i * win.dh
+                    if ih < 0 or ih >= H:
+                        for t in range(r, r + OW):
+                            d[t] = 0
+                        continue
+                    for t in range(r, r + lo):
+                        d[t] = 0
+                    src = ((n * H + ih) * W + off) * C + c
+                    for ow in range(lo, hi):
+                        d[r + ow] = xf[src + ow * step]
+                    for t in range(r + hi, r + OW):
+                        d[t] = 0
+
+
+@njit(cache=True, nogil=True)
+def col2im_tile_planar(cols, n, win, oh0, oh1, gx):
+    """Add cols (KH*KW*C, m) into gx (N, H, W, C): the adjoint of im2col_tile_planar."""
+    H, W, C = gx.shape[1], gx.shape[2], gx.shape[3]
+    OW = win.OW
+    m = (oh1 - oh0) * OW
+    gf = gx.reshape(gx.size)
+    step = win.sw * C
+    for i in range(win.KH):
+        for j in range(win.KW):
+            off = j * win.dw - win.left
+            lo, hi = out_range(OW, win.sw, off, W)
+            for c in range(C):
+                s = cols[((i * win.KW + j) * C + c) * m :][:m]
+                for oh in range(oh0, oh1):
+                    ih = oh * win.sh - win.top + i * win.dh
+                    if ih < 0 or ih >= H:
+                        continue
+                    r = (oh - oh0) * OW
+                    dst = ((n * H + ih) * W + off) * C + c
+                    for ow in range(lo, hi):
+                        gf[dst + ow * step] += s[r + ow]
 
 
 @njit(cache=True, nogil=True)
