@@ -69,6 +69,46 @@ def weight_transform(w, flip, U):
 
 
 # fmt: off
+@njit(cache=True, inline="always")
+def _transform_in(x, x2, nchw, n, ih0, iw0, H, W, C, d2, u2, V2, T, tile):
+    """V[k, tile, :] = (B^T d B)[k] of the 4x4 patch at (ih0, iw0) of sample n.
+
+    The patch d (zero outside x) is gathered into d2 (16, C); u2 (16, C)
+    holds B^T d; V2 is V (16, T, C) as (16*T, C).
+    """
+    for i in range(4):
+        ih = ih0 + i
+        for j in range(4):
+            iw = iw0 + j
+            if 0 <= ih < H and 0 <= iw < W and nchw:
+                for c in range(C):
+                    d2[4 * i + j, c] = x[n, c, ih, iw]
+            elif 0 <= ih < H and 0 <= iw < W:
+                r = (n * H + ih) * W + iw
+                for c in range(C):
+                    d2[4 * i + j, c] = x2[r, c]
+            else:
+                for c in range(C):
+                    d2[4 * i + j, c] = 0
+    for j in range(4):              # u = B^T d, column j
+        for c in range(C):
+            a0, a1 = d2[j, c], d2[4 + j, c]
+            a2, a3 = d2[8 + j, c], d2[12 + j, c]
+            u2[j, c] = a0 - a2
+            u2[4 + j, c] = a1 + a2
+            u2[8 + j, c] = a2 - a1
+            u2[12 + j, c] = a1 - a3
+    for i in range(4):              # V = u B, row i
+        k = 4 * i * T + tile
+        for c in range(C):
+            a0, a1 = u2[4 * i, c], u2[4 * i + 1, c]
+            a2, a3 = u2[4 * i + 2, c], u2[4 * i + 3, c]
+            V2[k, c] = a0 - a2
+            V2[k + T, c] = a1 + a2
+            V2[k + 2 * T, c] = a2 - a1
+            V2[k + 3 * T, c] = a1 - a3
+
+
 @njit(cache=True, nogil=True)
 def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, blas,
             clock, trace):
@@ -103,40 +143,8 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
             n = gr // TH
             th = gr - n * TH
             for tw in range(TW):
-                tile = (gr - g0) * TW + tw
-                ih0 = 2 * th - win.top
-                iw0 = 2 * tw - win.left
-                for i in range(4):
-                    ih = ih0 + i
-                    for j in range(4):
-                        iw = iw0 + j
-                        if 0 <= ih < H and 0 <= iw < W and nchw:
-                            for c in range(C):
-                                d2[4 * i + j, c] = x[n, c, ih, iw]
-                        elif 0 <= ih < H and 0 <= iw < W:
-                            r = (n * H + ih) * W + iw
-                            for c in range(C):
-                                d2[4 * i + j, c] = x2[r, c]
-                        else:
-                            for c in range(C):
-                                d2[4 * i + j, c] = 0
-                for j in range(4):              # u = B^T d, column j
-                    for c in range(C):
-                        a0, a1 = d2[j, c], d2[4 + j, c]
-                        a2, a3 = d2[8 + j, c], d2[12 + j, c]
-                        u2[j, c] = a0 - a2
-                        u2[4 + j, c] = a1 + a2
-                        u2[8 + j, c] = a2 - a1
-                        u2[12 + j, c] = a1 - a3
-                for i in range(4):              # V = u B, row i
-                    k = 4 * i * T + tile
-                    for c in range(C):
-                        a0, a1 = u2[4 * i, c], u2[4 * i + 1, c]
-                        a2, a3 = u2[4 * i + 2, c], u2[4 * i + 3, c]
-                        V2[k, c] = a0 - a2
-                        V2[k + T, c] = a1 + a2
-                        V2[k + 2 * T, c] = a2 - a1
-                        V2[k + 3 * T, c] = a1 - a3
+                _transform_in(x, x2, nchw, n, 2 * th - win.top, 2 * tw - win.left, H, W,
+                              C, d2, u2, V2, T, (gr - g0) * TW + tw)
         t_b = now(clock)
         Vf = V[: 16 * T * C]
         Mf = M[: 16 * T * F]
