@@ -98,13 +98,9 @@ def test_plan_describes_each_pass_of_auto():
     p = fastconv.plan_conv2d(
         (8, 56, 56, 64), (3, 3, 64, 64), np.float32, padding=1, layout="NHWC"
     )
-    assert p.passes == {
-        "forward": "winograd-2x2",
-        "grad_x": "winograd-2x2",
-        "grad_w": "im2col",
-    }
+    assert set(p.passes.values()) == {"winograd-2x2"}
     text = repr(p)
-    assert "forward: winograd-2x2" in text and "grad_w:  im2col" in text, text
+    assert "forward: winograd-2x2" in text and "grad_w:  winograd-2x2" in text, text
     # 2x2 tiles: 8 samples x 28 rows of 28 tiles, in bands of 5 rows (>= 128 tiles)
     assert "45 items (bands of 5 rows of 2x2 output tiles" in text, text
 

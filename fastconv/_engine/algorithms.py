@@ -12,8 +12,8 @@ layer.
 - "direct": the sums computed directly (:mod:`fastconv._kernels.direct`),
   vectorised along the output; depthwise, grouped and few-channel layers.
 - "winograd-2x2": Winograd F(2x2, 3x3) (:mod:`fastconv._kernels.winograd`),
-  16 GEMMs on transformed tiles; NHWC 3x3 stride-1 layers, forward and
-  grad_x.
+  16 GEMMs on transformed tiles; 3x3 stride-1 layers without groups, every
+  pass (grad_weight as F(3x3, 2x2); grad_x where the padding is at most 2).
 """
 
 from . import winograd
@@ -31,7 +31,9 @@ def implements(name, shapes):
         # along the filters: grad_x would be a reduction over them
         return ("forward", "grad_w")
     if name == "winograd-2x2":
-        return ("forward", "grad_x") if winograd.grad_x_applies(shapes) else ("forward",)
+        if winograd.grad_x_applies(shapes):
+            return PASSES
+        return ("forward", "grad_w")
     return PASSES
 
 

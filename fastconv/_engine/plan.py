@@ -180,6 +180,8 @@ class ConvPlan:
             per_thread = max(per_thread, sum(direct.scratch_elems(self)))
         if "winograd-2x2" in self.passes.values():
             per_thread = max(per_thread, sum(winograd.scratch_elems(self)))
+        if self.passes["grad_w"] == "winograd-2x2":  # (16, C, F) sums a slot
+            partial = max(partial, 16 * shapes.C * shapes.F + shapes.F)
         self.workspace_bytes = (threads * per_thread + self.slots * partial) * itemsize
         self.flops = shapes.flops
         self.parallel = self.flops >= MIN_PARALLEL_FLOPS
@@ -271,6 +273,8 @@ def _describe(plan, pass_):
         return f"direct, {what}"
     if alg == "winograd-2x2":
         n = winograd.items(plan)[algorithms.PASSES.index(pass_)]
+        if pass_ == "grad_w":
+            return f"winograd-2x2 F(3x3, 2x2), {n} items (slots of samples)"
         rows = winograd.band_rows(plan, pass_)
         return (
             f"winograd-2x2, {n} items (bands of {rows} rows of 2x2 output tiles "

@@ -1,18 +1,20 @@
 """Running the passes of a plan whose algorithm is "winograd-2x2".
 
 Winograd F(2x2, 3x3) (:mod:`fastconv._kernels.winograd`): 3x3, stride 1,
-dilation 1, groups 1, both layouts. The forward pass and grad_x (the
+dilation 1, groups 1, both layouts. The forward pass, grad_x (the
 convolution of grad_out with the flipped, transposed weight, padded by
-``2 - padding``: every side's padding at most 2); grad_weight stays with
-im2col. Items: bands of tile rows over the batch, at least 128 tiles (the
-GEMMs' rows) and, beyond that, as many as keep the band's transforms (V and
-M, 16 x T x (C + F) values) within about 1 MiB.
+``2 - padding``: every side's padding at most 2) and grad_weight
+(F(3x3, 2x2) over the same tiles: slots of samples, as im2col's). Items:
+bands of tile rows over the batch, at least 128 tiles (the GEMMs' rows)
+and, beyond that, as many as keep the band's transforms (V and M, 16 x T x
+(C + F) values) within about 1 MiB.
 """
 
 import numpy as np
 
+from .._kernels import conv as _conv_kernels
 from .._kernels import winograd as _kw
-from . import blas, workspace
+from . import blas, threads, workspace
 from .direct import run_pieces
 from .geometry import conv_window
 
@@ -21,6 +23,7 @@ __all__ = [
     "grad_x_applies",
     "forward",
     "grad_x",
+    "grad_w",
     "items",
     "band_rows",
     "scratch_elems",
@@ -68,14 +71,20 @@ def _geometry(win, N, C, F, itemsize):
     return rows, -(-tile_rows // rows)
 
 
+def _slots(plan):
+    from .plan import MAX_SLOTS
+
+    return max(1, min(plan.shapes.N, MAX_SLOTS))
+
+
 def items(plan):
-    """Work items of (forward, grad_x, grad_w): bands of tile rows; grad_w none."""
+    """Work items of (forward, grad_x, grad_w): bands of tile rows; slots."""
     s, size = plan.shapes, np.dtype(plan.dtype).itemsize
     fwd = _geometry(s.win, s.N, s.C, s.F, size)[1]
     gx = (
         _geometry(_grad_window(s.win), s.N, s.F, s.C, size)[1] if grad_x_applies(s) else 0
     )
-    return fwd, gx, 0
+    return fwd, gx, _slots(plan)
 
 
 def band_rows(plan, pass_):
@@ -142,3 +151,55 @@ def grad_x(plan, grad_out, weight):
     # the flipped weight, (C, F) per tap, used transposed: (F, C)
     zero = np.zeros(plan.shapes.C, plan.dtype)
     return _run(plan, grad_out, weight, True, zero, gx, _grad_window(plan.window))
+
+
+def grad_w(plan, grad_out, x):
+    """(grad_weight, grad_bias) (compute dtype) of the Winograd backward pass."""
+    s = plan.shapes
+    nchw = plan.layout == "NCHW"
+    C, F = s.C, s.F
+    if s.N == 0 or C == 0 or F == 0:
+        gb = grad_out.sum(axis=(0, 2, 3) if nchw else (0, 1, 2), dtype=np.float64)
+        return np.zeros(plan.weight_shape, plan.dtype), gb.astype(plan.dtype)
+    S = _slots(plan)
+    size = np.dtype(plan.dtype).itemsize
+    rows = _geometry(s.win, s.N, C, F, size)[0]
+    nv, ny, npatch = _scratch(s.win, s.N, C, F, size)
+    (parts,) = workspace.scratch(plan.dtype, (S, 16, C, F), key="slots")
+    (bias_parts,) = workspace.scratch(np.float64, (S, F), key="slot bias")
+    gemm = blas.gemm(plan.dtype)
+    win = plan.window
+
+    def piece(lo, hi, clock, tr):
+        V, Y, P = workspace.scratch(plan.dtype, (nv,), (ny,), (npatch,))
+        _kw.grad_w(
+            x,
+            nchw,
+            grad_out,
+            parts,
+            bias_parts,
+            win,
+            rows,
+            lo,
+            hi,
+            V,
+            Y,
+            P,
+            gemm,
+            clock,
+            tr,
+        )
+
+    run_pieces(plan, S, piece, x.nbytes + grad_out.nbytes, _kw.PHASES)
+    flat = parts.reshape(S, -1)
+    acc = np.empty(flat.shape[1], plan.dtype)
+    threads.parallel_for(
+        lambda a, b: _conv_kernels.sum_slots(flat, a, b, acc), acc.size, flat.nbytes
+    )
+    gw = np.empty((3, 3, C, F), plan.dtype)
+    _kw.grad_w_transform(acc.reshape(16, C, F), gw)
+    if nchw:
+        gw = np.ascontiguousarray(gw.transpose(3, 2, 0, 1))
+    gb = np.empty(F)
+    _conv_kernels.sum_slots(bias_parts, 0, F, gb)
+    return gw, gb.astype(plan.dtype)

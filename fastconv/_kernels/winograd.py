@@ -31,7 +31,7 @@ from numba import njit
 from .clock import now
 from .gemm import gemm
 
-__all__ = ["PHASES", "weight_transform", "forward"]
+__all__ = ["PHASES", "weight_transform", "forward", "grad_w", "grad_w_transform"]
 
 PHASES = ("transform in", "gemm", "transform out")
 
@@ -193,4 +193,122 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
         trace[0] += t_b - t_a
         trace[1] += t_c - t_b
         trace[2] += t_d - t_c
+# fmt: on
+
+
+# fmt: off
+@njit(cache=True, nogil=True)
+def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, blas, clock,
+           trace):
+    """Run slots ``[item0, item1)`` of the grad_weight pass, F(3x3, 2x2).
+
+    ``dW (3x3) = G^T [ (A gy A^T) * (B^T d B) ] G`` per (c, f), summed over
+    the 2x2 tiles of grad_out and their 4x4 input patches d (the forward's
+    tiles): per position k of the 4x4 transform, ``parts[s, k] (C, F) +=
+    V[k].T (C, T) @ Y[k] (T, F)``, bands of `rows` tile rows over slot s's
+    samples ``[s*N//S, (s+1)*N//S)`` in order. :func:`grad_w_transform`
+    turns the summed parts into dW. ``bias_parts[s]`` (F,) sums grad_out
+    (float64). Scratch: V (16*T*C,), Y (16*T*F,), P (32*max(C, F),).
+    """
+    N, H, W = x.shape[0], win.H, win.W
+    C = x.shape[1] if nchw else x.shape[3]
+    F = gy.shape[1] if nchw else gy.shape[3]
+    OH, OW = win.OH, win.OW
+    TH, TW = (OH + 1) // 2, (OW + 1) // 2
+    S = parts.shape[0]
+    x2 = x.reshape(N * H * W, C)
+    g2 = gy.reshape(N * OH * OW, F)
+    for slot in range(item0, item1):
+        ps = parts[slot]
+        bs = bias_parts[slot]
+        ps[:] = 0
+        bs[:] = 0
+        psf = ps.reshape(ps.size)
+        n0, n1 = slot * N // S, (slot + 1) * N // S
+        for n in range(n0, n1):                 # grad_bias, in a fixed order
+            if nchw:
+                for f in range(F):
+                    for oh in range(OH):
+                        for ow in range(OW):
+                            bs[f] += gy[n, f, oh, ow]
+            else:
+                for p in range(n * OH * OW, (n + 1) * OH * OW):
+                    for f in range(F):
+                        bs[f] += g2[p, f]
+        g0 = n0 * TH
+        while g0 < n1 * TH:
+            t_a = now(clock)
+            g1 = min(g0 + rows, n1 * TH)
+            T = (g1 - g0) * TW
+            V2 = V[: 16 * T * C].reshape(16 * T, C)
+            Y2 = Y[: 16 * T * F].reshape(16 * T, F)
+            d2 = P[: 16 * C].reshape(16, C)
+            u2 = P[16 * C: 32 * C].reshape(16, C)
+            e2 = P[: 4 * F].reshape(4, F)       # the 2x2 grad_out tile
+            h2 = P[4 * F: 12 * F].reshape(8, F)     # A g, (4, 2)
+            for gr in range(g0, g1):
+                n = gr // TH
+                th = gr - n * TH
+                for tw in range(TW):
+                    tile = (gr - g0) * TW + tw
+                    _transform_in(x, x2, nchw, n, 2 * th - win.top, 2 * tw - win.left,
+                                  H, W, C, d2, u2, V2, T, tile)
+                    for i in range(2):          # the tile of grad_out, zero outside
+                        for j in range(2):
+                            oh, ow = 2 * th + i, 2 * tw + j
+                            if oh < OH and ow < OW and nchw:
+                                for f in range(F):
+                                    e2[2 * i + j, f] = gy[n, f, oh, ow]
+                            elif oh < OH and ow < OW:
+                                p = (n * OH + oh) * OW + ow
+                                for f in range(F):
+                                    e2[2 * i + j, f] = g2[p, f]
+                            else:
+                                for f in range(F):
+                                    e2[2 * i + j, f] = 0
+                    for j in range(2):          # h = A e, column j
+                        for f in range(F):
+                            a0, a1 = e2[j, f], e2[2 + j, f]
+                            h2[j, f] = a0
+                            h2[2 + j, f] = a0 + a1
+                            h2[4 + j, f] = a0 - a1
+                            h2[6 + j, f] = -a1
+                    for i in range(4):          # Y = h A^T, row i
+                        k = 4 * i * T + tile
+                        for f in range(F):
+                            a0, a1 = h2[2 * i, f], h2[2 * i + 1, f]
+                            Y2[k, f] = a0
+                            Y2[k + T, f] = a0 + a1
+                            Y2[k + 2 * T, f] = a0 - a1
+                            Y2[k + 3 * T, f] = -a1
+            t_b = now(clock)
+            Vf = V[: 16 * T * C]
+            Yf = Y[: 16 * T * F]
+            for k in range(16):
+                gemm(blas[0], blas[1], True, False, C, F, T, Vf, k * T * C, C, Yf,
+                     k * T * F, F, 1.0, psf, k * C * F, F)
+            trace[0] += t_b - t_a
+            trace[1] += now(clock) - t_b
+            g0 = g1
+
+
+@njit(cache=True, nogil=True)
+def grad_w_transform(acc, gw):
+    """Transform the summed parts acc (16, C, F) into gw (3, 3, C, F): G^T acc G."""
+    C, F = acc.shape[1], acc.shape[2]
+    t = np.empty((12, F), acc.dtype)
+    for c in range(C):
+        for a in range(4):                  # t = acc G, row a
+            for f in range(F):
+                m0, m1 = acc[4 * a, c, f], acc[4 * a + 1, c, f]
+                m2, m3 = acc[4 * a + 2, c, f], acc[4 * a + 3, c, f]
+                t[3 * a, f] = m0 + 0.5 * (m1 + m2)
+                t[3 * a + 1, f] = 0.5 * (m1 - m2)
+                t[3 * a + 2, f] = 0.5 * (m1 + m2) + m3
+        for j in range(3):                  # gw = G^T t, column j
+            for f in range(F):
+                t0, t1, t2, t3 = t[j, f], t[3 + j, f], t[6 + j, f], t[9 + j, f]
+                gw[0, j, c, f] = t0 + 0.5 * (t1 + t2)
+                gw[1, j, c, f] = 0.5 * (t1 - t2)
+                gw[2, j, c, f] = 0.5 * (t1 + t2) + t3
 # fmt: on
