@@ -52,6 +52,7 @@ CASES = [
     ("four-tuple", 2, 2, 5, 5, 2, 3, 3, 1, (2, 0, 1, 3), 1, 1),  # asymmetric padding
     ("kernel=input", 2, 3, 4, 4, 5, 4, 4, 1, 0, 1, 1),  # a single output pixel
     ("dilated", 1, 2, 9, 9, 2, 3, 3, 2, 1, 3, 1),
+    ("dilated-2x1", 2, 3, 9, 8, 4, 3, 3, 1, (2, 1), (2, 1), 1),  # Winograd's phases
     ("empty-batch", 0, 3, 5, 5, 2, 3, 3, 1, 1, 1, 1),  # N = 0
     ("single-pixel", 3, 1, 1, 1, 2, 1, 1, 1, 0, 1, 1),
     ("no-filters", 2, 3, 4, 4, 0, 3, 3, 1, 0, 1, 1),  # F = 0

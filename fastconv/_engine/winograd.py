@@ -1,9 +1,9 @@
 """Running the passes of a plan whose algorithm is "winograd-2x2".
 
 Winograd F(2x2, 3x3) (:mod:`fastconv._kernels.winograd`): 3x3, stride 1,
-dilation 1, groups 1, both layouts. The forward pass, grad_x (the
+groups 1, any dilation, both layouts. The forward pass, grad_x (the
 convolution of grad_out with the flipped, transposed weight, padded by
-``2 - padding``: every side's padding at most 2) and grad_weight
+``2*dilation - padding``: every side's padding at most 2*dilation) and grad_weight
 (F(3x3, 2x2) over the same tiles: slots of samples, as im2col's). Items:
 bands of tile rows over the batch, at least 128 tiles (the GEMMs' rows)
 and, beyond that, as many as keep the band's transforms (V and M, 16 x T x
@@ -36,10 +36,10 @@ _MIN_TILES = 128
 def applies(shapes):
     """Whether the layer is one Winograd F(2x2, 3x3) runs (None) or why not."""
     w = shapes.win
-    if (w.KH, w.KW, w.sh, w.sw, w.dh, w.dw) != (3, 3, 1, 1, 1, 1):
+    if (w.KH, w.KW, w.sh, w.sw) != (3, 3, 1, 1):
         return (
-            f"it needs a 3x3 kernel with stride 1 and dilation 1, got kernel "
-            f"{(w.KH, w.KW)}, stride {(w.sh, w.sw)}, dilation {(w.dh, w.dw)}"
+            f"it needs a 3x3 kernel with stride 1, got kernel {(w.KH, w.KW)}, "
+            f"stride {(w.sh, w.sw)}"
         )
     if shapes.groups != 1:
         return f"it needs groups=1, got groups={shapes.groups}"
@@ -47,26 +47,32 @@ def applies(shapes):
 
 
 def grad_x_applies(shapes):
-    """Whether grad_x runs as a Winograd forward pass: padding at most 2 a side."""
+    """Whether grad_x runs as a Winograd forward pass: padding at most 2*dilation."""
     w = shapes.win
-    return max(w.top, w.bottom, w.left, w.right) <= 2 and w.OH > 0 and w.OW > 0
+    return (
+        max(w.top, w.bottom) <= 2 * w.dh
+        and max(w.left, w.right) <= 2 * w.dw
+        and w.OH > 0
+        and w.OW > 0
+    )
 
 
 def _grad_window(win):
-    pads = (2 - win.top, 2 - win.bottom, 2 - win.left, 2 - win.right)
-    return conv_window((win.OH, win.OW), (3, 3), 1, pads, 1)
+    dh, dw = win.dh, win.dw
+    pads = (2 * dh - win.top, 2 * dh - win.bottom, 2 * dw - win.left, 2 * dw - win.right)
+    return conv_window((win.OH, win.OW), (3, 3), 1, pads, (dh, dw))
 
 
 def _rows(win, C, F, itemsize):
     """Tile rows a band: at least _MIN_TILES tiles, more while V and M fit _BAND_BYTES."""
-    TW = max((win.OW + 1) // 2, 1)
+    TW = max(_kw.tiles(win.OW, win.dw), 1)
     per_row = 16 * TW * (C + F) * itemsize
     return max(-(-_MIN_TILES // TW), _BAND_BYTES // max(per_row, 1), 1)
 
 
 def _geometry(win, N, C, F, itemsize):
     """(rows a band, items) of a Winograd pass over window `win`, N samples."""
-    tile_rows = N * ((win.OH + 1) // 2)
+    tile_rows = N * _kw.tiles(win.OH, win.dh)
     rows = min(_rows(win, C, F, itemsize), max(tile_rows, 1))
     return rows, -(-tile_rows // rows)
 
@@ -97,7 +103,7 @@ def band_rows(plan, pass_):
 
 def _scratch(win, N, C, F, itemsize):
     rows = _geometry(win, N, C, F, itemsize)[0]
-    T = rows * ((win.OW + 1) // 2)
+    T = rows * _kw.tiles(win.OW, win.dw)
     return 16 * T * C, 16 * T * F, 32 * max(C, F)
 
 

@@ -31,7 +31,7 @@ from numba import njit
 from .clock import now
 from .gemm import gemm
 
-__all__ = ["PHASES", "weight_transform", "forward", "grad_w", "grad_w_transform"]
+__all__ = ["PHASES", "tiles", "weight_transform", "forward", "grad_w", "grad_w_transform"]
 
 PHASES = ("transform in", "gemm", "transform out")
 
@@ -68,18 +68,30 @@ def weight_transform(w, flip, U):
                 U[4 * a + 3, c, f] = t2
 
 
+@njit(cache=True)
+def tiles(n_out, d):
+    """Tiles along an axis of `n_out` outputs, dilation d: d phases of ceil(./2)."""
+    return d * ((-(-n_out // d) + 1) // 2)
+
+
+@njit(cache=True, inline="always")
+def _origin(t, per_phase, d):
+    """Return the first output of tile t along an axis (phase t // per_phase, step 2d)."""
+    return t // per_phase + 2 * d * (t % per_phase)
+
+
 # fmt: off
 @njit(cache=True, inline="always")
-def _transform_in(x, x2, nchw, n, ih0, iw0, H, W, C, d2, u2, V2, T, tile):
-    """V[k, tile, :] = (B^T d B)[k] of the 4x4 patch at (ih0, iw0) of sample n.
+def _transform_in(x, x2, nchw, n, ih0, iw0, dh, dw, H, W, C, d2, u2, V2, T, tile):
+    """V[k, tile, :] = (B^T d B)[k] of the 4x4 patch at (ih0, iw0), steps (dh, dw).
 
     The patch d (zero outside x) is gathered into d2 (16, C); u2 (16, C)
     holds B^T d; V2 is V (16, T, C) as (16*T, C).
     """
     for i in range(4):
-        ih = ih0 + i
+        ih = ih0 + i * dh
         for j in range(4):
-            iw = iw0 + j
+            iw = iw0 + j * dw
             if 0 <= ih < H and 0 <= iw < W and nchw:
                 for c in range(C):
                     d2[4 * i + j, c] = x[n, c, ih, iw]
@@ -115,7 +127,9 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
     """Run items ``[item0, item1)``: item t is the tile rows ``[t*rows, (t+1)*rows)``.
 
     Tile rows run over the batch: tile row r is row ``r % TH`` of sample
-    ``r // TH``, TH = ceil(OH/2). x (N, H, W, C) -> out (N, OH, OW, F), or
+    ``r // TH``, TH = tiles(OH, dh). With dilation d, an axis is d phases
+    (outputs o = phase + d*q), each cut into tiles of two outputs d apart,
+    whose patches take every d-th input. x (N, H, W, C) -> out (N, OH, OW, F), or
     with `nchw` x (N, C, H, W) -> out (N, F, OH, OW), gathered into and
     scattered from the same channels-innermost scratch; U
     (16, C, F) from weight_transform, or (16, F, C) used transposed if
@@ -126,7 +140,9 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
     C = x.shape[1] if nchw else x.shape[3]
     F = bias.shape[0]
     OH, OW = win.OH, win.OW
-    TH, TW = (OH + 1) // 2, (OW + 1) // 2
+    dh, dw = win.dh, win.dw
+    TH, TW = tiles(OH, dh), tiles(OW, dw)
+    PH, PW = TH // dh, TW // dw
     x2 = x.reshape(N * H * W, C)
     o2 = out.reshape(N * OH * OW, F)
     Uf = U.reshape(U.size)
@@ -142,9 +158,10 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
         for gr in range(g0, g1):
             n = gr // TH
             th = gr - n * TH
+            ih0 = _origin(th, PH, dh) - win.top
             for tw in range(TW):
-                _transform_in(x, x2, nchw, n, 2 * th - win.top, 2 * tw - win.left, H, W,
-                              C, d2, u2, V2, T, (gr - g0) * TW + tw)
+                _transform_in(x, x2, nchw, n, ih0, _origin(tw, PW, dw) - win.left, dh, dw,
+                              H, W, C, d2, u2, V2, T, (gr - g0) * TW + tw)
         t_b = now(clock)
         Vf = V[: 16 * T * C]
         Mf = M[: 16 * T * F]
@@ -166,25 +183,27 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
                         m2, m3 = M2[k + 8 * T, f], M2[k + 12 * T, f]
                         s2[j, f] = m0 + m1 + m2
                         s2[4 + j, f] = m1 - m2 - m3
+                ow = _origin(tw, PW, dw)
+                if ow >= OW:
+                    continue
                 for i in range(2):              # y = s A, row i, plus the bias
-                    oh = 2 * th + i
+                    oh = _origin(th, PH, dh) + i * dh
                     if oh >= OH:
                         continue
-                    p = (n * OH + oh) * OW + 2 * tw
-                    ow = 2 * tw
+                    p = (n * OH + oh) * OW + ow
                     if nchw:
                         for f in range(F):
                             a0, a1 = s2[4 * i, f], s2[4 * i + 1, f]
                             a2, a3 = s2[4 * i + 2, f], s2[4 * i + 3, f]
                             out[n, f, oh, ow] = bias[f] + (a0 + a1 + a2)
-                            if ow + 1 < OW:
-                                out[n, f, oh, ow + 1] = bias[f] + (a1 - a2 - a3)
-                    elif ow + 1 < OW:
+                            if ow + dw < OW:
+                                out[n, f, oh, ow + dw] = bias[f] + (a1 - a2 - a3)
+                    elif ow + dw < OW:
                         for f in range(F):
                             a0, a1 = s2[4 * i, f], s2[4 * i + 1, f]
                             a2, a3 = s2[4 * i + 2, f], s2[4 * i + 3, f]
                             o2[p, f] = bias[f] + (a0 + a1 + a2)
-                            o2[p + 1, f] = bias[f] + (a1 - a2 - a3)
+                            o2[p + dw, f] = bias[f] + (a1 - a2 - a3)
                     else:
                         for f in range(F):
                             a0, a1, a2 = s2[4 * i, f], s2[4 * i + 1, f], s2[4 * i + 2, f]
@@ -214,7 +233,9 @@ def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, bla
     C = x.shape[1] if nchw else x.shape[3]
     F = gy.shape[1] if nchw else gy.shape[3]
     OH, OW = win.OH, win.OW
-    TH, TW = (OH + 1) // 2, (OW + 1) // 2
+    dh, dw = win.dh, win.dw
+    TH, TW = tiles(OH, dh), tiles(OW, dw)
+    PH, PW = TH // dh, TW // dw
     S = parts.shape[0]
     x2 = x.reshape(N * H * W, C)
     g2 = gy.reshape(N * OH * OW, F)
@@ -249,13 +270,15 @@ def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, bla
             for gr in range(g0, g1):
                 n = gr // TH
                 th = gr - n * TH
+                oh0 = _origin(th, PH, dh)
                 for tw in range(TW):
                     tile = (gr - g0) * TW + tw
-                    _transform_in(x, x2, nchw, n, 2 * th - win.top, 2 * tw - win.left,
+                    ow0 = _origin(tw, PW, dw)
+                    _transform_in(x, x2, nchw, n, oh0 - win.top, ow0 - win.left, dh, dw,
                                   H, W, C, d2, u2, V2, T, tile)
                     for i in range(2):          # the tile of grad_out, zero outside
                         for j in range(2):
-                            oh, ow = 2 * th + i, 2 * tw + j
+                            oh, ow = oh0 + i * dh, ow0 + j * dw
                             if oh < OH and ow < OW and nchw:
                                 for f in range(F):
                                     e2[2 * i + j, f] = gy[n, f, oh, ow]
