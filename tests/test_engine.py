@@ -367,6 +367,41 @@ def test_results_do_not_depend_on_the_number_of_threads(layout, shape):
             assert_same(a, e)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize(
+    "algorithm, groups, C, N",
+    [
+        ("winograd-2x2", 1, 8, 5),
+        ("winograd-2x2", 1, 8, 1),
+        ("direct", 8, 8, 5),
+        ("direct", 8, 8, 1),
+        ("direct", 2, 8, 5),
+        ("im2col", 1, 2, 5),
+    ],
+    ids=["winograd", "winograd-N=1", "depthwise", "depthwise-N=1", "grouped", "planar"],
+)
+def test_every_algorithm_is_thread_count_independent(layout, algorithm, groups, C, N):
+    side = 128 if N > 1 else 256  # enough bytes to split into pieces
+    x, w, b = _conv_problem(
+        layout, np.float32, N=N, C=C, H=side, W=side, F=8, groups=groups, seed=4
+    )
+    kw = dict(padding=1, groups=groups, algorithm=algorithm)
+    p = fastconv.plan_conv2d(x.shape, w.shape, x.dtype, layout=layout, **kw)
+    assert set(p.passes.values()) <= {algorithm, "im2col"}
+    nbytes = x.nbytes + int(np.prod(p.out_shape)) * 4
+    assert p.parallel and len(threads.split(plan.pass_items(p, "forward"), nbytes, 3)) > 2
+    runs = []
+    for n in (1, 2, 3):
+        previous = threads.set_num_threads(n)
+        try:
+            runs.append(_all_passes(x, w, b, layout, **kw))
+        finally:
+            threads.set_num_threads(previous)
+    for other in runs[1:]:
+        for a, e in zip(other, runs[0]):
+            assert_same(a, e)
+
+
 def test_a_single_sample_is_split_across_the_threads():
     p = fastconv.plan_conv2d((1, 32, 64, 64), (32, 32, 3, 3), np.float32, padding=1)
     assert p.items > 1 and p.parallel  # N = 1 still gives every core a piece

@@ -25,7 +25,15 @@ from .._kernels import direct_nhwc as _kh
 from . import blas, threads, trace, workspace
 from .geometry import conv_window
 
-__all__ = ["forward", "grad_x", "grad_w", "items", "scratch_elems", "run_pieces"]
+__all__ = [
+    "forward",
+    "grad_x",
+    "grad_w",
+    "items",
+    "scratch_elems",
+    "run_pieces",
+    "describe_nhwc",
+]
 
 
 def items(plan):
@@ -40,6 +48,20 @@ def items(plan):
         return s.N * s.win.OH, 0, slots
     blocks = -(-s.Fg // _k.FILTER_BLOCK)
     return s.N * s.groups * blocks, s.N * s.groups, s.F
+
+
+def describe_nhwc(plan, pass_):
+    """Say what an item of an NHWC direct pass is, and which kernel runs it."""
+    if pass_ == "grad_w":
+        kind = "blocked depthwise 3x3" if _depthwise_3x3(plan) else "along the channels"
+        return f"slots of samples, {kind}"
+    if pass_ == "forward" and _depthwise_3x3(plan):
+        return "output rows, blocked depthwise 3x3"
+    if pass_ == "grad_x" and _grad_x_window(plan) is not None:
+        return "rows of grad_x, blocked depthwise 3x3 on the flipped weight"
+    if plan.groups > 1:
+        return "samples, along the groups"
+    return "output rows, along the filters"
 
 
 def _depthwise_3x3(plan):

@@ -263,6 +263,9 @@ def _describe(plan, pass_):
     alg = plan.passes[pass_]
     K = s.Cg * w.KH * w.KW
     tiles = -(-w.OH // plan.tile_rows) if w.OH else 0
+    if alg == "direct" and plan.layout == "NHWC":
+        n = direct.items(plan)[algorithms.PASSES.index(pass_)]
+        return f"direct, {n} items ({direct.describe_nhwc(plan, pass_)})"
     if alg == "direct":
         fwd, gx, gw = direct.items(plan)
         what = {
