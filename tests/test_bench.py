@@ -290,6 +290,17 @@ def test_profile_of_a_direct_plan_shows_its_phases():
     assert phases["taps"] > 0 and phases["planes"] > 0
 
 
+def test_profile_command_forces_an_algorithm(capsys):
+    argv = ["--layer", "depthwise-3x3", "--rounds", "1", "--dtype", "float32"]
+    assert _profile.run(_parse(_profile, argv + ["--algorithm", "im2col"])) == 0
+    out = capsys.readouterr().out
+    assert "forward: im2col" in out and "grad_w:  im2col" in out, out
+    with pytest.raises(SystemExit, match="winograd-2x2' does not apply"):
+        _profile.run(_parse(_profile, argv + ["--algorithm", "winograd-2x2"]))
+    with pytest.raises(SystemExit, match="applies to convolutions"):
+        _profile.run(_parse(_profile, ["--layer", "max-2s2", "--algorithm", "im2col"]))
+
+
 def test_profile_command_prints_the_plan(capsys):
     assert (
         _profile.run(

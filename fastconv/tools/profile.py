@@ -15,6 +15,7 @@ import numpy as np
 
 import fastconv
 
+from .._engine import algorithms as _algorithms
 from .._engine import trace as _trace
 from .._engine.plan import plan_pool
 from . import peers
@@ -25,7 +26,7 @@ from .options import positive_int as _positive_int
 __all__ = ["profile_layer", "layer_plan", "format_profile", "add_arguments", "run"]
 
 
-def layer_plan(layer, dtype, layout):
+def layer_plan(layer, dtype, layout, algorithm="auto"):
     """Return the plan fastconv runs for `layer` (a ConvPlan or PoolPlan)."""
     if layer.kind == "conv":
         return fastconv.plan_conv2d(
@@ -33,6 +34,7 @@ def layer_plan(layer, dtype, layout):
             layer.weight_shape(layout),
             dtype,
             layout=layout,
+            algorithm=algorithm,
             **layer.kwargs(),
         )
     kw = layer.kwargs()
@@ -49,8 +51,12 @@ def layer_plan(layer, dtype, layout):
     )
 
 
-def profile_layer(layer, dtype=np.float64, layout="NCHW", backward=False, rounds=7):
+def profile_layer(
+    layer, dtype=np.float64, layout="NCHW", backward=False, rounds=7, algorithm="auto"
+):
     """Median seconds per phase of one layer's forward (or backward) pass.
+
+    `algorithm` (convolutions only) is passed to fastconv as ``algorithm=``.
 
     Returns
     -------
@@ -58,6 +64,8 @@ def profile_layer(layer, dtype=np.float64, layout="NCHW", backward=False, rounds
         plus "other" (the call's time outside any phase) and "total".
     """
     spec = layer.spec(layout, np.dtype(dtype).name)
+    if layer.kind == "conv":
+        spec = dict(spec, kwargs=dict(spec["kwargs"], algorithm=algorithm))
     fwd, bwd = peers.fastconv_calls(spec, *peers.make_inputs(spec))
     fn = bwd if backward else fwd
     t0 = time.perf_counter()
@@ -139,15 +147,29 @@ def add_arguments(parser):
         "--backward", action="store_true", help="profile the backward pass"
     )
     parser.add_argument("--rounds", type=_positive_int, default=7)
+    parser.add_argument(
+        "--algorithm",
+        choices=_algorithms.NAMES,
+        default="auto",
+        help="force a convolution algorithm (default: what auto picks)",
+    )
     parser.add_argument("--plot", metavar="PATH.png", help="also draw the phases")
 
 
 def run(args):
     """Run ``python -m fastconv profile``; return the exit status."""
     dtype = np.dtype(args.dtype)
-    phases = profile_layer(args.layer, dtype, args.layout, args.backward, args.rounds)
+    if args.layer.kind != "conv" and args.algorithm != "auto":
+        raise SystemExit(f"--algorithm applies to convolutions, not {args.layer.name}")
+    try:
+        plan = layer_plan(args.layer, dtype, args.layout, args.algorithm)
+    except ValueError as e:  # an algorithm that does not apply to the layer
+        raise SystemExit(f"{args.layer.name}: {e}") from None
+    phases = profile_layer(
+        args.layer, dtype, args.layout, args.backward, args.rounds, args.algorithm
+    )
     lines = format_profile(args.layer, phases, dtype, args.layout, args.backward)
-    print(repr(layer_plan(args.layer, dtype, args.layout)))
+    print(repr(plan))
     print()
     print("\n".join(lines))
     if args.plot:
