@@ -74,8 +74,6 @@ def forward(plan, x, weight, bias):
         return out
     kernel = _FORWARD[plan.layout]
     gemm = blas.gemm(plan.dtype)
-    clock = trace.kernel_clock()
-    traces = trace.kernel_traces(threads.get_num_threads(), len(_k.FORWARD_PHASES))
     has_bias = bias is not None
     b = bias if has_bias else out.reshape(-1)[:1]  # unused placeholder
     win, groups, rows = plan.window, plan.groups, plan.tile_rows
@@ -89,7 +87,7 @@ def forward(plan, x, weight, bias):
 
     extra = (plan.planar,) if plan.layout == "NHWC" else ()
 
-    def piece(i, lo, hi):
+    def piece(lo, hi, clock, tr):
         kernel(
             x,
             weight,
@@ -104,14 +102,11 @@ def forward(plan, x, weight, bias):
             _columns(plan)[0],
             gemm,
             clock,
-            traces[i],
+            tr,
             *extra,
         )
 
-    work = x.nbytes + out.nbytes if plan.parallel else 0
-    with blas.hold():
-        pieces = threads.run(piece, plan.items, work)
-    trace.add_kernel_phases(_k.FORWARD_PHASES, traces, pieces)
+    threads.run_pieces(plan, plan.items, piece, x.nbytes + out.nbytes, _k.FORWARD_PHASES)
     return out
 
 
@@ -158,12 +153,10 @@ def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw):
     if (want_gx and grad_x.size) or (want_gw and parts.size):
         kernel = _BACKWARD[plan.layout]
         gemm = blas.gemm(plan.dtype)
-        clock = trace.kernel_clock()
-        traces = trace.kernel_traces(threads.get_num_threads(), len(_k.BACKWARD_PHASES))
         groups, rows, units = plan.groups, plan.tile_rows, plan.units
         extra = (plan.planar,) if plan.layout == "NHWC" else ()
 
-        def piece(i, lo, hi):
+        def piece(lo, hi, clock, tr):
             cols, scratch = _columns(plan, plan.unit_scratch)
             kernel(
                 grad_out,
@@ -184,14 +177,12 @@ def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw):
                 scratch,
                 gemm,
                 clock,
-                traces[i],
+                tr,
                 *extra,
             )
 
-        work = 2 * x.nbytes + grad_out.nbytes if plan.parallel else 0
-        with blas.hold():
-            pieces = threads.run(piece, plan.slots * units, work)
-        trace.add_kernel_phases(_k.BACKWARD_PHASES, traces, pieces)
+        work = 2 * x.nbytes + grad_out.nbytes
+        threads.run_pieces(plan, plan.slots * units, piece, work, _k.BACKWARD_PHASES)
     else:
         parts[...] = 0
         bias_parts[...] = 0

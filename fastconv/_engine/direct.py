@@ -22,7 +22,7 @@ from .._kernels import conv as _conv_kernels
 from .._kernels import depthwise_nhwc as _kd
 from .._kernels import direct as _k
 from .._kernels import direct_nhwc as _kh
-from . import blas, threads, trace, workspace
+from . import blas, threads, workspace
 from .geometry import conv_window
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
     "grad_w",
     "items",
     "scratch_elems",
-    "run_pieces",
     "describe_nhwc",
 ]
 
@@ -110,7 +109,9 @@ def _run_depthwise(plan, x, wz, bias, out, win):
     def piece(lo, hi, clock, tr):
         fn(x, wz, bias, out, win, lo, hi, clock, tr)
 
-    run_pieces(plan, x.shape[0] * win.OH, piece, x.nbytes + out.nbytes, _kh.PHASES)
+    threads.run_pieces(
+        plan, x.shape[0] * win.OH, piece, x.nbytes + out.nbytes, _kh.PHASES
+    )
     return out
 
 
@@ -132,23 +133,6 @@ def scratch_elems(plan):
 def _buffers(plan):
     planes, grid = scratch_elems(plan)
     return workspace.scratch(plan.dtype, (max(planes, 1),), (max(grid, 1),))
-
-
-def run_pieces(plan, n_items, fn, nbytes, phases=_k.PHASES):
-    """Run ``fn(lo, hi, clock, trace)`` over `n_items` on the engine's threads.
-
-    BLAS is held at one thread meanwhile; each piece's phase times go to
-    the profiler under `phases`.
-    """
-    traces = trace.kernel_traces(threads.get_num_threads(), len(phases))
-    clock = trace.kernel_clock()
-    with blas.hold():
-        pieces = threads.run(
-            lambda i, lo, hi: fn(lo, hi, clock, traces[i]),
-            n_items,
-            nbytes if plan.parallel else 0,
-        )
-    trace.add_kernel_phases(phases, traces, pieces)
 
 
 def _transposed(plan, weight):
@@ -175,7 +159,7 @@ def forward(plan, x, weight, bias):
             x, weight, b, has_bias, out, win, pl, groups, lo, hi, P, G, clock, tr
         )
 
-    run_pieces(plan, items(plan)[0], piece, x.nbytes + out.nbytes)
+    threads.run_pieces(plan, items(plan)[0], piece, x.nbytes + out.nbytes, _k.PHASES)
     return out
 
 
@@ -198,7 +182,9 @@ def grad_x(plan, grad_out, weight):
                 grad_out, wt, gx, plan.window, plan.groups, lo, hi, gt, acc, clock, tr
             )
 
-        run_pieces(plan, items(plan)[1], piece_h, gx.nbytes + grad_out.nbytes, _kh.PHASES)
+        threads.run_pieces(
+            plan, items(plan)[1], piece_h, gx.nbytes + grad_out.nbytes, _kh.PHASES
+        )
         return gx
     win, pl, groups = plan.window, plan.planes, plan.groups
 
@@ -206,7 +192,9 @@ def grad_x(plan, grad_out, weight):
         P, G = _buffers(plan)
         _k.grad_x_nchw(grad_out, weight, gx, win, pl, groups, lo, hi, P, G, clock, tr)
 
-    run_pieces(plan, items(plan)[1], piece, gx.nbytes + grad_out.nbytes)
+    threads.run_pieces(
+        plan, items(plan)[1], piece, gx.nbytes + grad_out.nbytes, _k.PHASES
+    )
     return gx
 
 
@@ -227,7 +215,9 @@ def grad_w(plan, grad_out, x):
                 grad_out, x, gw, gb, win, pl, groups, lo, hi, P, G, ones, gemm, clock, tr
             )
 
-        run_pieces(plan, items(plan)[2], piece, x.nbytes + grad_out.nbytes)
+        threads.run_pieces(
+            plan, items(plan)[2], piece, x.nbytes + grad_out.nbytes, _k.PHASES
+        )
     elif gb.size:
         gb[:] = grad_out.sum(axis=(0, 2, 3), dtype=np.float64)
     return gw, gb.astype(plan.dtype)
@@ -253,7 +243,7 @@ def _forward_nhwc(plan, x, weight, bias, out):
         def piece(lo, hi, clock, tr):
             _kh.forward_filters(x, weight, b, has_bias, out, win, lo, hi, clock, tr)
 
-    run_pieces(plan, items(plan)[0], piece, x.nbytes + out.nbytes, _kh.PHASES)
+    threads.run_pieces(plan, items(plan)[0], piece, x.nbytes + out.nbytes, _kh.PHASES)
     return out
 
 
@@ -293,7 +283,7 @@ def _grad_w_nhwc(plan, grad_out, x):
         def piece(lo, hi, clock, tr):
             _kh.grad_w_filters(grad_out, x, parts, bias_parts, win, lo, hi, clock, tr)
 
-    run_pieces(plan, S, piece, x.nbytes + grad_out.nbytes, _kh.PHASES)
+    threads.run_pieces(plan, S, piece, x.nbytes + grad_out.nbytes, _kh.PHASES)
     flat = np.empty(parts.shape[1], plan.dtype)
     threads.parallel_for(
         lambda a, b: _conv_kernels.sum_slots(parts, a, b, flat), flat.size, parts.nbytes
@@ -317,7 +307,7 @@ def _grad_w_depthwise(plan, grad_out, x, S):
     def piece(lo, hi, clock, tr):
         fn(grad_out, x, parts, bias_parts, plan.window, lo, hi, clock, tr)
 
-    run_pieces(plan, S, piece, x.nbytes + grad_out.nbytes, _kh.PHASES)
+    threads.run_pieces(plan, S, piece, x.nbytes + grad_out.nbytes, _kh.PHASES)
     flat = np.empty(9 * C, plan.dtype)
     _conv_kernels.sum_slots(parts, 0, 9 * C, flat)
     gb = np.empty(C)

@@ -17,9 +17,17 @@ import concurrent.futures
 import numbers
 import threading
 
+from . import blas, trace
 from .cpu import usable_cores
 
-__all__ = ["get_num_threads", "set_num_threads", "run", "split", "parallel_for"]
+__all__ = [
+    "get_num_threads",
+    "set_num_threads",
+    "run",
+    "split",
+    "parallel_for",
+    "run_pieces",
+]
 
 #: Work (in bytes touched) below which splitting costs more than it saves.
 MIN_BYTES = 1 << 20
@@ -108,3 +116,22 @@ def run(fn, n, nbytes):
 def parallel_for(fn, n, nbytes):
     """Call ``fn(lo, hi)`` over pieces covering ``range(n)`` (see :func:`run`)."""
     run(lambda piece, lo, hi: fn(lo, hi), n, nbytes)
+
+
+def run_pieces(plan, n_items, fn, nbytes, phases):
+    """Run a plan's kernel, ``fn(lo, hi, clock, trace)``, over `n_items` items.
+
+    The items go to the threads as :func:`run` cuts them (`nbytes` touched,
+    none when the plan is too small to split), with numpy's BLAS held at
+    one thread meanwhile; each piece's phase times (``trace[k]`` for
+    ``phases[k]``) go to the profiler.
+    """
+    traces = trace.kernel_traces(get_num_threads(), len(phases))
+    clock = trace.kernel_clock()
+    with blas.hold():
+        pieces = run(
+            lambda i, lo, hi: fn(lo, hi, clock, traces[i]),
+            n_items,
+            nbytes if plan.parallel else 0,
+        )
+    trace.add_kernel_phases(phases, traces, pieces)

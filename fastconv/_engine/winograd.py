@@ -15,7 +15,6 @@ import numpy as np
 from .._kernels import conv as _conv_kernels
 from .._kernels import winograd as _kw
 from . import blas, threads, workspace
-from .direct import run_pieces
 from .geometry import conv_window
 
 __all__ = [
@@ -136,7 +135,7 @@ def _run(plan, x, weight, flip, bias, out, win):
             x, nchw, U, flip, bias, out, win, rows, lo, hi, V, M, P, gemm, clock, tr
         )
 
-    run_pieces(plan, bands, piece, x.nbytes + out.nbytes, _kw.PHASES)
+    threads.run_pieces(plan, bands, piece, x.nbytes + out.nbytes, _kw.PHASES)
     return out
 
 
@@ -196,7 +195,7 @@ def grad_w(plan, grad_out, x):
             tr,
         )
 
-    run_pieces(plan, S, piece, x.nbytes + grad_out.nbytes, _kw.PHASES)
+    threads.run_pieces(plan, S, piece, x.nbytes + grad_out.nbytes, _kw.PHASES)
     flat = parts.reshape(S, -1)
     acc = np.empty(flat.shape[1], plan.dtype)
     threads.parallel_for(
