@@ -82,29 +82,8 @@ def _plan(
     if grad_out is not None:
         arrays.append(as_real_array(grad_out, "grad_out"))
     dtype = np.result_type(*arrays)
-    plan = cached(
-        "conv",
-        lambda: plan_conv(
-            x.shape,
-            weight.shape,
-            dtype,
-            stride,
-            padding,
-            dilation,
-            groups,
-            layout,
-            algorithm,
-        ),
-        x.shape,
-        weight.shape,
-        dtype,
-        stride,
-        padding,
-        dilation,
-        groups,
-        layout,
-        algorithm,
-    )
+    args = (x.shape, weight.shape, dtype, stride, padding, dilation, groups, layout)
+    plan = cached("conv", lambda: plan_conv(*args, algorithm), *args, algorithm)
     return plan, x, weight
 
 

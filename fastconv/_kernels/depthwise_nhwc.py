@@ -32,6 +32,16 @@ __all__ = ["forward_3x3", "grad_w_3x3"]
 _FM = {"contract"}
 
 
+@njit(cache=True, inline="always")
+def _clamped_rows(n, ih, H, W):
+    """Return where input rows ih..ih+2 start in x's (N*H*W, C) view, clamped."""
+    return (
+        (n * H + min(max(ih, 0), H - 1)) * W,
+        (n * H + min(max(ih + 1, 0), H - 1)) * W,
+        (n * H + min(max(ih + 2, 0), H - 1)) * W,
+    )
+
+
 # fmt: off
 @njit(cache=True, inline="always", fastmath=_FM)
 def _row(w, a, s):
@@ -92,9 +102,7 @@ def _make(s):
             n = item // OH
             oh = item - n * OH
             ih = oh * win.sh - win.top
-            r0 = (n * H + min(max(ih, 0), H - 1)) * W
-            r1 = (n * H + min(max(ih + 1, 0), H - 1)) * W
-            r2 = (n * H + min(max(ih + 2, 0), H - 1)) * W
+            r0, r1, r2 = _clamped_rows(n, ih, H, W)
             m = (0 <= ih < H) + 2 * (0 <= ih + 1 < H) + 4 * (0 <= ih + 2 < H)
             wv = wz[m]
             p0 = (n * OH + oh) * OW
@@ -186,9 +194,7 @@ def _make_grad_w(s):
             for n in range(slot * N // S, (slot + 1) * N // S):
                 for oh in range(OH):
                     ih = oh * win.sh - win.top
-                    r0 = (n * H + min(max(ih, 0), H - 1)) * W
-                    r1 = (n * H + min(max(ih + 1, 0), H - 1)) * W
-                    r2 = (n * H + min(max(ih + 2, 0), H - 1)) * W
+                    r0, r1, r2 = _clamped_rows(n, ih, H, W)
                     k0 = 0 if 0 <= ih < H else 9
                     k1 = 3 if 0 <= ih + 1 < H else 9
                     k2 = 6 if 0 <= ih + 2 < H else 9

@@ -176,6 +176,9 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
             th = gr - n * TH
             for tw in range(TW):
                 tile = (gr - g0) * TW + tw
+                ow = _origin(tw, PW, dw)
+                if ow >= OW:                    # a tile past the end of a phase
+                    continue
                 for j in range(4):              # s = A^T m, column j
                     k = j * T + tile
                     for f in range(F):
@@ -183,9 +186,6 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
                         m2, m3 = M2[k + 8 * T, f], M2[k + 12 * T, f]
                         s2[j, f] = m0 + m1 + m2
                         s2[4 + j, f] = m1 - m2 - m3
-                ow = _origin(tw, PW, dw)
-                if ow >= OW:
-                    continue
                 for i in range(2):              # y = s A, row i, plus the bias
                     oh = _origin(th, PH, dh) + i * dh
                     if oh >= OH:
