@@ -118,7 +118,7 @@ def conv2d(
     algorithm : str
         "auto" (default: the plan picks per pass, see the README's
         "Algorithms"), or one of "im2col", "pointwise", "direct",
-        "winograd-2x2" to run it in every pass it implements. A ValueError
+        "winograd-2x2", "winograd-4x4" to run it in every pass it implements. A ValueError
         names the argument when the algorithm does not apply to the layer.
 
     Returns

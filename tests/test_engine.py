@@ -16,7 +16,7 @@ import threadpoolctl
 
 import fastconv
 from fastconv import naive
-from fastconv._engine import blas, plan, threads
+from fastconv._engine import algorithms, blas, plan, threads
 from fastconv._engine import workspace as _workspace
 from tests.helpers import DTYPES, LAYOUTS, assert_close, assert_same, randn, rng
 
@@ -66,15 +66,20 @@ def test_plan_runs_the_convolution_of_conv2d_bitwise(algorithm):
     assert_close(p.forward(x, w, b), naive.conv2d(x, w, b, stride=2, padding=1))
 
 
-def test_plan_describes_itself():
-    p = fastconv.plan_conv2d(
+def _resnet_nhwc_plan(dtype, algorithm="auto"):
+    """The plan of the suite's resnet-3x3 layer, NHWC."""
+    return fastconv.plan_conv2d(
         (8, 56, 56, 64),
         (3, 3, 64, 64),
-        np.float64,
+        dtype,
         padding=1,
         layout="NHWC",
-        algorithm="im2col",
+        algorithm=algorithm,
     )
+
+
+def test_plan_describes_itself():
+    p = _resnet_nhwc_plan(np.float64, "im2col")
     assert p.flops == 2 * 8 * 56 * 56 * 64 * 64 * 9
     assert p.backward_flops == 2 * p.flops
     assert p.dtype == np.float64 and p.result_dtype == np.float64
@@ -95,14 +100,63 @@ def test_plan_describes_itself():
 
 
 def test_plan_describes_each_pass_of_auto():
-    p = fastconv.plan_conv2d(
-        (8, 56, 56, 64), (3, 3, 64, 64), np.float32, padding=1, layout="NHWC"
-    )
-    assert set(p.passes.values()) == {"winograd-2x2"}
+    p = _resnet_nhwc_plan(np.float32)
+    assert set(p.passes.values()) == {"winograd-4x4"}
     text = repr(p)
-    assert "forward: winograd-2x2" in text and "grad_w:  winograd-2x2" in text, text
-    # 2x2 tiles: 8 samples x 28 rows of 28 tiles, in bands of 5 rows (>= 128 tiles)
-    assert "45 items (bands of 5 rows of 2x2 output tiles" in text, text
+    assert "forward: winograd-4x4" in text and "grad_w:  winograd-4x4" in text, text
+    assert "F(3x3, 4x4), 4 items (slots of samples)" in text, text
+    # 4x4 tiles: 8 samples x 14 rows of 14 tiles, in bands of 10 rows (>= 128 tiles)
+    assert "12 items (bands of 10 rows of 4x4 output tiles" in text, text
+    assert "36 GEMMs a band" in text, text
+    forced = _resnet_nhwc_plan(np.float32, "winograd-2x2")
+    # 2x2 tiles: 8 samples x 28 rows of 28 tiles, in bands of 5 rows
+    assert "45 items (bands of 5 rows of 2x2 output tiles" in repr(forced)
+
+
+def test_the_cost_model_counts_what_each_algorithm_does():
+    shapes = fastconv.plan_conv2d(
+        (8, 64, 56, 56), (32, 64, 3, 3), np.float32, padding=1
+    ).shapes
+    P = 8 * 56 * 56
+    # im2col: K = 64*9 = 576 deep columns; a 1 MiB-ish tile of them per GEMM
+    f = algorithms.features("im2col", shapes, np.float32, "forward")
+    per_tile = max(256, algorithms._TILE_BYTES // (576 * 4))
+    tiles = 8 * -(-56 * 56 // per_tile)
+    assert f == (1.0, P * 576 * 32, P * 576, tiles * 576 * 32)
+    # F(4x4, 3x3): 14 x 14 tiles a sample, 36 GEMMs of C x F
+    t = 8 * 14 * 14
+    f = algorithms.features("winograd-4x4", shapes, np.float32, "forward")
+    assert f == (1.0, 36 * t * 64 * 32, 36 * t * 64, 36 * t * 32, 36 * 64 * 32)
+    # grad_x swaps the roles of channels and filters; F(2x2): 28 x 28 tiles
+    t = 8 * 28 * 28
+    f = algorithms.features("winograd-2x2", shapes, np.float32, "grad_x")
+    assert f == (1.0, 16 * t * 32 * 64, 16 * t * 32, 16 * t * 64, 16 * 32 * 64)
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, dtype, want",
+    [
+        # large images: F(4x4, 3x3) measured fastest (README, "Algorithms")
+        ((8, 64, 56, 56), (64, 64, 3, 3), np.float32, "winograd-4x4"),
+        ((8, 64, 56, 56), (64, 64, 3, 3), np.float64, "winograd-4x4"),
+        # 256 channels: F(4x4) would be fastest, but its float32 error is
+        # too close to the tolerance, so auto keeps to F(2x2)
+        ((16, 256, 14, 14), (256, 256, 3, 3), np.float32, "winograd-2x2"),
+        ((16, 256, 14, 14), (256, 256, 3, 3), np.float64, "winograd-4x4"),
+        # 7x7 images of 512 channels: F(4x4)'s tiles waste 9 of every 16
+        # outputs and its weight transform is larger than x; F(2x2) measured
+        # fastest
+        ((8, 512, 7, 7), (512, 512, 3, 3), np.float64, "winograd-2x2"),
+        # three channels: GEMMs too thin for Winograd
+        ((8, 3, 32, 32), (32, 3, 3, 3), np.float32, "im2col"),
+    ],
+)
+def test_auto_chooses_by_cost_and_accuracy(x_shape, w_shape, dtype, want):
+    p = fastconv.plan_conv2d(x_shape, w_shape, dtype, padding=1)
+    assert p.passes["forward"] == want, p.passes
+    if want.startswith("winograd"):
+        # grad_weight: F(3x3, m x m), the forward's tiles
+        assert p.passes["grad_w"] == want
 
 
 def test_few_channel_nhwc_plans_build_planar_columns():
@@ -373,12 +427,23 @@ def test_results_do_not_depend_on_the_number_of_threads(layout, shape):
     [
         ("winograd-2x2", 1, 8, 5),
         ("winograd-2x2", 1, 8, 1),
+        ("winograd-4x4", 1, 8, 5),
+        ("winograd-4x4", 1, 8, 1),
         ("direct", 8, 8, 5),
         ("direct", 8, 8, 1),
         ("direct", 2, 8, 5),
         ("im2col", 1, 2, 5),
     ],
-    ids=["winograd", "winograd-N=1", "depthwise", "depthwise-N=1", "grouped", "planar"],
+    ids=[
+        "winograd",
+        "winograd-N=1",
+        "winograd-4x4",
+        "winograd-4x4-N=1",
+        "depthwise",
+        "depthwise-N=1",
+        "grouped",
+        "planar",
+    ],
 )
 def test_every_algorithm_is_thread_count_independent(layout, algorithm, groups, C, N):
     side = 128 if N > 1 else 256  # enough bytes to split into pieces

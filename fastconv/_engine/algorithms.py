@@ -14,17 +14,19 @@ layer.
 - "winograd-2x2": Winograd F(2x2, 3x3) (:mod:`fastconv._kernels.winograd`),
   16 GEMMs on transformed tiles; 3x3 stride-1 layers without groups, every
   pass (grad_weight as F(3x3, 2x2); grad_x where the padding is at most 2).
+- "winograd-4x4": Winograd F(4x4, 3x3), 36 GEMMs on transformed tiles; the
+  same layers and passes (grad_weight as F(3x3, 4x4)).
 """
 
 import numpy as np
 
-from . import winograd
+from . import cpu, winograd
 from .geometry import phase_planes
 
 __all__ = ["NAMES", "PASSES", "implements", "reason_not", "choose"]
 
 PASSES = ("forward", "grad_x", "grad_w")
-NAMES = ("auto", "im2col", "pointwise", "direct", "winograd-2x2")
+NAMES = ("auto", "im2col", "pointwise", "direct", "winograd-2x2", "winograd-4x4")
 
 
 def implements(name, shapes):
@@ -32,7 +34,7 @@ def implements(name, shapes):
     if name == "direct" and shapes.layout == "NHWC" and shapes.groups == 1:
         # along the filters: grad_x would be a reduction over them
         return ("forward", "grad_w")
-    if name == "winograd-2x2":
+    if name.startswith("winograd"):
         if winograd.grad_x_applies(shapes):
             return PASSES
         return ("forward", "grad_w")
@@ -55,9 +57,99 @@ def reason_not(name, shapes):
             f"{(win.KH, win.KW)}, stride {(win.sh, win.sw)}, padding "
             f"{(win.top, win.bottom, win.left, win.right)}"
         )
-    if name == "winograd-2x2":
+    if name.startswith("winograd"):
         return winograd.applies(shapes)
     return None
+
+
+# --------------------------------------------------------------------------
+# the cost model: im2col against Winograd for the forward pass and grad_x
+
+#: Fitted seconds per unit of each feature (:func:`features`), per dtype and
+#: layout: (im2col coefficients, Winograd coefficients, shared by both tile
+#: sizes). Fitted by ``python benchmarks/calibrate.py`` on the development
+#: machine (2-core Xeon, AVX-512), 2026-12-01; see the README, "Algorithms".
+COST = {
+    ("float32", "NCHW"): (
+        (6.780e-04, 3.388e-12, 2.683e-10, 8.319e-10),
+        (5.564e-04, 6.354e-12, 3.177e-10, 6.444e-10, 1.838e-09),
+    ),
+    ("float32", "NHWC"): (
+        (7.429e-04, 4.413e-12, 2.241e-10, 6.198e-10),
+        (2.895e-04, 6.300e-12, 0.000e00, 7.766e-10, 1.568e-09),
+    ),
+    ("float64", "NCHW"): (
+        (2.025e-04, 1.498e-11, 4.152e-10, 4.923e-10),
+        (2.673e-04, 1.887e-11, 1.071e-09, 4.302e-10, 1.940e-09),
+    ),
+    ("float64", "NHWC"): (
+        (3.963e-04, 1.675e-11, 2.821e-10, 2.074e-10),
+        (3.820e-04, 2.163e-11, 1.954e-10, 2.232e-10, 1.554e-09),
+    ),
+}
+
+# the im2col plan's tile of columns (fastconv._engine.plan.TILE_BYTES)
+_TILE_BYTES = cpu.l2_bytes() // 2
+
+#: Fewest channels and filters for Winograd: thinner GEMMs fall off the
+#: rate the model was fitted at (cifar-c1, C = 3, runs 2.5x slower).
+WINOGRAD_MIN_CHANNELS = 32
+
+#: Most channels (and filters) for F(4x4, 3x3) in float32: its error grows
+#: with them (deep-3x3, 256: 1.4e-05 of max|y|, against the tests' 2e-05).
+WINOGRAD_4X4_MAX_CHANNELS_F32 = 128
+
+
+def features(name, shapes, dtype, pass_):
+    """Return the cost model's counts for one pass (dotted with COST's coefficients).
+
+    im2col: (1, multiply-adds, column elements, weight elements read by the
+    tiles' GEMMs: the weight once a tile of about ``TILE_BYTES`` of columns).
+    Winograd F(m x m, 3x3), a = m + 2: (1, GEMM multiply-adds
+    a*a*tiles*C*F, input transform elements a*a*tiles*C, output transform
+    elements a*a*tiles*F, weight transform elements a*a*C*F). For grad_x, C
+    and F swap places.
+    """
+    win = shapes.win
+    OH, OW = (win.H, win.W) if pass_ == "grad_x" else (win.OH, win.OW)
+    C, F = (shapes.F, shapes.C) if pass_ == "grad_x" else (shapes.C, shapes.F)
+    P = OH * OW
+    if name == "im2col":
+        K = C // shapes.groups * win.KH * win.KW
+        per_tile = min(max(P, 1), max(256, _TILE_BYTES // (K * np.dtype(dtype).itemsize)))
+        tiles = shapes.N * -(-P // per_tile)
+        return (
+            1.0,
+            shapes.N * P * K * F / shapes.groups,
+            shapes.N * P * K,
+            tiles * K * F,
+        )
+    m = 4 if name == "winograd-4x4" else 2
+    a2 = (m + 2) ** 2
+    t = shapes.N * winograd.tiles(OH, win.dh, m) * winograd.tiles(OW, win.dw, m)
+    return (1.0, a2 * t * C * F, a2 * t * C, a2 * t * F, a2 * C * F)
+
+
+def cost(name, shapes, dtype, pass_):
+    """Return the predicted seconds of a pass by im2col or a Winograd algorithm."""
+    coef = COST[np.dtype(dtype).name, shapes.layout]
+    c = coef[0] if name == "im2col" else coef[1]
+    return float(np.dot(c, features(name, shapes, dtype, pass_)))
+
+
+def _winograd_candidates(shapes, dtype, pass_):
+    """Winograd algorithms "auto" may pick for this pass."""
+    if winograd.applies(shapes) is not None or pass_ not in implements(
+        "winograd-2x2", shapes
+    ):
+        return []
+    if min(shapes.C, shapes.F) < WINOGRAD_MIN_CHANNELS:
+        return []
+    names = ["winograd-2x2"]
+    big = max(shapes.C, shapes.F) > WINOGRAD_4X4_MAX_CHANNELS_F32
+    if pass_ in implements("winograd-4x4", shapes) and not (dtype == np.float32 and big):
+        names.append("winograd-4x4")
+    return names
 
 
 def _auto(shapes, dtype, pass_):
@@ -65,13 +157,15 @@ def _auto(shapes, dtype, pass_):
     win = shapes.win
     if _pointwise(win):
         return "pointwise"
-    if (
-        pass_ in implements("winograd-2x2", shapes)
-        and winograd.applies(shapes) is None
-        and min(shapes.C, shapes.F) >= 32
-    ):
-        # 2.25x fewer multiply-adds; the GEMMs need enough channels to run well
-        return "winograd-2x2"
+    wino = _winograd_candidates(shapes, dtype, pass_)
+    if wino and pass_ == "grad_w":
+        # F(3x3, m x m), 2.25x or 4x fewer multiply-adds than im2col's, its
+        # GEMMs those of the forward pass: the tile size the model picks there
+        return min(wino, key=lambda n: cost(n, shapes, dtype, "forward"))
+    if wino:
+        names = ["im2col", *wino]
+        # the cheapest by the cost model (COST)
+        return min(names, key=lambda n: cost(n, shapes, dtype, pass_))
     few = shapes.layout == "NCHW" and shapes.Fg <= 8 and shapes.Cg <= 4
     if few and (pass_ == "forward" or dtype == np.float32):
         # few filters and channels (lenet-c1): GEMMs of <= 8 rows, columns

@@ -269,4 +269,4 @@ def _backward_pointwise(plan, grad_out, x, weight, want_gx=True, want_gw=True):
 
 
 _FUSED = {"im2col": _backward_im2col, "pointwise": _backward_pointwise}
-_SEPARATE = {"direct": direct, "winograd-2x2": winograd}
+_SEPARATE = {"direct": direct, "winograd-2x2": winograd, "winograd-4x4": winograd}

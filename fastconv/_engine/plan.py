@@ -178,11 +178,17 @@ class ConvPlan:
         per_thread = self.cols_elems + self.unit_scratch
         if "direct" in self.passes.values():
             per_thread = max(per_thread, sum(direct.scratch_elems(self)))
-        if "winograd-2x2" in self.passes.values():
+        if any(a.startswith("winograd") for a in self.passes.values()):
             per_thread = max(per_thread, sum(winograd.scratch_elems(self)))
-        if self.passes["grad_w"] == "winograd-2x2":  # (16, C, F) sums a slot
-            partial = max(partial, 16 * shapes.C * shapes.F + shapes.F)
-        self.workspace_bytes = (threads * per_thread + self.slots * partial) * itemsize
+        shared = 0
+        if self.passes["grad_w"].startswith("winograd"):  # (a*a, C, F) sums a slot
+            a2 = (winograd.tile_size(self, "grad_w") + 2) ** 2
+            partial = max(partial, a2 * shapes.C * shapes.F + shapes.F)
+        if any(a.startswith("winograd") for a in self.passes.values()):
+            shared = 36 * shapes.C * shapes.F  # the transformed weight, at most
+        self.workspace_bytes = (
+            threads * per_thread + self.slots * partial + shared
+        ) * itemsize
         self.flops = shapes.flops
         self.parallel = self.flops >= MIN_PARALLEL_FLOPS
 
@@ -274,14 +280,15 @@ def _describe(plan, pass_):
             "grad_w": f"{gw} items (one filter over the batch, dots by BLAS)",
         }[pass_]
         return f"direct, {what}"
-    if alg == "winograd-2x2":
-        n = winograd.items(plan)[algorithms.PASSES.index(pass_)]
+    if alg.startswith("winograd"):
+        n = winograd.items(plan, pass_)
+        m = winograd.tile_size(plan, pass_)
         if pass_ == "grad_w":
-            return f"winograd-2x2 F(3x3, 2x2), {n} items (slots of samples)"
+            return f"{alg} F(3x3, {m}x{m}), {n} items (slots of samples)"
         rows = winograd.band_rows(plan, pass_)
         return (
-            f"winograd-2x2, {n} items (bands of {rows} rows of 2x2 output tiles "
-            f"over the batch); 16 GEMMs a band"
+            f"{alg}, {n} items (bands of {rows} rows of {m}x{m} output tiles "
+            f"over the batch); {(m + 2) ** 2} GEMMs a band"
         )
     if alg == "pointwise":
         if pass_ == "forward":
@@ -319,8 +326,8 @@ def pass_items(plan, pass_):
     alg = plan.passes[pass_]
     if alg == "direct":
         return direct.items(plan)[algorithms.PASSES.index(pass_)]
-    if alg == "winograd-2x2":
-        return winograd.items(plan)[algorithms.PASSES.index(pass_)]
+    if alg.startswith("winograd"):
+        return winograd.items(plan, pass_)
     if alg == "pointwise":
         return plan.filter_blocks if pass_ == "grad_w" else plan.items
     return plan.items if pass_ == "forward" else plan.slots * plan.units

@@ -1,23 +1,26 @@
-"""Running the passes of a plan whose algorithm is "winograd-2x2".
+"""Running the passes of a plan whose algorithm is "winograd-2x2" or "winograd-4x4".
 
-Winograd F(2x2, 3x3) (:mod:`fastconv._kernels.winograd`): 3x3, stride 1,
-groups 1, any dilation, both layouts. The forward pass, grad_x (the
+Winograd F(2x2, 3x3) and F(4x4, 3x3) (:mod:`fastconv._kernels.winograd`):
+3x3, stride 1, groups 1, any dilation, both layouts. The forward pass, grad_x (the
 convolution of grad_out with the flipped, transposed weight, padded by
-``2*dilation - padding``: every side's padding at most 2*dilation) and grad_weight
-(F(3x3, 2x2) over the same tiles: slots of samples, as im2col's). Items:
+``2*dilation - padding``: every side's padding at most 2*dilation) and
+grad_weight (F(3x3, m x m) over the same tiles: slots of samples, as
+im2col's). Items:
 bands of tile rows over the batch, at least 128 tiles (the GEMMs' rows)
-and, beyond that, as many as keep the band's transforms (V and M, 16 x T x
-(C + F) values) within about 1 MiB.
+and, beyond that, as many as keep the band's transforms (V and M, a*a x T x
+(C + F) values, a = 4 or 6) within about 1 MiB; but at least one band per
+core.
 """
 
 import numpy as np
 
 from .._kernels import conv as _conv_kernels
 from .._kernels import winograd as _kw
-from . import blas, threads, workspace
+from . import blas, cpu, threads, workspace
 from .geometry import conv_window
 
 __all__ = [
+    "tiles",
     "applies",
     "grad_x_applies",
     "forward",
@@ -27,6 +30,9 @@ __all__ = [
     "band_rows",
     "scratch_elems",
 ]
+
+#: tiles(n_out, d, m): tiles of m outputs along an axis of n_out, dilation d
+tiles = _kw.tiles
 
 _BAND_BYTES = 1 << 20
 _MIN_TILES = 128
@@ -62,18 +68,34 @@ def _grad_window(win):
     return conv_window((win.OH, win.OW), (3, 3), 1, pads, (dh, dw))
 
 
-def _rows(win, C, F, itemsize):
+def tile_size(plan, pass_):
+    """Return the outputs a tile side of one pass: 4 for "winograd-4x4", else 2."""
+    return 4 if plan.passes[pass_] == "winograd-4x4" else 2
+
+
+def _rows(win, C, F, itemsize, m):
     """Tile rows a band: at least _MIN_TILES tiles, more while V and M fit _BAND_BYTES."""
-    TW = max(_kw.tiles(win.OW, win.dw), 1)
-    per_row = 16 * TW * (C + F) * itemsize
+    TW = max(_kw.tiles(win.OW, win.dw, m), 1)
+    per_row = (m + 2) ** 2 * TW * (C + F) * itemsize
     return max(-(-_MIN_TILES // TW), _BAND_BYTES // max(per_row, 1), 1)
 
 
-def _geometry(win, N, C, F, itemsize):
+def _geometry(win, N, C, F, itemsize, m):
     """(rows a band, items) of a Winograd pass over window `win`, N samples."""
-    tile_rows = N * _kw.tiles(win.OH, win.dh)
-    rows = min(_rows(win, C, F, itemsize), max(tile_rows, 1))
+    tile_rows = N * _kw.tiles(win.OH, win.dh, m)
+    # at least one band per core of the machine (not per thread: the bands
+    # must not change with the thread count), even if thinner than _MIN_TILES
+    per_core = -(-tile_rows // cpu.usable_cores())
+    rows = max(1, min(_rows(win, C, F, itemsize, m), per_core))
     return rows, -(-tile_rows // rows)
+
+
+def _pass_geometry(plan, pass_):
+    """Return (window, channels in, channels out, tile side) of forward or grad_x."""
+    s, m = plan.shapes, tile_size(plan, pass_)
+    if pass_ == "grad_x":
+        return _grad_window(s.win), s.F, s.C, m
+    return s.win, s.C, s.F, m
 
 
 def _slots(plan):
@@ -82,52 +104,60 @@ def _slots(plan):
     return max(1, min(plan.shapes.N, MAX_SLOTS))
 
 
-def items(plan):
-    """Work items of (forward, grad_x, grad_w): bands of tile rows; slots."""
-    s, size = plan.shapes, np.dtype(plan.dtype).itemsize
-    fwd = _geometry(s.win, s.N, s.C, s.F, size)[1]
-    gx = (
-        _geometry(_grad_window(s.win), s.N, s.F, s.C, size)[1] if grad_x_applies(s) else 0
-    )
-    return fwd, gx, _slots(plan)
+def items(plan, pass_):
+    """Work items of one pass: bands of tile rows (forward, grad_x); slots (grad_w)."""
+    if pass_ == "grad_w":
+        return _slots(plan)
+    win, C, F, m = _pass_geometry(plan, pass_)
+    return _geometry(win, plan.shapes.N, C, F, np.dtype(plan.dtype).itemsize, m)[1]
 
 
 def band_rows(plan, pass_):
     """Tile rows a band of the forward or grad_x pass."""
-    s, size = plan.shapes, np.dtype(plan.dtype).itemsize
-    if pass_ == "grad_x":
-        return _geometry(_grad_window(s.win), s.N, s.F, s.C, size)[0]
-    return _geometry(s.win, s.N, s.C, s.F, size)[0]
+    win, C, F, m = _pass_geometry(plan, pass_)
+    return _geometry(win, plan.shapes.N, C, F, np.dtype(plan.dtype).itemsize, m)[0]
 
 
-def _scratch(win, N, C, F, itemsize):
-    rows = _geometry(win, N, C, F, itemsize)[0]
-    T = rows * _kw.tiles(win.OW, win.dw)
-    return 16 * T * C, 16 * T * F, 32 * max(C, F)
+def _scratch(win, N, C, F, itemsize, m):
+    rows = _geometry(win, N, C, F, itemsize, m)[0]
+    T = rows * _kw.tiles(win.OW, win.dw, m)
+    a2 = (m + 2) ** 2
+    return a2 * T * C, a2 * T * F, 2 * a2 * max(C, F)
 
 
 def scratch_elems(plan):
-    """Per-thread scratch of a piece (V, M, patch): element counts."""
+    """Per-thread scratch (V, M, patch) of the plan's Winograd passes: element counts."""
     s, size = plan.shapes, np.dtype(plan.dtype).itemsize
-    a = _scratch(s.win, s.N, s.C, s.F, size)
-    if not grad_x_applies(s):
-        return a
-    b = _scratch(_grad_window(s.win), s.N, s.F, s.C, size)
-    return tuple(max(u, v) for u, v in zip(a, b))
+    need = [(0, 0, 0)]
+    for p in ("forward", "grad_x"):
+        if plan.passes[p].startswith("winograd"):
+            win, C, F, m = _pass_geometry(plan, p)
+            need.append(_scratch(win, s.N, C, F, size, m))
+    if plan.passes["grad_w"].startswith("winograd"):
+        need.append(_scratch(s.win, s.N, s.C, s.F, size, tile_size(plan, "grad_w")))
+    return tuple(max(e) for e in zip(*need))
 
 
-def _run(plan, x, weight, flip, bias, out, win):
+def _run(plan, pass_, x, weight, bias, out):
     nchw = plan.layout == "NCHW"
-    N, C, F = x.shape[0], x.shape[1 if nchw else 3], bias.shape[0]
+    win, C, F, m = _pass_geometry(plan, pass_)
+    N = x.shape[0]
     if nchw:  # (F, C, 3, 3) -> (3, 3, C, F), a view
         weight = weight.transpose(2, 3, 1, 0)
     size = np.dtype(plan.dtype).itemsize
-    rows, bands = _geometry(win, N, C, F, size)
-    nv, nm, npatch = _scratch(win, N, C, F, size)
+    rows, bands = _geometry(win, N, C, F, size, m)
+    nv, nm, npatch = _scratch(win, N, C, F, size, m)
     gemm = blas.gemm(plan.dtype)
-    # U (16, C, F) of the weight as stored; grad_x uses it transposed
-    U = np.empty((16, weight.shape[2], weight.shape[3]), plan.dtype)
-    _kw.weight_transform(weight, flip, U)
+    # U (a*a, C, F) of the weight as stored; grad_x uses it transposed
+    flip = pass_ == "grad_x"
+    (U,) = workspace.scratch(
+        plan.dtype, ((m + 2) ** 2, weight.shape[2], weight.shape[3]), key="weights"
+    )
+    threads.parallel_for(
+        lambda lo, hi: _kw.weight_transform(weight, flip, U, lo, hi),
+        weight.shape[2],
+        U.nbytes if plan.parallel else 0,
+    )
 
     def piece(lo, hi, clock, tr):
         V, M, P = workspace.scratch(plan.dtype, (nv,), (nm,), (npatch,))
@@ -145,7 +175,7 @@ def forward(plan, x, weight, bias):
     if out.size == 0:
         return out
     b = bias if bias is not None else np.zeros(plan.shapes.F, plan.dtype)
-    return _run(plan, x, weight, False, b, out, plan.window)
+    return _run(plan, "forward", x, weight, b, out)
 
 
 def grad_x(plan, grad_out, weight):
@@ -155,7 +185,7 @@ def grad_x(plan, grad_out, weight):
         return gx
     # the flipped weight, (C, F) per tap, used transposed: (F, C)
     zero = np.zeros(plan.shapes.C, plan.dtype)
-    return _run(plan, grad_out, weight, True, zero, gx, _grad_window(plan.window))
+    return _run(plan, "grad_x", grad_out, weight, zero, gx)
 
 
 def grad_w(plan, grad_out, x):
@@ -168,9 +198,11 @@ def grad_w(plan, grad_out, x):
         return np.zeros(plan.weight_shape, plan.dtype), gb.astype(plan.dtype)
     S = _slots(plan)
     size = np.dtype(plan.dtype).itemsize
-    rows = _geometry(s.win, s.N, C, F, size)[0]
-    nv, ny, npatch = _scratch(s.win, s.N, C, F, size)
-    (parts,) = workspace.scratch(plan.dtype, (S, 16, C, F), key="slots")
+    m = tile_size(plan, "grad_w")
+    a2 = (m + 2) ** 2
+    rows = _geometry(s.win, s.N, C, F, size, m)[0]
+    nv, ny, npatch = _scratch(s.win, s.N, C, F, size, m)
+    (parts,) = workspace.scratch(plan.dtype, (S, a2, C, F), key="slots")
     (bias_parts,) = workspace.scratch(np.float64, (S, F), key="slot bias")
     gemm = blas.gemm(plan.dtype)
     win = plan.window
@@ -202,7 +234,11 @@ def grad_w(plan, grad_out, x):
         lambda a, b: _conv_kernels.sum_slots(flat, a, b, acc), acc.size, flat.nbytes
     )
     gw = np.empty((3, 3, C, F), plan.dtype)
-    _kw.grad_w_transform(acc.reshape(16, C, F), gw)
+    threads.parallel_for(
+        lambda lo, hi: _kw.grad_w_transform(acc.reshape(a2, C, F), gw, lo, hi),
+        C,
+        acc.nbytes if plan.parallel else 0,
+    )
     if nchw:
         gw = np.ascontiguousarray(gw.transpose(3, 2, 0, 1))
     gb = np.empty(F)

@@ -99,7 +99,8 @@ def scratch(dtype, *shapes, key="tiles"):
     """Uninitialised arrays of `shapes` carved from this thread's workspace.
 
     The arrays are views of one cached buffer per `key` ("tiles" for a
-    piece's column tiles, "slots" for a call's partial sums), valid until
+    piece's column tiles, "slots" for a call's partial sums, "weights" for
+    a call's transformed weight), valid until
     the next call of this function with the same key in the same thread:
     callers use them within one operation and never return them. A buffer
     larger than the workspace limit (one tile whose columns alone exceed

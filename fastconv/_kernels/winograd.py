@@ -1,28 +1,32 @@
-"""Winograd F(2x2, 3x3) convolution: 3x3, stride 1, dilation 1, groups 1.
+"""Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution: 3x3, stride 1, groups 1.
 
-The output is cut into 2x2 tiles; tile (th, tw) reads the 4x4 input patch
-d at rows ``2*th - top + (0..3)`` and columns ``2*tw - left + (0..3)``
-(zero outside x). Per channel, per filter (Lavin & Gray's algorithm)::
+The output is cut into m x m tiles (m = 2 or 4, a = m + 2); tile (th, tw)
+reads the a x a input patch d at rows ``m*th - top + (0..a-1)`` and
+columns ``m*tw - left + (0..a-1)`` (zero outside x; with dilation, every
+d-th input of a phase, see :func:`forward`). Per channel, per filter
+(Lavin & Gray's algorithm)::
 
-    Y (2x2) = A^T [ (G g G^T) * (B^T d B) ] A        (* elementwise, 4x4)
+    Y (m x m) = A^T [ (G g G^T) * (B^T d B) ] A        (* elementwise, a x a)
 
-with B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]],
-G = [[1,0,0],[1/2,1/2,1/2],[1/2,-1/2,1/2],[0,0,1]], A^T = [[1,1,1,0],[0,1,-1,-1]].
-Summing over channels turns the elementwise products into 16 GEMMs, one
-per position k of the 4x4 transform: ``M[k] (T, F) = V[k] (T, C) @ U[k]
-(C, F)`` over a band of T tiles, 2.25x fewer multiply-adds than the
-direct sum. The weight transform U (16, C, F) is computed once per call
-(:func:`weight_transform`).
+F(2x2, 3x3): B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]],
+G = [[1,0,0],[1/2,1/2,1/2],[1/2,-1/2,1/2],[0,0,1]], A^T = [[1,1,1,0],[0,1,-1,-1]]
+(2.25x fewer multiply-adds than the direct sum). F(4x4, 3x3), points 0,
++-1, +-2: the matrices in :func:`_bt4`, :func:`_at4` and ``_G4`` (4x fewer;
+its transforms multiply by up to 8, so float32 rounds about 10x more).
+Summing over channels turns the elementwise products into a*a GEMMs, one
+per position k of the transform: ``M[k] (T, F) = V[k] (T, C) @ U[k]
+(C, F)`` over a band of T tiles. The weight transform U (a*a, C, F) is
+computed once per call (:func:`weight_transform`, in float64, rounded once).
 
 An item is a band of tile rows (which may run on into the next sample, so
-that small images still give GEMMs of at least 128 rows): its input
-transform V (16, T, C), the 16 GEMMs into M (16, T, F) and the output
-transform stay in the thread's scratch. The transforms run along the channels (filters),
+that small images still give tall GEMMs): its input transform V (a*a, T,
+C), the GEMMs into M (a*a, T, F) and the output transform stay in the
+thread's scratch. The transforms run along the channels (filters),
 contiguous in NHWC (NCHW is gathered into and scattered from the same
-channels-innermost scratch), each loop reading and writing a few 2-D views
-so that LLVM vectorises it. The same kernel runs grad_x of a stride-1 layer: the
-convolution of grad_out with the flipped, transposed weight over a window
-padded by ``2 - padding``.
+channels-innermost scratch; NHWC patches inside x are read in place), each
+loop reading and writing a few 2-D views so that LLVM vectorises it. The
+same kernel runs grad_x of a stride-1 layer: the convolution of grad_out
+with the flipped, transposed weight over a window padded by ``2 - padding``.
 """
 
 import numpy as np
@@ -36,76 +40,114 @@ __all__ = ["PHASES", "tiles", "weight_transform", "forward", "grad_w", "grad_w_t
 PHASES = ("transform in", "gemm", "transform out")
 
 
-@njit(cache=True, nogil=True)
-def weight_transform(w, flip, U):
-    """U[4a + b, c, f] = (G g G^T)[a, b] of w (3, 3, C, F) per (c, f).
+# G of F(m x m, 3x3): U = G g G^T per (channel, filter), rows the transform's
+# positions; kept in float64, the transform rounded once to the weight's dtype
+_G2 = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+_G4 = np.array(
+    [
+        [1 / 4, 0.0, 0.0],
+        [-1 / 6, -1 / 6, -1 / 6],
+        [-1 / 6, 1 / 6, -1 / 6],
+        [1 / 24, 1 / 12, 1 / 6],
+        [1 / 24, -1 / 12, 1 / 6],
+        [0.0, 0.0, 1.0],
+    ]
+)
 
-    With `flip` the taps are read reversed, ``g[i, j] = w[2 - i, 2 - j]``
+
+@njit(cache=True, nogil=True)
+def weight_transform(w, flip, U, c0, c1):
+    """U[a*r + s, c, f] = (G g G^T)[r, s] of w (3, 3, C, F) per (c, f), c in [c0, c1).
+
+    U (a*a, C, F), a = 4 for F(2x2, 3x3) and 6 for F(4x4, 3x3). With
+    `flip` the taps are read reversed, ``g[i, j] = w[2 - i, 2 - j]``
     (grad_x's weight, used transposed by the GEMMs).
     """
-    C, F = w.shape[2], w.shape[3]
-    for c in range(C):
-        g = np.empty((9, F), U.dtype)
-        t = np.empty((12, F), U.dtype)
+    a = 4 if U.shape[0] == 16 else 6
+    G = _G2 if a == 4 else _G4
+    F = w.shape[3]
+    g = np.empty((9, F))
+    t = np.empty((3 * a, F))
+    for c in range(c0, c1):
         for i in range(3):
             for j in range(3):
                 src = w[2 - i, 2 - j, c] if flip else w[i, j, c]
                 for f in range(F):
                     g[3 * i + j, f] = src[f]
-        for j in range(3):  # t = G g, column j
-            for f in range(F):
-                g0, g1, g2 = g[j, f], g[3 + j, f], g[6 + j, f]
-                t[j, f] = g0
-                t[3 + j, f] = 0.5 * (g0 + g1 + g2)
-                t[6 + j, f] = 0.5 * (g0 - g1 + g2)
-                t[9 + j, f] = g2
-        for a in range(4):  # U = t G^T, row a
-            for f in range(F):
-                t0, t1, t2 = t[3 * a, f], t[3 * a + 1, f], t[3 * a + 2, f]
-                U[4 * a, c, f] = t0
-                U[4 * a + 1, c, f] = 0.5 * (t0 + t1 + t2)
-                U[4 * a + 2, c, f] = 0.5 * (t0 - t1 + t2)
-                U[4 * a + 3, c, f] = t2
+        for r in range(a):  # t = G g
+            e0, e1, e2 = G[r, 0], G[r, 1], G[r, 2]
+            for j in range(3):
+                for f in range(F):
+                    t[3 * r + j, f] = e0 * g[j, f] + e1 * g[3 + j, f] + e2 * g[6 + j, f]
+        for r in range(a):  # U = t G^T
+            for s in range(a):
+                e0, e1, e2 = G[s, 0], G[s, 1], G[s, 2]
+                k = a * r + s
+                for f in range(F):
+                    U[k, c, f] = (
+                        e0 * t[3 * r, f] + e1 * t[3 * r + 1, f] + e2 * t[3 * r + 2, f]
+                    )
 
 
 @njit(cache=True)
-def tiles(n_out, d):
-    """Tiles along an axis of `n_out` outputs, dilation d: d phases of ceil(./2)."""
-    return d * ((-(-n_out // d) + 1) // 2)
+def tiles(n_out, d, m):
+    """Tiles of m outputs along an axis of `n_out`, dilation d: d phases of ceil(./m)."""
+    return d * ((-(-n_out // d) + m - 1) // m)
 
 
 @njit(cache=True, inline="always")
-def _origin(t, per_phase, d):
-    """Return the first output of tile t along an axis (phase t // per_phase, step 2d)."""
-    return t // per_phase + 2 * d * (t % per_phase)
+def _origin(t, per_phase, d, m):
+    """Return the first output of tile t on an axis (phase t // per_phase, step m*d)."""
+    return t // per_phase + m * d * (t % per_phase)
 
 
 # fmt: off
 @njit(cache=True, inline="always")
-def _transform_in(x, x2, nchw, n, ih0, iw0, dh, dw, H, W, C, d2, u2, V2, T, tile):
-    """V[k, tile, :] = (B^T d B)[k] of the 4x4 patch at (ih0, iw0), steps (dh, dw).
-
-    The patch d (zero outside x) is gathered into d2 (16, C); u2 (16, C)
-    holds B^T d; V2 is V (16, T, C) as (16*T, C).
-    """
-    for i in range(4):
+def _gather(x, x2, nchw, n, ih0, iw0, dh, dw, H, W, C, d2, a):
+    """d2[a*i + j, :] = x at (ih0 + i*dh, iw0 + j*dw), zero outside x: the a x a patch."""
+    for i in range(a):
         ih = ih0 + i * dh
-        for j in range(4):
+        for j in range(a):
             iw = iw0 + j * dw
             if 0 <= ih < H and 0 <= iw < W and nchw:
                 for c in range(C):
-                    d2[4 * i + j, c] = x[n, c, ih, iw]
+                    d2[a * i + j, c] = x[n, c, ih, iw]
             elif 0 <= ih < H and 0 <= iw < W:
                 r = (n * H + ih) * W + iw
                 for c in range(C):
-                    d2[4 * i + j, c] = x2[r, c]
+                    d2[a * i + j, c] = x2[r, c]
             else:
                 for c in range(C):
-                    d2[4 * i + j, c] = 0
+                    d2[a * i + j, c] = 0
+
+
+@njit(cache=True, inline="always")
+def _patch(x, x2, nchw, n, ih0, iw0, dh, dw, H, W, C, d2, a):
+    """Where the a x a patch at (ih0, iw0) lies: (rows, r0, si, sj) as the _bt* read it.
+
+    Inside an NHWC x the patch is read in place, from x2 (N*H*W, C);
+    otherwise it is gathered into d2 (a*a, C), zero outside x.
+    """
+    if (not nchw and ih0 >= 0 and ih0 + (a - 1) * dh < H and iw0 >= 0
+            and iw0 + (a - 1) * dw < W):
+        return x2, (n * H + ih0) * W + iw0, dh * W, dw
+    _gather(x, x2, nchw, n, ih0, iw0, dh, dw, H, W, C, d2, a)
+    return d2, 0, a, 1
+
+
+@njit(cache=True, inline="always")
+def _bt2(d2, r0, si, sj, u2, V2, T, tile, C):
+    """V[k, tile, :] = (B^T d B)[k] of a 4x4 patch; u2 (16, C) scratch.
+
+    Patch element (i, j) is row ``r0 + i*si + j*sj`` of d2 (a gathered patch,
+    or x itself as (N*H*W, C)); B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],
+    [0,1,0,-1]]; V2 is V (16, T, C) as (16*T, C).
+    """
     for j in range(4):              # u = B^T d, column j
+        r = r0 + j * sj
         for c in range(C):
-            a0, a1 = d2[j, c], d2[4 + j, c]
-            a2, a3 = d2[8 + j, c], d2[12 + j, c]
+            a0, a1 = d2[r, c], d2[r + si, c]
+            a2, a3 = d2[r + 2 * si, c], d2[r + 3 * si, c]
             u2[j, c] = a0 - a2
             u2[4 + j, c] = a1 + a2
             u2[8 + j, c] = a2 - a1
@@ -121,27 +163,132 @@ def _transform_in(x, x2, nchw, n, ih0, iw0, dh, dw, H, W, C, d2, u2, V2, T, tile
             V2[k + 3 * T, c] = a1 - a3
 
 
+@njit(cache=True, inline="always")
+def _bt4(d2, r0, si, sj, u2, V2, T, tile, C):
+    """V[k, tile, :] = (B^T d B)[k] of a 6x6 patch; u2 (36, C) scratch.
+
+    Patch element (i, j) is row ``r0 + i*si + j*sj`` of d2, as in :func:`_bt2`;
+
+    B^T = [[4,0,-5,0,1,0],[0,-4,-4,1,1,0],[0,4,-4,-1,1,0],[0,-2,-1,2,1,0],
+    [0,2,-1,-2,1,0],[0,4,0,-5,0,1]]; V2 is V (36, T, C) as (36*T, C).
+    Each loop writes two rows (a loop with six stores is not vectorised).
+    """
+    two, four, five = d2.dtype.type(2), d2.dtype.type(4), d2.dtype.type(5)
+    for j in range(6):              # u = B^T d, column j
+        r = r0 + j * sj
+        for c in range(C):
+            a0, a1, a2 = d2[r, c], d2[r + si, c], d2[r + 2 * si, c]
+            a3, a4, a5 = d2[r + 3 * si, c], d2[r + 4 * si, c], d2[r + 5 * si, c]
+            u2[j, c] = four * a0 - five * a2 + a4
+            u2[30 + j, c] = four * a1 - five * a3 + a5
+        for c in range(C):
+            a1, a2 = d2[r + si, c], d2[r + 2 * si, c]
+            a3, a4 = d2[r + 3 * si, c], d2[r + 4 * si, c]
+            u2[6 + j, c] = (a3 + a4) - four * (a1 + a2)
+            u2[12 + j, c] = (a4 - a3) + four * (a1 - a2)
+        for c in range(C):
+            a1, a2 = d2[r + si, c], d2[r + 2 * si, c]
+            a3, a4 = d2[r + 3 * si, c], d2[r + 4 * si, c]
+            u2[18 + j, c] = (a4 - a2) + two * (a3 - a1)
+            u2[24 + j, c] = (a4 - a2) - two * (a3 - a1)
+    for i in range(6):              # V = u B, row i
+        k = 6 * i * T + tile
+        for c in range(C):
+            a0, a1, a2 = u2[6 * i, c], u2[6 * i + 1, c], u2[6 * i + 2, c]
+            a3, a4, a5 = u2[6 * i + 3, c], u2[6 * i + 4, c], u2[6 * i + 5, c]
+            V2[k, c] = four * a0 - five * a2 + a4
+            V2[k + 5 * T, c] = four * a1 - five * a3 + a5
+        for c in range(C):
+            a1, a2 = u2[6 * i + 1, c], u2[6 * i + 2, c]
+            a3, a4 = u2[6 * i + 3, c], u2[6 * i + 4, c]
+            V2[k + T, c] = (a3 + a4) - four * (a1 + a2)
+            V2[k + 2 * T, c] = (a4 - a3) + four * (a1 - a2)
+        for c in range(C):
+            a1, a2 = u2[6 * i + 1, c], u2[6 * i + 2, c]
+            a3, a4 = u2[6 * i + 3, c], u2[6 * i + 4, c]
+            V2[k + 3 * T, c] = (a4 - a2) + two * (a3 - a1)
+            V2[k + 4 * T, c] = (a4 - a2) - two * (a3 - a1)
+
+
+@njit(cache=True, inline="always")
+def _at2(M2, T, tile, s2, y2, F):
+    """y2 (4, F) = (A^T m A) of the tile's 4x4 GEMM results in M2 (16*T, F).
+
+    A^T = [[1,1,1,0],[0,1,-1,-1]]; s2 (8, F) scratch.
+    """
+    for j in range(4):              # s = A^T m, column j
+        k = j * T + tile
+        for f in range(F):
+            m0, m1 = M2[k, f], M2[k + 4 * T, f]
+            m2, m3 = M2[k + 8 * T, f], M2[k + 12 * T, f]
+            s2[j, f] = m0 + m1 + m2
+            s2[4 + j, f] = m1 - m2 - m3
+    for i in range(2):              # y = s A, row i
+        for f in range(F):
+            a0, a1 = s2[4 * i, f], s2[4 * i + 1, f]
+            a2, a3 = s2[4 * i + 2, f], s2[4 * i + 3, f]
+            y2[2 * i, f] = a0 + a1 + a2
+            y2[2 * i + 1, f] = a1 - a2 - a3
+
+
+@njit(cache=True, inline="always")
+def _at4(M2, T, tile, s2, y2, F):
+    """y2 (16, F) = (A^T m A) of the tile's 6x6 GEMM results in M2 (36*T, F).
+
+    A^T = [[1,1,1,1,1,0],[0,1,-1,2,-2,0],[0,1,1,4,4,0],[0,1,-1,8,-8,1]];
+    s2 (24, F) scratch.
+    """
+    two, four, eight = M2.dtype.type(2), M2.dtype.type(4), M2.dtype.type(8)
+    for j in range(6):              # s = A^T m, column j
+        k = j * T + tile
+        for f in range(F):
+            m0, m1, m2 = M2[k, f], M2[k + 6 * T, f], M2[k + 12 * T, f]
+            m3, m4 = M2[k + 18 * T, f], M2[k + 24 * T, f]
+            s2[j, f] = m0 + (m1 + m2) + (m3 + m4)
+            s2[12 + j, f] = (m1 + m2) + four * (m3 + m4)
+        for f in range(F):
+            m1, m2 = M2[k + 6 * T, f], M2[k + 12 * T, f]
+            m3, m4, m5 = M2[k + 18 * T, f], M2[k + 24 * T, f], M2[k + 30 * T, f]
+            s2[6 + j, f] = (m1 - m2) + two * (m3 - m4)
+            s2[18 + j, f] = (m1 - m2) + eight * (m3 - m4) + m5
+    for i in range(4):              # y = s A, row i
+        for f in range(F):
+            a0, a1, a2 = s2[6 * i, f], s2[6 * i + 1, f], s2[6 * i + 2, f]
+            a3, a4 = s2[6 * i + 3, f], s2[6 * i + 4, f]
+            y2[4 * i, f] = a0 + (a1 + a2) + (a3 + a4)
+            y2[4 * i + 2, f] = (a1 + a2) + four * (a3 + a4)
+        for f in range(F):
+            a1, a2 = s2[6 * i + 1, f], s2[6 * i + 2, f]
+            a3, a4, a5 = s2[6 * i + 3, f], s2[6 * i + 4, f], s2[6 * i + 5, f]
+            y2[4 * i + 1, f] = (a1 - a2) + two * (a3 - a4)
+            y2[4 * i + 3, f] = (a1 - a2) + eight * (a3 - a4) + a5
+
+
 @njit(cache=True, nogil=True)
 def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, blas,
             clock, trace):
     """Run items ``[item0, item1)``: item t is the tile rows ``[t*rows, (t+1)*rows)``.
 
-    Tile rows run over the batch: tile row r is row ``r % TH`` of sample
-    ``r // TH``, TH = tiles(OH, dh). With dilation d, an axis is d phases
-    (outputs o = phase + d*q), each cut into tiles of two outputs d apart,
-    whose patches take every d-th input. x (N, H, W, C) -> out (N, OH, OW, F), or
-    with `nchw` x (N, C, H, W) -> out (N, F, OH, OW), gathered into and
-    scattered from the same channels-innermost scratch; U
-    (16, C, F) from weight_transform, or (16, F, C) used transposed if
-    `trans_u`; bias (F,) (zeros for none). Scratch: V (16*T*C,), M
-    (16*T*F,) and P (32*max(C, F),), T = rows * ceil(OW/2).
+    F(m x m, 3x3) with m = 2 if U has 16 positions, 4 if 36 (a = m + 2 per
+    axis). Tile rows run over the batch: tile row r is row ``r % TH`` of
+    sample ``r // TH``, TH = tiles(OH, dh, m). With dilation d, an axis is d
+    phases (outputs o = phase + d*q), each cut into tiles of m outputs d
+    apart, whose patches take every d-th input. x (N, H, W, C) -> out (N,
+    OH, OW, F), or with `nchw` x (N, C, H, W) -> out (N, F, OH, OW),
+    gathered into and scattered from the same channels-innermost scratch; U
+    (a*a, C, F) from weight_transform, or (a*a, F, C) used transposed if
+    `trans_u`; bias (F,) (zeros for none). Scratch: V (a*a*T*C,), M
+    (a*a*T*F,) and P (2*a*a*max(C, F),), T = rows * ceil(OW/m).
     """
+    A2 = U.shape[0]
+    m = 2 if A2 == 16 else 4
+    a = m + 2
     N, H, W = x.shape[0], win.H, win.W
     C = x.shape[1] if nchw else x.shape[3]
     F = bias.shape[0]
     OH, OW = win.OH, win.OW
     dh, dw = win.dh, win.dw
-    TH, TW = tiles(OH, dh), tiles(OW, dw)
+    TH, TW = tiles(OH, dh, m), tiles(OW, dw, m)
     PH, PW = TH // dh, TW // dw
     x2 = x.reshape(N * H * W, C)
     o2 = out.reshape(N * OH * OW, F)
@@ -151,63 +298,60 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
         g0 = item * rows
         g1 = min(g0 + rows, N * TH)
         T = (g1 - g0) * TW
-        V2 = V[: 16 * T * C].reshape(16 * T, C)
-        M2 = M[: 16 * T * F].reshape(16 * T, F)
-        d2 = P[: 16 * C].reshape(16, C)     # the patch, zero-padded
-        u2 = P[16 * C: 32 * C].reshape(16, C)   # B^T d
+        V2 = V[: A2 * T * C].reshape(A2 * T, C)
+        M2 = M[: A2 * T * F].reshape(A2 * T, F)
+        d2 = P[: A2 * C].reshape(A2, C)             # the patch, zero-padded
+        u2 = P[A2 * C: 2 * A2 * C].reshape(A2, C)   # B^T d
         for gr in range(g0, g1):
             n = gr // TH
             th = gr - n * TH
-            ih0 = _origin(th, PH, dh) - win.top
+            ih0 = _origin(th, PH, dh, m) - win.top
             for tw in range(TW):
-                _transform_in(x, x2, nchw, n, ih0, _origin(tw, PW, dw) - win.left, dh, dw,
-                              H, W, C, d2, u2, V2, T, (gr - g0) * TW + tw)
+                iw0 = _origin(tw, PW, dw, m) - win.left
+                tile = (gr - g0) * TW + tw
+                src, r0, si, sj = _patch(x, x2, nchw, n, ih0, iw0, dh, dw, H, W, C, d2, a)
+                if m == 2:
+                    _bt2(src, r0, si, sj, u2, V2, T, tile, C)
+                else:
+                    _bt4(src, r0, si, sj, u2, V2, T, tile, C)
         t_b = now(clock)
-        Vf = V[: 16 * T * C]
-        Mf = M[: 16 * T * F]
+        Vf = V[: A2 * T * C]
+        Mf = M[: A2 * T * F]
         ldu = C if trans_u else F
-        for k in range(16):
+        for k in range(A2):
             gemm(blas[0], blas[1], False, trans_u, T, F, C, Vf, k * T * C, C, Uf,
                  k * C * F, ldu, 0.0, Mf, k * T * F, F)
         t_c = now(clock)
-        s2 = P[: 8 * F].reshape(8, F)           # A^T m
+        y2 = P[: m * m * F].reshape(m * m, F)               # the tile's outputs
+        s2 = P[m * m * F: (m * m + m * a) * F].reshape(m * a, F)    # A^T m
         for gr in range(g0, g1):
             n = gr // TH
             th = gr - n * TH
+            oh0 = _origin(th, PH, dh, m)
             for tw in range(TW):
-                tile = (gr - g0) * TW + tw
-                ow = _origin(tw, PW, dw)
-                if ow >= OW:                    # a tile past the end of a phase
+                ow0 = _origin(tw, PW, dw, m)
+                if ow0 >= OW:                   # a tile past the end of a phase
                     continue
-                for j in range(4):              # s = A^T m, column j
-                    k = j * T + tile
-                    for f in range(F):
-                        m0, m1 = M2[k, f], M2[k + 4 * T, f]
-                        m2, m3 = M2[k + 8 * T, f], M2[k + 12 * T, f]
-                        s2[j, f] = m0 + m1 + m2
-                        s2[4 + j, f] = m1 - m2 - m3
-                for i in range(2):              # y = s A, row i, plus the bias
-                    oh = _origin(th, PH, dh) + i * dh
+                tile = (gr - g0) * TW + tw
+                if m == 2:
+                    _at2(M2, T, tile, s2, y2, F)
+                else:
+                    _at4(M2, T, tile, s2, y2, F)
+                for i in range(m):              # plus the bias, inside the output
+                    oh = oh0 + i * dh
                     if oh >= OH:
-                        continue
-                    p = (n * OH + oh) * OW + ow
-                    if nchw:
-                        for f in range(F):
-                            a0, a1 = s2[4 * i, f], s2[4 * i + 1, f]
-                            a2, a3 = s2[4 * i + 2, f], s2[4 * i + 3, f]
-                            out[n, f, oh, ow] = bias[f] + (a0 + a1 + a2)
-                            if ow + dw < OW:
-                                out[n, f, oh, ow + dw] = bias[f] + (a1 - a2 - a3)
-                    elif ow + dw < OW:
-                        for f in range(F):
-                            a0, a1 = s2[4 * i, f], s2[4 * i + 1, f]
-                            a2, a3 = s2[4 * i + 2, f], s2[4 * i + 3, f]
-                            o2[p, f] = bias[f] + (a0 + a1 + a2)
-                            o2[p + dw, f] = bias[f] + (a1 - a2 - a3)
-                    else:
-                        for f in range(F):
-                            a0, a1, a2 = s2[4 * i, f], s2[4 * i + 1, f], s2[4 * i + 2, f]
-                            o2[p, f] = bias[f] + (a0 + a1 + a2)
+                        break
+                    for j in range(m):
+                        ow = ow0 + j * dw
+                        if ow >= OW:
+                            break
+                        if nchw:
+                            for f in range(F):
+                                out[n, f, oh, ow] = bias[f] + y2[m * i + j, f]
+                        else:
+                            p = (n * OH + oh) * OW + ow
+                            for f in range(F):
+                                o2[p, f] = bias[f] + y2[m * i + j, f]
         t_d = now(clock)
         trace[0] += t_b - t_a
         trace[1] += t_c - t_b
@@ -216,25 +360,84 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
 
 
 # fmt: off
+@njit(cache=True, inline="always")
+def _a2(e2, h2, Y2, T, tile, F):
+    """Y[k, tile, :] = (A e A^T)[k] of the 2x2 grad_out tile e2 (4, F); h2 (8, F)."""
+    for j in range(2):              # h = A e, column j
+        for f in range(F):
+            a0, a1 = e2[j, f], e2[2 + j, f]
+            h2[j, f] = a0
+            h2[2 + j, f] = a0 + a1
+            h2[4 + j, f] = a0 - a1
+            h2[6 + j, f] = -a1
+    for i in range(4):              # Y = h A^T, row i
+        k = 4 * i * T + tile
+        for f in range(F):
+            a0, a1 = h2[2 * i, f], h2[2 * i + 1, f]
+            Y2[k, f] = a0
+            Y2[k + T, f] = a0 + a1
+            Y2[k + 2 * T, f] = a0 - a1
+            Y2[k + 3 * T, f] = -a1
+
+
+@njit(cache=True, inline="always")
+def _a4(e2, h2, Y2, T, tile, F):
+    """Y[k, tile, :] = (A e A^T)[k] of the 4x4 grad_out tile e2 (16, F); h2 (24, F).
+
+    A is the transpose of :func:`_at4`'s A^T: its rows are e0, e0+e1+e2+e3,
+    e0-e1+e2-e3, e0+2e1+4e2+8e3, e0-2e1+4e2-8e3, e3.
+    """
+    two, four, eight = e2.dtype.type(2), e2.dtype.type(4), e2.dtype.type(8)
+    for j in range(4):              # h = A e, column j
+        for f in range(F):
+            a0, a1, a2, a3 = e2[j, f], e2[4 + j, f], e2[8 + j, f], e2[12 + j, f]
+            h2[j, f] = a0
+            h2[4 + j, f] = (a0 + a2) + (a1 + a3)
+            h2[8 + j, f] = (a0 + a2) - (a1 + a3)
+            h2[20 + j, f] = a3
+        for f in range(F):
+            a0, a1, a2, a3 = e2[j, f], e2[4 + j, f], e2[8 + j, f], e2[12 + j, f]
+            h2[12 + j, f] = (a0 + four * a2) + (two * a1 + eight * a3)
+            h2[16 + j, f] = (a0 + four * a2) - (two * a1 + eight * a3)
+    for i in range(6):              # Y = h A^T, row i
+        k = 6 * i * T + tile
+        for f in range(F):
+            a0, a1 = h2[4 * i, f], h2[4 * i + 1, f]
+            a2, a3 = h2[4 * i + 2, f], h2[4 * i + 3, f]
+            Y2[k, f] = a0
+            Y2[k + T, f] = (a0 + a2) + (a1 + a3)
+            Y2[k + 2 * T, f] = (a0 + a2) - (a1 + a3)
+            Y2[k + 5 * T, f] = a3
+        for f in range(F):
+            a0, a1 = h2[4 * i, f], h2[4 * i + 1, f]
+            a2, a3 = h2[4 * i + 2, f], h2[4 * i + 3, f]
+            Y2[k + 3 * T, f] = (a0 + four * a2) + (two * a1 + eight * a3)
+            Y2[k + 4 * T, f] = (a0 + four * a2) - (two * a1 + eight * a3)
+
+
 @njit(cache=True, nogil=True)
 def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, blas, clock,
            trace):
-    """Run slots ``[item0, item1)`` of the grad_weight pass, F(3x3, 2x2).
+    """Run slots ``[item0, item1)`` of the grad_weight pass, F(3x3, m x m).
 
     ``dW (3x3) = G^T [ (A gy A^T) * (B^T d B) ] G`` per (c, f), summed over
-    the 2x2 tiles of grad_out and their 4x4 input patches d (the forward's
-    tiles): per position k of the 4x4 transform, ``parts[s, k] (C, F) +=
-    V[k].T (C, T) @ Y[k] (T, F)``, bands of `rows` tile rows over slot s's
-    samples ``[s*N//S, (s+1)*N//S)`` in order. :func:`grad_w_transform`
-    turns the summed parts into dW. ``bias_parts[s]`` (F,) sums grad_out
-    (float64). Scratch: V (16*T*C,), Y (16*T*F,), P (32*max(C, F),).
+    the m x m tiles of grad_out and their a x a input patches d (the
+    forward's tiles; m = 2 if parts has 16 positions, 4 if 36): per
+    position k of the transform, ``parts[s, k] (C, F) += V[k].T (C, T) @
+    Y[k] (T, F)``, bands of `rows` tile rows over slot s's samples
+    ``[s*N//S, (s+1)*N//S)`` in order. :func:`grad_w_transform` turns the
+    summed parts into dW. ``bias_parts[s]`` (F,) sums grad_out (float64).
+    Scratch: V (a*a*T*C,), Y (a*a*T*F,), P (2*a*a*max(C, F),).
     """
+    A2 = parts.shape[1]
+    m = 2 if A2 == 16 else 4
+    a = m + 2
     N, H, W = x.shape[0], win.H, win.W
     C = x.shape[1] if nchw else x.shape[3]
     F = gy.shape[1] if nchw else gy.shape[3]
     OH, OW = win.OH, win.OW
     dh, dw = win.dh, win.dw
-    TH, TW = tiles(OH, dh), tiles(OW, dw)
+    TH, TW = tiles(OH, dh, m), tiles(OW, dw, m)
     PH, PW = TH // dh, TW // dw
     S = parts.shape[0]
     x2 = x.reshape(N * H * W, C)
@@ -261,77 +464,82 @@ def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, bla
             t_a = now(clock)
             g1 = min(g0 + rows, n1 * TH)
             T = (g1 - g0) * TW
-            V2 = V[: 16 * T * C].reshape(16 * T, C)
-            Y2 = Y[: 16 * T * F].reshape(16 * T, F)
-            d2 = P[: 16 * C].reshape(16, C)
-            u2 = P[16 * C: 32 * C].reshape(16, C)
-            e2 = P[: 4 * F].reshape(4, F)       # the 2x2 grad_out tile
-            h2 = P[4 * F: 12 * F].reshape(8, F)     # A g, (4, 2)
+            V2 = V[: A2 * T * C].reshape(A2 * T, C)
+            Y2 = Y[: A2 * T * F].reshape(A2 * T, F)
+            d2 = P[: A2 * C].reshape(A2, C)
+            u2 = P[A2 * C: 2 * A2 * C].reshape(A2, C)
+            e2 = P[: m * m * F].reshape(m * m, F)           # the grad_out tile
+            h2 = P[m * m * F: (m * m + a * m) * F].reshape(a * m, F)    # A e
             for gr in range(g0, g1):
                 n = gr // TH
                 th = gr - n * TH
-                oh0 = _origin(th, PH, dh)
+                oh0 = _origin(th, PH, dh, m)
                 for tw in range(TW):
                     tile = (gr - g0) * TW + tw
-                    ow0 = _origin(tw, PW, dw)
-                    _transform_in(x, x2, nchw, n, oh0 - win.top, ow0 - win.left, dh, dw,
-                                  H, W, C, d2, u2, V2, T, tile)
-                    for i in range(2):          # the tile of grad_out, zero outside
-                        for j in range(2):
+                    ow0 = _origin(tw, PW, dw, m)
+                    ih0, iw0 = oh0 - win.top, ow0 - win.left
+                    src, r0, si, sj = _patch(x, x2, nchw, n, ih0, iw0, dh, dw, H, W, C,
+                                             d2, a)
+                    if m == 2:
+                        _bt2(src, r0, si, sj, u2, V2, T, tile, C)
+                    else:
+                        _bt4(src, r0, si, sj, u2, V2, T, tile, C)
+                    for i in range(m):          # the tile of grad_out, zero outside
+                        for j in range(m):
                             oh, ow = oh0 + i * dh, ow0 + j * dw
                             if oh < OH and ow < OW and nchw:
                                 for f in range(F):
-                                    e2[2 * i + j, f] = gy[n, f, oh, ow]
+                                    e2[m * i + j, f] = gy[n, f, oh, ow]
                             elif oh < OH and ow < OW:
                                 p = (n * OH + oh) * OW + ow
                                 for f in range(F):
-                                    e2[2 * i + j, f] = g2[p, f]
+                                    e2[m * i + j, f] = g2[p, f]
                             else:
                                 for f in range(F):
-                                    e2[2 * i + j, f] = 0
-                    for j in range(2):          # h = A e, column j
-                        for f in range(F):
-                            a0, a1 = e2[j, f], e2[2 + j, f]
-                            h2[j, f] = a0
-                            h2[2 + j, f] = a0 + a1
-                            h2[4 + j, f] = a0 - a1
-                            h2[6 + j, f] = -a1
-                    for i in range(4):          # Y = h A^T, row i
-                        k = 4 * i * T + tile
-                        for f in range(F):
-                            a0, a1 = h2[2 * i, f], h2[2 * i + 1, f]
-                            Y2[k, f] = a0
-                            Y2[k + T, f] = a0 + a1
-                            Y2[k + 2 * T, f] = a0 - a1
-                            Y2[k + 3 * T, f] = -a1
+                                    e2[m * i + j, f] = 0
+                    if m == 2:
+                        _a2(e2, h2, Y2, T, tile, F)
+                    else:
+                        _a4(e2, h2, Y2, T, tile, F)
             t_b = now(clock)
-            Vf = V[: 16 * T * C]
-            Yf = Y[: 16 * T * F]
-            for k in range(16):
+            Vf = V[: A2 * T * C]
+            Yf = Y[: A2 * T * F]
+            for k in range(A2):
                 gemm(blas[0], blas[1], True, False, C, F, T, Vf, k * T * C, C, Yf,
                      k * T * F, F, 1.0, psf, k * C * F, F)
             trace[0] += t_b - t_a
             trace[1] += now(clock) - t_b
             g0 = g1
+# fmt: on
 
 
 @njit(cache=True, nogil=True)
-def grad_w_transform(acc, gw):
-    """Transform the summed parts acc (16, C, F) into gw (3, 3, C, F): G^T acc G."""
-    C, F = acc.shape[1], acc.shape[2]
-    t = np.empty((12, F), acc.dtype)
-    for c in range(C):
-        for a in range(4):                  # t = acc G, row a
-            for f in range(F):
-                m0, m1 = acc[4 * a, c, f], acc[4 * a + 1, c, f]
-                m2, m3 = acc[4 * a + 2, c, f], acc[4 * a + 3, c, f]
-                t[3 * a, f] = m0 + 0.5 * (m1 + m2)
-                t[3 * a + 1, f] = 0.5 * (m1 - m2)
-                t[3 * a + 2, f] = 0.5 * (m1 + m2) + m3
-        for j in range(3):                  # gw = G^T t, column j
-            for f in range(F):
-                t0, t1, t2, t3 = t[j, f], t[3 + j, f], t[6 + j, f], t[9 + j, f]
-                gw[0, j, c, f] = t0 + 0.5 * (t1 + t2)
-                gw[1, j, c, f] = 0.5 * (t1 - t2)
-                gw[2, j, c, f] = 0.5 * (t1 + t2) + t3
-# fmt: on
+def grad_w_transform(acc, gw, c0, c1):
+    """Turn the summed parts acc (a*a, C, F) into gw (3, 3, C, F): G^T acc G.
+
+    Channels c in [c0, c1); computed in float64, rounded once.
+    """
+    a = 4 if acc.shape[0] == 16 else 6
+    G = _G2 if a == 4 else _G4
+    F = acc.shape[2]
+    t = np.empty((3 * a, F))
+    row = np.empty(F)
+    for c in range(c0, c1):
+        for r in range(a):  # t = acc G, row r
+            for j in range(3):
+                t[3 * r + j, :] = 0
+                for s in range(a):
+                    e = G[s, j]
+                    if e != 0:
+                        for f in range(F):
+                            t[3 * r + j, f] += e * acc[a * r + s, c, f]
+        for i in range(3):  # gw = G^T t
+            for j in range(3):
+                row[:] = 0
+                for r in range(a):
+                    e = G[r, i]
+                    if e != 0:
+                        for f in range(F):
+                            row[f] += e * t[3 * r + j, f]
+                for f in range(F):
+                    gw[i, j, c, f] = row[f]
