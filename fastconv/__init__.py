@@ -13,6 +13,7 @@ first use.
 
 import importlib
 
+from ._engine.autotune import autotune, get_autotune, set_autotune
 from ._engine.threads import get_num_threads, set_num_threads
 from ._engine.workspace import (
     DEFAULT_WORKSPACE_LIMIT,
@@ -44,6 +45,9 @@ __all__ = [
     "release_workspace",
     "get_num_threads",
     "set_num_threads",
+    "autotune",
+    "get_autotune",
+    "set_autotune",
     "naive",
     "compat",
     "nn",

@@ -16,7 +16,7 @@ import threadpoolctl
 
 import fastconv
 from fastconv import naive
-from fastconv._engine import algorithms, blas, plan, threads
+from fastconv._engine import algorithms, autotune, blas, plan, threads
 from fastconv._engine import workspace as _workspace
 from tests.helpers import DTYPES, LAYOUTS, assert_close, assert_same, randn, rng
 
@@ -157,6 +157,99 @@ def test_auto_chooses_by_cost_and_accuracy(x_shape, w_shape, dtype, want):
     if want.startswith("winograd"):
         # grad_weight: F(3x3, m x m), the forward's tiles
         assert p.passes["grad_w"] == want
+
+
+# ---- autotuning
+
+
+@pytest.fixture
+def tuning():
+    """Autotuning on, with no remembered choices; off and forgotten after."""
+    autotune.forget()
+    with fastconv.autotune():
+        yield
+    autotune.forget()
+
+
+def test_autotune_keeps_the_fastest_of_each_pass_and_times_once(monkeypatch, tuning):
+    # fake timings, in the order the candidates are timed: per algorithm
+    # that applies (im2col, direct, winograd-2x2, winograd-4x4), its
+    # forward, then its backward; direct is the fastest forward, im2col
+    # the fastest backward
+    fake = iter([5.0, 1.0, 2.0, 6.0, 7.0, 8.0, 9.0, 10.0])
+    calls = []
+
+    def best_of(fn):
+        fn()  # the candidate really runs
+        calls.append(1)
+        return next(fake)
+
+    monkeypatch.setattr(autotune, "_best_of", best_of)
+    x, w, b = _conv_problem("NCHW", np.float32, N=2, C=32, H=8, W=8, F=32)
+    p = fastconv.plan_conv2d(x.shape, w.shape, x.dtype, padding=1)
+    assert p.passes == {"forward": "direct", "grad_x": "im2col", "grad_w": "im2col"}
+    assert len(calls) == 8
+    # remembered: the same shapes again, through conv2d's cache too
+    y = fastconv.conv2d(x, w, b, padding=1)
+    gx, gw, gb = fastconv.conv2d_backward(y, x, w, padding=1)
+    assert len(calls) == 8
+    # the mixed plan computes what the oracle does
+    x64, w64, b64 = (a.astype(np.float64) for a in (x, w, b))
+    assert_close(y, naive.conv2d(x64, w64, b64, padding=1).astype(np.float32))
+    want = naive.conv2d_backward(y.astype(np.float64), x64, w64, padding=1)
+    for got, ref in zip((gx, gw, gb), want):
+        assert_close(got, ref.astype(np.float32))
+    # forgotten: timed again, and now F(4x4) forward, direct backward win
+    autotune.forget()
+    fake = iter([3.0, 4.0, 5.0, 2.0, 5.0, 6.0, 1.0, 8.0])
+    p = fastconv.plan_conv2d(x.shape, w.shape, x.dtype, padding=1)
+    assert p.passes == {"forward": "winograd-4x4", "grad_x": "direct", "grad_w": "direct"}
+    assert len(calls) == 16
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_autotuned_results_match_the_oracle(layout, tuning):
+    x, w, b = _conv_problem(layout, np.float64, N=2, C=32, H=9, W=7, F=32)
+    y = fastconv.conv2d(x, w, b, padding=1, layout=layout)
+    assert_close(y, naive.conv2d(x, w, b, padding=1, layout=layout))
+    got = fastconv.conv2d_backward(y, x, w, padding=1, layout=layout)
+    want = naive.conv2d_backward(y, x, w, padding=1, layout=layout)
+    for g, e in zip(got, want):
+        assert_close(g, e)
+
+
+def test_autotune_skips_what_it_cannot_time(monkeypatch, tuning):
+    monkeypatch.setattr(autotune, "_best_of", lambda fn: pytest.fail("timed"))
+    # an empty batch, and a pointwise layer (plain GEMMs in every pass)
+    empty = fastconv.plan_conv2d((0, 32, 8, 8), (32, 32, 3, 3), np.float32, padding=1)
+    assert (
+        empty.passes
+        == fastconv.plan_conv2d(
+            (0, 32, 8, 8), (32, 32, 3, 3), np.float32, padding=1, algorithm="auto"
+        ).passes
+    )
+    pw = fastconv.plan_conv2d((2, 32, 8, 8), (32, 32, 1, 1), np.float32)
+    assert set(pw.passes.values()) == {"pointwise"}
+    # a forced algorithm is never tuned
+    forced = fastconv.plan_conv2d(
+        (2, 32, 8, 8), (32, 32, 3, 3), np.float32, padding=1, algorithm="im2col"
+    )
+    assert set(forced.passes.values()) == {"im2col"}
+
+
+def test_autotune_setting_is_checked_and_restored():
+    assert fastconv.get_autotune() is False
+    with fastconv.autotune():
+        assert fastconv.get_autotune() is True
+        with fastconv.autotune(False):
+            assert fastconv.get_autotune() is False
+        assert fastconv.get_autotune() is True
+    assert fastconv.get_autotune() is False
+    for bad in (1, "yes", None):
+        with pytest.raises(TypeError, match=f"flag must be True or False, got {bad!r}"):
+            fastconv.set_autotune(bad)
+    assert fastconv.set_autotune(True) is False
+    assert fastconv.set_autotune(False) is True
 
 
 def test_few_channel_nhwc_plans_build_planar_columns():

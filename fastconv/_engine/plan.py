@@ -29,7 +29,7 @@ import threading
 
 import numpy as np
 
-from . import algorithms, cpu, direct, winograd, workspace
+from . import algorithms, autotune, cpu, direct, winograd, workspace
 from .args import dtype_rule
 from .geometry import check_layout, check_shape, conv_shapes, pool_out_shape, pool_window
 
@@ -98,6 +98,8 @@ class ConvPlan:
         self.shapes = shapes
         self.dtype, self.result_dtype = dtype_rule(dtype)
         self.passes = algorithms.choose(shapes, self.dtype, algorithm)
+        if algorithm == "auto" and autotune.get_autotune():
+            self.passes = autotune.tuned_passes(shapes, self.dtype)
         self.requested = algorithm
         win = shapes.win
         self.window = win
@@ -393,7 +395,11 @@ def cached(kind, build, *key_args):
     the argument's error, or builds a plan that is not kept).
     """
     try:
-        key = (_freeze(key_args), workspace.get_workspace_limit())
+        key = (
+            _freeze(key_args),
+            workspace.get_workspace_limit(),
+            autotune.get_autotune(),
+        )
         hash(key)
     except TypeError:
         return build()
