@@ -122,7 +122,10 @@ def _scratch(win, N, C, F, itemsize, m):
     rows = _geometry(win, N, C, F, itemsize, m)[0]
     T = rows * _kw.tiles(win.OW, win.dw, m)
     a2 = (m + 2) ** 2
-    return a2 * T * C, a2 * T * F, 2 * a2 * max(C, F)
+    # P: a patch and its transforms, then (NCHW) a tile row's input and
+    # grad_out rows, channels innermost
+    rows = (2 * m + 2) * _kw.row_width(win, m)
+    return a2 * T * C, a2 * T * F, (2 * a2 + rows) * max(C, F)
 
 
 def scratch_elems(plan):

@@ -103,36 +103,58 @@ def _origin(t, per_phase, d, m):
 
 # fmt: off
 @njit(cache=True, inline="always")
-def _gather(x, x2, nchw, n, ih0, iw0, dh, dw, H, W, C, d2, a):
-    """d2[a*i + j, :] = x at (ih0 + i*dh, iw0 + j*dw), zero outside x: the a x a patch."""
+def _patch(x2, n, ih0, iw0, dh, dw, H, W, C, d2, a):
+    """Where the a x a patch at (ih0, iw0) of NHWC x lies: (rows, r0, si, sj).
+
+    Patch element (i, j) is row ``r0 + i*si + j*sj`` of rows: inside x, the
+    patch is read in place, from x2 (N*H*W, C); otherwise it is gathered
+    into d2 (a*a, C), zero outside x.
+    """
+    if ih0 >= 0 and ih0 + (a - 1) * dh < H and iw0 >= 0 and iw0 + (a - 1) * dw < W:
+        return x2, (n * H + ih0) * W + iw0, dh * W, dw
     for i in range(a):
         ih = ih0 + i * dh
         for j in range(a):
             iw = iw0 + j * dw
-            if 0 <= ih < H and 0 <= iw < W and nchw:
-                for c in range(C):
-                    d2[a * i + j, c] = x[n, c, ih, iw]
-            elif 0 <= ih < H and 0 <= iw < W:
+            if 0 <= ih < H and 0 <= iw < W:
                 r = (n * H + ih) * W + iw
                 for c in range(C):
                     d2[a * i + j, c] = x2[r, c]
             else:
                 for c in range(C):
                     d2[a * i + j, c] = 0
+    return d2, 0, a, 1
+
+
+@njit(cache=True)
+def row_width(win, m):
+    """Columns of a tile row's input rows, counted from the left padding's start."""
+    PW = tiles(win.OW, win.dw, m) // win.dw
+    return (win.dw - 1) + m * win.dw * (PW - 1) + (m + 1) * win.dw + 1
 
 
 @njit(cache=True, inline="always")
-def _patch(x, x2, nchw, n, ih0, iw0, dh, dw, H, W, C, d2, a):
-    """Where the a x a patch at (ih0, iw0) lies: (rows, r0, si, sj) as the _bt* read it.
+def _rows_in(x, n, ih0, dh, H, W, C, left, R2, a, Wp):
+    """R2[i*Wp + w, :] = x[n, :, ih0 + i*dh, w - left], zero outside x (NCHW x).
 
-    Inside an NHWC x the patch is read in place, from x2 (N*H*W, C);
-    otherwise it is gathered into d2 (a*a, C), zero outside x.
+    The a input rows of a tile row, channels innermost: patch (i, j) of the
+    tile at output column ow0 is then row ``i*Wp + ow0 + j*dw`` of R2.
     """
-    if (not nchw and ih0 >= 0 and ih0 + (a - 1) * dh < H and iw0 >= 0
-            and iw0 + (a - 1) * dw < W):
-        return x2, (n * H + ih0) * W + iw0, dh * W, dw
-    _gather(x, x2, nchw, n, ih0, iw0, dh, dw, H, W, C, d2, a)
-    return d2, 0, a, 1
+    lo, hi = min(left, Wp), min(W + left, Wp)
+    for i in range(a):
+        ih = ih0 + i * dh
+        base = i * Wp
+        if 0 <= ih < H:
+            for w in range(lo):
+                R2[base + w, :] = 0
+            for w in range(lo, hi):
+                for c in range(C):
+                    R2[base + w, c] = x[n, c, ih, w - left]
+            for w in range(hi, Wp):
+                R2[base + w, :] = 0
+        else:
+            for w in range(Wp):
+                R2[base + w, :] = 0
 
 
 @njit(cache=True, inline="always")
@@ -277,8 +299,11 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
     OH, OW, F), or with `nchw` x (N, C, H, W) -> out (N, F, OH, OW),
     gathered into and scattered from the same channels-innermost scratch; U
     (a*a, C, F) from weight_transform, or (a*a, F, C) used transposed if
-    `trans_u`; bias (F,) (zeros for none). Scratch: V (a*a*T*C,), M
-    (a*a*T*F,) and P (2*a*a*max(C, F),), T = rows * ceil(OW/m).
+    `trans_u`; bias (F,) (zeros for none). NCHW tile rows go through
+    channels-innermost rows in P (:func:`_rows_in`, and the output rows
+    back). Scratch: V (a*a*T*C,), M
+    (a*a*T*F,) and P ((2*a*a + (2*m + 2)*Wp) * max(C, F),), T = rows *
+    ceil(OW/m), Wp = row_width(win, m).
     """
     A2 = U.shape[0]
     m = 2 if A2 == 16 else 4
@@ -293,6 +318,8 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
     x2 = x.reshape(N * H * W, C)
     o2 = out.reshape(N * OH * OW, F)
     Uf = U.reshape(U.size)
+    Wp = row_width(win, m)
+    rows_at = 2 * A2 * max(C, F)                    # P's input / output rows
     for item in range(item0, item1):
         t_a = now(clock)
         g0 = item * rows
@@ -302,14 +329,21 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
         M2 = M[: A2 * T * F].reshape(A2 * T, F)
         d2 = P[: A2 * C].reshape(A2, C)             # the patch, zero-padded
         u2 = P[A2 * C: 2 * A2 * C].reshape(A2, C)   # B^T d
+        R2 = P[rows_at: rows_at + a * Wp * C].reshape(a * Wp, C)
         for gr in range(g0, g1):
             n = gr // TH
             th = gr - n * TH
             ih0 = _origin(th, PH, dh, m) - win.top
+            if nchw:
+                _rows_in(x, n, ih0, dh, H, W, C, win.left, R2, a, Wp)
             for tw in range(TW):
-                iw0 = _origin(tw, PW, dw, m) - win.left
+                ow0 = _origin(tw, PW, dw, m)
                 tile = (gr - g0) * TW + tw
-                src, r0, si, sj = _patch(x, x2, nchw, n, ih0, iw0, dh, dw, H, W, C, d2, a)
+                if nchw:
+                    src, r0, si, sj = R2, ow0, Wp, dw
+                else:
+                    src, r0, si, sj = _patch(x2, n, ih0, ow0 - win.left, dh, dw, H, W,
+                                             C, d2, a)
                 if m == 2:
                     _bt2(src, r0, si, sj, u2, V2, T, tile, C)
                 else:
@@ -324,6 +358,7 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
         t_c = now(clock)
         y2 = P[: m * m * F].reshape(m * m, F)               # the tile's outputs
         s2 = P[m * m * F: (m * m + m * a) * F].reshape(m * a, F)    # A^T m
+        O2 = P[rows_at: rows_at + m * OW * F].reshape(m * OW, F)
         for gr in range(g0, g1):
             n = gr // TH
             th = gr - n * TH
@@ -345,13 +380,18 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
                         ow = ow0 + j * dw
                         if ow >= OW:
                             break
-                        if nchw:
-                            for f in range(F):
-                                out[n, f, oh, ow] = bias[f] + y2[m * i + j, f]
-                        else:
-                            p = (n * OH + oh) * OW + ow
-                            for f in range(F):
-                                o2[p, f] = bias[f] + y2[m * i + j, f]
+                        # NCHW: into the tile row's output rows, channels innermost
+                        p = i * OW + ow if nchw else (n * OH + oh) * OW + ow
+                        dst = O2 if nchw else o2
+                        for f in range(F):
+                            dst[p, f] = bias[f] + y2[m * i + j, f]
+            if nchw:                            # the rows, transposed into out
+                for i in range(m):
+                    oh = oh0 + i * dh
+                    if oh < OH:
+                        for f in range(F):
+                            for ow in range(OW):
+                                out[n, f, oh, ow] = O2[i * OW + ow, f]
         t_d = now(clock)
         trace[0] += t_b - t_a
         trace[1] += t_c - t_b
@@ -427,7 +467,7 @@ def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, bla
     Y[k] (T, F)``, bands of `rows` tile rows over slot s's samples
     ``[s*N//S, (s+1)*N//S)`` in order. :func:`grad_w_transform` turns the
     summed parts into dW. ``bias_parts[s]`` (F,) sums grad_out (float64).
-    Scratch: V (a*a*T*C,), Y (a*a*T*F,), P (2*a*a*max(C, F),).
+    Scratch: V (a*a*T*C,), Y (a*a*T*F,), P as :func:`forward`'s.
     """
     A2 = parts.shape[1]
     m = 2 if A2 == 16 else 4
@@ -442,6 +482,9 @@ def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, bla
     S = parts.shape[0]
     x2 = x.reshape(N * H * W, C)
     g2 = gy.reshape(N * OH * OW, F)
+    Wp = row_width(win, m)
+    rows_at = 2 * A2 * max(C, F)                    # P's input rows, then grad_out's
+    gy_at = rows_at + a * Wp * max(C, F)
     for slot in range(item0, item1):
         ps = parts[slot]
         bs = bias_parts[slot]
@@ -470,16 +513,24 @@ def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, bla
             u2 = P[A2 * C: 2 * A2 * C].reshape(A2, C)
             e2 = P[: m * m * F].reshape(m * m, F)           # the grad_out tile
             h2 = P[m * m * F: (m * m + a * m) * F].reshape(a * m, F)    # A e
+            R2 = P[rows_at: rows_at + a * Wp * C].reshape(a * Wp, C)
+            E2 = P[gy_at: gy_at + m * Wp * F].reshape(m * Wp, F)
             for gr in range(g0, g1):
                 n = gr // TH
                 th = gr - n * TH
                 oh0 = _origin(th, PH, dh, m)
+                ih0 = oh0 - win.top
+                if nchw:                        # this tile row's rows, channels innermost
+                    _rows_in(x, n, ih0, dh, H, W, C, win.left, R2, a, Wp)
+                    _rows_in(gy, n, oh0, dh, OH, OW, F, 0, E2, m, Wp)
                 for tw in range(TW):
                     tile = (gr - g0) * TW + tw
                     ow0 = _origin(tw, PW, dw, m)
-                    ih0, iw0 = oh0 - win.top, ow0 - win.left
-                    src, r0, si, sj = _patch(x, x2, nchw, n, ih0, iw0, dh, dw, H, W, C,
-                                             d2, a)
+                    if nchw:
+                        src, r0, si, sj = R2, ow0, Wp, dw
+                    else:
+                        src, r0, si, sj = _patch(x2, n, ih0, ow0 - win.left, dh, dw, H, W,
+                                                 C, d2, a)
                     if m == 2:
                         _bt2(src, r0, si, sj, u2, V2, T, tile, C)
                     else:
@@ -487,9 +538,10 @@ def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, bla
                     for i in range(m):          # the tile of grad_out, zero outside
                         for j in range(m):
                             oh, ow = oh0 + i * dh, ow0 + j * dw
-                            if oh < OH and ow < OW and nchw:
+                            if nchw:
+                                r = i * Wp + ow
                                 for f in range(F):
-                                    e2[m * i + j, f] = gy[n, f, oh, ow]
+                                    e2[m * i + j, f] = E2[r, f]
                             elif oh < OH and ow < OW:
                                 p = (n * OH + oh) * OW + ow
                                 for f in range(F):
