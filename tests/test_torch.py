@@ -1,7 +1,8 @@
 """The fast path against torch.nn.functional and torch autograd.
 
 The second oracle of the style guide, held to the public API directly (the
-oracle's own comparison with torch lives in test_naive.py). Arrays are built
+oracle's own comparison with torch lives in test_naive.py), through every
+convolution algorithm that applies to a case (forced) and "auto". Arrays are built
 in fastconv's layout; for NHWC torch runs on permuted views, x (N, H, W, C) ->
 (N, C, H, W) and weight (KH, KW, Cg, F) -> (F, Cg, KH, KW), and its results
 are permuted back. float32 is computed by torch in float32, so both dtypes
@@ -17,7 +18,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastconv
-from tests.helpers import DTYPES, LAYOUTS, assert_close, assert_same, randn, rng
+from tests.helpers import (
+    DTYPES,
+    LAYOUTS,
+    algorithms_for,
+    assert_close,
+    assert_same,
+    randn,
+    rng,
+)
 
 torch = pytest.importorskip(
     "torch",
@@ -201,7 +210,9 @@ def test_conv2d_matches_torch(case, layout, dtype):
     x, w, b, kw = _conv_problem(case, layout, dtype)
     for bias in (b, None):
         y, _ = torch_conv(x, w, bias, **kw)
-        assert_close(fastconv.conv2d(x, w, bias, **kw), to_numpy(y))
+        # every algorithm that applies, forced, and "auto"
+        for alg in algorithms_for(x.shape, w.shape, kw):
+            assert_close(fastconv.conv2d(x, w, bias, algorithm=alg, **kw), to_numpy(y))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -212,10 +223,11 @@ def test_conv2d_backward_matches_torch_autograd(case, layout, dtype):
     y, (tx, tw, tb) = torch_conv(x, w, b, **kw)
     gy = randn(rng(1), tuple(y.shape), dtype)
     backprop(y, gy)
-    gx, gw, gb = fastconv.conv2d_backward(gy, x, w, **kw)
-    assert_close(gx, tx.grad.numpy())
-    assert_close(gw, tw.grad.numpy())
-    assert_close(gb, tb.grad.numpy())
+    for alg in algorithms_for(x.shape, w.shape, kw):
+        gx, gw, gb = fastconv.conv2d_backward(gy, x, w, algorithm=alg, **kw)
+        assert_close(gx, tx.grad.numpy())
+        assert_close(gw, tw.grad.numpy())
+        assert_close(gb, tb.grad.numpy())
 
 
 PAD_MODES = ["int", "pair", "four", "valid", "same"]
@@ -255,11 +267,13 @@ def conv_problems(draw):
 def test_conv2d_property_matches_torch(problem):
     x, w, b, kw = problem
     y, (tx, tw, tb) = torch_conv(x, w, b, **kw)
-    assert_close(fastconv.conv2d(x, w, b, **kw), to_numpy(y))
     gy = randn(rng(2), tuple(y.shape), x.dtype)
     backprop(y, gy)
-    for got, t in zip(fastconv.conv2d_backward(gy, x, w, **kw), (tx, tw, tb)):
-        assert_close(got, t.grad.numpy())
+    for alg in algorithms_for(x.shape, w.shape, kw):
+        assert_close(fastconv.conv2d(x, w, b, algorithm=alg, **kw), to_numpy(y))
+        got = fastconv.conv2d_backward(gy, x, w, algorithm=alg, **kw)
+        for g, t in zip(got, (tx, tw, tb)):
+            assert_close(g, t.grad.numpy())
 
 
 # --------------------------------------------------------------------------
