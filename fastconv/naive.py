@@ -405,6 +405,7 @@ def max_pool2d_backward(
     ceil_mode=False,
     *,
     layout="NCHW",
+    indices=None,
 ):
     """Gradient of max_pool2d with respect to x.
 
@@ -416,6 +417,9 @@ def max_pool2d_backward(
     grad_out : ndarray of shape (N, C, OH, OW), or (N, OH, OW, C) for NHWC
     x, kernel_size, stride, padding, dilation, ceil_mode, layout
         As for `max_pool2d`.
+    indices : integer ndarray shaped like grad_out, optional
+        The selected elements (``max_pool2d(..., return_indices=True)``),
+        used instead of searching the windows again.
 
     Returns
     -------
@@ -429,6 +433,16 @@ def max_pool2d_backward(
     _, idx = _max_pool_nchw(xc, kernel_size, stride, padding, dilation, ceil_mode)
     go = _to_nchw(_as_4d(grad_out, "grad_out"), layout).astype(np.float64)
     _check_grad_out(go, idx.shape)
+    if indices is not None:
+        given = np.asarray(indices)
+        if given.dtype.kind not in "iu":
+            raise TypeError(f"indices must be an integer array, got dtype {given.dtype}")
+        given = _to_nchw(_as_4d(given, "indices"), layout)
+        if given.shape != idx.shape:
+            raise ValueError(f"indices must have shape {idx.shape}, got {given.shape}")
+        if given.size and not (0 <= given.min() and given.max() < H * W):
+            raise ValueError(f"indices must lie in [0, {H * W}) (an input plane)")
+        idx = given.astype(np.int64)
     gx = np.zeros((N, C, H * W))
     n, c = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")  # (N, C) each
     for oh in range(idx.shape[2]):

@@ -38,8 +38,10 @@ def _all_passes(x, w, b, layout, **kw):
     """Forward, backward and the poolings of one input: a list of arrays."""
     y = fastconv.conv2d(x, w, b, layout=layout, **kw)
     out = [y, *fastconv.conv2d_backward(y, x, w, layout=layout, **kw)]
-    p = fastconv.max_pool2d(x, 3, 2, 1, layout=layout)
-    out += [p, fastconv.max_pool2d_backward(p, x, 3, 2, 1, layout=layout)]
+    p, idx = fastconv.max_pool2d(x, 3, 2, 1, layout=layout, return_indices=True)
+    out += [p, idx, fastconv.max_pool2d_backward(p, x, 3, 2, 1, layout=layout)]
+    out.append(fastconv.max_pool2d_backward(p, x, 3, 2, 1, layout=layout, indices=idx))
+    out.append(fastconv.avg_pool2d(x, 3, 2, 1, layout=layout))
     out.append(fastconv.avg_pool2d_backward(p, x, 3, 2, 1, layout=layout))
     return out
 

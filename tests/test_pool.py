@@ -75,9 +75,12 @@ def test_max_pool_matches_oracle_exactly(case, layout, dtype):
     assert_same(fastconv.max_pool2d(x, **kw), want_out)
     gy = randn(rng(1), out.shape, dtype)
     # no ties and at most a few overlapping windows: sums of <= 9 terms, tolerance
-    assert_close(
-        fastconv.max_pool2d_backward(gy, x, **kw), naive.max_pool2d_backward(gy, x, **kw)
-    )
+    want_gx = naive.max_pool2d_backward(gy, x, **kw)
+    searched = fastconv.max_pool2d_backward(gy, x, **kw)
+    assert_close(searched, want_gx)
+    # from the forward's indices: the same sums in the same order, bitwise
+    assert_same(fastconv.max_pool2d_backward(gy, x, indices=idx, **kw), searched)
+    assert_close(naive.max_pool2d_backward(gy, x, indices=want_idx, **kw), want_gx)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -204,9 +207,11 @@ def test_max_pool_property(problem):
     assert_same(out, want_out)
     assert_same(idx, want_idx)
     gy = randn(g, out.shape, x.dtype)
-    assert_close(
-        fastconv.max_pool2d_backward(gy, x, dilation=dilation, **geo),
-        naive.max_pool2d_backward(gy, x, dilation=dilation, **geo),
+    searched = fastconv.max_pool2d_backward(gy, x, dilation=dilation, **geo)
+    assert_close(searched, naive.max_pool2d_backward(gy, x, dilation=dilation, **geo))
+    assert_same(
+        fastconv.max_pool2d_backward(gy, x, dilation=dilation, indices=idx, **geo),
+        searched,
     )
 
 
@@ -276,3 +281,62 @@ def test_pool_dtype_rule(dtype, expected):
     assert fastconv.avg_pool2d(x, 2).dtype == expected
     assert fastconv.max_pool2d_backward(out, x, 2).dtype == expected
     assert fastconv.avg_pool2d_backward(out, x, 2).dtype == expected
+
+
+# --------------------------------------------------------------------------
+# max_pool2d_backward from the forward's indices
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("backend", [fastconv, naive], ids=["fastconv", "naive"])
+def test_max_pool_backward_checks_the_indices_it_is_given(layout, backend):
+    x = _x(CASES[1], layout, np.float64)  # 3s2, padded: 5x5 outputs of 9x9
+    kw = _max_kw(CASES[1], layout)
+    out, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
+    gy = np.ones_like(out)
+    with pytest.raises(TypeError, match="indices must be an integer array.*float64"):
+        backend.max_pool2d_backward(gy, x, indices=idx.astype(np.float64), **kw)
+    with pytest.raises(ValueError, match=r"indices must have .*shape"):
+        backend.max_pool2d_backward(gy, x, indices=idx[:1], **kw)
+    for bad in (-1, 81):  # outside a 9x9 plane
+        wrong = idx.copy()
+        wrong.flat[7] = bad
+        before = wrong.copy()
+        with pytest.raises(ValueError, match=r"indices must lie in .*\[0, 81\)"):
+            backend.max_pool2d_backward(gy, x, indices=wrong, **kw)
+        assert_same(wrong, before)  # inputs are never modified
+    # int32 indices (another library's) are taken as they are
+    assert_same(
+        backend.max_pool2d_backward(gy, x, indices=idx.astype(np.int32), **kw),
+        backend.max_pool2d_backward(gy, x, **kw),
+    )
+
+
+def test_max_pool_backward_names_the_bad_index_and_where_it_is():
+    x = np.zeros((2, 3, 4, 4))
+    _, idx = fastconv.max_pool2d(x, 2, return_indices=True)
+    idx[1, 2, 0, 1] = 99
+    with pytest.raises(ValueError, match=r"got 99 at \(1, 2, 0, 1\)"):
+        fastconv.max_pool2d_backward(np.ones((2, 3, 2, 2)), x, 2, indices=idx)
+
+
+def test_max_pool_layer_sends_the_gradient_through_its_forward_indices(monkeypatch):
+    x = _x(CASES[1], "NHWC", np.float32)
+    kw = _max_kw(CASES[1], "NHWC")
+    layer = fastconv.nn.MaxPool2d(
+        kw["kernel_size"], kw["stride"], kw["padding"], layout="NHWC"
+    )
+    out = layer.forward(x)
+    _, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
+    seen = []
+    real = fastconv.max_pool2d_backward
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("indices"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fastconv, "max_pool2d_backward", spy)
+    gy = randn(rng(2), out.shape, np.float32)
+    assert_same(layer.backward(gy), real(gy, x, **kw))
+    assert len(seen) == 1 and seen[0] is not None
+    assert_same(seen[0], idx)

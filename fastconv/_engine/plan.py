@@ -470,7 +470,9 @@ class PoolPlan:
                 "forward with indices": f"max_pool_nhwc{rows}",
                 "backward": f"max_pool_backward_nhwc{rows}",
             }
-        self.items = x_shape[0]
+        # NCHW: planes (every kernel runs plane by plane, so one sample still
+        # gives every core work); NHWC: samples
+        self.items = x_shape[0] * (x_shape[1] if nchw else 1)
 
     def __repr__(self):
         w = self.window
@@ -481,6 +483,7 @@ class PoolPlan:
                 f", divisor {self.divisor}" if self.divisor else ""
             )
         kernels = ", ".join(f"{k}: {v}" for k, v in self.kernels.items())
+        what = "planes" if self.layout == "NCHW" else "samples"
         return "\n".join(
             [
                 f"PoolPlan({self.kind}, {self.layout}, {np.dtype(self.dtype).name})",
@@ -489,7 +492,7 @@ class PoolPlan:
                 f"dilation ({w.dh}, {w.dw}), "
                 f"padding {pad}{opts}",
                 f"  kernels: {kernels}",
-                f"  split: {self.items} samples over the threads",
+                f"  split: {self.items} {what} over the threads",
             ]
         )
 

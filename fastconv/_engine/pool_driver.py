@@ -9,6 +9,13 @@ from .trace import phase
 __all__ = ["max_forward", "max_backward", "avg_forward", "avg_backward"]
 
 
+def _items(plan, *arrays):
+    """Return the arrays as the plan's items: NCHW (N, C, ...) as (N*C, 1, ...)."""
+    if plan.layout != "NCHW":
+        return arrays
+    return tuple(a.reshape(-1, 1, *a.shape[2:]) if a.ndim == 4 else a for a in arrays)
+
+
 def max_forward(plan, x, want_idx):
     """Return (out, indices) of max pooling; indices is a dummy without `want_idx`."""
     out = np.empty(plan.out_shape, plan.dtype)
@@ -16,17 +23,19 @@ def max_forward(plan, x, want_idx):
     if out.size:
         win = plan.window
         work = x.nbytes + out.nbytes
+        xs, outs = _items(plan, x, out)
+        idxs = _items(plan, idx)[0] if want_idx else idx
         with phase("kernel"):
             if not want_idx and plan.layout == "NCHW":
                 kernel = getattr(_k, plan.kernels["forward"])
                 threads.parallel_for(
-                    lambda a, b: kernel(x[a:b], win, out[a:b]), plan.items, work
+                    lambda a, b: kernel(xs[a:b], win, outs[a:b]), plan.items, work
                 )
             else:
                 kernel = getattr(_k, plan.kernels["forward with indices"])
                 threads.parallel_for(
                     lambda a, b: kernel(
-                        x[a:b], win, out[a:b], idx[a:b] if want_idx else idx, want_idx
+                        xs[a:b], win, outs[a:b], idxs[a:b] if want_idx else idx, want_idx
                     ),
                     plan.items,
                     work,
@@ -34,21 +43,51 @@ def max_forward(plan, x, want_idx):
     return out, idx
 
 
-def max_backward(plan, grad_out, x):
-    """grad_x of max pooling, each grad_out entry routed to its window's argmax."""
+def max_backward(plan, grad_out, x, idx=None):
+    """grad_x of max pooling, each grad_out entry routed to its window's argmax.
+
+    With `idx` (int64, the output's shape, from the forward pass) the argmax
+    is taken from it instead of searched for; an index outside the input
+    plane raises ValueError.
+    """
     grad_x = np.empty(plan.x_shape, plan.dtype)
     if grad_x.size:
         if not grad_out.size:
             grad_x[...] = 0
             return grad_x
+        if idx is not None:
+            return _unpool(plan, grad_out, idx, grad_x)
         kernel = getattr(_k, plan.kernels["backward"])
         win = plan.window
+        gys, xs, gxs = _items(plan, grad_out, x, grad_x)
         with phase("kernel"):
             threads.parallel_for(
-                lambda a, b: kernel(grad_out[a:b], x[a:b], win, grad_x[a:b]),
+                lambda a, b: kernel(gys[a:b], xs[a:b], win, gxs[a:b]),
                 plan.items,
                 2 * x.nbytes + grad_out.nbytes,
             )
+    return grad_x
+
+
+def _unpool(plan, grad_out, idx, grad_x):
+    kernel = _k.max_unpool_add_nchw if plan.layout == "NCHW" else _k.max_unpool_add_nhwc
+    bad = []  # one entry a piece: -1, or where it stopped
+    gys, idxs, gxs = _items(plan, grad_out, idx, grad_x)
+    with phase("kernel"):
+        threads.parallel_for(
+            lambda a, b: bad.append(kernel(gys[a:b], idxs[a:b], gxs[a:b])),
+            plan.items,
+            grad_out.nbytes + idx.nbytes + grad_x.nbytes,
+        )
+    if max(bad) >= 0:
+        H, W = plan.window.H, plan.window.W
+        flat = idx.reshape(-1)
+        pos = int(np.flatnonzero((flat < 0) | (flat >= H * W))[0])
+        where = np.unravel_index(pos, idx.shape)
+        raise ValueError(
+            f"indices must lie in an input plane, [0, H*W) = [0, {H * W}), got "
+            f"{int(flat[pos])} at {tuple(int(i) for i in where)}"
+        )
     return grad_x
 
 
@@ -58,9 +97,10 @@ def avg_forward(plan, x):
     if out.size:
         kernel = getattr(_k, plan.kernels["forward"])
         win, inc, div = plan.window, plan.count_include_pad, plan.divisor
+        xs, outs = _items(plan, x, out)
         with phase("kernel"):
             threads.parallel_for(
-                lambda a, b: kernel(x[a:b], win, inc, div, out[a:b]),
+                lambda a, b: kernel(xs[a:b], win, inc, div, outs[a:b]),
                 plan.items,
                 x.nbytes + out.nbytes,
             )
@@ -76,9 +116,10 @@ def avg_backward(plan, grad_out):
             return grad_x
         kernel = getattr(_k, plan.kernels["backward"])
         win, inc, div = plan.window, plan.count_include_pad, plan.divisor
+        gys, gxs = _items(plan, grad_out, grad_x)
         with phase("kernel"):
             threads.parallel_for(
-                lambda a, b: kernel(grad_out[a:b], win, inc, div, grad_x[a:b]),
+                lambda a, b: kernel(gys[a:b], win, inc, div, gxs[a:b]),
                 plan.items,
                 grad_out.nbytes + grad_x.nbytes,
             )

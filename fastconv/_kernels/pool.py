@@ -25,6 +25,8 @@ __all__ = [
     "max_pool_backward_nhwc",
     "max_pool_nhwc_rows",
     "max_pool_backward_nhwc_rows",
+    "max_unpool_add_nchw",
+    "max_unpool_add_nhwc",
     "avg_pool_nchw",
     "avg_pool_backward_nchw",
     "avg_pool_nhwc",
@@ -307,6 +309,55 @@ def max_pool_backward_nhwc(grad_out, x, win, grad_x):
                             arg[c] = pos if take else arg[c]
                 for c in range(C):
                     gx[n, arg[c], c] += grad_out[n, oh, ow, c]
+
+
+@njit(cache=True, nogil=True)
+def max_unpool_add_nchw(grad_out, idx, grad_x):
+    """Max-pool backward from the forward's indices: no window search.
+
+    grad_x (N, C, H, W) is zeroed, then ``grad_x[n, c].flat[idx[n, c, o]] +=
+    grad_out[n, c, o]`` for every output o in order (windows that overlap
+    sum in that order). Returns the position in idx.flat of the first index
+    outside [0, H*W), having stopped there, or -1.
+    """
+    N, C, H, W = grad_x.shape
+    HW = H * W
+    P = grad_out.shape[2] * grad_out.shape[3]
+    g2 = grad_x.reshape((N * C, HW))  # (planes, H*W), views
+    o2 = grad_out.reshape((N * C, P))
+    i2 = idx.reshape((N * C, P))
+    for q in range(N * C):
+        g = g2[q]
+        for k in range(HW):
+            g[k] = 0
+        for p in range(P):
+            k = i2[q, p]
+            if k < 0 or k >= HW:
+                return q * P + p
+            g[k] += o2[q, p]
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def max_unpool_add_nhwc(grad_out, idx, grad_x):
+    """NHWC max_unpool_add_nchw: idx (N, OH, OW, C) holds each plane's h*W + w."""
+    N, H, W, C = grad_x.shape
+    HW = H * W
+    PC = grad_out.shape[1] * grad_out.shape[2] * C
+    g2 = grad_x.reshape((N, HW * C))  # (N, H*W*C), views
+    o2 = grad_out.reshape((N, PC))
+    i2 = idx.reshape((N, PC))
+    for n in range(N):
+        g = g2[n]
+        for k in range(HW * C):
+            g[k] = 0
+        for p in range(0, PC, C):
+            for c in range(C):
+                k = i2[n, p + c]
+                if k < 0 or k >= HW:
+                    return n * PC + p + c
+                g[k * C + c] += o2[n, p + c]
+    return -1
 
 
 @njit(cache=True, inline="always")

@@ -243,6 +243,9 @@ class _Pool(Layer):
 class MaxPool2d(_Pool):
     """2-D max pooling layer (no parameters).
 
+    The forward pass keeps its argmaxes (``return_indices``) for the backward
+    pass, which then skips the window search.
+
     Parameters
     ----------
     kernel_size : int or (int, int)
@@ -292,6 +295,21 @@ class MaxPool2d(_Pool):
             dilation=self.dilation,
             ceil_mode=self.ceil_mode,
             layout=self.layout,
+        )
+
+    def forward(self, x):
+        """Max of each window of x; the argmaxes are kept for the backward pass."""
+        self._x = x
+        out, self._indices = self.backend.max_pool2d(
+            x, self.kernel_size, return_indices=True, **self._options()
+        )
+        return out
+
+    def backward(self, grad_out):
+        """Gradient for x: grad_out sent to the forward pass's argmaxes."""
+        x = self._saved("_x")
+        return self.backend.max_pool2d_backward(
+            grad_out, x, self.kernel_size, indices=self._indices, **self._options()
         )
 
 

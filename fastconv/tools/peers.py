@@ -62,9 +62,12 @@ def fastconv_calls(spec, x, w, b, gy, module=None):
             lambda: module.conv2d_backward(gy, x, w, **kw),
         )
     if spec["kind"] == "max":
+        # as a training step (and the torch peer) runs it: the backward pass
+        # takes the indices of the forward pass, computed once here
+        _, idx = module.max_pool2d(x, return_indices=True, **kw)
         return (
             lambda: module.max_pool2d(x, **kw),
-            lambda: module.max_pool2d_backward(gy, x, **kw),
+            lambda: module.max_pool2d_backward(gy, x, indices=idx, **kw),
         )
     return (
         lambda: module.avg_pool2d(x, **kw),
