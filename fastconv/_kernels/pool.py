@@ -84,6 +84,39 @@ def _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, C, c):
     return b, bi, bj
 
 
+@njit(cache=True, inline="always")
+def _pick(v, b):
+    """Return the scan rule on values: v (later) replaces b if greater, or NaN."""
+    return v if (v > b) | (v != v) else b
+
+
+@njit(cache=True, inline="always")
+def _max_rows_s2(x2, h0, K, left, lo, hi, orow):
+    """orow[ow] = max of the K x K window at (h0, 2*ow - left), interior ow in [lo, hi).
+
+    Stride 2, dilation 1, K of 2 or 3, the window's rows inside the plane x2
+    (H, W); taps taken in row-major order. One loop over the outputs, its
+    loads at the constant stride 2 (vectorised); unsigned indices, so numba
+    adds no negative-index wraparound, which would stop the vectorisation.
+    """
+    r0, r1 = x2[h0], x2[h0 + 1]
+    r2 = x2[h0 + K - 1]  # the third row (K = 3), or the second again
+    base = np.uint64(2 * lo - left)  # >= 0: the windows are interior
+    one, two = np.uint64(1), np.uint64(2)
+    if K == 2:
+        for t in range(hi - lo):
+            w = base + two * np.uint64(t)
+            b = _pick(r0[w + one], r0[w])
+            b = _pick(r1[w], b)
+            orow[lo + t] = _pick(r1[w + one], b)
+    else:
+        for t in range(hi - lo):
+            w = base + two * np.uint64(t)
+            b = _pick(r0[w + two], _pick(r0[w + one], r0[w]))
+            b = _pick(r1[w + two], _pick(r1[w + one], _pick(r1[w], b)))
+            orow[lo + t] = _pick(r2[w + two], _pick(r2[w + one], _pick(r2[w], b)))
+
+
 @njit(cache=True, nogil=True)
 def max_pool_nchw(x, win, out, idx, want_idx):
     """X (N, C, H, W) -> out, idx (N, C, OH, OW); idx is the flat h*W + w.
@@ -128,26 +161,40 @@ def max_pool_values_nchw(x, win, out):
     OH, OW = out.shape[2], out.shape[3]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     vmax = np.empty(W, dtype=x.dtype)
+    # 2x2 and 3x3 windows at stride 2 (the common pools): windows directly
+    fast = KH == KW and (KH == 2 or KH == 3) and sh == sw == 2 and dh == dw == 1
     for n in range(N):
         for c in range(C):
             for oh in range(OH):
                 h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
+                orow = out[n, c, oh]
+                if fast and rows[0] <= oh < rows[1]:
+                    # interior rows: the windows directly; the border
+                    # columns tap by tap, in the same row-major order
+                    x2 = x[n, c]
+                    _max_rows_s2(x2, h0, KH, left, cols[0], cols[1], orow)
+                    for k in range(OW - (cols[1] - cols[0])):
+                        ow = k if k < cols[0] else k + cols[1] - cols[0]
+                        w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
+                        b = x2[h0, w0 + j_lo]
+                        for i in range(KH):
+                            for j in range(j_lo, j_hi):
+                                b = _pick(x2[h0 + i, w0 + j], b)
+                        orow[ow] = b
+                    continue
                 first = x[n, c, h0 + i_lo * dh]
                 for w in range(W):
                     vmax[w] = first[w]
                 for i in range(i_lo + 1, i_hi):
                     row = x[n, c, h0 + i * dh]
                     for w in range(W):
-                        v = row[w]
-                        b = vmax[w]
-                        vmax[w] = v if (v > b) | (v != v) else b
+                        vmax[w] = _pick(row[w], vmax[w])
                 for ow in range(OW):
                     w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
                     b = vmax[w0 + j_lo * dw]
                     for j in range(j_lo + 1, j_hi):
-                        v = vmax[w0 + j * dw]
-                        b = v if (v > b) | (v != v) else b
-                    out[n, c, oh, ow] = b
+                        b = _pick(vmax[w0 + j * dw], b)
+                    orow[ow] = b
 
 
 @njit(cache=True, nogil=True)
