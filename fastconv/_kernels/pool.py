@@ -117,6 +117,57 @@ def _max_rows_s2(x2, h0, K, left, lo, hi, orow):
             orow[lo + t] = _pick(r2[w + two], _pick(r2[w + one], _pick(r2[w], b)))
 
 
+@njit(cache=True, inline="always")
+def _take(v, b, k, bk):
+    """Return (value, index) after tap v at index k, by the scan rule."""
+    t = (v > b) | (v != v)
+    return (v if t else b), (k if t else bk)
+
+
+@njit(cache=True, inline="always")
+def _argmax_rows_s2(x2, h0, K, left, lo, hi, orow, irow):
+    """_max_rows_s2 with each window's flat argmax h*W + w into irow.
+
+    The taps in row-major order under the scan rule (first maximum, last
+    NaN), as the separable kernels give it.
+    """
+    W = x2.shape[1]
+    r0, r1 = x2[h0], x2[h0 + 1]
+    r2 = x2[h0 + K - 1]
+    base = np.uint64(2 * lo - left)
+    one, two = np.uint64(1), np.uint64(2)
+    p0 = h0 * W + 2 * lo - left  # flat index of the first window's first tap
+    for t in range(hi - lo):
+        w = base + two * np.uint64(t)
+        p = p0 + 2 * t
+        b, bk = r0[w], p
+        b, bk = _take(r0[w + one], b, p + 1, bk)
+        if K == 3:
+            b, bk = _take(r0[w + two], b, p + 2, bk)
+        q = p + W
+        b, bk = _take(r1[w], b, q, bk)
+        b, bk = _take(r1[w + one], b, q + 1, bk)
+        if K == 3:
+            b, bk = _take(r1[w + two], b, q + 2, bk)
+            q += W
+            b, bk = _take(r2[w], b, q, bk)
+            b, bk = _take(r2[w + one], b, q + 1, bk)
+            b, bk = _take(r2[w + two], b, q + 2, bk)
+        orow[lo + t] = b
+        irow[lo + t] = bk
+
+
+@njit(cache=True, inline="always")
+def _window_scan(x2, h0, KH, w0, j_lo, j_hi):
+    """(max, flat argmax) of an interior-row window's in-bounds columns, tap by tap."""
+    W = x2.shape[1]
+    b, bk = x2[h0, w0 + j_lo], h0 * W + w0 + j_lo
+    for i in range(KH):
+        for j in range(j_lo, j_hi):
+            b, bk = _take(x2[h0 + i, w0 + j], b, (h0 + i) * W + w0 + j, bk)
+    return b, bk
+
+
 @njit(cache=True, nogil=True)
 def max_pool_nchw(x, win, out, idx, want_idx):
     """X (N, C, H, W) -> out, idx (N, C, OH, OW); idx is the flat h*W + w.
@@ -131,11 +182,22 @@ def max_pool_nchw(x, win, out, idx, want_idx):
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     vmax = np.empty(W, dtype=x.dtype)
     vrow = np.empty(W, dtype=np.int32)
+    fast = want_idx and KH == KW and (KH == 2 or KH == 3) and sh == sw == 2
+    fast = fast and dh == dw == 1
     for n in range(N):
         for c in range(C):
             x2 = x[n, c]
             for oh in range(OH):
                 h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
+                if fast and rows[0] <= oh < rows[1]:
+                    # interior rows of the common pools: windows directly
+                    orow, irow = out[n, c, oh], idx[n, c, oh]
+                    _argmax_rows_s2(x2, h0, KH, left, cols[0], cols[1], orow, irow)
+                    for k in range(OW - (cols[1] - cols[0])):
+                        ow = k if k < cols[0] else k + cols[1] - cols[0]
+                        w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
+                        orow[ow], irow[ow] = _window_scan(x2, h0, KH, w0, j_lo, j_hi)
+                    continue
                 _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow)
                 for ow in range(OW):
                     w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
@@ -176,11 +238,7 @@ def max_pool_values_nchw(x, win, out):
                     for k in range(OW - (cols[1] - cols[0])):
                         ow = k if k < cols[0] else k + cols[1] - cols[0]
                         w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
-                        b = x2[h0, w0 + j_lo]
-                        for i in range(KH):
-                            for j in range(j_lo, j_hi):
-                                b = _pick(x2[h0 + i, w0 + j], b)
-                        orow[ow] = b
+                        orow[ow] = _window_scan(x2, h0, KH, w0, j_lo, j_hi)[0]
                     continue
                 first = x[n, c, h0 + i_lo * dh]
                 for w in range(W):
