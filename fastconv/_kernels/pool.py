@@ -486,6 +486,24 @@ def _avg_divisor(count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, 
     return (h_hi - h_lo) * (w_hi - w_lo)
 
 
+@njit(cache=True, inline="always")
+def _avg_rows_s2(x2, h0, K, left, lo, hi, div, orow):
+    """orow[ow] = (sum of the K x K window at (h0, 2*ow - left)) / div, interior ow.
+
+    Stride 2, K of 2 or 3, vectorised as _max_rows_s2.
+    """
+    r0, r1 = x2[h0], x2[h0 + 1]
+    r2 = x2[h0 + K - 1]
+    base = np.uint64(2 * lo - left)
+    one, two = np.uint64(1), np.uint64(2)
+    for t in range(hi - lo):
+        w = base + two * np.uint64(t)
+        s = (r0[w] + r0[w + one]) + (r1[w] + r1[w + one])
+        if K == 3:
+            s += (r0[w + two] + r1[w + two]) + (r2[w] + r2[w + one] + r2[w + two])
+        orow[lo + t] = s / div
+
+
 @njit(cache=True, nogil=True)
 def avg_pool_nchw(x, win, count_include_pad, divisor_override, out):
     """X (N, C, H, W) -> out (N, C, OH, OW); divisor_override <= 0 means none.
@@ -499,10 +517,38 @@ def avg_pool_nchw(x, win, count_include_pad, divisor_override, out):
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
     vsum = np.empty(W, dtype=x.dtype)
+    # 2x2 and 3x3 windows at stride 2: interior windows directly, each
+    # divided by the whole window's size (or the override)
+    fast = KH == KW and (KH == 2 or KH == 3) and sh == sw == 2
+    rows, cols = _inner(OH, sh, top, KH, 1, H), _inner(OW, sw, left, KW, 1, W)
+    div_in = x.dtype.type(divisor_override if divisor_override > 0 else KH * KW)
     for n in range(N):
         for c in range(C):
             x2 = x[n, c]
             for oh in range(OH):
+                if fast and rows[0] <= oh < rows[1] and cols[0] < cols[1]:
+                    orow = out[n, c, oh]
+                    h0 = oh * sh - top
+                    _avg_rows_s2(x2, h0, KH, left, cols[0], cols[1], div_in, orow)
+                    for k in range(OW - (cols[1] - cols[0])):
+                        ow = k if k < cols[0] else k + cols[1] - cols[0]
+                        w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
+                        acc = x2[h0, w_lo] * 0
+                        for i in range(KH):
+                            for iw in range(w_lo, w_hi):
+                                acc += x2[h0 + i, iw]
+                        d = _avg_divisor(
+                            count_include_pad,
+                            divisor_override,
+                            KH,
+                            ew,
+                            h0,
+                            h0 + KH,
+                            w_lo,
+                            w_hi,
+                        )
+                        orow[ow] = acc / d
+                    continue
                 h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
                 first = x2[h_lo]
                 for w in range(W):
