@@ -580,19 +580,57 @@ def avg_pool_backward_nchw(grad_out, win, count_include_pad, divisor_override, g
 
     Separable, like the forward pass: an output row's shares are gathered
     into one row buffer, then added to each of the window's input rows.
+    2x2 windows at stride 2 do not overlap: their interior rows' shares are
+    spread at the constant stride (vectorised) and stored, not added, into
+    rows nothing else touches, which are therefore not zeroed first.
     """
     KH, KW, sh, sw = win.KH, win.KW, win.sh, win.sw
     top, bottom, left, right = win.top, win.bottom, win.left, win.right
     N, C, H, W = grad_x.shape
     OH, OW = grad_out.shape[2], grad_out.shape[3]
     grow = np.empty(W, dtype=grad_x.dtype)
+    fast = KH == KW == sh == sw == 2
+    rows, cols = _inner(OH, sh, top, KH, 1, H), _inner(OW, sw, left, KW, 1, W)
+    fast = fast and rows[0] < rows[1] and cols[0] < cols[1]
+    # input rows the fast rows store whole, [r0, r1)
+    r0, r1 = (2 * rows[0] - top, 2 * rows[1] - top) if fast else (0, 0)
+    div_in = grad_x.dtype.type(divisor_override if divisor_override > 0 else 4)
+    base = np.uint64(2 * cols[0] - left) if fast else np.uint64(0)
+    one, two = np.uint64(1), np.uint64(2)
     for n in range(N):
         for c in range(C):
             g2 = grad_x[n, c]
-            g2[:, :] = 0
+            for ih in range(H):
+                if not r0 <= ih < r1:
+                    g2[ih, :] = 0
             for oh in range(OH):
                 h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
                 grow[:] = 0
+                if fast and rows[0] <= oh < rows[1]:
+                    gorow = grad_out[n, c, oh]
+                    for t in range(cols[1] - cols[0]):
+                        w = base + two * np.uint64(t)
+                        share = gorow[cols[0] + t] / div_in
+                        grow[w] = share
+                        grow[w + one] = share
+                    for k in range(OW - (cols[1] - cols[0])):
+                        ow = k if k < cols[0] else k + cols[1] - cols[0]
+                        w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
+                        share = gorow[ow] / _avg_divisor(
+                            count_include_pad,
+                            divisor_override,
+                            eh,
+                            ew,
+                            h_lo,
+                            h_hi,
+                            w_lo,
+                            w_hi,
+                        )
+                        for iw in range(w_lo, w_hi):
+                            grow[iw] += share
+                    for ih in range(h_lo, h_hi):
+                        g2[ih, :] = grow
+                    continue
                 for ow in range(OW):
                     w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
                     share = grad_out[n, c, oh, ow] / _avg_divisor(
