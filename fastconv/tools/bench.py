@@ -304,12 +304,13 @@ def table(rows, machine, out):
     width = max(8, *(len(c[0]) for c in cols))
     head = (
         f"{'layer':13s} {'layout':6s} {'fwd ms':>8s} {'bwd ms':>8s} {'rate':>7s} "
-        f"{'%peak':>5s} "
+        f"{'%peak':>5s} {'%peak':>5s} "
         + " ".join(f"{c[0]:>{width}s}" for c in cols)
         + f"  {'auto chose (fwd/grad_x/grad_w)':s}"
     )
-    sub = f"{'':13s} {'':6s} {'':>8s} {'':>8s} {'fwd':>7s} {'fwd':>5s} " + " ".join(
-        f"{c[1]:>{width}s}" for c in cols
+    sub = (
+        f"{'':13s} {'':6s} {'':>8s} {'':>8s} {'fwd':>7s} {'fwd':>5s} {'bwd':>5s} "
+        + " ".join(f"{c[1]:>{width}s}" for c in cols)
     )
     out(
         f"\n{dtype}: numpy GEMM {gemm:.1f} GFLOP/s (1024x1024 matmul), copy "
@@ -324,13 +325,18 @@ def table(rows, machine, out):
             continue
         for r in group:
             main = r["contenders"][0]
+            # the share of the GEMM rate (conv) or of the copy bandwidth
+            # (pool: the least bytes a pass moves) each pass reaches
             if kind == "conv":
                 rate, peak = r["gflops_fwd"], 100 * r["gflops_fwd"] / gemm
+                peak_b = 100 * r["gflops_bwd"] / gemm
             else:
                 rate, peak = r["gbs_fwd"], 100 * r["gbs_fwd"] / copy
+                peak_b = 100 * r["gbs_bwd"] / copy
             out(
                 f"{r['layer']:13s} {r['layout']:6s} {1e3 * r[f'{main}_fwd_s']:8.2f} "
                 f"{1e3 * r[f'{main}_bwd_s']:8.2f} {rate:7.1f} {peak:4.0f}% "
+                f"{peak_b:4.0f}% "
                 + " ".join(f"{_fmt_x(r.get(c[2])):>{width}s}" for c in cols)
                 + (f"  {r['algorithm']}" if r.get("algorithm") else "")
             )
@@ -339,7 +345,8 @@ def table(rows, machine, out):
             if not sel:
                 continue
             out(
-                f"{'geomean ' + kind:13s} {layout:6s} {'':8s} {'':8s} {'':7s} {'':5s} "
+                f"{'geomean ' + kind:13s} {layout:6s} {'':8s} {'':8s} {'':7s} "
+                f"{'':5s} {'':5s} "
                 + " ".join(
                     f"{_fmt_x(geomean([r.get(c[2]) for r in sel])):>{width}s}"
                     for c in cols
