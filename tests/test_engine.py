@@ -562,6 +562,26 @@ def test_every_algorithm_is_thread_count_independent(layout, algorithm, groups, 
             assert_same(a, e)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_one_sample_pooling_is_split_across_the_threads(layout):
+    # NCHW by planes, NHWC forward by output rows
+    shape = (1, 64, 112, 112) if layout == "NCHW" else (1, 112, 112, 64)
+    p = plan.plan_pool("max", shape, np.float32, 2, 2, 0, 1, False, layout)
+    nbytes = 4 * (np.prod(shape) + np.prod(p.out_shape))
+    assert len(threads.split(p.forward_items, nbytes, 2)) == 3  # two pieces
+    x = randn(rng(5), shape, np.float32)
+    runs = []
+    for n in (1, 2):
+        previous = threads.set_num_threads(n)
+        try:
+            out, idx = fastconv.max_pool2d(x, 2, layout=layout, return_indices=True)
+            runs.append((out, idx, fastconv.avg_pool2d(x, 2, layout=layout)))
+        finally:
+            threads.set_num_threads(previous)
+    for a, e in zip(runs[1], runs[0]):
+        assert_same(a, e)
+
+
 def test_a_single_sample_is_split_across_the_threads():
     p = fastconv.plan_conv2d((1, 32, 64, 64), (32, 32, 3, 3), np.float32, padding=1)
     assert p.items > 1 and p.parallel  # N = 1 still gives every core a piece

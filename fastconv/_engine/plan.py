@@ -471,8 +471,10 @@ class PoolPlan:
                 "backward": f"max_pool_backward_nhwc{rows}",
             }
         # NCHW: planes (every kernel runs plane by plane, so one sample still
-        # gives every core work); NHWC: samples
+        # gives every core work); NHWC: output rows forward (n*OH + oh),
+        # samples backward (windows overlap across rows)
         self.items = x_shape[0] * (x_shape[1] if nchw else 1)
+        self.forward_items = self.items if nchw else x_shape[0] * self.out_shape[1]
 
     def __repr__(self):
         w = self.window
@@ -483,7 +485,7 @@ class PoolPlan:
                 f", divisor {self.divisor}" if self.divisor else ""
             )
         kernels = ", ".join(f"{k}: {v}" for k, v in self.kernels.items())
-        what = "planes" if self.layout == "NCHW" else "samples"
+        what = ("planes",) * 2 if self.layout == "NCHW" else ("rows", "samples")
         return "\n".join(
             [
                 f"PoolPlan({self.kind}, {self.layout}, {np.dtype(self.dtype).name})",
@@ -492,7 +494,8 @@ class PoolPlan:
                 f"dilation ({w.dh}, {w.dw}), "
                 f"padding {pad}{opts}",
                 f"  kernels: {kernels}",
-                f"  split: {self.items} {what} over the threads",
+                f"  split: {self.forward_items} {what[0]} forward, {self.items} "
+                f"{what[1]} backward, over the threads",
             ]
         )
 

@@ -26,7 +26,14 @@ def max_forward(plan, x, want_idx):
         xs, outs = _items(plan, x, out)
         idxs = _items(plan, idx)[0] if want_idx else idx
         with phase("kernel"):
-            if not want_idx and plan.layout == "NCHW":
+            if plan.layout == "NHWC":  # a range of output rows each
+                kernel = getattr(_k, plan.kernels["forward with indices"])
+                threads.parallel_for(
+                    lambda a, b: kernel(x, win, out, idx, want_idx, a, b),
+                    plan.forward_items,
+                    work,
+                )
+            elif not want_idx:
                 kernel = getattr(_k, plan.kernels["forward"])
                 threads.parallel_for(
                     lambda a, b: kernel(xs[a:b], win, outs[a:b]), plan.items, work
@@ -34,9 +41,7 @@ def max_forward(plan, x, want_idx):
             else:
                 kernel = getattr(_k, plan.kernels["forward with indices"])
                 threads.parallel_for(
-                    lambda a, b: kernel(
-                        xs[a:b], win, outs[a:b], idxs[a:b] if want_idx else idx, want_idx
-                    ),
+                    lambda a, b: kernel(xs[a:b], win, outs[a:b], idxs[a:b], True),
                     plan.items,
                     work,
                 )
@@ -98,12 +103,17 @@ def avg_forward(plan, x):
         kernel = getattr(_k, plan.kernels["forward"])
         win, inc, div = plan.window, plan.count_include_pad, plan.divisor
         xs, outs = _items(plan, x, out)
+        if plan.layout == "NHWC":  # a range of output rows each
+
+            def piece(a, b):
+                kernel(x, win, inc, div, out, a, b)
+        else:
+
+            def piece(a, b):
+                kernel(xs[a:b], win, inc, div, outs[a:b])
+
         with phase("kernel"):
-            threads.parallel_for(
-                lambda a, b: kernel(xs[a:b], win, inc, div, outs[a:b]),
-                plan.items,
-                x.nbytes + out.nbytes,
-            )
+            threads.parallel_for(piece, plan.forward_items, x.nbytes + out.nbytes)
     return out
 
 

@@ -280,11 +280,12 @@ def max_pool_backward_nchw(grad_out, x, win, grad_x):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_nhwc_rows(x, win, out, idx, want_idx):
+def max_pool_nhwc_rows(x, win, out, idx, want_idx, r0, r1):
     """X (N, H, W, C) -> out, idx (N, OH, OW, C), for few channels.
 
-    Separable, like max_pool_nchw, on rows of W*C interleaved values: the
-    vertical pass vectorises along the whole row whatever C is.
+    Output rows ``[r0, r1)`` of the N*OH (n*OH + oh). Separable, like
+    max_pool_nchw, on rows of W*C interleaved values: the vertical pass
+    vectorises along the whole row whatever C is.
     """
     KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
     top, left = win.top, win.left
@@ -294,18 +295,19 @@ def max_pool_nhwc_rows(x, win, out, idx, want_idx):
     vmax = np.empty(W * C, dtype=x.dtype)
     vrow = np.empty(W * C, dtype=np.int32)
     x3 = x.reshape((N, H, W * C))  # (nb, H, W*C), a view
-    for n in range(N):
+    for noh in range(r0, r1):
+        n = noh // OH
+        oh = noh - n * OH
         x2 = x3[n]
-        for oh in range(OH):
-            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
-            _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow)
-            for ow in range(OW):
-                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
-                for c in range(C):
-                    b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, C, c)
-                    out[n, oh, ow, c] = b
-                    if want_idx:
-                        idx[n, oh, ow, c] = (h0 + bi * dh) * W + w0 + bj * dw
+        h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
+        _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow)
+        for ow in range(OW):
+            w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
+            for c in range(C):
+                b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, C, c)
+                out[n, oh, ow, c] = b
+                if want_idx:
+                    idx[n, oh, ow, c] = (h0 + bi * dh) * W + w0 + bj * dw
 
 
 @njit(cache=True, nogil=True)
@@ -335,17 +337,18 @@ def max_pool_backward_nhwc_rows(grad_out, x, win, grad_x):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_nhwc(x, win, out, idx, want_idx):
+def max_pool_nhwc(x, win, out, idx, want_idx, r0, r1):
     """Pool x (N, H, W, C) into out, idx (N, OH, OW, C), for many channels.
 
-    Vectorised along the channel run (few channels: max_pool_nhwc_rows).
+    Output rows ``[r0, r1)`` of the N*OH. Vectorised along the channel run
+    (few channels: max_pool_nhwc_rows).
     """
     KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
     top, left = win.top, win.left
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
-    for noh in range(N * OH):
+    for noh in range(r0, r1):
         n = noh // OH
         oh = noh - n * OH
         h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
@@ -652,13 +655,16 @@ def avg_pool_backward_nchw(grad_out, win, count_include_pad, divisor_override, g
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_nhwc(x, win, count_include_pad, divisor_override, out):
-    """X (N, H, W, C) -> out (N, OH, OW, C), summing whole channel runs."""
+def avg_pool_nhwc(x, win, count_include_pad, divisor_override, out, r0, r1):
+    """X (N, H, W, C) -> out (N, OH, OW, C), output rows [r0, r1) of the N*OH.
+
+    Sums whole channel runs.
+    """
     KH, KW, sh, sw = win.KH, win.KW, win.sh, win.sw
     top, bottom, left, right = win.top, win.bottom, win.left, win.right
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
-    for noh in range(N * OH):
+    for noh in range(r0, r1):
         n = noh // OH
         oh = noh - n * OH
         h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
