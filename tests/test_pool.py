@@ -340,3 +340,20 @@ def test_max_pool_layer_sends_the_gradient_through_its_forward_indices(monkeypat
     assert_same(layer.backward(gy), real(gy, x, **kw))
     assert len(seen) == 1 and seen[0] is not None
     assert_same(seen[0], idx)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_max_pool_backward_scatters_indices_outside_their_windows_too(layout):
+    # NHWC windows that tile the plane store each element once, which is
+    # right only for each window's own index: any other index (in range)
+    # must still receive its gradient, as the oracle's scatter gives it
+    x = _x(CASES[0], layout, np.float64)  # 2s2 on 8x8
+    kw = _max_kw(CASES[0], layout)
+    out, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
+    gy = randn(rng(3), out.shape, np.float64)
+    other = np.zeros_like(idx)  # every gradient to pixel 0
+    other.flat[::5] = idx.flat[::5]
+    assert_close(
+        fastconv.max_pool2d_backward(gy, x, indices=other, **kw),
+        naive.max_pool2d_backward(gy, x, indices=other, **kw),
+    )

@@ -74,15 +74,41 @@ def max_backward(plan, grad_out, x, idx=None):
     return grad_x
 
 
+def _tiles(win):
+    """Whether the windows tile the plane: stride = kernel, no padding or dilation."""
+    return (
+        (win.sh, win.sw) == (win.KH, win.KW)
+        and (win.dh, win.dw) == (1, 1)
+        and win.top == win.left == 0
+    )
+
+
 def _unpool(plan, grad_out, idx, grad_x):
-    kernel = _k.max_unpool_add_nchw if plan.layout == "NCHW" else _k.max_unpool_add_nhwc
-    bad = []  # one entry a piece: -1, or where it stopped
+    nchw = plan.layout == "NCHW"
     gys, idxs, gxs = _items(plan, grad_out, idx, grad_x)
+    win = plan.window
+    work = grad_out.nbytes + idx.nbytes + grad_x.nbytes
+    if not nchw and _tiles(win):
+        # each element stored once; valid when every index is in its window
+        kernel = _k.max_unpool_tiled_nhwc
+        hits = []
+        with phase("kernel"):
+            threads.parallel_for(
+                lambda a, b: hits.append(
+                    kernel(gys[a:b], idxs[a:b], gxs[a:b], win.KH, win.KW)
+                ),
+                plan.items,
+                work,
+            )
+        if sum(hits) == idx.size:
+            return grad_x
+    kernel = _k.max_unpool_add_nchw if nchw else _k.max_unpool_add_nhwc
+    bad = []  # one entry a piece: -1, or where it stopped
     with phase("kernel"):
         threads.parallel_for(
             lambda a, b: bad.append(kernel(gys[a:b], idxs[a:b], gxs[a:b])),
             plan.items,
-            grad_out.nbytes + idx.nbytes + grad_x.nbytes,
+            work,
         )
     if max(bad) >= 0:
         H, W = plan.window.H, plan.window.W

@@ -27,6 +27,7 @@ __all__ = [
     "max_pool_backward_nhwc_rows",
     "max_unpool_add_nchw",
     "max_unpool_add_nhwc",
+    "max_unpool_tiled_nhwc",
     "avg_pool_nchw",
     "avg_pool_backward_nchw",
     "avg_pool_nhwc",
@@ -466,6 +467,41 @@ def max_unpool_add_nhwc(grad_out, idx, grad_x):
                     return n * PC + p + c
                 g[k * C + c] += o2[n, p + c]
     return -1
+
+
+@njit(cache=True, nogil=True)
+def max_unpool_tiled_nhwc(grad_out, idx, grad_x, KH, KW):
+    """Max-pool backward from the indices, windows that tile the plane: a store each.
+
+    Windows of KH x KW at stride (KH, KW) from (0, 0), no padding or
+    dilation, do not overlap: every grad_x (N, H, W, C) element is written
+    once, its window's grad_out if it is the window's index, else 0 (past
+    the last window, 0), with no zeroing pass and no adds: one pass over a
+    sample too large for the cache instead of two (NCHW planes stay in
+    cache, so max_unpool_add_nchw's zero-and-scatter serves them better).
+    Returns the number of (output, channel) entries whose index matched a
+    tap: N*OH*OW*C exactly when every index lies in its own window (else
+    the caller scatters with max_unpool_add_nhwc instead).
+    """
+    N, H, W, C = grad_x.shape
+    OH, OW = grad_out.shape[1], grad_out.shape[2]
+    hits = 0
+    for n in range(N):
+        for ih in range(H):
+            oh = ih // KH
+            for iw in range(W):
+                dst = grad_x[n, ih, iw]
+                ow = iw // KW
+                if oh >= OH or ow >= OW:
+                    dst[:] = 0
+                    continue
+                g, k = grad_out[n, oh, ow], idx[n, oh, ow]
+                p = ih * W + iw
+                for c in range(C):
+                    hit = k[c] == p
+                    dst[c] = g[c] if hit else 0
+                    hits += hit
+    return hits
 
 
 @njit(cache=True, inline="always")
