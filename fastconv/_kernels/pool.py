@@ -721,16 +721,30 @@ def avg_pool_nhwc(x, win, count_include_pad, divisor_override, out, r0, r1):
 
 @njit(cache=True, nogil=True)
 def avg_pool_backward_nhwc(grad_out, win, count_include_pad, divisor_override, grad_x):
-    """NHWC avg-pool backward; one sample per iteration."""
+    """NHWC avg-pool backward; one sample per iteration.
+
+    Each window's shares (grad_out / divisor, one division per channel) are
+    added over its taps. Windows that tile the plane (stride = kernel, no
+    padding) do not overlap: their taps are stored, not added, and only
+    the rows and columns past the last window are zeroed, one pass over
+    grad_x instead of two.
+    """
     KH, KW, sh, sw = win.KH, win.KW, win.sh, win.sw
     top, bottom, left, right = win.top, win.bottom, win.left, win.right
     N, H, W, C = grad_x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
+    tiled = sh == KH and sw == KW and top == 0 and left == 0
+    share = np.empty(C, dtype=grad_x.dtype)
     for n in range(N):
-        for ih in range(H):
-            for iw in range(W):
-                for c in range(C):
-                    grad_x[n, ih, iw, c] = 0
+        if tiled:  # what no window covers
+            for ih in range(H):
+                w0 = 0 if ih >= OH * KH else OW * KW
+                for iw in range(w0, W):
+                    grad_x[n, ih, iw, :] = 0
+        else:
+            for ih in range(H):
+                for iw in range(W):
+                    grad_x[n, ih, iw, :] = 0
         for oh in range(OH):
             h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
             for ow in range(OW):
@@ -738,7 +752,15 @@ def avg_pool_backward_nhwc(grad_out, win, count_include_pad, divisor_override, g
                 div = _avg_divisor(
                     count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, w_hi
                 )
+                g = grad_out[n, oh, ow]
+                for c in range(C):
+                    share[c] = g[c] / div
                 for ih in range(h_lo, h_hi):
                     for iw in range(w_lo, w_hi):
-                        for c in range(C):
-                            grad_x[n, ih, iw, c] += grad_out[n, oh, ow, c] / div
+                        dst = grad_x[n, ih, iw]
+                        if tiled:
+                            for c in range(C):
+                                dst[c] = share[c]
+                        else:
+                            for c in range(C):
+                                dst[c] += share[c]
