@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import fastconv
 from fastconv import naive
+from fastconv._engine import pool_driver
 from tests.helpers import DTYPES, LAYOUTS, assert_close, assert_same, randn, rng
 
 # (id, N, C, H, W, kernel, stride, padding, dilation, ceil_mode): why it is here
@@ -31,6 +32,8 @@ CASES = [
     ("empty-batch", 0, 3, 4, 4, 2, 2, 0, 1, False),
     ("many-channels", 2, 20, 7, 6, 3, 2, 1, 1, True),  # NHWC: channel-vectorised kernels
     ("many-channels-dil", 1, 17, 9, 9, 2, 1, 1, 2, False),
+    # NHWC, C >= 16, windows tiling the plane: the store-once backward
+    ("many-channels-tiled", 2, 20, 7, 6, 2, None, 0, 1, False),
 ]
 
 
@@ -343,17 +346,31 @@ def test_max_pool_layer_sends_the_gradient_through_its_forward_indices(monkeypat
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_max_pool_backward_scatters_indices_outside_their_windows_too(layout):
+def test_max_pool_backward_scatters_indices_outside_their_windows_too(
+    layout, monkeypatch
+):
     # NHWC windows that tile the plane store each element once, which is
     # right only for each window's own index: any other index (in range)
     # must still receive its gradient, as the oracle's scatter gives it
-    x = _x(CASES[0], layout, np.float64)  # 2s2 on 8x8
-    kw = _max_kw(CASES[0], layout)
+    case = next(c for c in CASES if c[0] == "many-channels-tiled")
+    x = _x(case, layout, np.float64)
+    kw = _max_kw(case, layout)
     out, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
     gy = randn(rng(3), out.shape, np.float64)
+    tiled = []
+    real = pool_driver._k.max_unpool_tiled_nhwc
+    monkeypatch.setattr(
+        pool_driver._k,
+        "max_unpool_tiled_nhwc",
+        lambda *a: tiled.append(1) or real(*a),
+    )
+    own = fastconv.max_pool2d_backward(gy, x, indices=idx, **kw)
+    assert_close(own, naive.max_pool2d_backward(gy, x, **kw))
     other = np.zeros_like(idx)  # every gradient to pixel 0
     other.flat[::5] = idx.flat[::5]
     assert_close(
         fastconv.max_pool2d_backward(gy, x, indices=other, **kw),
         naive.max_pool2d_backward(gy, x, indices=other, **kw),
     )
+    # NHWC took the store-once kernel both times (the second fell back)
+    assert len(tiled) == (2 if layout == "NHWC" else 0)

@@ -280,6 +280,24 @@ def max_pool_backward_nchw(grad_out, x, win, grad_x):
                     g2[h0 + bi * dh, w0 + bj * dw] += grad_out[n, c, oh, ow]
 
 
+@njit(cache=True, inline="always")
+def _row_argmax_nhwc(x2, oh, win, OW, C, rows, cols, vmax, vrow, best, pos):
+    """Output row oh of a sample x2 (H, W*C): best, pos (OW, C) = max, flat h*W + w.
+
+    Separable on rows of W*C interleaved values (see max_pool_nhwc_rows).
+    """
+    KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
+    H, W = x2.shape[0], x2.shape[1] // C
+    h0, i_lo, i_hi = _taps(oh, sh, win.top, KH, dh, H, rows)
+    _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow)
+    for ow in range(OW):
+        w0, j_lo, j_hi = _taps(ow, sw, win.left, KW, dw, W, cols)
+        for c in range(C):
+            b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, C, c)
+            best[ow, c] = b
+            pos[ow, c] = (h0 + bi * dh) * W + w0 + bj * dw
+
+
 @njit(cache=True, nogil=True)
 def max_pool_nhwc_rows(x, win, out, idx, want_idx, r0, r1):
     """X (N, H, W, C) -> out, idx (N, OH, OW, C), for few channels.
@@ -295,20 +313,14 @@ def max_pool_nhwc_rows(x, win, out, idx, want_idx, r0, r1):
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     vmax = np.empty(W * C, dtype=x.dtype)
     vrow = np.empty(W * C, dtype=np.int32)
+    pos = np.empty((OW, C), dtype=np.int64)
     x3 = x.reshape((N, H, W * C))  # (nb, H, W*C), a view
     for noh in range(r0, r1):
         n = noh // OH
         oh = noh - n * OH
-        x2 = x3[n]
-        h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
-        _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow)
-        for ow in range(OW):
-            w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
-            for c in range(C):
-                b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, C, c)
-                out[n, oh, ow, c] = b
-                if want_idx:
-                    idx[n, oh, ow, c] = (h0 + bi * dh) * W + w0 + bj * dw
+        _row_argmax_nhwc(x3[n], oh, win, OW, C, rows, cols, vmax, vrow, out[n, oh], pos)
+        if want_idx:
+            idx[n, oh] = pos
 
 
 @njit(cache=True, nogil=True)
@@ -321,20 +333,17 @@ def max_pool_backward_nhwc_rows(grad_out, x, win, grad_x):
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
     vmax = np.empty(W * C, dtype=x.dtype)
     vrow = np.empty(W * C, dtype=np.int32)
+    best = np.empty((OW, C), dtype=x.dtype)
+    pos = np.empty((OW, C), dtype=np.int64)
     x3 = x.reshape((N, H, W * C))  # (nb, H, W*C), views
-    g3 = grad_x.reshape((N, H, W * C))
+    g2 = grad_x.reshape((N, H * W * C))
     for n in range(N):
-        x2 = x3[n]
-        g2 = g3[n]
-        g2[:, :] = 0
+        g2[n] = 0
         for oh in range(OH):
-            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
-            _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow)
+            _row_argmax_nhwc(x3[n], oh, win, OW, C, rows, cols, vmax, vrow, best, pos)
             for ow in range(OW):
-                w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
                 for c in range(C):
-                    b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, C, c)
-                    g2[h0 + bi * dh, (w0 + bj * dw) * C + c] += grad_out[n, oh, ow, c]
+                    g2[n, pos[ow, c] * C + c] += grad_out[n, oh, ow, c]
 
 
 @njit(cache=True, nogil=True)
@@ -613,6 +622,15 @@ def avg_pool_nchw(x, win, count_include_pad, divisor_override, out):
                     )
 
 
+@njit(cache=True, inline="always")
+def _spread(g, ow, win, W, eh, h_lo, h_hi, inc, override, grow):
+    """grow[w] += g / divisor over the columns of window ow (of a row h_lo..h_hi)."""
+    w_lo, w_hi, ew = _avg_bounds(ow, win.sw, win.left, win.KW, W, win.right)
+    share = g / _avg_divisor(inc, override, eh, ew, h_lo, h_hi, w_lo, w_hi)
+    for iw in range(w_lo, w_hi):
+        grow[iw] += share
+
+
 @njit(cache=True, nogil=True)
 def avg_pool_backward_nchw(grad_out, win, count_include_pad, divisor_override, grad_x):
     """Spread each grad_out / divisor over its clipped window of grad_x.
@@ -624,9 +642,10 @@ def avg_pool_backward_nchw(grad_out, win, count_include_pad, divisor_override, g
     rows nothing else touches, which are therefore not zeroed first.
     """
     KH, KW, sh, sw = win.KH, win.KW, win.sh, win.sw
-    top, bottom, left, right = win.top, win.bottom, win.left, win.right
+    top, bottom, left = win.top, win.bottom, win.left
     N, C, H, W = grad_x.shape
     OH, OW = grad_out.shape[2], grad_out.shape[3]
+    inc, override = count_include_pad, divisor_override
     grow = np.empty(W, dtype=grad_x.dtype)
     fast = KH == KW == sh == sw == 2
     rows, cols = _inner(OH, sh, top, KH, 1, H), _inner(OW, sw, left, KW, 1, W)
@@ -654,36 +673,15 @@ def avg_pool_backward_nchw(grad_out, win, count_include_pad, divisor_override, g
                         grow[w + one] = share
                     for k in range(OW - (cols[1] - cols[0])):
                         ow = k if k < cols[0] else k + cols[1] - cols[0]
-                        w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
-                        share = gorow[ow] / _avg_divisor(
-                            count_include_pad,
-                            divisor_override,
-                            eh,
-                            ew,
-                            h_lo,
-                            h_hi,
-                            w_lo,
-                            w_hi,
+                        _spread(
+                            gorow[ow], ow, win, W, eh, h_lo, h_hi, inc, override, grow
                         )
-                        for iw in range(w_lo, w_hi):
-                            grow[iw] += share
                     for ih in range(h_lo, h_hi):
                         g2[ih, :] = grow
                     continue
+                gorow = grad_out[n, c, oh]
                 for ow in range(OW):
-                    w_lo, w_hi, ew = _avg_bounds(ow, sw, left, KW, W, right)
-                    share = grad_out[n, c, oh, ow] / _avg_divisor(
-                        count_include_pad,
-                        divisor_override,
-                        eh,
-                        ew,
-                        h_lo,
-                        h_hi,
-                        w_lo,
-                        w_hi,
-                    )
-                    for iw in range(w_lo, w_hi):
-                        grow[iw] += share
+                    _spread(gorow[ow], ow, win, W, eh, h_lo, h_hi, inc, override, grow)
                 for ih in range(h_lo, h_hi):
                     row = g2[ih]
                     for w in range(W):
