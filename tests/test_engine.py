@@ -564,18 +564,23 @@ def test_every_algorithm_is_thread_count_independent(layout, algorithm, groups, 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_one_sample_pooling_is_split_across_the_threads(layout):
-    # NCHW by planes, NHWC forward by output rows
+    # NCHW by planes; NHWC forward by output rows, backward by channel blocks
     shape = (1, 64, 112, 112) if layout == "NCHW" else (1, 112, 112, 64)
-    p = plan.plan_pool("max", shape, np.float32, 2, 2, 0, 1, False, layout)
+    p = plan.plan_pool("max", shape, np.float32, 3, 2, 1, 1, False, layout)
     nbytes = 4 * (np.prod(shape) + np.prod(p.out_shape))
     assert len(threads.split(p.forward_items, nbytes, 2)) == 3  # two pieces
+    backward_items = p.items * p.channel_blocks
+    assert len(threads.split(backward_items, nbytes, 2)) == 3
     x = randn(rng(5), shape, np.float32)
+    kw = dict(kernel_size=3, stride=2, padding=1, layout=layout)
     runs = []
     for n in (1, 2):
         previous = threads.set_num_threads(n)
         try:
-            out, idx = fastconv.max_pool2d(x, 2, layout=layout, return_indices=True)
-            runs.append((out, idx, fastconv.avg_pool2d(x, 2, layout=layout)))
+            out, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
+            gx = fastconv.max_pool2d_backward(out, x, indices=idx, **kw)
+            avg = fastconv.avg_pool2d(x, **kw)
+            runs.append((out, idx, gx, avg, fastconv.avg_pool2d_backward(avg, x, **kw)))
         finally:
             threads.set_num_threads(previous)
     for a, e in zip(runs[1], runs[0]):

@@ -34,6 +34,8 @@ CASES = [
     ("many-channels-dil", 1, 17, 9, 9, 2, 1, 1, 2, False),
     # NHWC, C >= 16, windows tiling the plane: the store-once backward
     ("many-channels-tiled", 2, 20, 7, 6, 2, None, 0, 1, False),
+    # NHWC, one sample of 64 channels: the backward in blocks of channels
+    ("channel-blocks", 1, 64, 6, 5, 3, 2, 1, 1, False),
 ]
 
 

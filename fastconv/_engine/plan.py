@@ -471,10 +471,19 @@ class PoolPlan:
                 "backward": f"max_pool_backward_nhwc{rows}",
             }
         # NCHW: planes (every kernel runs plane by plane, so one sample still
-        # gives every core work); NHWC: output rows forward (n*OH + oh),
-        # samples backward (windows overlap across rows)
-        self.items = x_shape[0] * (x_shape[1] if nchw else 1)
-        self.forward_items = self.items if nchw else x_shape[0] * self.out_shape[1]
+        # gives every core work); NHWC: output rows forward (n*OH + oh);
+        # backward, samples (windows overlap across rows), cut into blocks of
+        # channels when there are too few for two items per core (the
+        # kernels that take blocks: from indices, and average pooling)
+        N, C = (x_shape[0], x_shape[1]) if nchw else (x_shape[0], x_shape[3])
+        self.items = N * C if nchw else N
+        self.forward_items = self.items if nchw else N * self.out_shape[1]
+        self.channel_blocks = 1
+        if not nchw and N:
+            want = -(-2 * cpu.usable_cores() // N)
+            # blocks of at least 32 channels: smaller ones multiply the
+            # kernels' per-pixel overhead
+            self.channel_blocks = max(1, min(want, C // 32))
 
     def __repr__(self):
         w = self.window
@@ -486,6 +495,9 @@ class PoolPlan:
             )
         kernels = ", ".join(f"{k}: {v}" for k, v in self.kernels.items())
         what = ("planes",) * 2 if self.layout == "NCHW" else ("rows", "samples")
+        blocks = (
+            f" x {self.channel_blocks} channel blocks" if self.channel_blocks > 1 else ""
+        )
         return "\n".join(
             [
                 f"PoolPlan({self.kind}, {self.layout}, {np.dtype(self.dtype).name})",
@@ -495,7 +507,7 @@ class PoolPlan:
                 f"padding {pad}{opts}",
                 f"  kernels: {kernels}",
                 f"  split: {self.forward_items} {what[0]} forward, {self.items} "
-                f"{what[1]} backward, over the threads",
+                f"{what[1]}{blocks} backward, over the threads",
             ]
         )
 

@@ -86,32 +86,40 @@ def _tiles(win):
 
 def _unpool(plan, grad_out, idx, grad_x):
     nchw = plan.layout == "NCHW"
-    gys, idxs, gxs = _items(plan, grad_out, idx, grad_x)
     win = plan.window
     work = grad_out.nbytes + idx.nbytes + grad_x.nbytes
-    if not nchw and _tiles(win) and plan.x_shape[3] >= ROWS_BELOW:
-        # each element stored once (a loop along C: not for few channels,
-        # cs231n-pool's 3 are 7x slower); valid when every index is in its window
-        kernel = _k.max_unpool_tiled_nhwc
-        hits = []
-        with phase("kernel"):
-            threads.parallel_for(
-                lambda a, b: hits.append(
-                    kernel(gys[a:b], idxs[a:b], gxs[a:b], win.KH, win.KW)
-                ),
-                plan.items,
-                work,
-            )
-        if sum(hits) == idx.size:
-            return grad_x
-    kernel = _k.max_unpool_add_nchw if nchw else _k.max_unpool_add_nhwc
+    if nchw:  # planes
+        gys, idxs, gxs = _items(plan, grad_out, idx, grad_x)
+        n = plan.items
+
+        def add(a, b):
+            return _k.max_unpool_add_nchw(gys[a:b], idxs[a:b], gxs[a:b])
+    else:  # (sample, channel block)
+        B = plan.channel_blocks
+        n = plan.items * B
+
+        def add(a, b):
+            return _k.max_unpool_add_nhwc(grad_out, idx, grad_x, a, b, B)
+
+        if _tiles(win) and plan.x_shape[3] >= ROWS_BELOW:
+            # each element stored once (a loop along C: not for few channels,
+            # cs231n-pool's 3 are 7x slower); valid if each index is in its window
+            hits = []  # items: output rows, which own their input rows
+            with phase("kernel"):
+                threads.parallel_for(
+                    lambda a, b: hits.append(
+                        _k.max_unpool_tiled_nhwc(
+                            grad_out, idx, grad_x, win.KH, win.KW, a, b
+                        )
+                    ),
+                    plan.forward_items,
+                    work,
+                )
+            if sum(hits) == idx.size:
+                return grad_x
     bad = []  # one entry a piece: -1, or where it stopped
     with phase("kernel"):
-        threads.parallel_for(
-            lambda a, b: bad.append(kernel(gys[a:b], idxs[a:b], gxs[a:b])),
-            plan.items,
-            work,
-        )
+        threads.parallel_for(lambda a, b: bad.append(add(a, b)), n, work)
     if max(bad) >= 0:
         H, W = plan.window.H, plan.window.W
         flat = idx.reshape(-1)
@@ -155,10 +163,15 @@ def avg_backward(plan, grad_out):
         kernel = getattr(_k, plan.kernels["backward"])
         win, inc, div = plan.window, plan.count_include_pad, plan.divisor
         gys, gxs = _items(plan, grad_out, grad_x)
+        B = plan.channel_blocks
         with phase("kernel"):
             threads.parallel_for(
-                lambda a, b: kernel(gys[a:b], win, inc, div, gxs[a:b]),
-                plan.items,
+                lambda a, b: (
+                    kernel(gys[a:b], win, inc, div, gxs[a:b])
+                    if plan.layout == "NCHW"
+                    else kernel(grad_out, win, inc, div, grad_x, a, b, B)
+                ),
+                plan.items * B,  # NCHW: B = 1
                 grad_out.nbytes + grad_x.nbytes,
             )
     return grad_x

@@ -429,6 +429,14 @@ def max_pool_backward_nhwc(grad_out, x, win, grad_x):
                     gx[n, arg[c], c] += grad_out[n, oh, ow, c]
 
 
+@njit(cache=True, inline="always")
+def _channel_block(item, B, C):
+    """Item -> (sample, first channel, end channel): sample item // B, block item % B."""
+    n = item // B
+    b = item - n * B
+    return n, b * C // B, (b + 1) * C // B
+
+
 @njit(cache=True, nogil=True)
 def max_unpool_add_nchw(grad_out, idx, grad_x):
     """Max-pool backward from the forward's indices: no window search.
@@ -457,20 +465,26 @@ def max_unpool_add_nchw(grad_out, idx, grad_x):
 
 
 @njit(cache=True, nogil=True)
-def max_unpool_add_nhwc(grad_out, idx, grad_x):
-    """NHWC max_unpool_add_nchw: idx (N, OH, OW, C) holds each plane's h*W + w."""
+def max_unpool_add_nhwc(grad_out, idx, grad_x, item0, item1, B):
+    """NHWC max_unpool_add_nchw: idx (N, OH, OW, C) holds each plane's h*W + w.
+
+    Items ``[item0, item1)`` of N*B: item i is sample i // B, its channel
+    block i % B of B (so that one sample still gives every core work).
+    """
     N, H, W, C = grad_x.shape
     HW = H * W
     PC = grad_out.shape[1] * grad_out.shape[2] * C
     g2 = grad_x.reshape((N, HW * C))  # (N, H*W*C), views
     o2 = grad_out.reshape((N, PC))
     i2 = idx.reshape((N, PC))
-    for n in range(N):
+    for item in range(item0, item1):
+        n, c0, c1 = _channel_block(item, B, C)
         g = g2[n]
-        for k in range(HW * C):
-            g[k] = 0
+        for k in range(0, HW * C, C):
+            for c in range(c0, c1):
+                g[k + c] = 0
         for p in range(0, PC, C):
-            for c in range(C):
+            for c in range(c0, c1):
                 k = i2[n, p + c]
                 if k < 0 or k >= HW:
                     return n * PC + p + c
@@ -479,7 +493,7 @@ def max_unpool_add_nhwc(grad_out, idx, grad_x):
 
 
 @njit(cache=True, nogil=True)
-def max_unpool_tiled_nhwc(grad_out, idx, grad_x, KH, KW):
+def max_unpool_tiled_nhwc(grad_out, idx, grad_x, KH, KW, item0, item1):
     """Max-pool backward from the indices, windows that tile the plane: a store each.
 
     Windows of KH x KW at stride (KH, KW) from (0, 0), no padding or
@@ -488,27 +502,32 @@ def max_unpool_tiled_nhwc(grad_out, idx, grad_x, KH, KW):
     the last window, 0), with no zeroing pass and no adds: one pass over a
     sample too large for the cache instead of two (NCHW planes stay in
     cache, so max_unpool_add_nchw's zero-and-scatter serves them better).
-    Returns the number of (output, channel) entries whose index matched a
-    tap: N*OH*OW*C exactly when every index lies in its own window (else
-    the caller scatters with max_unpool_add_nhwc instead).
+    Items ``[item0, item1)`` are output rows n*OH + oh: each writes its
+    windows' KH input rows (the last of a sample, the rows past them too),
+    which no other row touches. Returns the number of (output, channel)
+    entries whose index matched a tap: all of the items' exactly when every
+    index lies in its own window (else the caller scatters with
+    max_unpool_add_nhwc instead).
     """
     N, H, W, C = grad_x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
     hits = 0
-    for n in range(N):
-        for ih in range(H):
-            oh = ih // KH
+    for item in range(item0, item1):
+        n = item // OH
+        oh = item - n * OH
+        g2, k2 = grad_out[n, oh], idx[n, oh]  # (OW, C)
+        last = H if oh == OH - 1 else (oh + 1) * KH
+        for ih in range(oh * KH, last):
             for iw in range(W):
                 dst = grad_x[n, ih, iw]
                 ow = iw // KW
-                if oh >= OH or ow >= OW:
+                if ih >= OH * KH or ow >= OW:
                     dst[:] = 0
                     continue
-                g, k = grad_out[n, oh, ow], idx[n, oh, ow]
                 p = ih * W + iw
                 for c in range(C):
-                    hit = k[c] == p
-                    dst[c] = g[c] if hit else 0
+                    hit = k2[ow, c] == p
+                    dst[c] = g2[ow, c] if hit else 0
                     hits += hit
     return hits
 
@@ -718,8 +737,10 @@ def avg_pool_nhwc(x, win, count_include_pad, divisor_override, out, r0, r1):
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_backward_nhwc(grad_out, win, count_include_pad, divisor_override, grad_x):
-    """NHWC avg-pool backward; one sample per iteration.
+def avg_pool_backward_nhwc(
+    grad_out, win, count_include_pad, divisor_override, grad_x, item0, item1, B
+):
+    """NHWC avg-pool backward; items as max_unpool_add_nhwc's (sample, channel block).
 
     Each window's shares (grad_out / divisor, one division per channel) are
     added over its taps. Windows that tile the plane (stride = kernel, no
@@ -733,16 +754,17 @@ def avg_pool_backward_nhwc(grad_out, win, count_include_pad, divisor_override, g
     OH, OW = grad_out.shape[1], grad_out.shape[2]
     tiled = sh == KH and sw == KW and top == 0 and left == 0
     share = np.empty(C, dtype=grad_x.dtype)
-    for n in range(N):
+    for item in range(item0, item1):
+        n, c0, c1 = _channel_block(item, B, C)
         if tiled:  # what no window covers
             for ih in range(H):
                 w0 = 0 if ih >= OH * KH else OW * KW
                 for iw in range(w0, W):
-                    grad_x[n, ih, iw, :] = 0
+                    grad_x[n, ih, iw, c0:c1] = 0
         else:
             for ih in range(H):
                 for iw in range(W):
-                    grad_x[n, ih, iw, :] = 0
+                    grad_x[n, ih, iw, c0:c1] = 0
         for oh in range(OH):
             h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
             for ow in range(OW):
@@ -751,14 +773,14 @@ def avg_pool_backward_nhwc(grad_out, win, count_include_pad, divisor_override, g
                     count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, w_hi
                 )
                 g = grad_out[n, oh, ow]
-                for c in range(C):
+                for c in range(c0, c1):
                     share[c] = g[c] / div
                 for ih in range(h_lo, h_hi):
                     for iw in range(w_lo, w_hi):
                         dst = grad_x[n, ih, iw]
                         if tiled:
-                            for c in range(C):
+                            for c in range(c0, c1):
                                 dst[c] = share[c]
                         else:
-                            for c in range(C):
+                            for c in range(c0, c1):
                                 dst[c] += share[c]
