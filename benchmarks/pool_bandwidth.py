@@ -12,22 +12,11 @@ fastconv bench``) reports the same for the passes without indices, against
 PyTorch; this script adds the passes with them.
 """
 
-import time
-
 import numpy as np
 
 import fastconv
 from fastconv.tools import suite
-
-
-def _median(fn, rounds=9):
-    fn()
-    times = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+from fastconv.tools.bench_worker import _best as _median  # warm-up, median of 7
 
 
 def copy_bandwidth():

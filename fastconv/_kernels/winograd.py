@@ -233,6 +233,25 @@ def _bt4(d2, r0, si, sj, u2, V2, T, tile, C):
 
 
 @njit(cache=True, inline="always")
+def _tile_in(x2, R2, d2, u2, V2, nchw, n, ih0, ow0, left, dh, dw, H, W, C, Wp, a, T,
+             tile):
+    """V[:, tile] = B^T d B of the tile at input row ih0 and output column ow0.
+
+    NCHW patches are read from the tile row's channels-innermost rows R2
+    (:func:`_rows_in`), NHWC ones where they lie in x2 or gathered into d2
+    (:func:`_patch`); a = 4 or 6.
+    """
+    if nchw:
+        src, r0, si, sj = R2, ow0, Wp, dw
+    else:
+        src, r0, si, sj = _patch(x2, n, ih0, ow0 - left, dh, dw, H, W, C, d2, a)
+    if a == 4:
+        _bt2(src, r0, si, sj, u2, V2, T, tile, C)
+    else:
+        _bt4(src, r0, si, sj, u2, V2, T, tile, C)
+
+
+@njit(cache=True, inline="always")
 def _at2(M2, T, tile, s2, y2, F):
     """y2 (4, F) = (A^T m A) of the tile's 4x4 GEMM results in M2 (16*T, F).
 
@@ -339,15 +358,8 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
             for tw in range(TW):
                 ow0 = _origin(tw, PW, dw, m)
                 tile = (gr - g0) * TW + tw
-                if nchw:
-                    src, r0, si, sj = R2, ow0, Wp, dw
-                else:
-                    src, r0, si, sj = _patch(x2, n, ih0, ow0 - win.left, dh, dw, H, W,
-                                             C, d2, a)
-                if m == 2:
-                    _bt2(src, r0, si, sj, u2, V2, T, tile, C)
-                else:
-                    _bt4(src, r0, si, sj, u2, V2, T, tile, C)
+                _tile_in(x2, R2, d2, u2, V2, nchw, n, ih0, ow0, win.left, dh, dw, H, W, C,
+                         Wp, a, T, tile)
         t_b = now(clock)
         Vf = V[: A2 * T * C]
         Mf = M[: A2 * T * F]
@@ -526,15 +538,8 @@ def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, bla
                 for tw in range(TW):
                     tile = (gr - g0) * TW + tw
                     ow0 = _origin(tw, PW, dw, m)
-                    if nchw:
-                        src, r0, si, sj = R2, ow0, Wp, dw
-                    else:
-                        src, r0, si, sj = _patch(x2, n, ih0, ow0 - win.left, dh, dw, H, W,
-                                                 C, d2, a)
-                    if m == 2:
-                        _bt2(src, r0, si, sj, u2, V2, T, tile, C)
-                    else:
-                        _bt4(src, r0, si, sj, u2, V2, T, tile, C)
+                    _tile_in(x2, R2, d2, u2, V2, nchw, n, ih0, ow0, win.left, dh, dw, H,
+                             W, C, Wp, a, T, tile)
                     for i in range(m):          # the tile of grad_out, zero outside
                         for j in range(m):
                             oh, ow = oh0 + i * dh, ow0 + j * dw
