@@ -442,6 +442,15 @@ class PoolPlan:
         Average pooling's divisor_override, 0 for none.
     kernels : dict
         The jitted kernel of each pass, by name.
+    items : int
+        Work items of the backward pass: N*C planes (NCHW) or N samples
+        (NHWC), each NHWC sample cut into ``channel_blocks`` blocks of
+        channels by the kernels that take them (1 unless there are fewer
+        than two samples a core).
+    forward_items : int
+        Work items of the forward pass: N*C planes (NCHW) or N*OH output
+        rows (NHWC).
+    channel_blocks : int
     """
 
     def __init__(
