@@ -62,16 +62,12 @@ def _plan(
 
 def _check_indices(indices, out_shape):
     """Return max-pool indices as C-contiguous int64, checked against `out_shape`."""
-    dtype = getattr(indices, "dtype", None)
-    if dtype is None:
-        indices = np.asarray(indices)
-        dtype = indices.dtype
-    if np.dtype(dtype).kind not in "iu":
+    indices = np.asarray(indices)
+    if indices.dtype.kind not in "iu":
         raise TypeError(
             "indices must be an integer array (what max_pool2d(..., "
-            f"return_indices=True) returns), got dtype {np.dtype(dtype)}"
+            f"return_indices=True) returns), got dtype {indices.dtype}"
         )
-    indices = np.asarray(indices)
     if indices.shape != out_shape:
         raise ValueError(
             f"indices must have the output's shape {out_shape}, got shape {indices.shape}"

@@ -46,6 +46,20 @@ def _all_passes(x, w, b, layout, **kw):
     return out
 
 
+def _assert_thread_count_independent(run, counts=(1, 2, 3)):
+    """Assert `run()` gives bitwise the same arrays on each thread count."""
+    runs = []
+    for n in counts:
+        previous = threads.set_num_threads(n)
+        try:
+            runs.append(run())
+        finally:
+            threads.set_num_threads(previous)
+    for other in runs[1:]:
+        for a, e in zip(other, runs[0]):
+            assert_same(a, e)
+
+
 # ---- plans
 
 
@@ -504,16 +518,7 @@ def test_many_python_threads_restore_blas_and_match_single_threaded_results():
 def test_results_do_not_depend_on_the_number_of_threads(layout, shape):
     N, C, H, W = shape
     x, w, b = _conv_problem(layout, np.float32, N=N, C=C, H=H, W=W, F=8, seed=3)
-    runs = []
-    for n in (1, 2, 3):
-        previous = threads.set_num_threads(n)
-        try:
-            runs.append(_all_passes(x, w, b, layout, padding=1))
-        finally:
-            threads.set_num_threads(previous)
-    for other in runs[1:]:
-        for a, e in zip(other, runs[0]):
-            assert_same(a, e)
+    _assert_thread_count_independent(lambda: _all_passes(x, w, b, layout, padding=1))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -550,16 +555,7 @@ def test_every_algorithm_is_thread_count_independent(layout, algorithm, groups, 
     assert set(p.passes.values()) <= {algorithm, "im2col"}
     nbytes = x.nbytes + int(np.prod(p.out_shape)) * 4
     assert p.parallel and len(threads.split(plan.pass_items(p, "forward"), nbytes, 3)) > 2
-    runs = []
-    for n in (1, 2, 3):
-        previous = threads.set_num_threads(n)
-        try:
-            runs.append(_all_passes(x, w, b, layout, **kw))
-        finally:
-            threads.set_num_threads(previous)
-    for other in runs[1:]:
-        for a, e in zip(other, runs[0]):
-            assert_same(a, e)
+    _assert_thread_count_independent(lambda: _all_passes(x, w, b, layout, **kw))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -573,18 +569,14 @@ def test_one_sample_pooling_is_split_across_the_threads(layout):
     assert len(threads.split(backward_items, nbytes, 2)) == 3
     x = randn(rng(5), shape, np.float32)
     kw = dict(kernel_size=3, stride=2, padding=1, layout=layout)
-    runs = []
-    for n in (1, 2):
-        previous = threads.set_num_threads(n)
-        try:
-            out, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
-            gx = fastconv.max_pool2d_backward(out, x, indices=idx, **kw)
-            avg = fastconv.avg_pool2d(x, **kw)
-            runs.append((out, idx, gx, avg, fastconv.avg_pool2d_backward(avg, x, **kw)))
-        finally:
-            threads.set_num_threads(previous)
-    for a, e in zip(runs[1], runs[0]):
-        assert_same(a, e)
+
+    def passes():
+        out, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
+        gx = fastconv.max_pool2d_backward(out, x, indices=idx, **kw)
+        avg = fastconv.avg_pool2d(x, **kw)
+        return out, idx, gx, avg, fastconv.avg_pool2d_backward(avg, x, **kw)
+
+    _assert_thread_count_independent(passes, counts=(1, 2))
 
 
 def test_a_single_sample_is_split_across_the_threads():

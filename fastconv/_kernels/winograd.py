@@ -108,7 +108,8 @@ def _patch(x2, n, ih0, iw0, dh, dw, H, W, C, d2, a):
 
     Patch element (i, j) is row ``r0 + i*si + j*sj`` of rows: inside x, the
     patch is read in place, from x2 (N*H*W, C); otherwise it is gathered
-    into d2 (a*a, C), zero outside x.
+    into d2 (a*a, C), zero outside x. grad_weight reads its grad_out tiles
+    the same way.
     """
     if ih0 >= 0 and ih0 + (a - 1) * dh < H and iw0 >= 0 and iw0 + (a - 1) * dw < W:
         return x2, (n * H + ih0) * W + iw0, dh * W, dw
@@ -413,11 +414,15 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
 
 # fmt: off
 @njit(cache=True, inline="always")
-def _a2(e2, h2, Y2, T, tile, F):
-    """Y[k, tile, :] = (A e A^T)[k] of the 2x2 grad_out tile e2 (4, F); h2 (8, F)."""
+def _a2(e2, r0, si, sj, h2, Y2, T, tile, F):
+    """Y[k, tile, :] = (A e A^T)[k] of a 2x2 grad_out tile; h2 (8, F) scratch.
+
+    Tile element (i, j) is row ``r0 + i*si + j*sj`` of e2, as in :func:`_bt2`.
+    """
     for j in range(2):              # h = A e, column j
+        r = r0 + j * sj
         for f in range(F):
-            a0, a1 = e2[j, f], e2[2 + j, f]
+            a0, a1 = e2[r, f], e2[r + si, f]
             h2[j, f] = a0
             h2[2 + j, f] = a0 + a1
             h2[4 + j, f] = a0 - a1
@@ -433,22 +438,26 @@ def _a2(e2, h2, Y2, T, tile, F):
 
 
 @njit(cache=True, inline="always")
-def _a4(e2, h2, Y2, T, tile, F):
-    """Y[k, tile, :] = (A e A^T)[k] of the 4x4 grad_out tile e2 (16, F); h2 (24, F).
+def _a4(e2, r0, si, sj, h2, Y2, T, tile, F):
+    """Y[k, tile, :] = (A e A^T)[k] of a 4x4 grad_out tile; h2 (24, F) scratch.
 
-    A is the transpose of :func:`_at4`'s A^T: its rows are e0, e0+e1+e2+e3,
+    Tile element (i, j) is row ``r0 + i*si + j*sj`` of e2. A is the
+    transpose of :func:`_at4`'s A^T: its rows are e0, e0+e1+e2+e3,
     e0-e1+e2-e3, e0+2e1+4e2+8e3, e0-2e1+4e2-8e3, e3.
     """
     two, four, eight = e2.dtype.type(2), e2.dtype.type(4), e2.dtype.type(8)
     for j in range(4):              # h = A e, column j
+        r = r0 + j * sj
         for f in range(F):
-            a0, a1, a2, a3 = e2[j, f], e2[4 + j, f], e2[8 + j, f], e2[12 + j, f]
+            a0, a1 = e2[r, f], e2[r + si, f]
+            a2, a3 = e2[r + 2 * si, f], e2[r + 3 * si, f]
             h2[j, f] = a0
             h2[4 + j, f] = (a0 + a2) + (a1 + a3)
             h2[8 + j, f] = (a0 + a2) - (a1 + a3)
             h2[20 + j, f] = a3
         for f in range(F):
-            a0, a1, a2, a3 = e2[j, f], e2[4 + j, f], e2[8 + j, f], e2[12 + j, f]
+            a0, a1 = e2[r, f], e2[r + si, f]
+            a2, a3 = e2[r + 2 * si, f], e2[r + 3 * si, f]
             h2[12 + j, f] = (a0 + four * a2) + (two * a1 + eight * a3)
             h2[16 + j, f] = (a0 + four * a2) - (two * a1 + eight * a3)
     for i in range(6):              # Y = h A^T, row i
@@ -540,24 +549,17 @@ def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, bla
                     ow0 = _origin(tw, PW, dw, m)
                     _tile_in(x2, R2, d2, u2, V2, nchw, n, ih0, ow0, win.left, dh, dw, H,
                              W, C, Wp, a, T, tile)
-                    for i in range(m):          # the tile of grad_out, zero outside
-                        for j in range(m):
-                            oh, ow = oh0 + i * dh, ow0 + j * dw
-                            if nchw:
-                                r = i * Wp + ow
-                                for f in range(F):
-                                    e2[m * i + j, f] = E2[r, f]
-                            elif oh < OH and ow < OW:
-                                p = (n * OH + oh) * OW + ow
-                                for f in range(F):
-                                    e2[m * i + j, f] = g2[p, f]
-                            else:
-                                for f in range(F):
-                                    e2[m * i + j, f] = 0
-                    if m == 2:
-                        _a2(e2, h2, Y2, T, tile, F)
+                    # the tile of grad_out, zero outside: read in place (NCHW:
+                    # from its channels-innermost rows), or gathered into e2
+                    if nchw:
+                        src, r0, si, sj = E2, ow0, Wp, dw
                     else:
-                        _a4(e2, h2, Y2, T, tile, F)
+                        src, r0, si, sj = _patch(g2, n, oh0, ow0, dh, dw, OH, OW, F, e2,
+                                                 m)
+                    if m == 2:
+                        _a2(src, r0, si, sj, h2, Y2, T, tile, F)
+                    else:
+                        _a4(src, r0, si, sj, h2, Y2, T, tile, F)
             t_b = now(clock)
             Vf = V[: A2 * T * C]
             Yf = Y[: A2 * T * F]
