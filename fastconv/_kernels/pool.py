@@ -92,33 +92,6 @@ def _pick(v, b):
 
 
 @njit(cache=True, inline="always")
-def _max_rows_s2(x2, h0, K, left, lo, hi, orow):
-    """orow[ow] = max of the K x K window at (h0, 2*ow - left), interior ow in [lo, hi).
-
-    Stride 2, dilation 1, K of 2 or 3, the window's rows inside the plane x2
-    (H, W); taps taken in row-major order. One loop over the outputs, its
-    loads at the constant stride 2 (vectorised); unsigned indices, so numba
-    adds no negative-index wraparound, which would stop the vectorisation.
-    """
-    r0, r1 = x2[h0], x2[h0 + 1]
-    r2 = x2[h0 + K - 1]  # the third row (K = 3), or the second again
-    base = np.uint64(2 * lo - left)  # >= 0: the windows are interior
-    one, two = np.uint64(1), np.uint64(2)
-    if K == 2:
-        for t in range(hi - lo):
-            w = base + two * np.uint64(t)
-            b = _pick(r0[w + one], r0[w])
-            b = _pick(r1[w], b)
-            orow[lo + t] = _pick(r1[w + one], b)
-    else:
-        for t in range(hi - lo):
-            w = base + two * np.uint64(t)
-            b = _pick(r0[w + two], _pick(r0[w + one], r0[w]))
-            b = _pick(r1[w + two], _pick(r1[w + one], _pick(r1[w], b)))
-            orow[lo + t] = _pick(r2[w + two], _pick(r2[w + one], _pick(r2[w], b)))
-
-
-@njit(cache=True, inline="always")
 def _take(v, b, k, bk):
     """Return (value, index) after tap v at index k, by the scan rule."""
     t = (v > b) | (v != v)
@@ -127,10 +100,14 @@ def _take(v, b, k, bk):
 
 @njit(cache=True, inline="always")
 def _argmax_rows_s2(x2, h0, K, left, lo, hi, orow, irow):
-    """_max_rows_s2 with each window's flat argmax h*W + w into irow.
+    """orow, irow[ow] = max, flat argmax h*W + w of window (h0, 2*ow - left).
 
-    The taps in row-major order under the scan rule (first maximum, last
-    NaN), as the separable kernels give it.
+    For the interior ow in [lo, hi); stride 2, dilation 1, K of 2 or 3, the
+    window's rows inside the plane x2 (H, W); the taps in row-major order
+    under the scan rule (first maximum, last NaN), as the separable kernels
+    give it. One loop over the outputs, its loads at the constant stride 2
+    (vectorised); unsigned indices, so numba adds no negative-index
+    wraparound, which would stop the vectorisation.
     """
     W = x2.shape[1]
     r0, r1 = x2[h0], x2[h0 + 1]
@@ -208,52 +185,99 @@ def max_pool_nchw(x, win, out, idx, want_idx):
                         idx[n, c, oh, ow] = (h0 + bi * dh) * W + w0 + bj * dw
 
 
+@njit(cache=True, inline="always")
+def _vertical_max(xf, base, W, h0, i_lo, i_hi, dh, v, off):
+    """v[off + w] = max over the rows h0 + i*dh, i in [i_lo, i_hi), of column w.
+
+    The plane starts at xf[base] (flat, rows of W). Unsigned flat offsets
+    and no row views: a view is a reference-count increment and decrement
+    per row (atomic, ~40 ns a row), and a signed index gets a wraparound
+    check that stops the vectorisation.
+    """
+    uW = np.uint64(W)
+    o = np.uint64(off)
+    r0 = np.uint64(base + (h0 + i_lo * dh) * W)
+    r1 = np.uint64(base + (h0 + min(i_lo + 1, i_hi - 1) * dh) * W)
+    r2 = np.uint64(base + (h0 + min(i_lo + 2, i_hi - 1) * dh) * W)
+    # r1 = r0 for one tap, r2 = r1 for two: the max of 1-3 rows in one pass
+    for w in range(uW):
+        v[o + w] = _pick(xf[r2 + w], _pick(xf[r1 + w], xf[r0 + w]))
+    for i in range(i_lo + 3, i_hi):
+        r = np.uint64(base + (h0 + i * dh) * W)
+        for w in range(uW):
+            v[o + w] = _pick(xf[r + w], v[o + w])
+
+
+@njit(cache=True, inline="always")
+def _horizontal_max(v, n, s, KW, dw, of, off):
+    """of[off + t] = max of v[t*s + j*dw], j in [0, KW), for t in [0, n).
+
+    The common windows (2 or 3 taps at stride 2) in one loop, their loads at
+    constant offsets, which LLVM turns into wide loads and shuffles (a lone
+    load at stride 2 becomes a slow gather); the others one pass per tap.
+    Unsigned indices, as in _vertical_max.
+    """
+    one, two = np.uint64(1), np.uint64(2)
+    o = np.uint64(off)
+    un = np.uint64(n)
+    if s == 2 and dw == 1 and KW == 2:
+        for t in range(un):
+            w = two * t
+            of[o + t] = _pick(v[w + one], v[w])
+    elif s == 2 and dw == 1 and KW == 3:
+        for t in range(un):
+            w = two * t
+            of[o + t] = _pick(v[w + two], _pick(v[w + one], v[w]))
+    else:
+        us, ud = np.uint64(s), np.uint64(dw)
+        for t in range(un):
+            of[o + t] = v[us * t]
+        for j in range(1, KW):
+            uj = np.uint64(j) * ud
+            for t in range(un):
+                of[o + t] = _pick(v[us * t + uj], of[o + t])
+
+
 @njit(cache=True, nogil=True)
 def max_pool_values_nchw(x, win, out):
     """Max values only (no argmax): x (N, C, H, W) -> out (N, C, OH, OW).
 
-    Separable: per output row, a vertical max over the window's rows, a whole
-    input row at a time (contiguous, so it vectorises), then a horizontal max
-    over that row. The value of a max does not depend on the scan order, and
-    NaN still propagates; the argmax (kernel above) does, so it keeps the
-    row-major scan.
+    Separable: per output row, a vertical max over the window's in-bounds
+    rows, a whole input row at a time, into a row padded with -inf; then a
+    horizontal max over it along the outputs. Both loops are contiguous or
+    at a constant stride, so both vectorise. When the windows tile each row
+    (stride = kernel along W, no left padding) the horizontal pass runs once
+    over the whole plane's vertical maxima: one long loop instead of OH
+    short ones (small planes: cs231n's 32 x 32). The value of a max does not
+    depend on the scan order, and NaN still propagates; the argmax (kernel
+    above) does, so it keeps the row-major scan.
     """
     KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
     top, left = win.top, win.left
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
-    rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
-    vmax = np.empty(W, dtype=x.dtype)
-    # 2x2 and 3x3 windows at stride 2 (the common pools): windows directly
-    fast = KH == KW and (KH == 2 or KH == 3) and sh == sw == 2 and dh == dw == 1
-    for n in range(N):
-        for c in range(C):
+    rows = _inner(OH, sh, top, KH, dh, H)
+    xf, of = x.reshape(-1), out.reshape(-1)
+    flat = KW == sw and dw == 1 and left == 0 and OW * sw <= W
+    if flat:  # the plane's vertical maxima, the first OW*sw columns of each row
+        S = OW * sw
+        v = np.empty(OH * S + W, dtype=x.dtype)
+    else:  # one row, padded: the window ow starts at v[ow*sw]
+        S = 0
+        n_v = max(left + W, (OW - 1) * sw + (KW - 1) * dw + 1)
+        v = np.full(n_v, -np.inf, dtype=x.dtype)
+    for p in range(N * C):
+        base = p * H * W
+        if flat:
             for oh in range(OH):
                 h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
-                orow = out[n, c, oh]
-                if fast and rows[0] <= oh < rows[1]:
-                    # interior rows: the windows directly; the border
-                    # columns tap by tap, in the same row-major order
-                    x2 = x[n, c]
-                    _max_rows_s2(x2, h0, KH, left, cols[0], cols[1], orow)
-                    for k in range(OW - (cols[1] - cols[0])):
-                        ow = k if k < cols[0] else k + cols[1] - cols[0]
-                        w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
-                        orow[ow] = _window_scan(x2, h0, KH, w0, j_lo, j_hi)[0]
-                    continue
-                first = x[n, c, h0 + i_lo * dh]
-                for w in range(W):
-                    vmax[w] = first[w]
-                for i in range(i_lo + 1, i_hi):
-                    row = x[n, c, h0 + i * dh]
-                    for w in range(W):
-                        vmax[w] = _pick(row[w], vmax[w])
-                for ow in range(OW):
-                    w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
-                    b = vmax[w0 + j_lo * dw]
-                    for j in range(j_lo + 1, j_hi):
-                        b = _pick(vmax[w0 + j * dw], b)
-                    orow[ow] = b
+                _vertical_max(xf, base, W, h0, i_lo, i_hi, dh, v, oh * S)
+            _horizontal_max(v, OH * OW, sw, KW, 1, of, p * OH * OW)
+            continue
+        for oh in range(OH):
+            h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
+            _vertical_max(xf, base, W, h0, i_lo, i_hi, dh, v, left)
+            _horizontal_max(v, OW, sw, KW, dw, of, (p * OH + oh) * OW)
 
 
 @njit(cache=True, nogil=True)
@@ -557,7 +581,7 @@ def _avg_divisor(count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, 
 def _avg_rows_s2(x2, h0, K, left, lo, hi, div, orow):
     """orow[ow] = (sum of the K x K window at (h0, 2*ow - left)) / div, interior ow.
 
-    Stride 2, K of 2 or 3, vectorised as _max_rows_s2.
+    Stride 2, K of 2 or 3, vectorised as _argmax_rows_s2.
     """
     r0, r1 = x2[h0], x2[h0 + 1]
     r2 = x2[h0 + K - 1]
