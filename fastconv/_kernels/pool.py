@@ -375,45 +375,45 @@ def max_pool_nhwc(x, win, out, idx, want_idx, r0, r1):
     """Pool x (N, H, W, C) into out, idx (N, OH, OW, C), for many channels.
 
     Output rows ``[r0, r1)`` of the N*OH. Vectorised along the channel run
-    (few channels: max_pool_nhwc_rows).
+    (few channels: max_pool_nhwc_rows), on flat unsigned offsets with no
+    views per tap (see _vertical_max).
     """
     KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
     top, left = win.top, win.left
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
     rows, cols = _inner(OH, sh, top, KH, dh, H), _inner(OW, sw, left, KW, dw, W)
+    xf, of, kf = x.reshape(-1), out.reshape(-1), idx.reshape(-1)
+    uC = np.uint64(C)
     for noh in range(r0, r1):
         n = noh // OH
         oh = noh - n * OH
         h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
         for ow in range(OW):
             w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
-            first = (h0 + i_lo * dh) * W + w0 + j_lo * dw
-            for c in range(C):
-                out[n, oh, ow, c] = -np.inf
+            o = np.uint64((noh * OW + ow) * C)
+            for c in range(uC):
+                of[o + c] = -np.inf
             if want_idx:
-                for c in range(C):
-                    idx[n, oh, ow, c] = first
-            orow = out[n, oh, ow]
-            irow = idx[n, oh, ow] if want_idx else idx[0, 0, 0]
+                first = (h0 + i_lo * dh) * W + w0 + j_lo * dw
+                for c in range(uC):
+                    kf[o + c] = first
             for i in range(i_lo, i_hi):
                 ih = h0 + i * dh
                 for j in range(j_lo, j_hi):
                     iw = w0 + j * dw
-                    xrow = x[n, ih, iw]
+                    t = np.uint64(((n * H + ih) * W + iw) * C)
                     pos = ih * W + iw
                     if want_idx:
-                        for c in range(C):  # branch-free, so it vectorises
-                            v = xrow[c]
-                            b = orow[c]
+                        for c in range(uC):  # branch-free, so it vectorises
+                            v = xf[t + c]
+                            b = of[o + c]
                             take = (v > b) | (v != v)
-                            orow[c] = v if take else b
-                            irow[c] = pos if take else irow[c]
+                            of[o + c] = v if take else b
+                            kf[o + c] = pos if take else kf[o + c]
                     else:
-                        for c in range(C):
-                            v = xrow[c]
-                            b = orow[c]
-                            orow[c] = v if (v > b) | (v != v) else b
+                        for c in range(uC):
+                            of[o + c] = _pick(xf[t + c], of[o + c])
 
 
 @njit(cache=True, nogil=True)
@@ -735,12 +735,14 @@ def avg_pool_backward_nchw(grad_out, win, count_include_pad, divisor_override, g
 def avg_pool_nhwc(x, win, count_include_pad, divisor_override, out, r0, r1):
     """X (N, H, W, C) -> out (N, OH, OW, C), output rows [r0, r1) of the N*OH.
 
-    Sums whole channel runs.
+    Sums whole channel runs, on flat unsigned offsets (see _vertical_max).
     """
     KH, KW, sh, sw = win.KH, win.KW, win.sh, win.sw
     top, bottom, left, right = win.top, win.bottom, win.left, win.right
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
+    xf, of = x.reshape(-1), out.reshape(-1)
+    uC = np.uint64(C)
     for noh in range(r0, r1):
         n = noh // OH
         oh = noh - n * OH
@@ -750,14 +752,16 @@ def avg_pool_nhwc(x, win, count_include_pad, divisor_override, out, r0, r1):
             div = _avg_divisor(
                 count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, w_hi
             )
-            for c in range(C):
-                out[n, oh, ow, c] = 0
+            o = np.uint64((noh * OW + ow) * C)
+            for c in range(uC):
+                of[o + c] = 0
             for ih in range(h_lo, h_hi):
                 for iw in range(w_lo, w_hi):
-                    for c in range(C):
-                        out[n, oh, ow, c] += x[n, ih, iw, c]
-            for c in range(C):
-                out[n, oh, ow, c] /= div
+                    t = np.uint64(((n * H + ih) * W + iw) * C)
+                    for c in range(uC):
+                        of[o + c] += xf[t + c]
+            for c in range(uC):
+                of[o + c] /= div
 
 
 @njit(cache=True, nogil=True)
@@ -770,7 +774,8 @@ def avg_pool_backward_nhwc(
     added over its taps. Windows that tile the plane (stride = kernel, no
     padding) do not overlap: their taps are stored, not added, and only
     the rows and columns past the last window are zeroed, one pass over
-    grad_x instead of two.
+    grad_x instead of two. Flat unsigned offsets, no views per tap (see
+    _vertical_max).
     """
     KH, KW, sh, sw = win.KH, win.KW, win.sh, win.sw
     top, bottom, left, right = win.top, win.bottom, win.left, win.right
@@ -778,17 +783,16 @@ def avg_pool_backward_nhwc(
     OH, OW = grad_out.shape[1], grad_out.shape[2]
     tiled = sh == KH and sw == KW and top == 0 and left == 0
     share = np.empty(C, dtype=grad_x.dtype)
+    gx, gy = grad_x.reshape(-1), grad_out.reshape(-1)
     for item in range(item0, item1):
         n, c0, c1 = _channel_block(item, B, C)
-        if tiled:  # what no window covers
-            for ih in range(H):
-                w0 = 0 if ih >= OH * KH else OW * KW
-                for iw in range(w0, W):
-                    grad_x[n, ih, iw, c0:c1] = 0
-        else:
-            for ih in range(H):
-                for iw in range(W):
-                    grad_x[n, ih, iw, c0:c1] = 0
+        uc0, nc = np.uint64(c0), np.uint64(c1 - c0)
+        for ih in range(H):  # zero what no window covers (tiled), or all
+            w0 = 0 if not tiled or ih >= OH * KH else OW * KW
+            for iw in range(w0, W):
+                o = np.uint64(((n * H + ih) * W + iw) * C) + uc0
+                for c in range(nc):
+                    gx[o + c] = 0
         for oh in range(OH):
             h_lo, h_hi, eh = _avg_bounds(oh, sh, top, KH, H, bottom)
             for ow in range(OW):
@@ -796,15 +800,15 @@ def avg_pool_backward_nhwc(
                 div = _avg_divisor(
                     count_include_pad, divisor_override, eh, ew, h_lo, h_hi, w_lo, w_hi
                 )
-                g = grad_out[n, oh, ow]
-                for c in range(c0, c1):
-                    share[c] = g[c] / div
+                g = np.uint64(((n * OH + oh) * OW + ow) * C) + uc0
+                for c in range(nc):
+                    share[c] = gy[g + c] / div
                 for ih in range(h_lo, h_hi):
                     for iw in range(w_lo, w_hi):
-                        dst = grad_x[n, ih, iw]
+                        o = np.uint64(((n * H + ih) * W + iw) * C) + uc0
                         if tiled:
-                            for c in range(c0, c1):
-                                dst[c] = share[c]
+                            for c in range(nc):
+                                gx[o + c] = share[c]
                         else:
-                            for c in range(c0, c1):
-                                dst[c] += share[c]
+                            for c in range(nc):
+                                gx[o + c] += share[c]
