@@ -99,40 +99,39 @@ def _take(v, b, k, bk):
 
 
 @njit(cache=True, inline="always")
-def _argmax_rows_s2(x2, h0, K, left, lo, hi, orow, irow):
-    """orow, irow[ow] = max, flat argmax h*W + w of window (h0, 2*ow - left).
+def _argmax_rows_s2(xf, base, W, h0, K, left, lo, hi, of, kf, o):
+    """of, kf[o + ow] = max, flat argmax h*W + w of window (h0, 2*ow - left).
 
     For the interior ow in [lo, hi); stride 2, dilation 1, K of 2 or 3, the
-    window's rows inside the plane x2 (H, W); the taps in row-major order
-    under the scan rule (first maximum, last NaN), as the separable kernels
-    give it. One loop over the outputs, its loads at the constant stride 2
-    (vectorised); unsigned indices, so numba adds no negative-index
-    wraparound, which would stop the vectorisation.
+    window's rows inside the plane at xf[base] (H, W); the taps in row-major
+    order under the scan rule (first maximum, last NaN), as the separable
+    kernels give it. One loop over the outputs, its loads at the constant
+    stride 2 (vectorised); flat unsigned offsets (see _vertical_max).
     """
-    W = x2.shape[1]
-    r0, r1 = x2[h0], x2[h0 + 1]
-    r2 = x2[h0 + K - 1]
-    base = np.uint64(2 * lo - left)
     one, two = np.uint64(1), np.uint64(2)
-    p0 = h0 * W + 2 * lo - left  # flat index of the first window's first tap
-    for t in range(hi - lo):
-        w = base + two * np.uint64(t)
-        p = p0 + 2 * t
-        b, bk = r0[w], p
-        b, bk = _take(r0[w + one], b, p + 1, bk)
+    r0 = np.uint64(base + h0 * W + 2 * lo - left)  # first window's first tap
+    r1 = r0 + np.uint64(W)
+    r2 = r0 + np.uint64((K - 1) * W)  # the third row (K = 3), or the second again
+    uo = np.uint64(o + lo)
+    p0 = h0 * W + 2 * lo - left  # its index in the plane
+    for t in range(np.uint64(hi - lo)):
+        w = two * t
+        p = p0 + 2 * np.int64(t)
+        b, bk = xf[r0 + w], p
+        b, bk = _take(xf[r0 + w + one], b, p + 1, bk)
         if K == 3:
-            b, bk = _take(r0[w + two], b, p + 2, bk)
+            b, bk = _take(xf[r0 + w + two], b, p + 2, bk)
         q = p + W
-        b, bk = _take(r1[w], b, q, bk)
-        b, bk = _take(r1[w + one], b, q + 1, bk)
+        b, bk = _take(xf[r1 + w], b, q, bk)
+        b, bk = _take(xf[r1 + w + one], b, q + 1, bk)
         if K == 3:
-            b, bk = _take(r1[w + two], b, q + 2, bk)
+            b, bk = _take(xf[r1 + w + two], b, q + 2, bk)
             q += W
-            b, bk = _take(r2[w], b, q, bk)
-            b, bk = _take(r2[w + one], b, q + 1, bk)
-            b, bk = _take(r2[w + two], b, q + 2, bk)
-        orow[lo + t] = b
-        irow[lo + t] = bk
+            b, bk = _take(xf[r2 + w], b, q, bk)
+            b, bk = _take(xf[r2 + w + one], b, q + 1, bk)
+            b, bk = _take(xf[r2 + w + two], b, q + 2, bk)
+        of[uo + t] = b
+        kf[uo + t] = bk
 
 
 @njit(cache=True, inline="always")
@@ -162,6 +161,7 @@ def max_pool_nchw(x, win, out, idx, want_idx):
     vrow = np.empty(W, dtype=np.int32)
     fast = want_idx and KH == KW and (KH == 2 or KH == 3) and sh == sw == 2
     fast = fast and dh == dw == 1
+    xf, of, kf = x.reshape(-1), out.reshape(-1), idx.reshape(-1)
     for n in range(N):
         for c in range(C):
             x2 = x[n, c]
@@ -169,12 +169,15 @@ def max_pool_nchw(x, win, out, idx, want_idx):
                 h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
                 if fast and rows[0] <= oh < rows[1]:
                     # interior rows of the common pools: windows directly
-                    orow, irow = out[n, c, oh], idx[n, c, oh]
-                    _argmax_rows_s2(x2, h0, KH, left, cols[0], cols[1], orow, irow)
-                    for k in range(OW - (cols[1] - cols[0])):
-                        ow = k if k < cols[0] else k + cols[1] - cols[0]
+                    o = ((n * C + c) * OH + oh) * OW
+                    base = (n * C + c) * H * W
+                    lo, hi = cols
+                    _argmax_rows_s2(xf, base, W, h0, KH, left, lo, hi, of, kf, o)
+                    for k in range(OW - (hi - lo)):
+                        ow = k if k < lo else k + hi - lo
                         w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
-                        orow[ow], irow[ow] = _window_scan(x2, h0, KH, w0, j_lo, j_hi)
+                        b, bk = _window_scan(x[n, c], h0, KH, w0, j_lo, j_hi)
+                        of[o + ow], kf[o + ow] = b, bk
                     continue
                 _column_max(x2, h0, i_lo, i_hi, dh, vmax, vrow)
                 for ow in range(OW):
