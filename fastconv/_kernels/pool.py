@@ -497,25 +497,30 @@ def max_unpool_add_nhwc(grad_out, idx, grad_x, item0, item1, B):
 
     Items ``[item0, item1)`` of N*B: item i is sample i // B, its channel
     block i % B of B (so that one sample still gives every core work).
+    Flat unsigned offsets (see _vertical_max); one unsigned comparison
+    checks both ends of an index.
     """
     N, H, W, C = grad_x.shape
-    HW = H * W
+    HW = np.uint64(H * W)
     PC = grad_out.shape[1] * grad_out.shape[2] * C
-    g2 = grad_x.reshape((N, HW * C))  # (N, H*W*C), views
-    o2 = grad_out.reshape((N, PC))
-    i2 = idx.reshape((N, PC))
+    uC = np.uint64(C)
+    gx, gy, kf = grad_x.reshape(-1), grad_out.reshape(-1), idx.reshape(-1)
     for item in range(item0, item1):
         n, c0, c1 = _channel_block(item, B, C)
-        g = g2[n]
-        for k in range(0, HW * C, C):
-            for c in range(c0, c1):
-                g[k + c] = 0
-        for p in range(0, PC, C):
-            for c in range(c0, c1):
-                k = i2[n, p + c]
-                if k < 0 or k >= HW:
-                    return n * PC + p + c
-                g[k * C + c] += o2[n, p + c]
+        nc = np.uint64(c1 - c0)
+        gbase = np.uint64(n * H * W * C + c0)
+        obase = np.uint64(n * PC + c0)
+        for k in range(HW):
+            o = gbase + k * uC
+            for c in range(nc):
+                gx[o + c] = 0
+        for p in range(np.uint64(PC // C)):
+            o = obase + p * uC
+            for c in range(nc):
+                k = np.uint64(kf[o + c])  # a negative index wraps past HW
+                if k >= HW:
+                    return np.int64(o + c)
+                gx[gbase + k * uC + c] += gy[o + c]
     return -1
 
 
@@ -534,27 +539,30 @@ def max_unpool_tiled_nhwc(grad_out, idx, grad_x, KH, KW, item0, item1):
     which no other row touches. Returns the number of (output, channel)
     entries whose index matched a tap: all of the items' exactly when every
     index lies in its own window (else the caller scatters with
-    max_unpool_add_nhwc instead).
+    max_unpool_add_nhwc instead). Flat unsigned offsets (see _vertical_max).
     """
     N, H, W, C = grad_x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
+    gx, gy, kf = grad_x.reshape(-1), grad_out.reshape(-1), idx.reshape(-1)
+    uC = np.uint64(C)
     hits = 0
     for item in range(item0, item1):
         n = item // OH
         oh = item - n * OH
-        g2, k2 = grad_out[n, oh], idx[n, oh]  # (OW, C)
         last = H if oh == OH - 1 else (oh + 1) * KH
         for ih in range(oh * KH, last):
             for iw in range(W):
-                dst = grad_x[n, ih, iw]
+                dst = np.uint64(((n * H + ih) * W + iw) * C)
                 ow = iw // KW
                 if ih >= OH * KH or ow >= OW:
-                    dst[:] = 0
+                    for c in range(uC):
+                        gx[dst + c] = 0
                     continue
+                src = np.uint64((item * OW + ow) * C)
                 p = ih * W + iw
-                for c in range(C):
-                    hit = k2[ow, c] == p
-                    dst[c] = g2[ow, c] if hit else 0
+                for c in range(uC):
+                    hit = kf[src + c] == p
+                    gx[dst + c] = gy[src + c] if hit else 0
                     hits += hit
     return hits
 
