@@ -16,7 +16,7 @@ import threadpoolctl
 
 import fastconv
 from fastconv import naive
-from fastconv._engine import algorithms, autotune, blas, plan, threads
+from fastconv._engine import algorithms, autotune, blas, plan, pool_driver, threads
 from fastconv._engine import workspace as _workspace
 from tests.helpers import DTYPES, LAYOUTS, assert_close, assert_same, randn, rng
 
@@ -561,12 +561,13 @@ def test_every_algorithm_is_thread_count_independent(layout, algorithm, groups, 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_one_sample_pooling_is_split_across_the_threads(layout):
     # NCHW by planes; NHWC forward by output rows, backward by channel blocks
-    shape = (1, 64, 112, 112) if layout == "NCHW" else (1, 112, 112, 64)
+    shape = (1, 64, 224, 224) if layout == "NCHW" else (1, 224, 224, 64)
     p = plan.plan_pool("max", shape, np.float32, 3, 2, 1, 1, False, layout)
     nbytes = 4 * (np.prod(shape) + np.prod(p.out_shape))
-    assert len(threads.split(p.forward_items, nbytes, 2)) == 3  # two pieces
+    split = pool_driver.SPLIT_BYTES
+    assert len(threads.split(p.forward_items, nbytes, 2, split)) == 3  # two pieces
     backward_items = p.items * p.channel_blocks
-    assert len(threads.split(backward_items, nbytes, 2)) == 3
+    assert len(threads.split(backward_items, nbytes, 2, split)) == 3
     x = randn(rng(5), shape, np.float32)
     kw = dict(kernel_size=3, stride=2, padding=1, layout=layout)
 
@@ -600,6 +601,9 @@ def test_run_covers_the_range_once_and_propagates_errors():
         seen.clear()
         assert threads.run(record, 10, nbytes=10) == 1  # too small to split
         assert seen == [(0, 0, 10)]
+        seen.clear()  # pieces of at least min_bytes: 2 here
+        assert threads.run(record, 10, nbytes=5 << 20, min_bytes=2 << 20) == 2
+        assert sorted(seen) == [(0, 0, 5), (1, 5, 10)]
 
         def fail(piece, lo, hi):
             if piece == 0:

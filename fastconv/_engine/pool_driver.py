@@ -7,7 +7,22 @@ from . import threads
 from .plan import ROWS_BELOW
 from .trace import phase
 
-__all__ = ["max_forward", "max_backward", "avg_forward", "avg_backward"]
+__all__ = ["max_forward", "max_backward", "avg_forward", "avg_backward", "SPLIT_BYTES"]
+
+#: Bytes a pooling pass moves per thread at the least. Waking a pool thread
+#: costs ~100 us on the 2-core machines we measure (a virtual CPU's wake-up),
+#: while the kernels move ~20 GB/s a core from cache: one cs231n-pool pass
+#: (1.5 MB in float32) took 78 us on one thread and 131 us on two; at 6 MB
+#: two threads start to win (291 vs 274 us), at 12 MB by 1.2-1.4x. NHWC with
+#: few channels (scalar window loops, ~4x slower a byte) keeps the engine's
+#: smaller split: there two threads won at 2 MB (279 vs 367 us).
+SPLIT_BYTES = 6 << 20
+
+
+def _parallel(plan, fn, n, nbytes):
+    """threads.parallel_for with the pooling split size of `plan`'s kernels."""
+    few = plan.layout == "NHWC" and plan.x_shape[3] < ROWS_BELOW
+    threads.parallel_for(fn, n, nbytes, threads.MIN_BYTES if few else SPLIT_BYTES)
 
 
 def _items(plan, *arrays):
@@ -29,19 +44,21 @@ def max_forward(plan, x, want_idx):
         with phase("kernel"):
             if plan.layout == "NHWC":  # a range of output rows each
                 kernel = getattr(_k, plan.kernels["forward with indices"])
-                threads.parallel_for(
+                _parallel(
+                    plan,
                     lambda a, b: kernel(x, win, out, idx, want_idx, a, b),
                     plan.forward_items,
                     work,
                 )
             elif not want_idx:
                 kernel = getattr(_k, plan.kernels["forward"])
-                threads.parallel_for(
-                    lambda a, b: kernel(xs[a:b], win, outs[a:b]), plan.items, work
+                _parallel(
+                    plan, lambda a, b: kernel(xs[a:b], win, outs[a:b]), plan.items, work
                 )
             else:
                 kernel = getattr(_k, plan.kernels["forward with indices"])
-                threads.parallel_for(
+                _parallel(
+                    plan,
                     lambda a, b: kernel(xs[a:b], win, outs[a:b], idxs[a:b], True),
                     plan.items,
                     work,
@@ -67,7 +84,8 @@ def max_backward(plan, grad_out, x, idx=None):
         win = plan.window
         gys, xs, gxs = _items(plan, grad_out, x, grad_x)
         with phase("kernel"):
-            threads.parallel_for(
+            _parallel(
+                plan,
                 lambda a, b: kernel(gys[a:b], xs[a:b], win, gxs[a:b]),
                 plan.items,
                 2 * x.nbytes + grad_out.nbytes,
@@ -106,7 +124,8 @@ def _unpool(plan, grad_out, idx, grad_x):
             # cs231n-pool's 3 are 7x slower); valid if each index is in its window
             hits = []  # items: output rows, which own their input rows
             with phase("kernel"):
-                threads.parallel_for(
+                _parallel(
+                    plan,
                     lambda a, b: hits.append(
                         _k.max_unpool_tiled_nhwc(
                             grad_out, idx, grad_x, win.KH, win.KW, a, b
@@ -119,7 +138,7 @@ def _unpool(plan, grad_out, idx, grad_x):
                 return grad_x
     bad = []  # one entry a piece: -1, or where it stopped
     with phase("kernel"):
-        threads.parallel_for(lambda a, b: bad.append(add(a, b)), n, work)
+        _parallel(plan, lambda a, b: bad.append(add(a, b)), n, work)
     if max(bad) >= 0:
         H, W = plan.window.H, plan.window.W
         flat = idx.reshape(-1)
@@ -149,7 +168,7 @@ def avg_forward(plan, x):
                 kernel(xs[a:b], win, inc, div, outs[a:b])
 
         with phase("kernel"):
-            threads.parallel_for(piece, plan.forward_items, x.nbytes + out.nbytes)
+            _parallel(plan, piece, plan.forward_items, x.nbytes + out.nbytes)
     return out
 
 
@@ -165,7 +184,8 @@ def avg_backward(plan, grad_out):
         gys, gxs = _items(plan, grad_out, grad_x)
         B = plan.channel_blocks
         with phase("kernel"):
-            threads.parallel_for(
+            _parallel(
+                plan,
                 lambda a, b: (
                     kernel(gys[a:b], win, inc, div, gxs[a:b])
                     if plan.layout == "NCHW"

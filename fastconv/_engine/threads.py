@@ -74,18 +74,18 @@ def _get_pool(workers):
         return _pool
 
 
-def split(n, nbytes, threads=None):
+def split(n, nbytes, threads=None, min_bytes=MIN_BYTES):
     """Bounds of the contiguous pieces that :func:`run` gives `n` items.
 
     One piece per thread, fewer when `n` or the work (`nbytes` touched) is
-    small: ``[0, b1, ..., n]``.
+    small: a piece per `min_bytes` at most. Returns ``[0, b1, ..., n]``.
     """
     threads = _num_threads if threads is None else threads
-    k = max(1, min(threads, n, nbytes // MIN_BYTES))
+    k = max(1, min(threads, n, nbytes // min_bytes))
     return [n * i // k for i in range(k + 1)]
 
 
-def run(fn, n, nbytes):
+def run(fn, n, nbytes, min_bytes=MIN_BYTES):
     """Call ``fn(piece, lo, hi)`` over pieces covering ``range(n)``; return their count.
 
     Parameters
@@ -97,8 +97,10 @@ def run(fn, n, nbytes):
         Number of items.
     nbytes : int
         Rough bytes the whole call touches; small calls run in one piece.
+    min_bytes : int
+        Bytes a piece must have at least (see :func:`split`).
     """
-    bounds = split(n, nbytes)
+    bounds = split(n, nbytes, min_bytes=min_bytes)
     k = len(bounds) - 1
     if k <= 1:
         fn(0, 0, n)
@@ -113,9 +115,9 @@ def run(fn, n, nbytes):
     return k
 
 
-def parallel_for(fn, n, nbytes):
+def parallel_for(fn, n, nbytes, min_bytes=MIN_BYTES):
     """Call ``fn(lo, hi)`` over pieces covering ``range(n)`` (see :func:`run`)."""
-    run(lambda piece, lo, hi: fn(lo, hi), n, nbytes)
+    run(lambda piece, lo, hi: fn(lo, hi), n, nbytes, min_bytes)
 
 
 def run_pieces(plan, n_items, fn, nbytes, phases):
