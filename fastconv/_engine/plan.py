@@ -475,7 +475,7 @@ class PoolPlan:
         else:
             rows = "_rows" if x_shape[3] < ROWS_BELOW else ""
             self.kernels = {
-                "forward": f"max_pool_nhwc{rows}",
+                "forward": f"max_pool_values_nhwc{rows}" if rows else "max_pool_nhwc",
                 "forward with indices": f"max_pool_nhwc{rows}",
                 "backward": f"max_pool_backward_nhwc{rows}",
             }

@@ -41,28 +41,31 @@ def max_forward(plan, x, want_idx):
         work = x.nbytes + out.nbytes
         xs, outs = _items(plan, x, out)
         idxs = _items(plan, idx)[0] if want_idx else idx
-        with phase("kernel"):
-            if plan.layout == "NHWC":  # a range of output rows each
-                kernel = getattr(_k, plan.kernels["forward with indices"])
-                _parallel(
-                    plan,
-                    lambda a, b: kernel(x, win, out, idx, want_idx, a, b),
-                    plan.forward_items,
-                    work,
-                )
-            elif not want_idx:
-                kernel = getattr(_k, plan.kernels["forward"])
-                _parallel(
-                    plan, lambda a, b: kernel(xs[a:b], win, outs[a:b]), plan.items, work
-                )
+        values = plan.kernels["forward"]
+        if want_idx or values == "max_pool_nhwc":  # kernels with want_idx
+            kernel = getattr(_k, plan.kernels["forward with indices"])
+        else:
+            kernel = getattr(_k, values)
+        if plan.layout == "NHWC":  # a range of output rows each
+            if kernel is _k.max_pool_values_nhwc_rows:
+
+                def piece(a, b):
+                    kernel(x, win, out, a, b)
             else:
-                kernel = getattr(_k, plan.kernels["forward with indices"])
-                _parallel(
-                    plan,
-                    lambda a, b: kernel(xs[a:b], win, outs[a:b], idxs[a:b], True),
-                    plan.items,
-                    work,
-                )
+
+                def piece(a, b):
+                    kernel(x, win, out, idx, want_idx, a, b)
+        elif want_idx:
+
+            def piece(a, b):
+                kernel(xs[a:b], win, outs[a:b], idxs[a:b], True)
+        else:
+
+            def piece(a, b):
+                kernel(xs[a:b], win, outs[a:b])
+
+        with phase("kernel"):
+            _parallel(plan, piece, plan.forward_items, work)
     return out, idx
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "max_pool_nhwc",
     "max_pool_backward_nhwc",
     "max_pool_nhwc_rows",
+    "max_pool_values_nhwc_rows",
     "max_pool_backward_nhwc_rows",
     "max_unpool_add_nchw",
     "max_unpool_add_nhwc",
@@ -348,6 +349,60 @@ def max_pool_nhwc_rows(x, win, out, idx, want_idx, r0, r1):
         _row_argmax_nhwc(x3[n], oh, win, OW, C, rows, cols, vmax, vrow, out[n, oh], pos)
         if want_idx:
             idx[n, oh] = pos
+
+
+@njit(cache=True, nogil=True)
+def max_pool_values_nhwc_rows(x, win, out, r0, r1):
+    """Max values only, x (N, H, W, C) -> out (N, OH, OW, C), for few channels.
+
+    Output rows ``[r0, r1)`` of the N*OH. Separable as max_pool_values_nchw
+    on rows of W*C interleaved values: the vertical pass along a whole row
+    (vectorised), into a row padded with -inf; the horizontal pass takes
+    each window's KW taps C apart. Windows that tile the row (stride =
+    kernel along W, no left padding) run one horizontal pass over all the
+    rows' maxima: outputs q = (row, ow) read v[q*KW*C + j*C + c], linear in q.
+    """
+    KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
+    top, left = win.top, win.left
+    N, H, W, C = x.shape
+    OH, OW = out.shape[1], out.shape[2]
+    rows = _inner(OH, sh, top, KH, dh, H)
+    xf, of = x.reshape(-1), out.reshape(-1)
+    WC = W * C
+    flat = KW == sw and dw == 1 and left == 0 and OW * sw <= W
+    if flat:  # each row's maxima, their first OW*sw*C values
+        S = OW * sw * C
+        v = np.empty((r1 - r0) * S + WC, dtype=x.dtype)
+    else:
+        S = 0
+        n_v = max(left + W, (OW - 1) * sw + (KW - 1) * dw + 1) * C
+        v = np.full(n_v, -np.inf, dtype=x.dtype)
+    uC, step, tap = np.uint64(C), np.uint64(sw * C), np.uint64(dw * C)
+    for noh in range(r0, r1):
+        n = noh // OH
+        oh = noh - n * OH
+        h0, i_lo, i_hi = _taps(oh, sh, top, KH, dh, H, rows)
+        if flat:
+            _vertical_max(xf, n * H * WC, WC, h0, i_lo, i_hi, dh, v, (noh - r0) * S)
+            continue
+        _vertical_max(xf, n * H * WC, WC, h0, i_lo, i_hi, dh, v, left * C)
+        o = np.uint64(noh * OW * C)
+        for q in range(np.uint64(OW)):
+            for c in range(uC):
+                k = q * step + c
+                b = v[k]
+                for j in range(1, KW):
+                    b = _pick(v[k + np.uint64(j) * tap], b)
+                of[o + q * uC + c] = b
+    if flat:
+        o = np.uint64(r0 * OW * C)
+        for q in range(np.uint64((r1 - r0) * OW)):
+            for c in range(uC):
+                k = q * step + c
+                b = v[k]
+                for j in range(1, KW):
+                    b = _pick(v[k + np.uint64(j) * tap], b)
+                of[o + q * uC + c] = b
 
 
 @njit(cache=True, nogil=True)
