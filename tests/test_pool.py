@@ -347,25 +347,45 @@ def test_max_pool_layer_sends_the_gradient_through_its_forward_indices(monkeypat
     assert_same(seen[0], idx)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_max_pool_backward_stored_once_equals_the_scatter(
+    case, layout, dtype, monkeypatch
+):
+    # NCHW planes of any size: the store-once kernel (where windows tile the
+    # plane) gives the scatter's result bit for bit, and the oracle's (NHWC's
+    # choice depends on the channels, not on this setting: oracle only)
+    x = _x(case, layout, dtype)
+    kw = _max_kw(case, layout)
+    out, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
+    gy = randn(rng(4), out.shape, dtype)
+    monkeypatch.setattr(pool_driver, "TILED_PLANE_BYTES", 1 << 62)
+    scatter = fastconv.max_pool2d_backward(gy, x, indices=idx, **kw)
+    monkeypatch.setattr(pool_driver, "TILED_PLANE_BYTES", 0)
+    stored = fastconv.max_pool2d_backward(gy, x, indices=idx, **kw)
+    assert_same(stored, scatter)
+    assert_close(stored, naive.max_pool2d_backward(gy, x, indices=idx, **kw))
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_max_pool_backward_scatters_indices_outside_their_windows_too(
     layout, monkeypatch
 ):
-    # NHWC windows that tile the plane store each element once, which is
-    # right only for each window's own index: any other index (in range)
-    # must still receive its gradient, as the oracle's scatter gives it
+    # windows that tile the plane store each element once (NHWC with many
+    # channels, NCHW planes from TILED_PLANE_BYTES: 0 here), which is right
+    # only for each window's own index: any other index (in range) must
+    # still receive its gradient, as the oracle's scatter gives it
     case = next(c for c in CASES if c[0] == "many-channels-tiled")
     x = _x(case, layout, np.float64)
     kw = _max_kw(case, layout)
     out, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
     gy = randn(rng(3), out.shape, np.float64)
     tiled = []
-    real = pool_driver._k.max_unpool_tiled_nhwc
-    monkeypatch.setattr(
-        pool_driver._k,
-        "max_unpool_tiled_nhwc",
-        lambda *a: tiled.append(1) or real(*a),
-    )
+    name = f"max_unpool_tiled_{layout.lower()}"
+    real = getattr(pool_driver._k, name)
+    monkeypatch.setattr(pool_driver._k, name, lambda *a: tiled.append(1) or real(*a))
+    monkeypatch.setattr(pool_driver, "TILED_PLANE_BYTES", 0)
     own = fastconv.max_pool2d_backward(gy, x, indices=idx, **kw)
     assert_close(own, naive.max_pool2d_backward(gy, x, **kw))
     other = np.zeros_like(idx)  # every gradient to pixel 0
@@ -374,5 +394,5 @@ def test_max_pool_backward_scatters_indices_outside_their_windows_too(
         fastconv.max_pool2d_backward(gy, x, indices=other, **kw),
         naive.max_pool2d_backward(gy, x, indices=other, **kw),
     )
-    # NHWC took the store-once kernel both times (the second fell back)
-    assert len(tiled) == (2 if layout == "NHWC" else 0)
+    # the store-once kernel ran both times (the second fell back)
+    assert len(tiled) == 2

@@ -29,6 +29,7 @@ __all__ = [
     "max_unpool_add_nchw",
     "max_unpool_add_nhwc",
     "max_unpool_tiled_nhwc",
+    "max_unpool_tiled_nchw",
     "avg_pool_nchw",
     "avg_pool_backward_nchw",
     "avg_pool_nhwc",
@@ -544,6 +545,56 @@ def max_unpool_add_nchw(grad_out, idx, grad_x):
                 return q * P + p
             g[k] += o2[q, p]
     return -1
+
+
+@njit(cache=True, nogil=True)
+def max_unpool_tiled_nchw(grad_out, idx, grad_x, KH, KW):
+    """max_unpool_tiled_nhwc for planes: grad_x (P, 1, H, W) stored once.
+
+    Windows of KH x KW at stride (KH, KW) from (0, 0), no padding or
+    dilation: each element of an input row gets its window's grad_out if
+    it is the window's index, else 0 (past the last window, 0); no zeroing
+    pass, no adds. Two columns a window (the common 2 x 2) in one loop, its
+    stores at constant offsets (vectorised); flat unsigned offsets (see
+    _vertical_max). Returns the number of outputs whose index matched a
+    tap: all of them exactly when every index lies in its own window (else
+    the caller scatters with max_unpool_add_nchw instead).
+    """
+    P, H, W = grad_x.shape[0], grad_x.shape[2], grad_x.shape[3]
+    OH, OW = grad_out.shape[2], grad_out.shape[3]
+    gx, gy, kf = grad_x.reshape(-1), grad_out.reshape(-1), idx.reshape(-1)
+    one, uKW = np.uint64(1), np.uint64(KW)
+    zero = gx.dtype.type(0)
+    hits = 0
+    for p in range(P):
+        for ih in range(H):
+            r = np.uint64((p * H + ih) * W)
+            oh = ih // KH
+            if oh >= OH:  # rows past the last window
+                for w in range(np.uint64(W)):
+                    gx[r + w] = 0
+                continue
+            src = np.uint64((p * OH + oh) * OW)
+            p0 = ih * W  # the row's first index in the plane
+            if KW == 2:
+                for t in range(np.uint64(OW)):
+                    k, g = kf[src + t], gy[src + t]
+                    q = p0 + 2 * np.int64(t)
+                    w = t + t
+                    gx[r + w] = g if k == q else zero
+                    gx[r + w + one] = g if k == q + 1 else zero
+                    hits += (k == q) + (k == q + 1)
+            else:
+                for t in range(np.uint64(OW)):
+                    k, g = kf[src + t], gy[src + t]
+                    for j in range(uKW):
+                        w = t * uKW + j
+                        hit = k == p0 + np.int64(w)
+                        gx[r + w] = g if hit else zero
+                        hits += hit
+            for w in range(np.uint64(OW * KW), np.uint64(W)):  # past the last window
+                gx[r + w] = 0
+    return hits
 
 
 @njit(cache=True, nogil=True)
