@@ -530,20 +530,19 @@ def max_unpool_add_nchw(grad_out, idx, grad_x):
     outside [0, H*W), having stopped there, or -1.
     """
     N, C, H, W = grad_x.shape
-    HW = H * W
-    P = grad_out.shape[2] * grad_out.shape[3]
-    g2 = grad_x.reshape((N * C, HW))  # (planes, H*W), views
-    o2 = grad_out.reshape((N * C, P))
-    i2 = idx.reshape((N * C, P))
-    for q in range(N * C):
-        g = g2[q]
+    HW = np.uint64(H * W)
+    P = np.uint64(grad_out.shape[2] * grad_out.shape[3])
+    gx, gy, kf = grad_x.reshape(-1), grad_out.reshape(-1), idx.reshape(-1)
+    for q in range(np.uint64(N * C)):
+        g = q * HW
         for k in range(HW):
-            g[k] = 0
+            gx[g + k] = 0
+        o = q * P
         for p in range(P):
-            k = i2[q, p]
-            if k < 0 or k >= HW:
-                return q * P + p
-            g[k] += o2[q, p]
+            k = np.uint64(kf[o + p])  # a negative index wraps past HW
+            if k >= HW:
+                return np.int64(o + p)
+            gx[g + k] += gy[o + p]
     return -1
 
 
