@@ -388,7 +388,8 @@ def test_max_pool_backward_scatters_indices_outside_their_windows_too(
     monkeypatch.setattr(pool_driver, "TILED_PLANE_BYTES", 0)
     own = fastconv.max_pool2d_backward(gy, x, indices=idx, **kw)
     assert_close(own, naive.max_pool2d_backward(gy, x, **kw))
-    other = np.zeros_like(idx)  # every gradient to pixel 0
+    other = np.zeros_like(idx)  # gradients to pixel 0, to the last, and own
+    other.flat[1::7] = case[3] * case[4] - 1
     other.flat[::5] = idx.flat[::5]
     assert_close(
         fastconv.max_pool2d_backward(gy, x, indices=other, **kw),
