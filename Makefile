@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 comma := ,
-EXTRAS := test$(comma)bench$(comma)train$(comma)lint$(if $(WITH_TORCH),$(comma)torch)
+EXTRAS := test$(comma)bench$(comma)train$(comma)lint$(comma)dask$(if $(WITH_TORCH),$(comma)torch)
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: test bench bench-suite train lint format clean

@@ -521,6 +521,13 @@ def add_arguments(parser):
     )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-naive", action="store_true", help="do not time the oracle")
+    parser.add_argument(
+        "--dask",
+        action="store_true",
+        help="time one layer (the first of --layers, default resnet-3x3) over a "
+        "large batch through fastconv.dask on a LocalCluster of 1 and 2 workers "
+        "against the in-process call (needs fastconv[dask])",
+    )
     parser.add_argument("--json", metavar="PATH", help="write the raw results as JSON")
     parser.add_argument("--plot", metavar="PATH.png", help="bar chart of the speed-ups")
 
@@ -540,6 +547,8 @@ def run(args):
         except ImportError:
             print("--plot needs matplotlib: pip install matplotlib", file=sys.stderr)
             return 2
+    if args.dask:
+        return _run_dask(args)
     layers = args.layers or (
         [_suite.get_layer(n) for n in QUICK_LAYERS]
         if args.quick
@@ -567,4 +576,21 @@ def run(args):
     if args.plot:
         _plot(rows, args.plot)
         print(f"wrote {args.plot}")
+    return 0
+
+
+def _run_dask(args):
+    """``bench --dask``: one layer, one dtype and layout (float32, NCHW by default)."""
+    from .bench_dask import run_dask
+
+    layer = (args.layers or [_suite.get_layer("resnet-3x3")])[0]
+    dtype = np.float32 if args.dtype == "both" else np.dtype(args.dtype)
+    layout = "NCHW" if args.layout == "both" else args.layout
+    result = run_dask(layer, dtype, layout, args.rounds or 5, sys.stdout)
+    if result is None:
+        return 2
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=1, default=str)
+        print(f"wrote {args.json}")
     return 0
