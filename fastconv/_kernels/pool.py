@@ -352,6 +352,22 @@ def max_pool_nhwc_rows(x, win, out, idx, want_idx, r0, r1):
             idx[n, oh] = pos
 
 
+@njit(cache=True, inline="always")
+def _horizontal_max_channels(v, n, step, tap, KW, C, of, off):
+    """of[off + q*C + c] = max of v[q*step + j*tap + c], j < KW, for q < n, c < C.
+
+    Windows of interleaved channels (NHWC rows); unsigned strides.
+    """
+    o = np.uint64(off)
+    for q in range(np.uint64(n)):
+        for c in range(C):
+            k = q * step + c
+            b = v[k]
+            for j in range(1, KW):
+                b = _pick(v[k + np.uint64(j) * tap], b)
+            of[o + q * C + c] = b
+
+
 @njit(cache=True, nogil=True)
 def max_pool_values_nhwc_rows(x, win, out, r0, r1):
     """Max values only, x (N, H, W, C) -> out (N, OH, OW, C), for few channels.
@@ -387,23 +403,9 @@ def max_pool_values_nhwc_rows(x, win, out, r0, r1):
             _vertical_max(xf, n * H * WC, WC, h0, i_lo, i_hi, dh, v, (noh - r0) * S)
             continue
         _vertical_max(xf, n * H * WC, WC, h0, i_lo, i_hi, dh, v, left * C)
-        o = np.uint64(noh * OW * C)
-        for q in range(np.uint64(OW)):
-            for c in range(uC):
-                k = q * step + c
-                b = v[k]
-                for j in range(1, KW):
-                    b = _pick(v[k + np.uint64(j) * tap], b)
-                of[o + q * uC + c] = b
+        _horizontal_max_channels(v, OW, step, tap, KW, uC, of, noh * OW * C)
     if flat:
-        o = np.uint64(r0 * OW * C)
-        for q in range(np.uint64((r1 - r0) * OW)):
-            for c in range(uC):
-                k = q * step + c
-                b = v[k]
-                for j in range(1, KW):
-                    b = _pick(v[k + np.uint64(j) * tap], b)
-                of[o + q * uC + c] = b
+        _horizontal_max_channels(v, (r1 - r0) * OW, step, tap, KW, uC, of, r0 * OW * C)
 
 
 @njit(cache=True, nogil=True)
