@@ -256,6 +256,20 @@ def test_bench_command_json_and_plot(tmp_path, capsys):
         assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_bench_dask_times_the_clusters_against_the_in_process_call(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    path = tmp_path / "dask.json"
+    argv = ["--dask", "--layers", "cs231n-pool", "--rounds", "1", "--json", str(path)]
+    assert _bench.run(_parse(_bench, argv)) == 0
+    data = json.loads(path.read_text())
+    assert data["layer"] == "cs231n-pool" and data["batch"] == 32 * 100
+    rates = data["images_per_s"]
+    assert set(rates) == {"in-process", "1 worker", "2 workers"}
+    assert all(r > 0 for r in rates.values()) and data["per_chunk_s"] > 0
+    out = capsys.readouterr().out
+    assert "2 workers" in out and "overhead per chunk" in out
+
+
 def test_bench_rejects_unknown_layer_and_contender(capsys):
     with pytest.raises(SystemExit) as exc:
         _parse(_bench, ["--layers", "resnet-3x3,vgg"])
