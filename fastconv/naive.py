@@ -50,6 +50,8 @@ def _pair(value, name):
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return (int(value), int(value))
     pair = tuple(value)
+    if len(pair) == 1:  # as PyTorch expands a one-element list
+        pair = pair * 2
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
     return (int(pair[0]), int(pair[1]))
@@ -118,12 +120,14 @@ def _padding(padding, size_hw, kernel, stride, dilation):
         values = tuple(padding)
         if not all(isinstance(v, (int, np.integer)) for v in values):
             raise ValueError(f"padding must hold ints, got {padding!r}")
-        if len(values) == 2:
+        if len(values) == 1:
+            pads = values * 4
+        elif len(values) == 2:
             pads = (values[0], values[0], values[1], values[1])
         elif len(values) == 4:
             pads = values
         else:
-            raise ValueError(f"padding must have 2 or 4 entries, got {padding!r}")
+            raise ValueError(f"padding must have 1, 2 or 4 entries, got {padding!r}")
         pads = tuple(int(v) for v in pads)
     if min(pads) < 0:
         raise ValueError(f"padding must be >= 0, got {padding!r}")

@@ -607,7 +607,7 @@ ERRORS = [
     (conv_err(dilation=0), r"dilation must be >= 1, got \(0, 0\)"),
     (conv_err(padding=-1), "padding must be >= 0"),
     (conv_err(padding="full"), "padding must be 'same', 'valid'"),
-    (conv_err(padding=(1, 2, 3)), "padding must have 2 or 4 entries"),
+    (conv_err(padding=(1, 2, 3)), "padding must have 1, 2 or 4 entries"),
     (conv_err(weight=W_ERR[:, :1], groups=3), "groups=3 must divide C=2 and F=2"),
     (conv_err(weight=W_ERR[:, :1]), "weight has 1 input channels, expected"),
     (conv_err(bias=np.zeros(3)), r"bias must have shape \(2,\)"),

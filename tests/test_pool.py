@@ -397,3 +397,23 @@ def test_max_pool_backward_scatters_indices_outside_their_windows_too(
     )
     # the store-once kernel ran both times (the second fell back)
     assert len(tiled) == 2
+
+
+def test_one_element_tuples_stand_for_both_axes():
+    # as PyTorch expands them: kernel_size, stride, padding and dilation
+    x = randn(rng(8), (2, 3, 9, 9), np.float64)
+    w = randn(rng(9), (4, 3, 3, 3), np.float64)
+    one = dict(stride=(2,), padding=(1,), dilation=(1,))
+    both = dict(stride=2, padding=1, dilation=1)
+    for mod in (fastconv, naive):
+        assert_same(mod.conv2d(x, w, **one), mod.conv2d(x, w, **both))
+        assert_same(
+            mod.max_pool2d(x, (3,), **one, return_indices=True)[1],
+            mod.max_pool2d(x, 3, **both, return_indices=True)[1],
+        )
+        assert_same(mod.avg_pool2d(x, (3,), (2,), (1,)), mod.avg_pool2d(x, 3, 2, 1))
+    layer = fastconv.nn.Conv2d(3, 4, (3,), stride=(2,), padding=(1,), rng=0)
+    assert layer.kernel_size == (3, 3) and layer.stride == (2, 2)
+    assert layer.forward(x).shape == (2, 4, 5, 5)
+    with pytest.raises(ValueError, match=r"stride must be an int or a pair of ints"):
+        fastconv.conv2d(x, w, stride=(1, 1, 1))

@@ -66,13 +66,16 @@ def _as_int(value, name):
 
 
 def as_pair(value, name):
-    """Return `value` as a pair of ints ``(h, w)``; an int stands for both."""
+    """Return `value` as a pair of ints ``(h, w)``; an int or a 1-tuple stands for both.
+
+    (PyTorch expands a one-element list the same way.)
+    """
     if isinstance(value, (tuple, list)):
-        if len(value) != 2:
+        if len(value) not in (1, 2):
             raise ValueError(
                 f"{name} must be an int or a pair of ints, got {tuple(value)!r}"
             )
-        return (_as_int(value[0], name), _as_int(value[1], name))
+        return (_as_int(value[0], name), _as_int(value[-1], name))
     v = _as_int(value, name)
     return (v, v)
 
@@ -90,7 +93,7 @@ def resolve_padding(padding, in_hw, kernel_hw, stride_hw, dilation_hw):
 
     Parameters
     ----------
-    padding : int, pair, 4-tuple ``(top, bottom, left, right)``, "valid" or "same"
+    padding : int, 1-tuple, pair, ``(top, bottom, left, right)``, "valid" or "same"
     in_hw, kernel_hw, stride_hw, dilation_hw : pairs of int
         Needed only by "same", whose padding depends on the input size.
 
@@ -112,7 +115,7 @@ def resolve_padding(padding, in_hw, kernel_hw, stride_hw, dilation_hw):
         )
     if isinstance(padding, (tuple, list)) and len(padding) == 4:
         pads = tuple(_as_int(p, "padding") for p in padding)
-    elif isinstance(padding, (tuple, list)) and len(padding) != 2:
+    elif isinstance(padding, (tuple, list)) and len(padding) not in (1, 2):
         raise ValueError(
             f"padding must be an int, a pair, a 4-tuple, 'valid' or 'same', "
             f"got {tuple(padding)!r}"

@@ -21,9 +21,9 @@ def _check_int(value, name, minimum):
 def _check_pair(value, name, minimum):
     """Return an int or a pair of ints, each >= minimum, as a pair."""
     if isinstance(value, (tuple, list)):
-        if len(value) != 2:
+        if len(value) not in (1, 2):
             raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-        items = tuple(value)
+        items = tuple(value) * (3 - len(value))  # a 1-tuple stands for both
     else:
         items = (value, value)
     for v in items:
@@ -45,7 +45,7 @@ def _check_padding(padding):
             )
         return mode
     if isinstance(padding, (tuple, list)):
-        if len(padding) not in (2, 4):
+        if len(padding) not in (1, 2, 4):
             raise ValueError(
                 f"padding must be an int, a pair or (top, bottom, left, right), "
                 f"got {padding!r}"
