@@ -23,6 +23,14 @@ from ._engine.workspace import (
     workspace_limit,
 )
 from .conv import ConvPlan, col2im, conv2d, conv2d_backward, im2col, plan_conv2d
+from .oned import (
+    avg_pool1d,
+    avg_pool1d_backward,
+    conv1d,
+    conv1d_backward,
+    max_pool1d,
+    max_pool1d_backward,
+)
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 
 __version__ = "0.1.0"
@@ -36,6 +44,12 @@ __all__ = [
     "max_pool2d_backward",
     "avg_pool2d",
     "avg_pool2d_backward",
+    "conv1d",
+    "conv1d_backward",
+    "max_pool1d",
+    "max_pool1d_backward",
+    "avg_pool1d",
+    "avg_pool1d_backward",
     "im2col",
     "col2im",
     "DEFAULT_WORKSPACE_LIMIT",

@@ -21,7 +21,8 @@ the dtype of x). Inputs are never modified.
 
 Semantics are those of ``torch.nn.functional`` (NCHW). The "NHWC" layout takes
 x of shape (N, H, W, C) and conv weights of shape (KH, KW, C/groups, F); it is
-transposed to NCHW, computed, and transposed back.
+transposed to NCHW, computed, and transposed back. The 1-D functions ("NCL",
+"NLC") run these loops on one row, with their own argument parsing.
 """
 
 import numpy as np
@@ -35,6 +36,12 @@ __all__ = [
     "avg_pool2d_backward",
     "im2col",
     "col2im",
+    "conv1d",
+    "conv1d_backward",
+    "max_pool1d",
+    "max_pool1d_backward",
+    "avg_pool1d",
+    "avg_pool1d_backward",
 ]
 
 _LAYOUTS = ("NCHW", "NHWC")
@@ -696,3 +703,190 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layou
         else:
             x[:, :, h, w] += src[:, p, (i * KW + j) * C + c]
     return np.ascontiguousarray(_from_nchw(x, layout).astype(dtype))
+
+
+# ---------------------------------------------------------------------------
+# 1-D: the 2-D loops above on one row (NCL (N, C, L) is NCHW (N, C, 1, L))
+# ---------------------------------------------------------------------------
+
+_LAYOUTS_1D = {"NCL": "NCHW", "NLC": "NHWC"}
+
+
+def _one(value, name):
+    """Return an int or a one-element tuple as the one-row pair ``(1, value)``."""
+    if value is None:
+        return None
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(items) != 1 or not isinstance(items[0], (int, np.integer)):
+        raise ValueError(f"{name} must be an int or a 1-tuple, got {value!r}")
+    return (1, int(items[0]))
+
+
+def _pad_1d(padding):
+    if isinstance(padding, str):
+        return padding
+    return (0, 0) + (_one(padding, "padding")[1],) * 2
+
+
+def _rows(a, name, layout):
+    """(N, C, L) -> (N, C, 1, L); NLC (N, L, C) -> (N, 1, L, C)."""
+    if layout not in _LAYOUTS_1D:
+        raise ValueError(f"layout must be one of {tuple(_LAYOUTS_1D)}, got {layout!r}")
+    a = np.asarray(a)
+    if a.ndim != 3:
+        raise ValueError(f"{name} must be 3-D, got shape {a.shape}")
+    return np.expand_dims(a, 2 if layout == "NCL" else 1)
+
+
+def _unrow(a, layout):
+    return np.squeeze(a, 2 if layout == "NCL" else 1)
+
+
+def _weight_rows(weight, layout):
+    """(F, C/groups, K) -> (F, C/groups, 1, K); NLC (K, C/g, F) -> (1, K, C/g, F)."""
+    w = np.asarray(weight)
+    if w.ndim != 3:
+        raise ValueError(f"weight must be 3-D, got shape {w.shape}")
+    return np.expand_dims(w, 2 if layout == "NCL" else 0)
+
+
+def conv1d(
+    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, layout="NCL"
+):
+    """1-D cross-correlation, as ``torch.nn.functional.conv1d``: conv2d on one row.
+
+    x (N, C, L) or (N, L, C) for "NLC"; weight (F, C/groups, K) or (K,
+    C/groups, F); returns (N, F, OL) or (N, OL, F).
+    """
+    out = conv2d(
+        _rows(x, "x", layout),
+        _weight_rows(weight, layout),
+        bias,
+        _one(stride, "stride"),
+        _pad_1d(padding),
+        _one(dilation, "dilation"),
+        groups,
+        layout=_LAYOUTS_1D[layout],
+    )
+    return _unrow(out, layout)
+
+
+def conv1d_backward(
+    grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *, layout="NCL"
+):
+    """Gradients of conv1d: (grad_x, grad_weight, grad_bias)."""
+    gx, gw, gb = conv2d_backward(
+        _rows(grad_out, "grad_out", layout),
+        _rows(x, "x", layout),
+        _weight_rows(weight, layout),
+        _one(stride, "stride"),
+        _pad_1d(padding),
+        _one(dilation, "dilation"),
+        groups,
+        layout=_LAYOUTS_1D[layout],
+    )
+    return _unrow(gx, layout), np.squeeze(gw, 2 if layout == "NCL" else 0), gb
+
+
+def max_pool1d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    return_indices=False,
+    layout="NCL",
+):
+    """1-D max pooling, as ``torch.nn.functional.max_pool1d``; indices index L."""
+    res = max_pool2d(
+        _rows(x, "x", layout),
+        _one(kernel_size, "kernel_size"),
+        _one(stride, "stride"),
+        _pad_1d(padding),
+        _one(dilation, "dilation"),
+        ceil_mode,
+        return_indices=return_indices,
+        layout=_LAYOUTS_1D[layout],
+    )
+    if return_indices:
+        return _unrow(res[0], layout), _unrow(res[1], layout)
+    return _unrow(res, layout)
+
+
+def max_pool1d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    layout="NCL",
+    indices=None,
+):
+    """Gradient of max_pool1d with respect to x."""
+    if indices is not None:
+        indices = _rows(indices, "indices", layout)
+    gx = max_pool2d_backward(
+        _rows(grad_out, "grad_out", layout),
+        _rows(x, "x", layout),
+        _one(kernel_size, "kernel_size"),
+        _one(stride, "stride"),
+        _pad_1d(padding),
+        _one(dilation, "dilation"),
+        ceil_mode,
+        layout=_LAYOUTS_1D[layout],
+        indices=indices,
+    )
+    return _unrow(gx, layout)
+
+
+def avg_pool1d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    *,
+    layout="NCL",
+):
+    """1-D average pooling, as ``torch.nn.functional.avg_pool1d``."""
+    out = avg_pool2d(
+        _rows(x, "x", layout),
+        _one(kernel_size, "kernel_size"),
+        _one(stride, "stride"),
+        _pad_1d(padding),
+        ceil_mode,
+        count_include_pad,
+        layout=_LAYOUTS_1D[layout],
+    )
+    return _unrow(out, layout)
+
+
+def avg_pool1d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    *,
+    layout="NCL",
+):
+    """Gradient of avg_pool1d with respect to x."""
+    gx = avg_pool2d_backward(
+        _rows(grad_out, "grad_out", layout),
+        _rows(x, "x", layout),
+        _one(kernel_size, "kernel_size"),
+        _one(stride, "stride"),
+        _pad_1d(padding),
+        ceil_mode,
+        count_include_pad,
+        layout=_LAYOUTS_1D[layout],
+    )
+    return _unrow(gx, layout)
