@@ -16,7 +16,7 @@ import pytest
 
 import fastconv
 from fastconv import naive, nn
-from tests.helpers import LAYOUTS, randn, rng
+from tests.helpers import LAYOUTS, assert_same, randn, rng
 
 EPS = 1e-6  # centred-difference step
 GRAD_TOL = dict(rtol=1e-5, atol=1e-8)  # float64 numerical vs analytic
@@ -799,3 +799,62 @@ PAIR = [(np.zeros(2), np.zeros(2))]
 def test_optimiser_errors(make, exc, text):
     with raises(exc, text):
         make()
+
+
+# --------------------------------------------------------------------------
+# the 1-D layers: numerical gradients, both layouts
+
+
+def sequence(gen, N, C, L, layout):
+    return randn(gen, (N, C, L) if layout == "NCL" else (N, L, C))
+
+
+@pytest.mark.parametrize("layout", ["NCL", "NLC"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=3, padding="same"),
+        dict(kernel_size=(2,), stride=(2,), padding=(1,), dilation=2),
+        dict(kernel_size=3, groups=2, bias=False, padding="VALID"),
+    ],
+    ids=["same", "one-tuples-dilated", "groups-no-bias"],
+)
+def test_conv1d_gradients(kw, layout):
+    x = sequence(rng(0), 2, 4, 9, layout)
+    layer = check_layer(nn.Conv1d(4, 6, layout=layout, dtype=np.float64, rng=3, **kw), x)
+    w = layer.params["weight"]
+    assert w.shape == (
+        (6, 4 // kw.get("groups", 1), layer.kernel_size[0])
+        if layout == "NCL"
+        else (layer.kernel_size[0], 4 // kw.get("groups", 1), 6)
+    )
+
+
+@pytest.mark.parametrize("layout", ["NCL", "NLC"])
+@pytest.mark.parametrize(
+    "kw",
+    [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)],
+    ids=["2", "3-s2-p1-ceil"],
+)
+def test_pool1d_gradients(kw, layout):
+    x = sequence(rng(0), 2, 3, 9, layout)
+    check_layer(nn.MaxPool1d(layout=layout, **kw), x)
+    check_layer(nn.AvgPool1d(layout=layout, **kw), x)
+
+
+def test_one_d_layers_compute_what_the_engine_computes():
+    x = sequence(rng(1), 2, 3, 12, "NLC").astype(np.float32)
+    conv = nn.Conv1d(3, 5, 3, stride=2, layout="NLC", rng=0)
+    w, b = conv.params["weight"], conv.params["bias"]
+    assert_same(conv.forward(x), fastconv.conv1d(x, w, b, stride=2, layout="NLC"))
+    assert_same(
+        nn.MaxPool1d(3, 2).forward(x.transpose(0, 2, 1)),
+        fastconv.max_pool1d(x.transpose(0, 2, 1), 3, 2),
+    )
+    assert repr(conv).startswith("Conv1d(3, 5, kernel_size=(3,)")
+    with raises(ValueError, "layout must be 'NCL' or 'NLC', got 'NCHW'"):
+        nn.Conv1d(3, 5, 3, layout="NCHW")
+    with raises(ValueError, "kernel_size must be an int or a 1-tuple, got (3, 3)"):
+        nn.MaxPool1d((3, 3))
+    with raises(ValueError, "padding must be at most half"):
+        nn.AvgPool1d(2, padding=2)

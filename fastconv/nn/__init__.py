@@ -15,7 +15,8 @@ nothing to zero between steps. Optimisers take ``(param, grad)`` pairs, from
 
 Layers that see images take ``layout="NCHW"`` (x of shape (N, C, H, W),
 conv weight (F, C/groups, KH, KW)) or ``layout="NHWC"`` (x (N, H, W, C),
-weight (KH, KW, C/groups, F)), exactly as :func:`fastconv.conv2d` does.
+weight (KH, KW, C/groups, F)), exactly as :func:`fastconv.conv2d` does; the
+1-D layers (Conv1d, MaxPool1d, AvgPool1d) ``"NCL"`` or ``"NLC"``.
 
 Examples
 --------
@@ -37,12 +38,15 @@ True
 """
 
 from .layers import (
+    AvgPool1d,
     AvgPool2d,
+    Conv1d,
     Conv2d,
     Dropout,
     Flatten,
     Layer,
     Linear,
+    MaxPool1d,
     MaxPool2d,
     ReLU,
     Sequential,
@@ -55,6 +59,9 @@ __all__ = [
     "Conv2d",
     "MaxPool2d",
     "AvgPool2d",
+    "Conv1d",
+    "MaxPool1d",
+    "AvgPool1d",
     "ReLU",
     "Flatten",
     "Linear",

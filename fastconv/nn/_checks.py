@@ -75,10 +75,30 @@ def _sides(padding):
     return padding
 
 
-def _check_layout(layout):
-    if not isinstance(layout, str) or layout not in _LAYOUTS:
-        raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+def _check_layout(layout, layouts=_LAYOUTS):
+    if not isinstance(layout, str) or layout not in layouts:
+        names = " or ".join(repr(v) for v in layouts)
+        raise ValueError(f"layout must be {names}, got {layout!r}")
     return layout
+
+
+def _check_single(value, name, minimum):
+    """Return an int or a 1-tuple of one (>= minimum), as a 1-tuple (1-D layers)."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(items) != 1:
+        raise ValueError(f"{name} must be an int or a 1-tuple, got {value!r}")
+    if isinstance(items[0], bool) or not isinstance(items[0], numbers.Integral):
+        raise TypeError(f"{name} must be an int or a 1-tuple, got {value!r}")
+    if items[0] < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return (int(items[0]),)
+
+
+def _check_padding_1d(padding):
+    """Check a 1-D padding: "same"/"valid" (any case), an int or a 1-tuple."""
+    if isinstance(padding, str):
+        return _check_padding(padding)
+    return _check_single(padding, "padding", 0)[0]
 
 
 def _check_dtype(dtype):

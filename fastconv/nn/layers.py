@@ -1,4 +1,4 @@
-"""The layers: Conv2d, pooling, ReLU, Flatten, Linear, Dropout, Sequential."""
+"""The layers: Conv1d/2d, pooling, ReLU, Flatten, Linear, Dropout, Sequential."""
 
 import numbers
 
@@ -14,8 +14,10 @@ from ._checks import (
     _check_int,
     _check_layout,
     _check_padding,
+    _check_padding_1d,
     _check_pair,
     _check_rng,
+    _check_single,
     _he_normal,
     _sides,
 )
@@ -118,6 +120,12 @@ class Conv2d(Layer):
     ((2, 5, 9, 8), (2, 9, 9, 3))
     """
 
+    # what makes the layer 2-D: its functions, layouts and argument forms
+    _functions = ("conv2d", "conv2d_backward")
+    _layouts = ("NCHW", "NHWC")
+    _sizes = staticmethod(_check_pair)
+    _pad = staticmethod(_check_padding)
+
     def __init__(
         self,
         in_channels,
@@ -137,10 +145,10 @@ class Conv2d(Layer):
         super().__init__()
         self.in_channels = _check_int(in_channels, "in_channels", 1)
         self.out_channels = _check_int(out_channels, "out_channels", 1)
-        self.kernel_size = _check_pair(kernel_size, "kernel_size", 1)
-        self.stride = _check_pair(stride, "stride", 1)
-        self.padding = _check_padding(padding)
-        self.dilation = _check_pair(dilation, "dilation", 1)
+        self.kernel_size = self._sizes(kernel_size, "kernel_size", 1)
+        self.stride = self._sizes(stride, "stride", 1)
+        self.padding = self._pad(padding)
+        self.dilation = self._sizes(dilation, "dilation", 1)
         self.groups = _check_int(groups, "groups", 1)
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(
@@ -149,14 +157,15 @@ class Conv2d(Layer):
                 f"out_channels={self.out_channels}"
             )
         use_bias = _check_bool(bias, "bias")
-        self.layout = _check_layout(layout)
+        self.layout = _check_layout(layout, self._layouts)
         dtype = _check_dtype(dtype)
         rng = _check_rng(rng)
-        self.backend = _check_backend(backend, ("conv2d", "conv2d_backward"))
-        kh, kw = self.kernel_size
+        self.backend = _check_backend(backend, self._functions)
+        k = self.kernel_size
         cg, f = self.in_channels // self.groups, self.out_channels
-        shape = (f, cg, kh, kw) if self.layout == "NCHW" else (kh, kw, cg, f)
-        self.params["weight"] = _he_normal(rng, shape, cg * kh * kw, dtype)
+        first = self.layout == self._layouts[0]  # channels first
+        shape = (f, cg) + k if first else k + (cg, f)
+        self.params["weight"] = _he_normal(rng, shape, cg * int(np.prod(k)), dtype)
         if use_bias:
             self.params["bias"] = np.zeros(f, dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
@@ -174,14 +183,14 @@ class Conv2d(Layer):
     def forward(self, x):
         """Convolve x (N, C, H, W) or (N, H, W, C) to (N, F, OH, OW) or (N, OH, OW, F)."""
         self._x = x
-        return self.backend.conv2d(
+        return getattr(self.backend, self._functions[0])(
             x, self.params["weight"], self.params.get("bias"), **self._options()
         )
 
     def backward(self, grad_out):
         """Set the weight and bias gradients; return the gradient for x."""
         x = self._saved("_x")
-        gx, gw, gb = self.backend.conv2d_backward(
+        gx, gw, gb = getattr(self.backend, self._functions[1])(
             grad_out, x, self.params["weight"], **self._options()
         )
         self.grads["weight"][...] = gw
@@ -191,9 +200,74 @@ class Conv2d(Layer):
 
     def __repr__(self):
         return (
-            f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size="
+            f"{type(self).__name__}({self.in_channels}, {self.out_channels}, kernel_size="
             f"{self.kernel_size}, stride={self.stride}, padding={self.padding!r}, "
             f"layout={self.layout!r}, backend={_backend_name(self.backend)})"
+        )
+
+
+class Conv1d(Conv2d):
+    """1-D convolution layer, He-initialised (Conv2d's arguments, in 1-D).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size, stride, dilation : int or 1-tuple
+    padding : int, 1-tuple, "same" or "valid"
+    groups, bias, dtype, rng, backend
+        As for :class:`Conv2d`.
+    layout : {"NCL", "NLC"}
+
+    Attributes
+    ----------
+    params, grads : dict
+        ``"weight"``: shape (F, C/groups, K) for NCL, (K, C/groups, F) for NLC;
+        ``"bias"``: shape (F,), when `bias`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> conv = nn.Conv1d(2, 4, 3, padding="same", rng=0)
+    >>> y = conv.forward(np.ones((5, 2, 16), np.float32))
+    >>> y.shape, conv.backward(np.ones_like(y)).shape
+    ((5, 4, 16), (5, 2, 16))
+    """
+
+    _functions = ("conv1d", "conv1d_backward")
+    _layouts = ("NCL", "NLC")
+    _sizes = staticmethod(_check_single)
+    _pad = staticmethod(_check_padding_1d)
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        *,
+        layout="NCL",
+        dtype=np.float32,
+        rng=None,
+        backend=None,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            layout=layout,
+            dtype=dtype,
+            rng=rng,
+            backend=backend,
         )
 
 
@@ -201,21 +275,26 @@ class _Pool(Layer):
     """Shared set-up of the pooling layers."""
 
     _functions = ()
+    _layouts = ("NCHW", "NHWC")
+    _sizes = staticmethod(_check_pair)
+    _pad = staticmethod(_check_padding)
 
     def __init__(
         self, kernel_size, stride, padding, dilation, ceil_mode, layout, backend
     ):
         super().__init__()
-        self.kernel_size = _check_pair(kernel_size, "kernel_size", 1)
-        self.stride = None if stride is None else _check_pair(stride, "stride", 1)
-        self.padding = _check_padding(padding)
-        self.dilation = _check_pair(dilation, "dilation", 1)
+        self.kernel_size = self._sizes(kernel_size, "kernel_size", 1)
+        self.stride = None if stride is None else self._sizes(stride, "stride", 1)
+        self.padding = self._pad(padding)
+        self.dilation = self._sizes(dilation, "dilation", 1)
         self.ceil_mode = _check_bool(ceil_mode, "ceil_mode")
-        self.layout = _check_layout(layout)
+        self.layout = _check_layout(layout, self._layouts)
         self.backend = _check_backend(backend, self._functions)
-        sides = _sides(self.padding)
-        if sides is not None:  # the engine's rule, checked before any input arrives
-            check_pool_padding(self.kernel_size, sides, self.dilation)
+        if not isinstance(self.padding, str):  # the engine's rule, before any input
+            k, d, p = self.kernel_size, self.dilation, self.padding
+            if len(k) == 1:  # a 1-D layer: its one row
+                k, d, p = (1,) + k, (1,) + d, (0, p)
+            check_pool_padding(k, _sides(p), d)
         self._x = None
 
     def __repr__(self):
@@ -300,7 +379,7 @@ class MaxPool2d(_Pool):
     def forward(self, x):
         """Max of each window of x; the argmaxes are kept for the backward pass."""
         self._x = x
-        out, self._indices = self.backend.max_pool2d(
+        out, self._indices = getattr(self.backend, self._functions[0])(
             x, self.kernel_size, return_indices=True, **self._options()
         )
         return out
@@ -308,7 +387,7 @@ class MaxPool2d(_Pool):
     def backward(self, grad_out):
         """Gradient for x: grad_out sent to the forward pass's argmaxes."""
         x = self._saved("_x")
-        return self.backend.max_pool2d_backward(
+        return getattr(self.backend, self._functions[1])(
             grad_out, x, self.kernel_size, indices=self._indices, **self._options()
         )
 
@@ -363,6 +442,105 @@ class AvgPool2d(_Pool):
             ceil_mode=self.ceil_mode,
             count_include_pad=self.count_include_pad,
             layout=self.layout,
+        )
+
+
+class MaxPool1d(MaxPool2d):
+    """1-D max pooling layer (MaxPool2d's arguments, in 1-D; keeps its indices).
+
+    Parameters
+    ----------
+    kernel_size, dilation : int or 1-tuple
+    stride : int or 1-tuple, optional
+        Defaults to `kernel_size`.
+    padding : int, 1-tuple, "same" or "valid"
+    ceil_mode, backend
+        As for :class:`MaxPool2d`.
+    layout : {"NCL", "NLC"}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> pool = nn.MaxPool1d(2)
+    >>> pool.forward(np.array([[[1., 3., 2., 5.]]]))
+    array([[[3., 5.]]])
+    >>> pool.backward(np.array([[[1., 2.]]]))
+    array([[[0., 1., 0., 2.]]])
+    """
+
+    _functions = ("max_pool1d", "max_pool1d_backward")
+    _layouts = ("NCL", "NLC")
+    _sizes = staticmethod(_check_single)
+    _pad = staticmethod(_check_padding_1d)
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        dilation=1,
+        ceil_mode=False,
+        *,
+        layout="NCL",
+        backend=None,
+    ):
+        super().__init__(
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            ceil_mode,
+            layout=layout,
+            backend=backend,
+        )
+
+
+class AvgPool1d(AvgPool2d):
+    """1-D average pooling layer (AvgPool2d's arguments, in 1-D).
+
+    Parameters
+    ----------
+    kernel_size : int or 1-tuple
+    stride : int or 1-tuple, optional
+        Defaults to `kernel_size`.
+    padding : int, 1-tuple, "same" or "valid"
+    ceil_mode, count_include_pad, backend
+        As for :class:`AvgPool2d`.
+    layout : {"NCL", "NLC"}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> nn.AvgPool1d(2).forward(np.array([[[1., 3., 2., 6.]]]))
+    array([[[2., 4.]]])
+    """
+
+    _functions = ("avg_pool1d", "avg_pool1d_backward")
+    _layouts = ("NCL", "NLC")
+    _sizes = staticmethod(_check_single)
+    _pad = staticmethod(_check_padding_1d)
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode=False,
+        count_include_pad=True,
+        *,
+        layout="NCL",
+        backend=None,
+    ):
+        super().__init__(
+            kernel_size,
+            stride,
+            padding,
+            ceil_mode,
+            count_include_pad,
+            layout=layout,
+            backend=backend,
         )
 
 
