@@ -22,8 +22,18 @@ from ._engine.workspace import (
     set_workspace_limit,
     workspace_limit,
 )
+from .adaptive import (
+    adaptive_avg_pool2d,
+    adaptive_avg_pool2d_backward,
+    adaptive_max_pool2d,
+    adaptive_max_pool2d_backward,
+)
 from .conv import ConvPlan, col2im, conv2d, conv2d_backward, im2col, plan_conv2d
 from .oned import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool1d_backward,
+    adaptive_max_pool1d,
+    adaptive_max_pool1d_backward,
     avg_pool1d,
     avg_pool1d_backward,
     conv1d,
@@ -50,6 +60,14 @@ __all__ = [
     "max_pool1d_backward",
     "avg_pool1d",
     "avg_pool1d_backward",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool2d_backward",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool2d_backward",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool1d_backward",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool1d_backward",
     "im2col",
     "col2im",
     "DEFAULT_WORKSPACE_LIMIT",

@@ -42,6 +42,14 @@ __all__ = [
     "max_pool1d_backward",
     "avg_pool1d",
     "avg_pool1d_backward",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool2d_backward",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool2d_backward",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool1d_backward",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool1d_backward",
 ]
 
 _LAYOUTS = ("NCHW", "NHWC")
@@ -888,5 +896,170 @@ def avg_pool1d_backward(
         ceil_mode,
         count_include_pad,
         layout=_LAYOUTS_1D[layout],
+    )
+    return _unrow(gx, layout)
+
+
+# ---------------------------------------------------------------------------
+# adaptive pooling: windows [floor(o*L/O), ceil((o+1)*L/O)), by exact fractions
+# ---------------------------------------------------------------------------
+
+
+def _adaptive_windows(size, n_out):
+    from fractions import Fraction
+    from math import ceil, floor
+
+    return [
+        (floor(Fraction(o * size, n_out)), ceil(Fraction((o + 1) * size, n_out)))
+        for o in range(n_out)
+    ]
+
+
+def _adaptive_size(output_size, H, W):
+    items = (
+        tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,)
+    )
+    if len(items) == 1:
+        items = items * 2
+    if len(items) != 2:
+        raise ValueError(f"output_size must be an int or a pair, got {output_size!r}")
+    sizes = []
+    for v, size in zip(items, (H, W)):
+        if v is None:
+            sizes.append(size)
+        elif not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise ValueError(
+                f"output_size must hold ints >= 1 or None, got {output_size!r}"
+            )
+        else:
+            sizes.append(int(v))
+    return sizes
+
+
+def adaptive_avg_pool2d(x, output_size, *, layout="NCHW"):
+    """Adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``."""
+    _check_layout(layout)
+    xc = _to_nchw(_as_4d(x, "x"), layout).astype(np.float64)
+    N, C, H, W = xc.shape
+    OH, OW = _adaptive_size(output_size, H, W)
+    out = np.zeros((N, C, OH, OW))
+    for oh, (h0, h1) in enumerate(_adaptive_windows(H, OH)):
+        for ow, (w0, w1) in enumerate(_adaptive_windows(W, OW)):
+            for h in range(h0, h1):
+                for w in range(w0, w1):
+                    out[:, :, oh, ow] += xc[:, :, h, w]
+            out[:, :, oh, ow] /= (h1 - h0) * (w1 - w0)
+    return np.ascontiguousarray(_from_nchw(out, layout).astype(_result_dtype(x)))
+
+
+def adaptive_avg_pool2d_backward(grad_out, x, *, layout="NCHW"):
+    """Gradient of adaptive_avg_pool2d; the output size is grad_out's."""
+    _check_layout(layout)
+    xc = _to_nchw(_as_4d(x, "x"), layout)
+    g = _to_nchw(_as_4d(grad_out, "grad_out"), layout).astype(np.float64)
+    N, C, H, W = xc.shape
+    OH, OW = g.shape[2:]
+    gx = np.zeros((N, C, H, W))
+    for oh, (h0, h1) in enumerate(_adaptive_windows(H, OH)):
+        for ow, (w0, w1) in enumerate(_adaptive_windows(W, OW)):
+            share = g[:, :, oh, ow] / ((h1 - h0) * (w1 - w0))
+            for h in range(h0, h1):
+                for w in range(w0, w1):
+                    gx[:, :, h, w] += share
+    return np.ascontiguousarray(_from_nchw(gx, layout).astype(_result_dtype(x, grad_out)))
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW"):
+    """Adaptive max pooling; indices flat h*W + w, first maximum, NaN wins."""
+    _check_layout(layout)
+    xa = _as_4d(x, "x")
+    xc = _to_nchw(xa, layout)
+    N, C, H, W = xc.shape
+    OH, OW = _adaptive_size(output_size, H, W)
+    out = np.empty((N, C, OH, OW))  # float64 holds every input value exactly
+    idx = np.empty((N, C, OH, OW), dtype=np.int64)
+    for n in range(N):
+        for c in range(C):
+            for oh, (h0, h1) in enumerate(_adaptive_windows(H, OH)):
+                for ow, (w0, w1) in enumerate(_adaptive_windows(W, OW)):
+                    best, at = -np.inf, h0 * W + w0
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            v = xc[n, c, h, w]
+                            if v > best or np.isnan(v):
+                                best, at = v, h * W + w
+                    out[n, c, oh, ow], idx[n, c, oh, ow] = best, at
+    out = np.ascontiguousarray(_from_nchw(out, layout)).astype(_result_dtype(x))
+    idx = np.ascontiguousarray(_from_nchw(idx, layout))
+    return (out, idx) if return_indices else out
+
+
+def adaptive_max_pool2d_backward(grad_out, x, *, layout="NCHW", indices=None):
+    """Gradient of adaptive_max_pool2d: grad_out added at each window's argmax."""
+    _check_layout(layout)
+    g = _as_4d(grad_out, "grad_out")
+    if indices is None:
+        size = g.shape[2:] if layout == "NCHW" else g.shape[1:3]
+        _, indices = adaptive_max_pool2d(x, tuple(size), True, layout=layout)
+    xc = _to_nchw(_as_4d(x, "x"), layout)
+    gc = _to_nchw(g, layout).astype(np.float64)
+    ic = _to_nchw(np.asarray(indices), layout)
+    N, C, H, W = xc.shape
+    gx = np.zeros((N, C, H * W))
+    for n in range(N):
+        for c in range(C):
+            for k, v in zip(ic[n, c].ravel(), gc[n, c].ravel()):
+                if not 0 <= k < H * W:
+                    raise ValueError(f"indices must lie in [0, {H * W}), got {k}")
+                gx[n, c, k] += v
+    gx = gx.reshape(N, C, H, W)
+    return np.ascontiguousarray(_from_nchw(gx, layout).astype(_result_dtype(x, grad_out)))
+
+
+def _size_1d(output_size):
+    items = (
+        tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,)
+    )
+    if len(items) != 1:
+        raise ValueError(f"output_size must be an int or a 1-tuple, got {output_size!r}")
+    return (1, items[0])
+
+
+def adaptive_avg_pool1d(x, output_size, *, layout="NCL"):
+    """1-D adaptive average pooling: adaptive_avg_pool2d on one row."""
+    out = adaptive_avg_pool2d(
+        _rows(x, "x", layout), _size_1d(output_size), layout=_LAYOUTS_1D[layout]
+    )
+    return _unrow(out, layout)
+
+
+def adaptive_avg_pool1d_backward(grad_out, x, *, layout="NCL"):
+    """Gradient of adaptive_avg_pool1d."""
+    gx = adaptive_avg_pool2d_backward(
+        _rows(grad_out, "grad_out", layout),
+        _rows(x, "x", layout),
+        layout=_LAYOUTS_1D[layout],
+    )
+    return _unrow(gx, layout)
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False, *, layout="NCL"):
+    """1-D adaptive max pooling; indices are positions in L."""
+    res = adaptive_max_pool2d(
+        _rows(x, "x", layout), _size_1d(output_size), True, layout=_LAYOUTS_1D[layout]
+    )
+    out, idx = _unrow(res[0], layout), _unrow(res[1], layout)
+    return (out, idx) if return_indices else out
+
+
+def adaptive_max_pool1d_backward(grad_out, x, *, layout="NCL", indices=None):
+    """Gradient of adaptive_max_pool1d."""
+    if indices is not None:
+        indices = _rows(indices, "indices", layout)
+    gx = adaptive_max_pool2d_backward(
+        _rows(grad_out, "grad_out", layout),
+        _rows(x, "x", layout),
+        layout=_LAYOUTS_1D[layout],
+        indices=indices,
     )
     return _unrow(gx, layout)

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from . import conv, pool
+from . import adaptive, conv, pool
 from ._engine.args import as_real_array
 
 __all__ = [
@@ -22,6 +22,10 @@ __all__ = [
     "max_pool1d_backward",
     "avg_pool1d",
     "avg_pool1d_backward",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool1d_backward",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool1d_backward",
 ]
 
 #: 1-D layout -> the 2-D layout of its view
@@ -259,10 +263,7 @@ def max_pool1d_backward(
     """
     layout2 = _layout(layout)
     if indices is not None:
-        indices = np.asarray(indices)
-        if indices.ndim != 3:
-            raise ValueError(f"indices must be 3-D, got shape {indices.shape}")
-        indices = indices[:, :, None, :] if layout2 == "NCHW" else indices[:, None]
+        indices = _lift_indices(indices, layout2)
     gx = pool.max_pool2d_backward(
         _lift(grad_out, "grad_out", layout2),
         _lift(x, "x", layout2),
@@ -352,3 +353,96 @@ def avg_pool1d_backward(
         layout=layout2,
     )
     return _drop(gx, layout2)
+
+
+def _out_size(output_size):
+    """Return a 1-D output size (int, 1-tuple, or None to keep L) as the view's."""
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != 1:
+            raise ValueError(
+                f"output_size must be an int or a 1-tuple, got {tuple(output_size)!r}"
+            )
+        output_size = output_size[0]
+    return (1, output_size)
+
+
+def adaptive_avg_pool1d(x, output_size, *, layout="NCL"):
+    """1-D adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool1d``.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C, L), or (N, L, C) for layout "NLC"
+    output_size : int or 1-tuple
+        OL; output o pools ``[floor(o*L/OL), ceil((o+1)*L/OL))``.
+    layout : {"NCL", "NLC"}
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, OL), or (N, OL, C) for "NLC"
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.adaptive_avg_pool1d(np.array([[[1., 2., 3., 4., 5.]]]), 2)
+    array([[[2., 4.]]])
+    """
+    layout2 = _layout(layout)
+    out = adaptive.adaptive_avg_pool2d(
+        _lift(x, "x", layout2), _out_size(output_size), layout=layout2
+    )
+    return _drop(out, layout2)
+
+
+def adaptive_avg_pool1d_backward(grad_out, x, *, layout="NCL"):
+    """Gradient of :func:`adaptive_avg_pool1d`; the output size is grad_out's."""
+    layout2 = _layout(layout)
+    gx = adaptive.adaptive_avg_pool2d_backward(
+        _lift(grad_out, "grad_out", layout2), _lift(x, "x", layout2), layout=layout2
+    )
+    return _drop(gx, layout2)
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False, *, layout="NCL"):
+    """1-D adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool1d``.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C, L), or (N, L, C) for layout "NLC"
+    output_size : int or 1-tuple
+    return_indices : bool
+        Also return each window's argmax (its position in L).
+    layout : {"NCL", "NLC"}
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, OL), or (N, OL, C) for "NLC"
+    indices : ndarray of int64, shape of out (with `return_indices`)
+    """
+    layout2 = _layout(layout)
+    res = adaptive.adaptive_max_pool2d(
+        _lift(x, "x", layout2), _out_size(output_size), return_indices, layout=layout2
+    )
+    if return_indices:
+        return _drop(res[0], layout2), _drop(res[1], layout2)
+    return _drop(res, layout2)
+
+
+def adaptive_max_pool1d_backward(grad_out, x, *, layout="NCL", indices=None):
+    """Gradient of :func:`adaptive_max_pool1d`; `indices` as it returned them."""
+    layout2 = _layout(layout)
+    if indices is not None:
+        indices = _lift_indices(indices, layout2)
+    gx = adaptive.adaptive_max_pool2d_backward(
+        _lift(grad_out, "grad_out", layout2),
+        _lift(x, "x", layout2),
+        layout=layout2,
+        indices=indices,
+    )
+    return _drop(gx, layout2)
+
+
+def _lift_indices(indices, layout2):
+    indices = np.asarray(indices)
+    if indices.ndim != 3:
+        raise ValueError(f"indices must be 3-D, got shape {indices.shape}")
+    return indices[:, :, None, :] if layout2 == "NCHW" else indices[:, None]

@@ -10,7 +10,7 @@ column copy would only add traffic).
 import numpy as np
 
 from ._engine import pool_driver
-from ._engine.args import as_real_array, prepare
+from ._engine.args import as_real_array, check_indices, prepare
 from ._engine.plan import cached, plan_pool
 from ._engine.trace import phase
 
@@ -58,21 +58,6 @@ def _plan(
             )
         grad_out = prepare(grad_out, plan.dtype)
     return plan, prepare(x, plan.dtype), grad_out
-
-
-def _check_indices(indices, out_shape):
-    """Return max-pool indices as C-contiguous int64, checked against `out_shape`."""
-    indices = np.asarray(indices)
-    if indices.dtype.kind not in "iu":
-        raise TypeError(
-            "indices must be an integer array (what max_pool2d(..., "
-            f"return_indices=True) returns), got dtype {indices.dtype}"
-        )
-    if indices.shape != out_shape:
-        raise ValueError(
-            f"indices must have the output's shape {out_shape}, got shape {indices.shape}"
-        )
-    return np.ascontiguousarray(indices, dtype=np.int64)
 
 
 def max_pool2d(
@@ -176,7 +161,7 @@ def max_pool2d_backward(
             "max", x, grad_out, kernel_size, stride, padding, dilation, ceil_mode, layout
         )
         if indices is not None:
-            indices = _check_indices(indices, plan.out_shape)
+            indices = check_indices(indices, plan.out_shape)
     grad_x = pool_driver.max_backward(plan, grad_out, x, indices)
     return grad_x.astype(plan.result_dtype, copy=False)
 

@@ -858,3 +858,12 @@ def test_one_d_layers_compute_what_the_engine_computes():
         nn.MaxPool1d((3, 3))
     with raises(ValueError, "padding must be at most half"):
         nn.AvgPool1d(2, padding=2)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("size", [1, (3, 2), (None, 4)], ids=["global", "uneven", "keep"])
+def test_adaptive_avg_pool_gradients(size, layout):
+    x = image(rng(0), 2, 3, 5, 6, layout)
+    layer = check_layer(nn.AdaptiveAvgPool2d(size, layout=layout), x)
+    naive_layer = nn.AdaptiveAvgPool2d(size, layout=layout, backend=fastconv.naive)
+    np.testing.assert_allclose(layer.forward(x), naive_layer.forward(x))

@@ -19,7 +19,7 @@ dtype rule (one rule for every function):
 
 import numpy as np
 
-__all__ = ["as_real_array", "dtype_rule", "dtypes", "prepare"]
+__all__ = ["as_real_array", "check_indices", "dtype_rule", "dtypes", "prepare"]
 
 
 def as_real_array(value, name, ndim=4):
@@ -65,3 +65,18 @@ def dtypes(*arrays):
 def prepare(arr, dtype):
     """C-contiguous copy of `arr` in `dtype`, or `arr` itself when it already is."""
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_indices(indices, out_shape):
+    """Return max-pool indices as C-contiguous int64, checked against `out_shape`."""
+    indices = np.asarray(indices)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(
+            "indices must be an integer array (what max_pool2d(..., "
+            f"return_indices=True) returns), got dtype {indices.dtype}"
+        )
+    if indices.shape != out_shape:
+        raise ValueError(
+            f"indices must have the output's shape {out_shape}, got shape {indices.shape}"
+        )
+    return np.ascontiguousarray(indices, dtype=np.int64)

@@ -8,7 +8,11 @@ by its own enumeration, and the tests compare the two.
 import numbers
 from typing import NamedTuple
 
+import numpy as np
+
 __all__ = [
+    "adaptive_bounds",
+    "adaptive_output_size",
     "Window",
     "ConvShapes",
     "LAYOUTS",
@@ -223,6 +227,41 @@ def pool_window(in_hw, kernel_size, stride, padding, dilation, ceil_mode):
                     f"input {(win.H, win.W)}"
                 )
     return win
+
+
+def adaptive_output_size(output_size, in_hw):
+    """Return an adaptive pooling's (OH, OW): ints >= 1; None keeps the input's size."""
+    items = tuple(output_size) if isinstance(output_size, (tuple, list)) else None
+    if items is None:
+        items = (output_size, output_size)
+    elif len(items) == 1:
+        items = items * 2
+    if len(items) != 2:
+        raise ValueError(
+            "output_size must be an int or a pair (None keeps a size), "
+            f"got {output_size!r}"
+        )
+    out = []
+    for v, size in zip(items, in_hw):
+        if v is None:
+            out.append(size)
+            continue
+        v = _as_int(v, "output_size")
+        if v < 1:
+            raise ValueError(f"output_size must be >= 1, got {output_size!r}")
+        out.append(v)
+    return tuple(out)
+
+
+def adaptive_bounds(size, n_out):
+    """Windows of an adaptive pooling along one axis, as int64 arrays (starts, ends).
+
+    PyTorch's rule: output o pools ``[floor(o*size/n_out), ceil((o+1)*size/n_out))``;
+    windows differ in size by one at most and overlap when n_out does not
+    divide size.
+    """
+    o = np.arange(n_out, dtype=np.int64)
+    return (o * size) // n_out, -((-(o + 1) * size) // n_out)
 
 
 def check_layout(layout):

@@ -7,7 +7,14 @@ from . import threads
 from .plan import ROWS_BELOW
 from .trace import phase
 
-__all__ = ["max_forward", "max_backward", "avg_forward", "avg_backward", "SPLIT_BYTES"]
+__all__ = [
+    "max_forward",
+    "max_backward",
+    "avg_forward",
+    "avg_backward",
+    "raise_bad_index",
+    "SPLIT_BYTES",
+]
 
 #: Bytes a pooling pass moves per thread at the least. Waking a pool thread
 #: costs ~100 us on the 2-core machines we measure (a virtual CPU's wake-up),
@@ -151,15 +158,19 @@ def _unpool(plan, grad_out, idx, grad_x):
     with phase("kernel"):
         _parallel(plan, lambda a, b: bad.append(add(a, b)), n, work)
     if max(bad) >= 0:
-        H, W = plan.window.H, plan.window.W
-        flat = idx.reshape(-1)
-        pos = int(np.flatnonzero((flat < 0) | (flat >= H * W))[0])
-        where = np.unravel_index(pos, idx.shape)
-        raise ValueError(
-            f"indices must lie in an input plane, [0, H*W) = [0, {H * W}), got "
-            f"{int(flat[pos])} at {tuple(int(i) for i in where)}"
-        )
+        raise_bad_index(idx, plan.window.H * plan.window.W)
     return grad_x
+
+
+def raise_bad_index(idx, plane):
+    """Raise the ValueError for the first of `idx` outside [0, plane)."""
+    flat = idx.reshape(-1)
+    pos = int(np.flatnonzero((flat < 0) | (flat >= plane))[0])
+    where = np.unravel_index(pos, idx.shape)
+    raise ValueError(
+        f"indices must lie in an input plane, [0, H*W) = [0, {plane}), got "
+        f"{int(flat[pos])} at {tuple(int(i) for i in where)}"
+    )
 
 
 def avg_forward(plan, x):

@@ -38,6 +38,7 @@ True
 """
 
 from .layers import (
+    AdaptiveAvgPool2d,
     AvgPool1d,
     AvgPool2d,
     Conv1d,
@@ -62,6 +63,7 @@ __all__ = [
     "Conv1d",
     "MaxPool1d",
     "AvgPool1d",
+    "AdaptiveAvgPool2d",
     "ReLU",
     "Flatten",
     "Linear",

@@ -544,6 +544,53 @@ class AvgPool1d(AvgPool2d):
         )
 
 
+class AdaptiveAvgPool2d(Layer):
+    """2-D adaptive average pooling layer (no parameters): a fixed output size.
+
+    Parameters
+    ----------
+    output_size : int or (int, int)
+        (OH, OW); None for either keeps the input's size. ``1`` is the global
+        average pooling of ResNet-style heads.
+    layout : {"NCHW", "NHWC"}
+    backend : module, optional
+        ``fastconv`` (default) or ``fastconv.naive``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> pool = nn.AdaptiveAvgPool2d(1)
+    >>> pool.forward(np.arange(8.0).reshape(1, 2, 2, 2)).ravel()
+    array([1.5, 5.5])
+    """
+
+    def __init__(self, output_size, *, layout="NCHW", backend=None):
+        super().__init__()
+        self.output_size = output_size
+        self.layout = _check_layout(layout)
+        self.backend = _check_backend(
+            backend, ("adaptive_avg_pool2d", "adaptive_avg_pool2d_backward")
+        )
+        self._x = None
+
+    def forward(self, x):
+        """Average each window of x down to the output size."""
+        self._x = x
+        return self.backend.adaptive_avg_pool2d(x, self.output_size, layout=self.layout)
+
+    def backward(self, grad_out):
+        """Gradient for x: each grad_out entry spread over its window."""
+        x = self._saved("_x")
+        return self.backend.adaptive_avg_pool2d_backward(grad_out, x, layout=self.layout)
+
+    def __repr__(self):
+        return (
+            f"AdaptiveAvgPool2d({self.output_size!r}, layout={self.layout!r}, "
+            f"backend={_backend_name(self.backend)})"
+        )
+
+
 class ReLU(Layer):
     """``max(x, 0)``, elementwise; its gradient at 0 is 0 (as in PyTorch).
 

@@ -1,0 +1,172 @@
+"""Adaptive pooling's plan and driver: windows of uneven size, on the threads.
+
+An :class:`AdaptivePlan` holds the checked shapes and each axis's window
+bounds (:func:`~fastconv._engine.geometry.adaptive_bounds`); the driver
+functions run the kernels of :mod:`fastconv._kernels.adaptive` over
+planes (NCHW), output rows (NHWC forward) or samples (NHWC backward), and
+max pooling's backward scatters from the indices with the fixed-window
+pooling's kernels.
+"""
+
+import numpy as np
+
+from .._kernels import adaptive as _k
+from .._kernels import pool as _pool_k
+from . import threads
+from .args import dtype_rule
+from .geometry import adaptive_bounds, adaptive_output_size
+from .pool_driver import SPLIT_BYTES, raise_bad_index
+from .trace import phase
+
+__all__ = [
+    "AdaptivePlan",
+    "plan_adaptive",
+    "avg_forward",
+    "avg_backward",
+    "max_forward",
+    "max_backward",
+]
+
+
+class AdaptivePlan:
+    """Checked geometry of one adaptive pooling call.
+
+    Attributes
+    ----------
+    layout : {"NCHW", "NHWC"}
+    x_shape, out_shape : tuple of 4 ints
+    dtype, result_dtype : numpy dtype
+    hs, he, ws, we : int64 arrays
+        Each output row's window rows ``[hs, he)``, each column's ``[ws, we)``.
+    """
+
+    def __init__(self, x_shape, dtype, output_size, layout):
+        self.layout, self.x_shape = layout, tuple(x_shape)
+        self.dtype, self.result_dtype = dtype_rule(dtype)
+        nchw = layout == "NCHW"
+        N, C, H, W = x_shape if nchw else (x_shape[0], x_shape[3], *x_shape[1:3])
+        if min(H, W) < 1:
+            raise ValueError(f"x must have H, W >= 1 for adaptive pooling, got {x_shape}")
+        OH, OW = adaptive_output_size(output_size, (H, W))
+        self.out_shape = (N, C, OH, OW) if nchw else (N, OH, OW, C)
+        (self.hs, self.he), (self.ws, self.we) = (
+            adaptive_bounds(H, OH),
+            adaptive_bounds(W, OW),
+        )
+
+    def _run(self, fn, n, nbytes):
+        threads.parallel_for(fn, n, nbytes, SPLIT_BYTES)
+
+
+def plan_adaptive(x_shape, dtype, output_size, layout):
+    """Return the :class:`AdaptivePlan` of these arguments."""
+    return AdaptivePlan(x_shape, dtype, output_size, layout)
+
+
+def _planes(a):
+    """(N, C, H, W) -> (N*C, H, W), a view."""
+    return a.reshape(-1, a.shape[2], a.shape[3])
+
+
+def avg_forward(plan, x):
+    """Adaptive average pooling's output."""
+    out = np.empty(plan.out_shape, plan.dtype)
+    if out.size:
+        b = (plan.hs, plan.he, plan.ws, plan.we)
+        work = x.nbytes + out.nbytes
+        with phase("kernel"):
+            if plan.layout == "NCHW":
+                xp, op = _planes(x), _planes(out)
+                plan._run(
+                    lambda a, c: _k.adaptive_avg_nchw(xp[a:c], *b, op[a:c]), len(xp), work
+                )
+            else:
+                plan._run(
+                    lambda a, c: _k.adaptive_avg_nhwc(x, *b, out, a, c),
+                    out.shape[0] * out.shape[1],
+                    work,
+                )
+    return out
+
+
+def avg_backward(plan, grad_out):
+    """grad_x of adaptive average pooling."""
+    grad_x = np.empty(plan.x_shape, plan.dtype)
+    if grad_x.size:
+        b = (plan.hs, plan.he, plan.ws, plan.we)
+        work = grad_out.nbytes + grad_x.nbytes
+        with phase("kernel"):
+            if plan.layout == "NCHW":
+                gp, xp = _planes(grad_out), _planes(grad_x)
+                plan._run(
+                    lambda a, c: _k.adaptive_avg_backward_nchw(gp[a:c], *b, xp[a:c]),
+                    len(xp),
+                    work,
+                )
+            else:
+                plan._run(
+                    lambda a, c: _k.adaptive_avg_backward_nhwc(
+                        grad_out, *b, grad_x, a, c
+                    ),
+                    grad_x.shape[0],
+                    work,
+                )
+    return grad_x
+
+
+def max_forward(plan, x):
+    """Adaptive max pooling's (out, indices); indices the flat h*W + w in the plane."""
+    out = np.empty(plan.out_shape, plan.dtype)
+    idx = np.empty(plan.out_shape, np.int64)
+    if out.size:
+        b = (plan.hs, plan.he, plan.ws, plan.we)
+        work = x.nbytes + out.nbytes + idx.nbytes
+        with phase("kernel"):
+            if plan.layout == "NCHW":
+                xp, op, ip = _planes(x), _planes(out), _planes(idx)
+                plan._run(
+                    lambda a, c: _k.adaptive_max_nchw(xp[a:c], *b, op[a:c], ip[a:c]),
+                    len(xp),
+                    work,
+                )
+            else:
+                plan._run(
+                    lambda a, c: _k.adaptive_max_nhwc(x, *b, out, idx, a, c),
+                    out.shape[0] * out.shape[1],
+                    work,
+                )
+    return out, idx
+
+
+def max_backward(plan, grad_out, idx):
+    """grad_x of adaptive max pooling: grad_out scattered to the indices (checked)."""
+    grad_x = np.empty(plan.x_shape, plan.dtype)
+    if not grad_x.size:
+        return grad_x
+    work = grad_out.nbytes + idx.nbytes + grad_x.nbytes
+    bad = []
+    with phase("kernel"):
+        if plan.layout == "NCHW":
+            shape = (-1, 1) + grad_out.shape[2:]
+            gy, ik = grad_out.reshape(shape), idx.reshape(shape)
+            gx = grad_x.reshape((-1, 1) + grad_x.shape[2:])
+            plan._run(
+                lambda a, c: bad.append(
+                    _pool_k.max_unpool_add_nchw(gy[a:c], ik[a:c], gx[a:c])
+                ),
+                len(gx),
+                work,
+            )
+        else:
+            plan._run(
+                lambda a, c: bad.append(
+                    _pool_k.max_unpool_add_nhwc(grad_out, idx, grad_x, a, c, 1)
+                ),
+                grad_x.shape[0],
+                work,
+            )
+    if max(bad) >= 0:
+        nchw = plan.layout == "NCHW"
+        H, W = plan.x_shape[2:] if nchw else plan.x_shape[1:3]
+        raise_bad_index(idx, H * W)
+    return grad_x
