@@ -15,7 +15,14 @@ from . import blas, direct, threads, trace, winograd, workspace
 from .args import as_real_array, prepare
 from .trace import phase
 
-__all__ = ["check_arrays", "check_grad_out", "forward", "backward"]
+__all__ = [
+    "check_arrays",
+    "check_grad_out",
+    "forward",
+    "backward",
+    "grad_input",
+    "grad_weight",
+]
 
 _FORWARD = {"NCHW": _k.forward_nchw, "NHWC": _k.forward_nhwc}
 _BACKWARD = {"NCHW": _k.backward_nchw, "NHWC": _k.backward_nhwc}
@@ -126,15 +133,24 @@ def backward(plan, grad_out, x, weight):
     gx_alg, gw_alg = plan.passes["grad_x"], plan.passes["grad_w"]
     if gx_alg == gw_alg and gx_alg in _FUSED:
         return _FUSED[gx_alg](plan, grad_out, x, weight, True, True)
+    return (grad_input(plan, grad_out, weight),) + grad_weight(plan, grad_out, x, weight)
+
+
+def grad_input(plan, grad_out, weight):
+    """Return grad_x alone, by the plan's grad_x algorithm (conv_transpose2d's)."""
+    gx_alg = plan.passes["grad_x"]
     if gx_alg in _FUSED:
-        grad_x = _FUSED[gx_alg](plan, grad_out, x, weight, True, False)[0]
-    else:
-        grad_x = _SEPARATE[gx_alg].grad_x(plan, grad_out, weight)
+        unread = np.empty(plan.x_shape, plan.dtype)  # x is read for grad_weight only
+        return _FUSED[gx_alg](plan, grad_out, unread, weight, True, False)[0]
+    return _SEPARATE[gx_alg].grad_x(plan, grad_out, weight)
+
+
+def grad_weight(plan, grad_out, x, weight):
+    """Return (grad_weight, grad_bias) alone, by the plan's grad_w algorithm."""
+    gw_alg = plan.passes["grad_w"]
     if gw_alg in _FUSED:
-        _, grad_w, grad_b = _FUSED[gw_alg](plan, grad_out, x, weight, False, True)
-    else:
-        grad_w, grad_b = _SEPARATE[gw_alg].grad_w(plan, grad_out, x)
-    return grad_x, grad_w, grad_b
+        return _FUSED[gw_alg](plan, grad_out, x, weight, False, True)[1:]
+    return tuple(_SEPARATE[gw_alg].grad_w(plan, grad_out, x))
 
 
 def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw):
