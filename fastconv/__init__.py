@@ -28,7 +28,16 @@ from .adaptive import (
     adaptive_max_pool2d,
     adaptive_max_pool2d_backward,
 )
-from .conv import ConvPlan, col2im, conv2d, conv2d_backward, im2col, plan_conv2d
+from .conv import (
+    ConvPlan,
+    col2im,
+    conv2d,
+    conv2d_backward,
+    conv_transpose2d,
+    conv_transpose2d_backward,
+    im2col,
+    plan_conv2d,
+)
 from .oned import (
     adaptive_avg_pool1d,
     adaptive_avg_pool1d_backward,
@@ -38,6 +47,8 @@ from .oned import (
     avg_pool1d_backward,
     conv1d,
     conv1d_backward,
+    conv_transpose1d,
+    conv_transpose1d_backward,
     max_pool1d,
     max_pool1d_backward,
 )
@@ -48,6 +59,10 @@ __version__ = "0.1.0"
 __all__ = [
     "conv2d",
     "conv2d_backward",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
+    "conv_transpose1d",
+    "conv_transpose1d_backward",
     "plan_conv2d",
     "ConvPlan",
     "max_pool2d",

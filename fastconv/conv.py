@@ -11,12 +11,27 @@ import numpy as np
 
 from ._engine import blas, conv_driver, threads
 from ._engine.args import as_real_array, dtypes, prepare
-from ._engine.geometry import as_pair, check_layout, check_shape, conv_window
+from ._engine.geometry import (
+    as_pair,
+    check_layout,
+    check_shape,
+    conv_window,
+    transpose_shapes,
+)
 from ._engine.plan import ConvPlan, cached, plan_conv
 from ._engine.trace import phase
 from ._kernels.im2col import col2im_samples, im2col_samples
 
-__all__ = ["conv2d", "conv2d_backward", "plan_conv2d", "ConvPlan", "im2col", "col2im"]
+__all__ = [
+    "conv2d",
+    "conv2d_backward",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
+    "plan_conv2d",
+    "ConvPlan",
+    "im2col",
+    "col2im",
+]
 
 
 def plan_conv2d(
@@ -218,6 +233,191 @@ def conv2d_backward(
         grad_out = conv_driver.check_grad_out(plan, grad_out)
     grads = conv_driver.backward(plan, grad_out, x, weight)
     return tuple(g.astype(plan.result_dtype, copy=False) for g in grads)
+
+
+def _transpose_plan(
+    x,
+    weight,
+    stride,
+    padding,
+    output_padding,
+    groups,
+    dilation,
+    layout,
+    algorithm,
+    *others,
+):
+    """Plan of the convolution a transposed one is the adjoint of, and its shapes.
+
+    Returns (plan, x, weight, out_shape): the plan maps an input of the
+    transposed convolution's output shape to (at least) x's shape.
+    """
+    x = as_real_array(x, "x")
+    weight = as_real_array(weight, "weight")
+    out_shape, _ = transpose_shapes(
+        x.shape, weight.shape, stride, padding, output_padding, dilation, groups, layout
+    )
+    arrays = [x, weight] + [as_real_array(a, n, ndim=None) for a, n in others]
+    dtype = np.result_type(*arrays)
+    args = (out_shape, weight.shape, dtype, stride, padding, dilation, groups, layout)
+    plan = cached("conv", lambda: plan_conv(*args, algorithm), *args, algorithm)
+    return plan, prepare(x, plan.dtype), prepare(weight, plan.dtype), out_shape
+
+
+def _fit(a, shape, layout):
+    """Return `a` zero-padded at its bottom and right to `shape` (output_padding)."""
+    if a.shape == shape:
+        return a
+    full = np.zeros(shape, a.dtype)
+    h, w = (a.shape[2], a.shape[3]) if layout == "NCHW" else (a.shape[1], a.shape[2])
+    if layout == "NCHW":
+        full[:, :, :h, :w] = a
+    else:
+        full[:, :h, :w, :] = a
+    return full
+
+
+def conv_transpose2d(
+    x,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    layout="NCHW",
+    algorithm="auto",
+):
+    """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
+
+    The adjoint of :func:`conv2d` with the same weight and arguments: it
+    runs that convolution's grad_x pass (col2im of ``W^T @ x``), so it is as
+    fast as :func:`conv2d_backward`'s grad_x.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C_in, H, W), or (N, H, W, C_in) for layout "NHWC"
+    weight : array_like of shape (C_in, F/groups, KH, KW), or (KH, KW, F/groups, C_in)
+        for "NHWC" (the weight of the convolution it transposes, in that layout).
+    bias : array_like of shape (F,), optional
+    stride, dilation : int or (int, int)
+    padding : int or (int, int)
+        Removed from each side of the output (the convolution's padding).
+    output_padding : int or (int, int)
+        Added to the bottom and right of the output, each below the stride or
+        the dilation (torch's check), choosing among the output sizes that
+        convolve back to x's.
+    groups : int
+    layout : {"NCHW", "NHWC"}
+    algorithm : str
+        As for :func:`conv2d` (the convolution's grad_x pass runs it).
+
+    Returns
+    -------
+    out : ndarray of shape (N, F, OH, OW), or (N, OH, OW, F) for "NHWC"
+        ``OH = (H - 1)*stride_h - 2*padding_h + dilation_h*(KH - 1) +
+        output_padding_h + 1``, likewise OW.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)), stride=2)
+    array([[[[1., 1., 1., 1.],
+             [1., 1., 1., 1.],
+             [1., 1., 1., 1.],
+             [1., 1., 1., 1.]]]])
+    """
+    with phase("prepare"):
+        extra = [] if bias is None else [(bias, "bias")]
+        plan, x, weight, out_shape = _transpose_plan(
+            x,
+            weight,
+            stride,
+            padding,
+            output_padding,
+            groups,
+            dilation,
+            layout,
+            algorithm,
+            *extra,
+        )
+        F = plan.shapes.C
+        if bias is not None:
+            bias = as_real_array(bias, "bias", ndim=None)
+            if bias.shape != (F,):
+                raise ValueError(
+                    f"bias must have shape (F,) = ({F},), got shape {bias.shape}"
+                )
+            bias = prepare(bias, plan.dtype)
+        x = _fit(x, plan.out_shape, layout)
+    out = conv_driver.grad_input(plan, x, weight)
+    if bias is not None:
+        out += bias[:, None, None] if layout == "NCHW" else bias
+    return out.astype(plan.result_dtype, copy=False)
+
+
+def conv_transpose2d_backward(
+    grad_out,
+    x,
+    weight,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    layout="NCHW",
+    algorithm="auto",
+):
+    """Gradients of :func:`conv_transpose2d` with respect to x, weight and bias.
+
+    Parameters
+    ----------
+    grad_out : array_like of shape (N, F, OH, OW), or (N, OH, OW, F) for "NHWC"
+    x, weight, stride, padding, output_padding, groups, dilation, layout, algorithm
+        As given to :func:`conv_transpose2d`.
+
+    Returns
+    -------
+    grad_x : ndarray, shape of x
+        :func:`conv2d` of grad_out with the weight.
+    grad_weight : ndarray, shape of weight
+    grad_bias : ndarray of shape (F,)
+    """
+    with phase("prepare"):
+        plan, x, weight, out_shape = _transpose_plan(
+            x,
+            weight,
+            stride,
+            padding,
+            output_padding,
+            groups,
+            dilation,
+            layout,
+            algorithm,
+            (grad_out, "grad_out"),
+        )
+        grad_out = as_real_array(grad_out, "grad_out")
+        if grad_out.shape != out_shape:
+            raise ValueError(
+                f"grad_out must have the output's shape {out_shape}, "
+                f"got shape {grad_out.shape}"
+            )
+        grad_out = prepare(grad_out, plan.dtype)
+    full = conv_driver.forward(plan, grad_out, weight, None)
+    H, W = (x.shape[2], x.shape[3]) if layout == "NCHW" else (x.shape[1], x.shape[2])
+    grad_x = full[:, :, :H, :W] if layout == "NCHW" else full[:, :H, :W, :]
+    grad_w, _ = conv_driver.grad_weight(
+        plan, _fit(x, plan.out_shape, layout), grad_out, weight
+    )
+    axes = (0, 2, 3) if layout == "NCHW" else (0, 1, 2)
+    grad_b = grad_out.sum(axis=axes, dtype=np.float64).astype(plan.dtype)
+    return tuple(
+        np.ascontiguousarray(g).astype(plan.result_dtype, copy=False)
+        for g in (grad_x, grad_w, grad_b)
+    )
 
 
 def _cols_geometry(x_shape, kernel_size, stride, padding, dilation, layout):

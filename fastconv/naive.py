@@ -50,6 +50,10 @@ __all__ = [
     "adaptive_avg_pool1d_backward",
     "adaptive_max_pool1d",
     "adaptive_max_pool1d_backward",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
+    "conv_transpose1d",
+    "conv_transpose1d_backward",
 ]
 
 _LAYOUTS = ("NCHW", "NHWC")
@@ -1063,3 +1067,177 @@ def adaptive_max_pool1d_backward(grad_out, x, *, layout="NCL", indices=None):
         indices=indices,
     )
     return _unrow(gx, layout)
+
+
+# ---------------------------------------------------------------------------
+# transposed convolution: each input pixel scattered through the kernel
+# ---------------------------------------------------------------------------
+
+
+def conv_transpose2d(
+    x,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    layout="NCHW",
+):
+    """Transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
+
+    ``out[n, g*Fg + f, h*sh - ph + i*dh, w*sw - pw + j*dw] += x[n, g*Cg + c, h,
+    w] * weight[g*Cg + c, f, i, j]``, positions outside the output dropped;
+    weight (C_in, F/groups, KH, KW), or (KH, KW, F/groups, C_in) for NHWC.
+    """
+    _check_layout(layout)
+    dtype = _result_dtype(*([x, weight] + ([] if bias is None else [bias])))
+    xc = _to_nchw(_as_4d(x, "x"), layout).astype(np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    w = w if layout == "NCHW" else w.transpose(3, 2, 0, 1)  # -> (C_in, Fg, KH, KW)
+    sh, sw = _positive_pair(stride, "stride")
+    dh, dw = _positive_pair(dilation, "dilation")
+    ph, pw = _pair(padding, "padding")
+    oph, opw = _pair(output_padding, "output_padding")
+    if not (oph < max(sh, dh) and opw < max(sw, dw)):
+        raise ValueError("output_padding must be smaller than either stride or dilation")
+    N, C, H, W = xc.shape
+    Cw, Fg, KH, KW = w.shape
+    if Cw != C or C % groups:
+        raise ValueError(
+            f"weight {w.shape} does not fit x's {C} channels, groups {groups}"
+        )
+    Cg = C // groups
+    OH = (H - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1
+    OW = (W - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1
+    out = np.zeros((N, Fg * groups, OH, OW))
+    for g in range(groups):
+        for c in range(g * Cg, (g + 1) * Cg):
+            for h in range(H):
+                for ww in range(W):
+                    for i in range(KH):
+                        for j in range(KW):
+                            oh, ow = h * sh - ph + i * dh, ww * sw - pw + j * dw
+                            if 0 <= oh < OH and 0 <= ow < OW:
+                                # (N,) x (Fg,) outer product into the group's filters
+                                out[:, g * Fg : (g + 1) * Fg, oh, ow] += (
+                                    xc[:, c, h, ww][:, None] * w[c, :, i, j][None, :]
+                                )
+    if bias is not None:
+        out += np.asarray(bias, dtype=np.float64)[None, :, None, None]
+    return np.ascontiguousarray(_from_nchw(out, layout).astype(dtype))
+
+
+def conv_transpose2d_backward(
+    grad_out,
+    x,
+    weight,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    layout="NCHW",
+):
+    """Gradients of conv_transpose2d: (grad_x, grad_weight, grad_bias), by its loops.
+
+    grad_x[n, c, h, w] and grad_weight[c, f, i, j] sum grad_out over the
+    same (input pixel, tap) -> output position pairs the forward scatters.
+    """
+    _check_layout(layout)
+    dtype = _result_dtype(grad_out, x, weight)
+    xc = _to_nchw(_as_4d(x, "x"), layout).astype(np.float64)
+    gc = _to_nchw(_as_4d(grad_out, "grad_out"), layout).astype(np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    w = w if layout == "NCHW" else w.transpose(3, 2, 0, 1)
+    sh, sw = _positive_pair(stride, "stride")
+    dh, dw = _positive_pair(dilation, "dilation")
+    ph, pw = _pair(padding, "padding")
+    N, C, H, W = xc.shape
+    _, Fg, KH, KW = w.shape
+    Cg = C // groups
+    OH, OW = gc.shape[2:]
+    gx = np.zeros_like(xc)
+    gw = np.zeros_like(w)
+    for g in range(groups):
+        fs = slice(g * Fg, (g + 1) * Fg)
+        for c in range(g * Cg, (g + 1) * Cg):
+            for h in range(H):
+                for ww in range(W):
+                    for i in range(KH):
+                        for j in range(KW):
+                            oh, ow = h * sh - ph + i * dh, ww * sw - pw + j * dw
+                            if 0 <= oh < OH and 0 <= ow < OW:
+                                gx[:, c, h, ww] += gc[:, fs, oh, ow] @ w[c, :, i, j]
+                                gw[c, :, i, j] += xc[:, c, h, ww] @ gc[:, fs, oh, ow]
+    gb = gc.sum(axis=(0, 2, 3))
+    gw = gw if layout == "NCHW" else gw.transpose(2, 3, 1, 0)
+    return (
+        np.ascontiguousarray(_from_nchw(gx, layout).astype(dtype)),
+        np.ascontiguousarray(gw.astype(dtype)),
+        gb.astype(dtype),
+    )
+
+
+def _transposed_rows(weight, layout):
+    w = np.asarray(weight)
+    if w.ndim != 3:
+        raise ValueError(f"weight must be 3-D, got shape {w.shape}")
+    return np.expand_dims(w, 2 if layout == "NCL" else 0)
+
+
+def conv_transpose1d(
+    x,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    layout="NCL",
+):
+    """1-D transposed convolution: conv_transpose2d on one row."""
+    out = conv_transpose2d(
+        _rows(x, "x", layout),
+        _transposed_rows(weight, layout),
+        bias,
+        _one(stride, "stride"),
+        (0, _one(padding, "padding")[1]),
+        (0, _one(output_padding, "output_padding")[1]),
+        groups,
+        _one(dilation, "dilation"),
+        layout=_LAYOUTS_1D[layout],
+    )
+    return _unrow(out, layout)
+
+
+def conv_transpose1d_backward(
+    grad_out,
+    x,
+    weight,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    layout="NCL",
+):
+    """Gradients of conv_transpose1d."""
+    gx, gw, gb = conv_transpose2d_backward(
+        _rows(grad_out, "grad_out", layout),
+        _rows(x, "x", layout),
+        _transposed_rows(weight, layout),
+        _one(stride, "stride"),
+        (0, _one(padding, "padding")[1]),
+        (0, _one(output_padding, "output_padding")[1]),
+        groups,
+        _one(dilation, "dilation"),
+        layout=_LAYOUTS_1D[layout],
+    )
+    return _unrow(gx, layout), np.squeeze(gw, 2 if layout == "NCL" else 0), gb

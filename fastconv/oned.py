@@ -26,6 +26,8 @@ __all__ = [
     "adaptive_avg_pool1d_backward",
     "adaptive_max_pool1d",
     "adaptive_max_pool1d_backward",
+    "conv_transpose1d",
+    "conv_transpose1d_backward",
 ]
 
 #: 1-D layout -> the 2-D layout of its view
@@ -72,7 +74,11 @@ def _drop(a, layout2):
 
 
 def _lift_weight(weight, layout2):
-    """(F, C/groups, K) -> (F, C/groups, 1, K); NLC (K, C/g, F) -> (1, K, C/g, F)."""
+    """(F, C/groups, K) -> (F, C/groups, 1, K); NLC (K, C/g, F) -> (1, K, C/g, F).
+
+    Transposed convolutions' weights, (C_in, F/groups, K) or (K, F/groups,
+    C_in), take their one row at the same places.
+    """
     w = as_real_array(weight, "weight", ndim=3)
     return w[:, :, None, :] if layout2 == "NCHW" else w[None]
 
@@ -446,3 +452,79 @@ def _lift_indices(indices, layout2):
     if indices.ndim != 3:
         raise ValueError(f"indices must be 3-D, got shape {indices.shape}")
     return indices[:, :, None, :] if layout2 == "NCHW" else indices[:, None]
+
+
+def conv_transpose1d(
+    x,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    layout="NCL",
+    algorithm="auto",
+):
+    """1-D transposed convolution, as ``torch.nn.functional.conv_transpose1d``.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C_in, L), or (N, L, C_in) for layout "NLC"
+    weight : array_like of shape (C_in, F/groups, K), or (K, F/groups, C_in) for "NLC"
+    bias : array_like of shape (F,), optional
+    stride, padding, output_padding, dilation : int or 1-tuple
+    groups, algorithm
+        As for :func:`fastconv.conv_transpose2d`.
+    layout : {"NCL", "NLC"}
+
+    Returns
+    -------
+    out : ndarray of shape (N, F, OL), or (N, OL, F) for "NLC"
+        ``OL = (L - 1)*stride - 2*padding + dilation*(K - 1) + output_padding + 1``.
+    """
+    layout2 = _layout(layout)
+    out = conv.conv_transpose2d(
+        _lift(x, "x", layout2),
+        _lift_weight(weight, layout2),
+        bias,
+        _single(stride, "stride"),
+        (0, _single(padding, "padding")[1]),
+        (0, _single(output_padding, "output_padding")[1]),
+        groups,
+        _single(dilation, "dilation"),
+        layout=layout2,
+        algorithm=algorithm,
+    )
+    return _drop(out, layout2)
+
+
+def conv_transpose1d_backward(
+    grad_out,
+    x,
+    weight,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    layout="NCL",
+    algorithm="auto",
+):
+    """Gradients of :func:`conv_transpose1d`: (grad_x, grad_weight, grad_bias)."""
+    layout2 = _layout(layout)
+    gx, gw, gb = conv.conv_transpose2d_backward(
+        _lift(grad_out, "grad_out", layout2),
+        _lift(x, "x", layout2),
+        _lift_weight(weight, layout2),
+        _single(stride, "stride"),
+        (0, _single(padding, "padding")[1]),
+        (0, _single(output_padding, "output_padding")[1]),
+        groups,
+        _single(dilation, "dilation"),
+        layout=layout2,
+        algorithm=algorithm,
+    )
+    return _drop(gx, layout2), _drop_weight(gw, layout2), gb

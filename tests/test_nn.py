@@ -867,3 +867,28 @@ def test_adaptive_avg_pool_gradients(size, layout):
     layer = check_layer(nn.AdaptiveAvgPool2d(size, layout=layout), x)
     naive_layer = nn.AdaptiveAvgPool2d(size, layout=layout, backend=fastconv.naive)
     np.testing.assert_allclose(layer.forward(x), naive_layer.forward(x))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=3),
+        dict(kernel_size=4, stride=2, padding=1),
+        dict(kernel_size=3, stride=2, padding=1, output_padding=1, groups=2, bias=False),
+    ],
+    ids=["plain", "dcgan", "output-padding-groups"],
+)
+def test_conv_transpose2d_gradients(kw, layout):
+    x = image(rng(0), 2, 4, 3, 4, layout)
+    layer = nn.ConvTranspose2d(4, 6, layout=layout, dtype=np.float64, rng=3, **kw)
+    check_layer(layer, x)
+    g = kw.get("groups", 1)
+    k = kw["kernel_size"]
+    shape = (4, 6 // g, k, k) if layout == "NCHW" else (k, k, 6 // g, 4)
+    assert layer.params["weight"].shape == shape
+
+
+def test_conv_transpose2d_layer_refuses_string_padding():
+    with raises(ValueError, "padding must be an int or a pair for a transposed"):
+        nn.ConvTranspose2d(2, 2, 3, padding="same")

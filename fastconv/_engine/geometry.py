@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
+    "transpose_shapes",
     "adaptive_bounds",
     "adaptive_output_size",
     "Window",
@@ -177,6 +178,79 @@ def _window(in_hw, kernel, stride, padding, dilation, ceil_mode, names):
 def conv_window(in_hw, kernel_hw, stride, padding, dilation):
     """Window geometry of a convolution; raises ValueError on bad arguments."""
     return _window(in_hw, kernel_hw, stride, padding, dilation, False, ("kernel_size",))
+
+
+def transpose_shapes(
+    x_shape, weight_shape, stride, padding, output_padding, dilation, groups, layout
+):
+    """Shapes of a transposed convolution, as the convolution it is the adjoint of.
+
+    ``conv_transpose2d(x, weight)`` is the grad_x of the convolution that maps
+    an input of the returned ``conv_x_shape`` to x's shape: its filters are
+    x's channels, its weight is the transposed convolution's own, (C_in,
+    F/groups, KH, KW) read as (F', C'/groups, KH, KW). Output size, per axis:
+    ``(H - 1)*stride - 2*padding + dilation*(KH - 1) + output_padding + 1``.
+
+    Returns
+    -------
+    conv_x_shape : tuple
+        The transposed convolution's output shape.
+    rows : (int, int)
+        (H, W) of the convolution's output that x fills: at least x's, more
+        when output_padding >= stride (then the rest is zero).
+    """
+    layout = check_layout(layout)
+    if isinstance(padding, str):
+        raise ValueError(
+            f"padding must be an int or a pair for a transposed convolution, "
+            f"got {padding!r}"
+        )
+    sh, sw = as_pair(stride, "stride")
+    ph, pw = as_pair(padding, "padding")
+    oph, opw = as_pair(output_padding, "output_padding")
+    dh, dw = as_pair(dilation, "dilation")
+    if min(sh, sw, dh, dw) < 1:
+        raise ValueError(
+            f"stride and dilation must be >= 1, got {(sh, sw)} and {(dh, dw)}"
+        )
+    if min(ph, pw, oph, opw) < 0:
+        raise ValueError(
+            f"padding and output_padding must be >= 0, got {(ph, pw)} and {(oph, opw)}"
+        )
+    if not (oph < max(sh, dh) and opw < max(sw, dw)):
+        raise ValueError(
+            "output_padding must be smaller than either stride or dilation, got "
+            f"output_padding {(oph, opw)}, stride {(sh, sw)}, dilation {(dh, dw)}"
+        )
+    if layout == "NCHW":
+        N, C, H, W = x_shape
+        Cw, Fg, KH, KW = weight_shape
+    else:
+        N, H, W, C = x_shape
+        KH, KW, Fg, Cw = weight_shape
+    if Cw != C:
+        desc = (
+            "(C_in, F/groups, KH, KW)" if layout == "NCHW" else "(KH, KW, F/groups, C_in)"
+        )
+        raise ValueError(
+            f"weight {tuple(weight_shape)} ({desc} for {layout}) must have x's "
+            f"C_in={C} channels, got {Cw}"
+        )
+    OH = (H - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1
+    OW = (W - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1
+    if OH < 1 or OW < 1:
+        raise ValueError(
+            f"the transposed convolution's output would be {(OH, OW)}: x "
+            f"{tuple(x_shape)}, kernel {(KH, KW)}, stride {(sh, sw)}, "
+            f"padding {(ph, pw)}"
+        )
+    F = Fg * groups
+    out = (N, F, OH, OW) if layout == "NCHW" else (N, OH, OW, F)
+    rows = (
+        (OH + 2 * ph - dh * (KH - 1) - 1) // sh + 1,
+        (OW + 2 * pw - dw * (KW - 1) - 1) // sw + 1,
+    )
+    return out, rows
 
 
 def check_pool_padding(kernel_hw, pads, dilation_hw):

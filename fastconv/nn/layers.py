@@ -161,15 +161,19 @@ class Conv2d(Layer):
         dtype = _check_dtype(dtype)
         rng = _check_rng(rng)
         self.backend = _check_backend(backend, self._functions)
+        shape, fan_in = self._weight_shape()
+        self.params["weight"] = _he_normal(rng, shape, fan_in, dtype)
+        if use_bias:
+            self.params["bias"] = np.zeros(self.out_channels, dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._x = None
+
+    def _weight_shape(self):
+        """(F, C/groups, *K), or (*K, C/groups, F) channels-last; and the fan-in."""
         k = self.kernel_size
         cg, f = self.in_channels // self.groups, self.out_channels
         first = self.layout == self._layouts[0]  # channels first
-        shape = (f, cg) + k if first else k + (cg, f)
-        self.params["weight"] = _he_normal(rng, shape, cg * int(np.prod(k)), dtype)
-        if use_bias:
-            self.params["bias"] = np.zeros(f, dtype)
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self._x = None
+        return ((f, cg) + k if first else k + (cg, f)), cg * int(np.prod(k))
 
     def _options(self):
         return dict(
@@ -269,6 +273,96 @@ class Conv1d(Conv2d):
             rng=rng,
             backend=backend,
         )
+
+
+def _transposed_padding(padding):
+    """Check a transposed convolution's padding: an int or a pair (no strings)."""
+    if isinstance(padding, str) or (
+        isinstance(padding, (tuple, list)) and len(padding) == 4
+    ):
+        raise ValueError(
+            f"padding must be an int or a pair for a transposed convolution, "
+            f"got {padding!r}"
+        )
+    return _check_padding(padding)
+
+
+class ConvTranspose2d(Conv2d):
+    """2-D transposed convolution layer (Conv2d's arguments plus output_padding).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C_in and F.
+    kernel_size, stride, dilation : int or (int, int)
+    padding : int or (int, int)
+    output_padding : int or (int, int)
+        Each below the stride or the dilation.
+    groups, bias, layout, dtype, rng, backend
+        As for :class:`Conv2d`; weights drawn from ``N(0, 2 / fan_in)`` with
+        ``fan_in = out_channels / groups * KH * KW``.
+
+    Attributes
+    ----------
+    params, grads : dict
+        ``"weight"``: shape (C_in, F/groups, KH, KW) for NCHW, (KH, KW,
+        F/groups, C_in) for NHWC; ``"bias"``: shape (F,), when `bias`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> up = nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1, rng=0)  # DCGAN's
+    >>> y = up.forward(np.ones((2, 8, 16, 16), np.float32))
+    >>> y.shape, up.backward(np.ones_like(y)).shape
+    ((2, 4, 32, 32), (2, 8, 16, 16))
+    """
+
+    _functions = ("conv_transpose2d", "conv_transpose2d_backward")
+    _pad = staticmethod(_transposed_padding)
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups=1,
+        bias=True,
+        dilation=1,
+        *,
+        layout="NCHW",
+        dtype=np.float32,
+        rng=None,
+        backend=None,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            layout=layout,
+            dtype=dtype,
+            rng=rng,
+            backend=backend,
+        )
+        self.output_padding = _check_pair(output_padding, "output_padding", 0)
+
+    def _weight_shape(self):
+        """(C_in, F/groups, *K), or (*K, F/groups, C_in) for NHWC; and the fan-in."""
+        k = self.kernel_size
+        fg, c = self.out_channels // self.groups, self.in_channels
+        first = self.layout == self._layouts[0]
+        return ((c, fg) + k if first else k + (fg, c)), fg * int(np.prod(k))
+
+    def _options(self):
+        return dict(super()._options(), output_padding=self.output_padding)
 
 
 class _Pool(Layer):
