@@ -10,14 +10,17 @@ numpy's BLAS single-threaded.
 import numpy as np
 
 from ._engine import blas, conv_driver, threads
+from ._engine import padding as padding_modes
 from ._engine.args import as_real_array, dtypes, prepare
 from ._engine.geometry import (
     as_pair,
     check_layout,
     check_shape,
+    conv_shapes,
     conv_window,
     transpose_shapes,
 )
+from ._engine.padding import check_padding_mode
 from ._engine.plan import ConvPlan, cached, plan_conv
 from ._engine.trace import phase
 from ._kernels.im2col import col2im_samples, im2col_samples
@@ -113,6 +116,7 @@ def conv2d(
     *,
     layout="NCHW",
     algorithm="auto",
+    padding_mode="zeros",
 ):
     """2-D convolution (cross-correlation, as in deep learning).
 
@@ -135,6 +139,9 @@ def conv2d(
         "Algorithms"), or one of "im2col", "pointwise", "direct",
         "winograd-2x2", "winograd-4x4" to run it in every pass it implements. A ValueError
         names the argument when the algorithm does not apply to the layer.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        What the padding holds, as in ``torch.nn.Conv2d``; other than zeros,
+        x is padded into a copy first (reflect: padding below the input size).
 
     Returns
     -------
@@ -161,12 +168,26 @@ def conv2d(
              [42., 50.]]]])
     """
     with phase("prepare"):
+        if check_padding_mode(padding_mode) != "zeros":
+            x, _ = _pad_copy(
+                x, weight, stride, padding, dilation, groups, layout, padding_mode
+            )
+            padding = 0
         plan, x, weight = _plan(
             x, weight, bias, stride, padding, dilation, groups, layout, algorithm
         )
         x, weight, bias = conv_driver.check_arrays(plan, x, weight, bias)
     out = conv_driver.forward(plan, x, weight, bias)
     return out.astype(plan.result_dtype, copy=False)
+
+
+def _pad_copy(x, weight, stride, padding, dilation, groups, layout, mode):
+    """Return x padded into a copy in `mode`, and the (top, bottom, left, right) used."""
+    x = as_real_array(x, "x")
+    w = as_real_array(weight, "weight")
+    win = conv_shapes(x.shape, w.shape, stride, padding, dilation, groups, layout).win
+    pads = (win.top, win.bottom, win.left, win.right)
+    return padding_modes.pad(x, pads, mode, layout), pads
 
 
 def conv2d_backward(
@@ -180,6 +201,7 @@ def conv2d_backward(
     *,
     layout="NCHW",
     algorithm="auto",
+    padding_mode="zeros",
 ):
     """Gradients of :func:`conv2d` with respect to x, weight and bias.
 
@@ -187,12 +209,14 @@ def conv2d_backward(
     ----------
     grad_out : array_like of shape (N, F, OH, OW), or (N, OH, OW, F) for "NHWC"
         Gradient of the loss with respect to the convolution's output.
-    x, weight, stride, padding, dilation, groups, layout, algorithm
+    x, weight, stride, padding, dilation, groups, layout, algorithm, padding_mode
         As given to :func:`conv2d`.
 
     Returns
     -------
     grad_x : ndarray, shape of x
+        With a padding_mode other than zeros, the padded copy's gradient
+        folded back: each padded entry's added to the entry it copies.
     grad_weight : ndarray, shape of weight
     grad_bias : ndarray of shape (F,)
 
@@ -216,6 +240,24 @@ def conv2d_backward(
     (array([[4., 4.],
            [4., 4.]]), array([4.]))
     """
+    if check_padding_mode(padding_mode) != "zeros":
+        x0 = as_real_array(x, "x")
+        xp, pads = _pad_copy(
+            x0, weight, stride, padding, dilation, groups, layout, padding_mode
+        )
+        gxp, gw, gb = conv2d_backward(
+            grad_out,
+            xp,
+            weight,
+            stride,
+            0,
+            dilation,
+            groups,
+            layout=layout,
+            algorithm=algorithm,
+        )
+        gx = padding_modes.fold(gxp, x0.shape, pads, padding_mode, layout)
+        return gx, gw, gb
     with phase("prepare"):
         plan, x, weight = _plan(
             x,

@@ -244,8 +244,80 @@ def _conv_setup(x, weight, stride, padding, dilation, groups, layout):
     return xc, wc, rows, cols
 
 
+_PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _source(i, size, mode):
+    """Return the input index a padded position ``i`` (input coordinates) copies."""
+    if mode == "replicate":
+        return min(max(i, 0), size - 1)
+    if mode == "circular":
+        return i % size
+    while i < 0 or i >= size:  # reflect, about the edge entries
+        i = -i if i < 0 else 2 * (size - 1) - i
+    return i
+
+
+def _mode_pads(x, weight, stride, padding, dilation, layout, mode):
+    """Check `mode`; return (top, bottom, left, right) and the sizes (H, W) of x."""
+    if mode not in _PAD_MODES:
+        raise ValueError(f"padding_mode must be one of {_PAD_MODES}, got {mode!r}")
+    x = _as_4d(x, "x")
+    w = np.asarray(weight)
+    H, W = x.shape[2:] if layout == "NCHW" else x.shape[1:3]
+    KH, KW = w.shape[2:] if layout == "NCHW" else w.shape[:2]
+    pads = _padding(
+        padding,
+        (H, W),
+        (KH, KW),
+        _positive_pair(stride, "stride"),
+        _positive_pair(dilation, "dilation"),
+    )
+    for (lo, hi), size in ((pads[:2], H), (pads[2:], W)):
+        if (mode == "reflect" and max(lo, hi) >= size) or (
+            mode == "circular" and max(lo, hi) > size
+        ):
+            raise ValueError(f"padding {pads} too large for padding_mode {mode!r}")
+    return pads, (H, W)
+
+
+def _padded_copy(x, pads, size_hw, mode, layout):
+    """X with its padding filled in `mode`, entry by entry."""
+    xa = np.moveaxis(np.asarray(x), (1, 2) if layout == "NHWC" else (2, 3), (0, 1))
+    t, b, lf, rt = pads
+    H, W = size_hw
+    out = np.empty((H + t + b, W + lf + rt) + xa.shape[2:], dtype=xa.dtype)
+    for r in range(H + t + b):
+        for c in range(W + lf + rt):
+            out[r, c] = xa[_source(r - t, H, mode), _source(c - lf, W, mode)]
+    return np.moveaxis(out, (0, 1), (1, 2) if layout == "NHWC" else (2, 3))
+
+
+def _fold_copy(g, pads, size_hw, mode, layout):
+    """Return the gradient of x from its padded copy's: each entry to its source."""
+    ga = np.moveaxis(
+        np.asarray(g, dtype=np.float64), (1, 2) if layout == "NHWC" else (2, 3), (0, 1)
+    )
+    t, b, lf, rt = pads
+    H, W = size_hw
+    out = np.zeros((H, W) + ga.shape[2:])
+    for r in range(H + t + b):
+        for c in range(W + lf + rt):
+            out[_source(r - t, H, mode), _source(c - lf, W, mode)] += ga[r, c]
+    return np.moveaxis(out, (0, 1), (1, 2) if layout == "NHWC" else (2, 3))
+
+
 def conv2d(
-    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, layout="NCHW"
+    x,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    *,
+    layout="NCHW",
+    padding_mode="zeros",
 ):
     """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
 
@@ -275,6 +347,10 @@ def conv2d(
     array([[[[27., 37.],
              [57., 67.]]]])
     """
+    if padding_mode != "zeros":  # pad a copy, then no padding
+        pads, hw = _mode_pads(x, weight, stride, padding, dilation, layout, padding_mode)
+        xp = _padded_copy(x, pads, hw, padding_mode, layout)
+        return conv2d(xp, weight, bias, stride, 0, dilation, groups, layout=layout)
     arrays = [x, weight] + ([] if bias is None else [bias])
     dtype = _result_dtype(*arrays)
     xc, wc, rows, cols = _conv_setup(x, weight, stride, padding, dilation, groups, layout)
@@ -297,7 +373,16 @@ def conv2d(
 
 
 def conv2d_backward(
-    grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *, layout="NCHW"
+    grad_out,
+    x,
+    weight,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    *,
+    layout="NCHW",
+    padding_mode="zeros",
 ):
     """Gradients of conv2d with respect to x, weight and bias.
 
@@ -313,6 +398,14 @@ def conv2d_backward(
     grad_weight : ndarray shaped like weight
     grad_bias : ndarray of shape (F,)
     """
+    if padding_mode != "zeros":
+        pads, hw = _mode_pads(x, weight, stride, padding, dilation, layout, padding_mode)
+        xp = _padded_copy(x, pads, hw, padding_mode, layout)
+        gxp, gw, gb = conv2d_backward(
+            grad_out, xp, weight, stride, 0, dilation, groups, layout=layout
+        )
+        gx = _fold_copy(gxp, pads, hw, padding_mode, layout).astype(gxp.dtype)
+        return np.ascontiguousarray(gx), gw, gb
     dtype = _result_dtype(grad_out, x, weight)
     xc, wc, rows, cols = _conv_setup(x, weight, stride, padding, dilation, groups, layout)
     N, C, H, W = xc.shape
@@ -763,7 +856,16 @@ def _weight_rows(weight, layout):
 
 
 def conv1d(
-    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, layout="NCL"
+    x,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    *,
+    layout="NCL",
+    padding_mode="zeros",
 ):
     """1-D cross-correlation, as ``torch.nn.functional.conv1d``: conv2d on one row.
 
@@ -779,12 +881,22 @@ def conv1d(
         _one(dilation, "dilation"),
         groups,
         layout=_LAYOUTS_1D[layout],
+        padding_mode=padding_mode,
     )
     return _unrow(out, layout)
 
 
 def conv1d_backward(
-    grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *, layout="NCL"
+    grad_out,
+    x,
+    weight,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    *,
+    layout="NCL",
+    padding_mode="zeros",
 ):
     """Gradients of conv1d: (grad_x, grad_weight, grad_bias)."""
     gx, gw, gb = conv2d_backward(
@@ -796,6 +908,7 @@ def conv1d_backward(
         _one(dilation, "dilation"),
         groups,
         layout=_LAYOUTS_1D[layout],
+        padding_mode=padding_mode,
     )
     return _unrow(gx, layout), np.squeeze(gw, 2 if layout == "NCL" else 0), gb
 

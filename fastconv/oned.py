@@ -98,6 +98,7 @@ def conv1d(
     *,
     layout="NCL",
     algorithm="auto",
+    padding_mode="zeros",
 ):
     """1-D convolution (cross-correlation), as ``torch.nn.functional.conv1d``.
 
@@ -113,6 +114,8 @@ def conv1d(
     layout : {"NCL", "NLC"}
     algorithm : str
         As for :func:`fastconv.conv2d` (the layer is a 1 x K 2-D one).
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        As for :func:`fastconv.conv2d` (``torch.nn.Conv1d``'s).
 
     Returns
     -------
@@ -136,6 +139,7 @@ def conv1d(
         groups,
         layout=layout2,
         algorithm=algorithm,
+        padding_mode=padding_mode,
     )
     return _drop(out, layout2)
 
@@ -151,13 +155,14 @@ def conv1d_backward(
     *,
     layout="NCL",
     algorithm="auto",
+    padding_mode="zeros",
 ):
     """Gradients of :func:`conv1d` with respect to x, weight and bias.
 
     Parameters
     ----------
     grad_out : array_like of shape (N, F, OL), or (N, OL, F) for "NLC"
-    x, weight, stride, padding, dilation, groups, layout, algorithm
+    x, weight, stride, padding, dilation, groups, layout, algorithm, padding_mode
         As given to :func:`conv1d`.
 
     Returns
@@ -177,6 +182,7 @@ def conv1d_backward(
         groups,
         layout=layout2,
         algorithm=algorithm,
+        padding_mode=padding_mode,
     )
     return _drop(gx, layout2), _drop_weight(gw, layout2), gb
 

@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from .._engine.geometry import check_pool_padding
+from .._engine.padding import check_padding_mode
 from ._checks import (
     _KEEP_ALL,
     _backend_name,
@@ -96,6 +97,8 @@ class Conv2d(Layer):
         ``fan_in = in_channels / groups * KH * KW``; bias starts at zero.
     backend : module, optional
         ``fastconv`` (default) or ``fastconv.naive``.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        As ``torch.nn.Conv2d``'s.
 
     Attributes
     ----------
@@ -141,8 +144,10 @@ class Conv2d(Layer):
         dtype=np.float32,
         rng=None,
         backend=None,
+        padding_mode="zeros",
     ):
         super().__init__()
+        self.padding_mode = check_padding_mode(padding_mode)
         self.in_channels = _check_int(in_channels, "in_channels", 1)
         self.out_channels = _check_int(out_channels, "out_channels", 1)
         self.kernel_size = self._sizes(kernel_size, "kernel_size", 1)
@@ -176,13 +181,16 @@ class Conv2d(Layer):
         return ((f, cg) + k if first else k + (cg, f)), cg * int(np.prod(k))
 
     def _options(self):
-        return dict(
+        opts = dict(
             stride=self.stride,
             padding=self.padding,
             dilation=self.dilation,
             groups=self.groups,
             layout=self.layout,
         )
+        if self.padding_mode != "zeros":  # the backends' default otherwise
+            opts["padding_mode"] = self.padding_mode
+        return opts
 
     def forward(self, x):
         """Convolve x (N, C, H, W) or (N, H, W, C) to (N, F, OH, OW) or (N, OH, OW, F)."""
@@ -258,6 +266,7 @@ class Conv1d(Conv2d):
         dtype=np.float32,
         rng=None,
         backend=None,
+        padding_mode="zeros",
     ):
         super().__init__(
             in_channels,
@@ -272,6 +281,7 @@ class Conv1d(Conv2d):
             dtype=dtype,
             rng=rng,
             backend=backend,
+            padding_mode=padding_mode,
         )
 
 
