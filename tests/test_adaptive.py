@@ -157,3 +157,16 @@ def test_adaptive_pooling_1d_matches_torch():
     m, i = fastconv.adaptive_max_pool1d(x, 5, True)
     assert_same(m, tm.numpy())
     assert_same(i, ti.numpy())
+
+
+def test_global_average_of_infinite_and_nan_planes():
+    # the partial sums start at zero, not at a plane's first value
+    x = np.ones((1, 3, 5, 5))
+    x[0, 0, 0, 0] = np.inf
+    x[0, 1, 0, 0], x[0, 1, 4, 4] = np.inf, -np.inf
+    x[0, 2, 2, 2] = np.nan
+    out = fastconv.adaptive_avg_pool2d(x, 1).ravel()
+    assert out[0] == np.inf and np.isnan(out[1]) and np.isnan(out[2])
+    assert_close(
+        fastconv.adaptive_avg_pool2d(np.ones((2, 3, 7, 7)), 1), np.ones((2, 3, 1, 1))
+    )

@@ -528,6 +528,60 @@ def all_calls(xl, wl, layout):
         ),
         "im2col": cols,
         "col2im": naive.col2im(cols, xl.shape, 2, layout=layout),
+        **_more_calls(xl, wl, layout),
+    }
+
+
+def _more_calls(xl, wl, layout):
+    """The adaptive, transposed and 1-D functions, on x and weight cut to fit."""
+    nchw = layout == "NCHW"
+    l1 = "NCL" if nchw else "NLC"
+    x1 = xl[:, :, 0, :] if nchw else xl[:, 0, :, :]  # (N, C, L) / (N, L, C)
+    w1 = wl[:, :, 0, :] if nchw else wl[0]
+    wt = np.swapaxes(wl, 0, 1) if nchw else np.swapaxes(wl, 2, 3)  # transposed
+    wt1 = wt[:, :, 0, :] if nchw else wt[0]
+    ad, (am, ai) = (
+        naive.adaptive_avg_pool2d(xl, 3, layout=layout),
+        naive.adaptive_max_pool2d(xl, 3, True, layout=layout),
+    )
+    ct = naive.conv_transpose2d(xl, wt, stride=2, layout=layout)
+    c1 = naive.conv1d(x1, w1, padding=1, layout=l1)
+    p1 = naive.max_pool1d(x1, 2, layout=l1)
+    a1 = naive.avg_pool1d(x1, 2, layout=l1)
+    aa1 = naive.adaptive_avg_pool1d(x1, 3, layout=l1)
+    am1 = naive.adaptive_max_pool1d(x1, 3, layout=l1)
+    ct1 = naive.conv_transpose1d(x1, wt1, stride=2, layout=l1)
+    return {
+        "adaptive_avg_pool2d": ad,
+        "adaptive_avg_pool2d_backward": naive.adaptive_avg_pool2d_backward(
+            ad, xl, layout=layout
+        ),
+        "adaptive_max_pool2d": am,
+        "adaptive_max_pool2d_backward": naive.adaptive_max_pool2d_backward(
+            am, xl, layout=layout, indices=ai
+        ),
+        "conv_transpose2d": ct,
+        "conv_transpose2d_backward": naive.conv_transpose2d_backward(
+            ct, xl, wt, stride=2, layout=layout
+        ),
+        "conv1d": c1,
+        "conv1d_backward": naive.conv1d_backward(c1, x1, w1, padding=1, layout=l1),
+        "max_pool1d": p1,
+        "max_pool1d_backward": naive.max_pool1d_backward(p1, x1, 2, layout=l1),
+        "avg_pool1d": a1,
+        "avg_pool1d_backward": naive.avg_pool1d_backward(a1, x1, 2, layout=l1),
+        "adaptive_avg_pool1d": aa1,
+        "adaptive_avg_pool1d_backward": naive.adaptive_avg_pool1d_backward(
+            aa1, x1, layout=l1
+        ),
+        "adaptive_max_pool1d": am1,
+        "adaptive_max_pool1d_backward": naive.adaptive_max_pool1d_backward(
+            am1, x1, layout=l1
+        ),
+        "conv_transpose1d": ct1,
+        "conv_transpose1d_backward": naive.conv_transpose1d_backward(
+            ct1, x1, wt1, stride=2, layout=l1
+        ),
     }
 
 

@@ -23,16 +23,44 @@ __all__ = [
 ]
 
 
+@njit(cache=True, inline="always")
+def _plane_sum(xf, base, n):
+    """Sum of xf[base : base + n] in 4 interleaved partial sums, then added in order.
+
+    Independent partial sums keep 4 adds in flight where a single running
+    sum waits on each add; the order is fixed, so the result depends on
+    the data alone.
+    """
+    b = np.uint64(base)
+    z = xf.dtype.type(0)
+    s0, s1, s2, s3 = z, z, z, z
+    m = n - n % 4
+    for k in range(0, m, 4):
+        u = b + np.uint64(k)
+        s0 += xf[u]
+        s1 += xf[u + np.uint64(1)]
+        s2 += xf[u + np.uint64(2)]
+        s3 += xf[u + np.uint64(3)]
+    for k in range(m, n):
+        s0 += xf[b + np.uint64(k)]
+    return (s0 + s1) + (s2 + s3)
+
+
 @njit(cache=True, nogil=True)
 def adaptive_avg_nchw(x, hs, he, ws, we, out):
     """X planes (P, H, W) -> out (P, OH, OW): each window's mean.
 
     Separable: a window row band summed along whole rows, in row order
-    (vectorised), then each window's columns of that sum.
+    (vectorised), then each window's columns of that sum. A 1 x 1 output
+    (global pooling, ResNet's head) sums each contiguous plane directly.
     """
     P, H, W = x.shape
     OH, OW = out.shape[1], out.shape[2]
     xf, of = x.reshape(-1), out.reshape(-1)
+    if OH == 1 and OW == 1:
+        for p in range(P):
+            of[p] = _plane_sum(xf, p * H * W, H * W) / (H * W)
+        return
     v = np.empty(W, dtype=x.dtype)
     uW = np.uint64(W)
     for p in range(P):
@@ -95,6 +123,13 @@ def adaptive_avg_backward_nchw(grad_out, hs, he, ws, we, grad_x):
     P, H, W = grad_x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
     gx, gy = grad_x.reshape(-1), grad_out.reshape(-1)
+    if OH == 1 and OW == 1:  # global pooling: each plane gets one share
+        for p in range(P):
+            share = gy[p] / (H * W)
+            base = np.uint64(p * H * W)
+            for k in range(np.uint64(H * W)):
+                gx[base + k] = share
+        return
     for p in range(P):
         base = p * H * W
         for k in range(np.uint64(H * W)):
