@@ -575,7 +575,21 @@ def test_one_sample_pooling_is_split_across_the_threads(layout):
         out, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
         gx = fastconv.max_pool2d_backward(out, x, indices=idx, **kw)
         avg = fastconv.avg_pool2d(x, **kw)
-        return out, idx, gx, avg, fastconv.avg_pool2d_backward(avg, x, **kw)
+        lay = dict(layout=layout)  # adaptive pooling: the same splits
+        ad = fastconv.adaptive_avg_pool2d(x, (13, 7), **lay)
+        am, ai = fastconv.adaptive_max_pool2d(x, (13, 7), True, **lay)
+        return (
+            out,
+            idx,
+            gx,
+            avg,
+            fastconv.avg_pool2d_backward(avg, x, **kw),
+            ad,
+            fastconv.adaptive_avg_pool2d_backward(ad, x, **lay),
+            am,
+            ai,
+            fastconv.adaptive_max_pool2d_backward(am, x, indices=ai, **lay),
+        )
 
     _assert_thread_count_independent(passes, counts=(1, 2))
 
