@@ -258,9 +258,13 @@ def test_bench_command_json_and_plot(tmp_path, capsys):
 
 def test_bench_dask_times_the_clusters_against_the_in_process_call(tmp_path, capsys):
     pytest.importorskip("distributed")
+    import dask
+
     path = tmp_path / "dask.json"
     argv = ["--dask", "--layers", "cs231n-pool", "--rounds", "1", "--json", str(path)]
+    before = dask.config.get("scheduler", None)
     assert _bench.run(_parse(_bench, argv)) == 0
+    assert dask.config.get("scheduler", None) == before  # its clients left no default
     data = json.loads(path.read_text())
     assert data["layer"] == "cs231n-pool" and data["batch"] == 32 * 100
     rates = data["images_per_s"]

@@ -134,7 +134,8 @@ def run_dask(layer, dtype, layout, rounds, out):
             seconds = one.run(fd, tiny, tiny_x[1])
             samples["per chunk"].append(seconds / TINY_CHUNKS)
     finally:
-        for c in clusters:
+        # last in, first out: each client restores dask's config as it found it
+        for c in reversed(clusters):
             c.close()
         local.close()
     import dask
