@@ -10,6 +10,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastconv
 import fastconv.dask as fd
@@ -359,3 +361,49 @@ def test_import_without_dask_says_what_to_install():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert "ImportError: fastconv.dask needs Dask: pip install 'fastconv[dask]'" in out
+
+
+@st.composite
+def _spatial_case(draw):
+    k = draw(st.integers(1, 4))
+    d = draw(st.integers(1, 2))
+    s = draw(st.integers(1, 3))
+    ek = (k - 1) * d + 1
+    p = draw(st.integers(0, ek // 2))
+    H = draw(st.integers(ek, 14))
+    W = draw(st.integers(ek, 14))
+    ch = draw(st.integers(1, H))
+    cw = draw(st.integers(1, W))
+    ceil = draw(st.booleans())
+    return k, d, s, p, H, W, ch, cw, ceil
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=_spatial_case(), layout=st.sampled_from(LAYOUTS))
+def test_any_spatial_chunking_gives_the_single_machine_result(case, layout):
+    k, d, s, p, H, W, ch, cw, ceil = case
+    x = randn(rng(H * 31 + W), _nhwc((2, 3, H, W), layout), np.float64)
+    dx = da.from_array(x, chunks=_chunks((1, 3, ch, cw), layout))
+    kw = dict(
+        kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil, layout=layout
+    )
+    try:
+        ref, ref_idx = fastconv.max_pool2d(x, return_indices=True, **kw)
+    except ValueError:  # a geometry the numpy call refuses: so must the graph
+        with pytest.raises(ValueError):
+            _quiet(fd.max_pool2d, dx, **kw)
+        return
+    out, idx = _quiet(fd.max_pool2d, dx, return_indices=True, **kw)
+    assert_same(out.compute(), ref)
+    assert_same(idx.compute(), ref_idx)
+    w = _weight(rng(1), 2, 3, k, k, layout, np.float64)
+    ckw = dict(stride=s, padding=p, dilation=d, layout=layout)
+    assert_chunked_close(
+        _quiet(fd.conv2d, dx, w, **ckw).compute(), fastconv.conv2d(x, w, **ckw)
+    )
+    if d == 1:
+        for include in (True, False):
+            akw = dict(kw, count_include_pad=include)
+            del akw["dilation"]
+            ref = fastconv.avg_pool2d(x, **akw)
+            assert_chunked_close(_quiet(fd.avg_pool2d, dx, **akw).compute(), ref)

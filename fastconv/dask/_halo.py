@@ -70,8 +70,12 @@ def split_axis(chunks, size, ek, stride, lo, hi, n_out):
     for j in range(1, len(bounds) - 1):
         if bounds[j] - bounds[keep[-1]] >= least:
             keep.append(j)
-    while len(keep) > 1 and size - bounds[keep[-1]] < least:
-        keep.pop()  # the last chunk too short: merge it into the one before
+    while len(keep) > 1 and (
+        size - bounds[keep[-1]] < least or size - bounds[keep[-1]] + hi < ek
+    ):
+        # the last chunk too short for a halo, or (ceil_mode's partial last
+        # window) for a window of its own: merge it into the one before
+        keep.pop()
     keep.append(len(bounds) - 1)
     in_bounds = tuple(bounds[j] for j in keep)
     out_bounds = tuple(outs[j] for j in keep)
