@@ -53,6 +53,7 @@ from .oned import (
     max_pool1d_backward,
 )
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+from .threed import conv3d, conv3d_backward
 
 __version__ = "0.1.0"
 
@@ -63,6 +64,8 @@ __all__ = [
     "conv_transpose2d_backward",
     "conv_transpose1d",
     "conv_transpose1d_backward",
+    "conv3d",
+    "conv3d_backward",
     "plan_conv2d",
     "ConvPlan",
     "max_pool2d",

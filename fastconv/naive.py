@@ -54,6 +54,8 @@ __all__ = [
     "conv_transpose2d_backward",
     "conv_transpose1d",
     "conv_transpose1d_backward",
+    "conv3d",
+    "conv3d_backward",
 ]
 
 _LAYOUTS = ("NCHW", "NHWC")
@@ -1354,3 +1356,129 @@ def conv_transpose1d_backward(
         layout=_LAYOUTS_1D[layout],
     )
     return _unrow(gx, layout), np.squeeze(gw, 2 if layout == "NCL" else 0), gb
+
+
+# ---------------------------------------------------------------------------
+# 3-D convolution: the defining sum, tap by tap (NCDHW; NDHWC transposed)
+# ---------------------------------------------------------------------------
+
+
+def _triple(value, name):
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(items) == 1:
+        items = items * 3
+    if len(items) != 3 or not all(isinstance(v, (int, np.integer)) for v in items):
+        raise ValueError(f"{name} must be an int or a triple of ints, got {value!r}")
+    return tuple(int(v) for v in items)
+
+
+def _conv3d_setup(x, weight, stride, padding, dilation, groups, layout):
+    if layout not in ("NCDHW", "NDHWC"):
+        raise ValueError(f"layout must be 'NCDHW' or 'NDHWC', got {layout!r}")
+    xc = np.asarray(x, dtype=np.float64)
+    wc = np.asarray(weight, dtype=np.float64)
+    if layout == "NDHWC":
+        xc, wc = xc.transpose(0, 4, 1, 2, 3), wc.transpose(4, 3, 0, 1, 2)
+    s, d = _triple(stride, "stride"), _triple(dilation, "dilation")
+    sizes, ks = xc.shape[2:], wc.shape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = [(0, 0)] * 3
+        elif padding == "same":
+            pads = [_same_padding(n, k, st, dl) for n, k, st, dl in zip(sizes, ks, s, d)]
+        else:
+            raise ValueError(f"padding must be 'same', 'valid' or ints, got {padding!r}")
+    else:
+        pads = [(p, p) for p in _triple(padding, "padding")]
+    # each axis's window starts, enumerated while the window fits (as in 2-D)
+    starts = []
+    for n, k, st, dl, (lo, hi) in zip(sizes, ks, s, d, pads):
+        starts.append(
+            [
+                o
+                for o in range(-lo, n + hi)
+                if (o + lo) % st == 0 and o + (k - 1) * dl < n + hi
+            ]
+        )
+    return xc, wc, s, d, starts
+
+
+def conv3d(
+    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, layout="NCDHW"
+):
+    """3-D cross-correlation, as ``torch.nn.functional.conv3d``, by its defining sum."""
+    dtype = _result_dtype(*([x, weight] + ([] if bias is None else [bias])))
+    xc, wc, s, d, starts = _conv3d_setup(
+        x, weight, stride, padding, dilation, groups, layout
+    )
+    N, C, D, H, W = xc.shape
+    F, Cg, KD, KH, KW = wc.shape
+    Fg = F // groups
+    out = np.zeros((N, F) + tuple(len(v) for v in starts))
+    for od, z0 in enumerate(starts[0]):
+        for oh, h0 in enumerate(starts[1]):
+            for ow, w0 in enumerate(starts[2]):
+                for a in range(KD):
+                    for b in range(KH):
+                        for c in range(KW):
+                            z, h, w = z0 + a * d[0], h0 + b * d[1], w0 + c * d[2]
+                            if not (0 <= z < D and 0 <= h < H and 0 <= w < W):
+                                continue
+                            for g in range(groups):
+                                cs, fs = (
+                                    slice(g * Cg, (g + 1) * Cg),
+                                    slice(g * Fg, (g + 1) * Fg),
+                                )
+                                out[:, fs, od, oh, ow] += (
+                                    xc[:, cs, z, h, w] @ wc[fs, :, a, b, c].T
+                                )
+    if bias is not None:
+        out += np.asarray(bias, dtype=np.float64)[None, :, None, None, None]
+    if layout == "NDHWC":
+        out = out.transpose(0, 2, 3, 4, 1)
+    return np.ascontiguousarray(out.astype(dtype))
+
+
+def conv3d_backward(
+    grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *, layout="NCDHW"
+):
+    """Gradients of conv3d: (grad_x, grad_weight, grad_bias), by the same sum."""
+    dtype = _result_dtype(grad_out, x, weight)
+    xc, wc, s, d, starts = _conv3d_setup(
+        x, weight, stride, padding, dilation, groups, layout
+    )
+    go = np.asarray(grad_out, dtype=np.float64)
+    if layout == "NDHWC":
+        go = go.transpose(0, 4, 1, 2, 3)
+    N, C, D, H, W = xc.shape
+    F, Cg, KD, KH, KW = wc.shape
+    Fg = F // groups
+    gx, gw = np.zeros_like(xc), np.zeros_like(wc)
+    for od, z0 in enumerate(starts[0]):
+        for oh, h0 in enumerate(starts[1]):
+            for ow, w0 in enumerate(starts[2]):
+                for a in range(KD):
+                    for b in range(KH):
+                        for c in range(KW):
+                            z, h, w = z0 + a * d[0], h0 + b * d[1], w0 + c * d[2]
+                            if not (0 <= z < D and 0 <= h < H and 0 <= w < W):
+                                continue
+                            for g in range(groups):
+                                cs, fs = (
+                                    slice(g * Cg, (g + 1) * Cg),
+                                    slice(g * Fg, (g + 1) * Fg),
+                                )
+                                gx[:, cs, z, h, w] += (
+                                    go[:, fs, od, oh, ow] @ wc[fs, :, a, b, c]
+                                )
+                                gw[fs, :, a, b, c] += (
+                                    go[:, fs, od, oh, ow].T @ xc[:, cs, z, h, w]
+                                )
+    gb = go.sum(axis=(0, 2, 3, 4))
+    if layout == "NDHWC":
+        gx, gw = gx.transpose(0, 2, 3, 4, 1), gw.transpose(2, 3, 4, 1, 0)
+    return (
+        np.ascontiguousarray(gx.astype(dtype)),
+        np.ascontiguousarray(gw.astype(dtype)),
+        gb.astype(dtype),
+    )

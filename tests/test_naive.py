@@ -551,7 +551,15 @@ def _more_calls(xl, wl, layout):
     aa1 = naive.adaptive_avg_pool1d(x1, 3, layout=l1)
     am1 = naive.adaptive_max_pool1d(x1, 3, layout=l1)
     ct1 = naive.conv_transpose1d(x1, wt1, stride=2, layout=l1)
+    l3 = "NCDHW" if nchw else "NDHWC"  # 3-D: a depth of one
+    x3 = xl[:, :, None] if nchw else xl[:, None]
+    w3 = wl[:, :, None] if nchw else wl[None]
+    c3 = naive.conv3d(x3, w3, padding=(0, 1, 1), layout=l3)
     return {
+        "conv3d": c3,
+        "conv3d_backward": naive.conv3d_backward(
+            c3, x3, w3, padding=(0, 1, 1), layout=l3
+        ),
         "adaptive_avg_pool2d": ad,
         "adaptive_avg_pool2d_backward": naive.adaptive_avg_pool2d_backward(
             ad, xl, layout=layout

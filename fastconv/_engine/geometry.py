@@ -11,6 +11,8 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
+    "as_triple",
+    "resolve_padding_3d",
     "transpose_shapes",
     "adaptive_bounds",
     "adaptive_output_size",
@@ -131,6 +133,46 @@ def resolve_padding(padding, in_hw, kernel_hw, stride_hw, dilation_hw):
     if min(pads) < 0:
         raise ValueError(f"padding must be >= 0, got {padding!r}")
     return pads
+
+
+def as_triple(value, name):
+    """Return `value` as three ints ``(d, h, w)``; an int or a 1-tuple stands for all."""
+    if isinstance(value, (tuple, list)):
+        if len(value) not in (1, 3):
+            raise ValueError(
+                f"{name} must be an int or a triple of ints, got {tuple(value)!r}"
+            )
+        items = tuple(value) * (3 // len(value))
+        return tuple(_as_int(v, name) for v in items)
+    v = _as_int(value, name)
+    return (v, v, v)
+
+
+def resolve_padding_3d(padding, in_dhw, kernel, stride, dilation):
+    """Any 3-D padding form (int, 1- or 3-tuple, "valid", "same") as 6 ints.
+
+    Returns ``(front, back, top, bottom, left, right)``; "same" follows the
+    2-D rule on each axis (TensorFlow's: output ``ceil(size / stride)``).
+    """
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return (0,) * 6
+        if mode == "same":
+            return sum(
+                (
+                    _same_padding(n, k, s, d)
+                    for n, k, s, d in zip(in_dhw, kernel, stride, dilation)
+                ),
+                (),
+            )
+        raise ValueError(
+            f"padding must be an int, a triple, 'valid' or 'same', got {padding!r}"
+        )
+    pd, ph, pw = as_triple(padding, "padding")
+    if min(pd, ph, pw) < 0:
+        raise ValueError(f"padding must be >= 0, got {padding!r}")
+    return (pd, pd, ph, ph, pw, pw)
 
 
 def output_size(size, k, s, d, lo, hi, ceil_mode=False):

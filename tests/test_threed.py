@@ -1,0 +1,96 @@
+"""3-D convolution against the oracle's defining sum, and PyTorch if importable."""
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import naive
+from tests.helpers import DTYPES, assert_close, randn, rng
+
+LAYOUTS_3D = ("NCDHW", "NDHWC")
+
+# (id, (N, C, D, H, W), F, kernel (KD, KH, KW), kwargs)
+CASES = [
+    ("plain", (2, 3, 4, 5, 5), 4, (3, 3, 3), dict()),
+    ("padded-s2", (1, 2, 6, 7, 6), 3, (3, 3, 3), dict(stride=2, padding=1)),
+    ("same", (1, 2, 5, 6, 4), 2, (2, 3, 3), dict(padding="same")),
+    (
+        "dilated-grouped",
+        (1, 4, 7, 6, 6),
+        4,
+        (2, 2, 3),
+        dict(dilation=(2, 1, 2), groups=2),
+    ),
+    ("depth-only-padding", (2, 2, 3, 4, 4), 2, (3, 1, 1), dict(padding=(1, 0, 0))),
+    ("one-tuples", (1, 2, 5, 5, 5), 2, (2, 2, 2), dict(stride=(2,), padding=(1,))),
+    ("empty-batch", (0, 2, 3, 3, 3), 2, (2, 2, 2), dict()),
+]
+
+
+def _arrays(case, layout, dtype):
+    _, (N, C, D, H, W), F, k, kw = case
+    gen = rng(1)
+    x = randn(gen, (N, C, D, H, W), dtype)
+    w = randn(gen, (F, C // kw.get("groups", 1)) + k, dtype)
+    b = randn(gen, (F,), dtype)
+    if layout == "NDHWC":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 4, 1))
+        w = np.ascontiguousarray(w.transpose(2, 3, 4, 1, 0))
+    return x, w, b
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS_3D)
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_conv3d_and_its_gradients_match_the_oracle(case, layout, dtype):
+    x, w, b = _arrays(case, layout, dtype)
+    kw = dict(case[4], layout=layout)
+    out = fastconv.conv3d(x, w, b, **kw)
+    assert_close(out, naive.conv3d(x, w, b, **kw))
+    gy = randn(rng(2), out.shape, dtype)
+    for g, r in zip(
+        fastconv.conv3d_backward(gy, x, w, **kw), naive.conv3d_backward(gy, x, w, **kw)
+    ):
+        assert_close(g, r)
+
+
+def test_conv3d_arguments_are_checked_with_their_names():
+    x, w = np.ones((1, 2, 4, 4, 4)), np.ones((3, 2, 3, 3, 3))
+    with pytest.raises(ValueError, match="x must be 5-D"):
+        fastconv.conv3d(np.ones((1, 2, 4, 4)), w)
+    with pytest.raises(ValueError, match="layout must be 'NCDHW' or 'NDHWC'"):
+        fastconv.conv3d(x, w, layout="NCHW")
+    with pytest.raises(ValueError, match=r"stride must be an int or a triple of ints"):
+        fastconv.conv3d(x, w, stride=(1, 1))
+    with pytest.raises(ValueError, match="exceeds the padded input depth"):
+        fastconv.conv3d(np.ones((1, 2, 2, 4, 4)), w)
+    with pytest.raises(ValueError, match="grad_out's batch and depth"):
+        fastconv.conv3d_backward(np.ones((1, 3, 5, 2, 2)), x, w)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS_3D)
+def test_conv3d_matches_torch_and_autograd(layout):
+    torch = pytest.importorskip("torch", reason="PyTorch not installed")
+    case = CASES[3]
+    x, w, b = _arrays(case, "NCDHW", np.float64)
+    kw = case[4]
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv3d(tx, tw, tb, **kw)
+    gy = randn(rng(3), tuple(ty.shape))
+    ty.backward(torch.tensor(gy))
+    refs = [ty.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy()]
+    if layout == "NDHWC":
+        t5 = (0, 2, 3, 4, 1)
+        x, gy, w = x.transpose(t5), gy.transpose(t5), w.transpose(2, 3, 4, 1, 0)
+        refs = [
+            refs[0].transpose(t5),
+            refs[1].transpose(t5),
+            refs[2].transpose(2, 3, 4, 1, 0),
+            refs[3],
+        ]
+    refs = [np.ascontiguousarray(r) for r in refs]
+    x, gy, w = (np.ascontiguousarray(a) for a in (x, gy, w))
+    assert_close(fastconv.conv3d(x, w, b, layout=layout, **kw), refs[0])
+    got = fastconv.conv3d_backward(gy, x, w, layout=layout, **kw)
+    for g, r in zip(got, refs[1:]):
+        assert_close(g, r)
