@@ -53,7 +53,14 @@ from .oned import (
     max_pool1d_backward,
 )
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
-from .threed import conv3d, conv3d_backward
+from .threed import (
+    avg_pool3d,
+    avg_pool3d_backward,
+    conv3d,
+    conv3d_backward,
+    max_pool3d,
+    max_pool3d_backward,
+)
 
 __version__ = "0.1.0"
 
@@ -66,6 +73,10 @@ __all__ = [
     "conv_transpose1d_backward",
     "conv3d",
     "conv3d_backward",
+    "max_pool3d",
+    "max_pool3d_backward",
+    "avg_pool3d",
+    "avg_pool3d_backward",
     "plan_conv2d",
     "ConvPlan",
     "max_pool2d",

@@ -56,6 +56,10 @@ __all__ = [
     "conv_transpose1d_backward",
     "conv3d",
     "conv3d_backward",
+    "max_pool3d",
+    "max_pool3d_backward",
+    "avg_pool3d",
+    "avg_pool3d_backward",
 ]
 
 _LAYOUTS = ("NCHW", "NHWC")
@@ -1481,4 +1485,215 @@ def conv3d_backward(
         np.ascontiguousarray(gx.astype(dtype)),
         np.ascontiguousarray(gw.astype(dtype)),
         gb.astype(dtype),
+    )
+
+
+# ---------------------------------------------------------------------------
+# 3-D pooling: window by window, taps in (d, h, w) order (NCDHW; NDHWC transposed)
+# ---------------------------------------------------------------------------
+
+
+def _pool3d_windows(sizes, kernel_size, stride, padding, dilation, ceil_mode):
+    """Per axis, the window starts: kept while a window starts inside input + left pad."""
+    k = _triple(kernel_size, "kernel_size")
+    s = k if stride is None else _triple(stride, "stride")
+    p, d = _triple(padding, "padding"), _triple(dilation, "dilation")
+    axes = []
+    for n, kk, ss, pp, dd in zip(sizes, k, s, p, d):
+        ke = (kk - 1) * dd + 1
+        starts, o = [], -pp
+        while True:
+            fits = o + ke <= n + pp  # the window inside the padded input
+            # ceil_mode: a last partial window too, if it starts inside the
+            # input or the leading padding
+            partial = ceil_mode and o <= n + pp - ke + ss - 1 and o < n
+            if not (fits or partial):
+                break
+            starts.append(o)
+            o += ss
+        axes.append(starts)
+    return axes, k, d
+
+
+def _to_ncdhw(a, layout):
+    if layout not in ("NCDHW", "NDHWC"):
+        raise ValueError(f"layout must be 'NCDHW' or 'NDHWC', got {layout!r}")
+    a = np.asarray(a)
+    return a if layout == "NCDHW" else a.transpose(0, 4, 1, 2, 3)
+
+
+def _from_ncdhw(a, layout):
+    return a if layout == "NCDHW" else a.transpose(0, 2, 3, 4, 1)
+
+
+def max_pool3d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    return_indices=False,
+    layout="NCDHW",
+):
+    """3-D max pooling; indices flat d*H*W + h*W + w, first maximum, a NaN wins."""
+    xc = _to_ncdhw(x, layout)
+    N, C, D, H, W = xc.shape
+    axes, k, d = _pool3d_windows(
+        (D, H, W), kernel_size, stride, padding, dilation, ceil_mode
+    )
+    out = np.empty((N, C) + tuple(len(a) for a in axes))
+    idx = np.empty(out.shape, np.int64)
+    for od, z0 in enumerate(axes[0]):
+        for oh, h0 in enumerate(axes[1]):
+            for ow, w0 in enumerate(axes[2]):
+                taps = [
+                    (z0 + a * d[0], h0 + b * d[1], w0 + c * d[2])
+                    for a in range(k[0])
+                    for b in range(k[1])
+                    for c in range(k[2])
+                ]
+                taps = [
+                    (z, h, w)
+                    for z, h, w in taps
+                    if 0 <= z < D and 0 <= h < H and 0 <= w < W
+                ]
+                for n in range(N):
+                    for ch in range(C):
+                        best, at = -np.inf, taps[0]
+                        for z, h, w in taps:
+                            v = xc[n, ch, z, h, w]
+                            if v > best or np.isnan(v):
+                                best, at = v, (z, h, w)
+                        out[n, ch, od, oh, ow] = best
+                        idx[n, ch, od, oh, ow] = (at[0] * H + at[1]) * W + at[2]
+    out = np.ascontiguousarray(_from_ncdhw(out, layout)).astype(_result_dtype(x))
+    idx = np.ascontiguousarray(_from_ncdhw(idx, layout))
+    return (out, idx) if return_indices else out
+
+
+def max_pool3d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    layout="NCDHW",
+    indices=None,
+):
+    """Gradient of max_pool3d: grad_out added at each window's argmax."""
+    if indices is None:
+        _, indices = max_pool3d(
+            x,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            ceil_mode,
+            return_indices=True,
+            layout=layout,
+        )
+    xc = _to_ncdhw(x, layout)
+    gc = _to_ncdhw(grad_out, layout).astype(np.float64)
+    ic = _to_ncdhw(indices, layout)
+    N, C = xc.shape[:2]
+    V = int(np.prod(xc.shape[2:]))
+    gx = np.zeros((N, C, V))
+    for n in range(N):
+        for c in range(C):
+            for k_, v in zip(ic[n, c].ravel(), gc[n, c].ravel()):
+                gx[n, c, k_] += v
+    gx = gx.reshape(xc.shape)
+    return np.ascontiguousarray(_from_ncdhw(gx, layout)).astype(
+        _result_dtype(x, grad_out)
+    )
+
+
+def _avg3d_divisor(starts, sizes, k, pads, include, override, window):
+    if override is not None:
+        return override
+    div = 1
+    for start, n, kk, p, (lo, hi) in zip(starts, sizes, k, pads, window):
+        if include:
+            div *= min(start + kk, n + p) - start
+        else:
+            div *= hi - lo
+    return div
+
+
+def avg_pool3d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    *,
+    layout="NCDHW",
+):
+    """3-D average pooling, as ``torch.nn.functional.avg_pool3d``, window by window."""
+    xc = _to_ncdhw(x, layout).astype(np.float64)
+    N, C, D, H, W = xc.shape
+    sizes = (D, H, W)
+    axes, k, _ = _pool3d_windows(sizes, kernel_size, stride, padding, 1, ceil_mode)
+    pads = _triple(padding, "padding")
+    out = np.zeros((N, C) + tuple(len(a) for a in axes))
+    for od, z0 in enumerate(axes[0]):
+        for oh, h0 in enumerate(axes[1]):
+            for ow, w0 in enumerate(axes[2]):
+                win = [
+                    (max(s0, 0), min(s0 + kk, n))
+                    for s0, kk, n in zip((z0, h0, w0), k, sizes)
+                ]
+                for z in range(*win[0]):
+                    for h in range(*win[1]):
+                        for w in range(*win[2]):
+                            out[:, :, od, oh, ow] += xc[:, :, z, h, w]
+                out[:, :, od, oh, ow] /= _avg3d_divisor(
+                    (z0, h0, w0), sizes, k, pads, count_include_pad, divisor_override, win
+                )
+    return np.ascontiguousarray(_from_ncdhw(out, layout)).astype(_result_dtype(x))
+
+
+def avg_pool3d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    *,
+    layout="NCDHW",
+):
+    """Gradient of avg_pool3d: each grad_out / divisor spread over its window."""
+    xc = _to_ncdhw(x, layout)
+    gc = _to_ncdhw(grad_out, layout).astype(np.float64)
+    N, C, D, H, W = xc.shape
+    sizes = (D, H, W)
+    axes, k, _ = _pool3d_windows(sizes, kernel_size, stride, padding, 1, ceil_mode)
+    pads = _triple(padding, "padding")
+    gx = np.zeros(xc.shape)
+    for od, z0 in enumerate(axes[0]):
+        for oh, h0 in enumerate(axes[1]):
+            for ow, w0 in enumerate(axes[2]):
+                win = [
+                    (max(s0, 0), min(s0 + kk, n))
+                    for s0, kk, n in zip((z0, h0, w0), k, sizes)
+                ]
+                share = gc[:, :, od, oh, ow] / _avg3d_divisor(
+                    (z0, h0, w0), sizes, k, pads, count_include_pad, divisor_override, win
+                )
+                for z in range(*win[0]):
+                    for h in range(*win[1]):
+                        for w in range(*win[2]):
+                            gx[:, :, z, h, w] += share
+    return np.ascontiguousarray(_from_ncdhw(gx, layout)).astype(
+        _result_dtype(x, grad_out)
     )

@@ -1,4 +1,4 @@
-"""3-D convolution, forward and backward: the 2-D engine, one depth tap at a time.
+"""3-D convolution and pooling, forward and backward: the 2-D engine per depth tap.
 
 ``out[:, :, od] = sum over kd of conv2d(x[:, :, od*sd - pd + kd*dd], w[:, :, kd])``:
 for each depth tap kd, the input slices every output depth reads through
@@ -12,11 +12,26 @@ KH, KW)) and "NDHWC" (weight (KD, KH, KW, C/groups, F)).
 
 import numpy as np
 
-from . import conv
-from ._engine.args import as_real_array, dtype_rule
-from ._engine.geometry import as_triple, check_layout, resolve_padding_3d
+from . import conv, pool
+from ._engine.args import as_real_array, check_indices, dtype_rule
+from ._engine.geometry import (
+    as_triple,
+    check_layout,
+    check_pool_padding,
+    output_size,
+    resolve_padding_3d,
+)
+from ._engine.pool_driver import raise_bad_index
+from ._kernels import pool as _pool_k
 
-__all__ = ["conv3d", "conv3d_backward"]
+__all__ = [
+    "conv3d",
+    "conv3d_backward",
+    "max_pool3d",
+    "max_pool3d_backward",
+    "avg_pool3d",
+    "avg_pool3d_backward",
+]
 
 #: 3-D layout -> the 2-D layout of its depth slices
 LAYOUTS = {"NCDHW": "NCHW", "NDHWC": "NHWC"}
@@ -220,3 +235,319 @@ def conv3d_backward(
     axes = tuple(a for a in range(5) if a != (1 if layout2 == "NCHW" else 4))
     grad_b = grad_out.sum(axis=axes, dtype=np.float64).astype(dtypes[0])
     return tuple(a.astype(dtypes[1], copy=False) for a in (grad_x, grad_w, grad_b))
+
+
+# --------------------------------------------------------------------------
+# pooling: each depth tap's slices pooled in 2-D, the taps combined in order
+
+
+def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, layout2):
+    """Return the 2-D window arguments, and each depth tap with its output depths."""
+    k = as_triple(kernel_size, "kernel_size")
+    s = k if stride is None else as_triple(stride, "stride")
+    p = as_triple(padding, "padding")
+    d = as_triple(dilation, "dilation")
+    if min(k) < 1 or min(s) < 1 or min(d) < 1 or min(p) < 0:
+        raise ValueError(
+            f"kernel_size, stride, dilation must be >= 1 and padding >= 0, got "
+            f"{k}, {s}, {d}, {p}"
+        )
+    D = x.shape[2] if layout2 == "NCHW" else x.shape[1]
+    check_pool_padding((k[0], k[1]), (p[0], p[0], p[1], p[1]), (d[0], d[1]))
+    check_pool_padding((k[2], k[2]), (p[2],) * 4, (d[2], d[2]))
+    OD = output_size(D, k[0], s[0], d[0], p[0], p[0], ceil_mode)
+    if OD < 1:
+        raise ValueError(f"kernel depth {k[0]} exceeds the padded input depth")
+    od = np.arange(OD)
+    taps = []
+    for kd in range(k[0]):
+        z = od * s[0] - p[0] + kd * d[0]
+        ok = (z >= 0) & (z < D)
+        if ok.any():
+            taps.append((kd, od[ok], z[ok]))
+    win2 = dict(kernel_size=k[1:], stride=s[1:], padding=p[1:], ceil_mode=ceil_mode)
+    return dict(D=D, OD=OD, k=k, s=s, p=p, taps=taps, win2=win2, dil2=d[1:])
+
+
+def _depth(a, od, layout2):
+    """Return the index of depths `od` of a (NCDHW axis 2, NDHWC axis 1)."""
+    return (slice(None), slice(None), od) if layout2 == "NCHW" else (slice(None), od)
+
+
+def max_pool3d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    return_indices=False,
+    layout="NCDHW",
+):
+    """3-D max pooling, as ``torch.nn.functional.max_pool3d``.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C, D, H, W), or (N, D, H, W, C) for "NDHWC"
+    kernel_size, dilation : int, 1-tuple or (int, int, int)
+    stride : int, 1-tuple or (int, int, int), optional
+        Defaults to `kernel_size`.
+    padding : int, 1-tuple or (int, int, int)
+        -inf padding, at most half the dilated kernel.
+    ceil_mode, return_indices
+        As for :func:`fastconv.max_pool2d`.
+    layout : {"NCDHW", "NDHWC"}
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, OD, OH, OW), or (N, OD, OH, OW, C)
+    indices : ndarray of int64, shape of out
+        With `return_indices`: flat ``d*H*W + h*W + w`` in the input volume;
+        ties to the first maximum in (d, h, w) order, a NaN wins.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> x = np.arange(8.0).reshape(1, 1, 2, 2, 2)
+    >>> fastconv.max_pool3d(x, 2, return_indices=True)
+    (array([[[[[7.]]]]]), array([[[[[7]]]]]))
+    """
+    layout2 = _layout(layout)
+    x = as_real_array(x, "x", ndim=5)
+    g = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, layout2)
+    H, W = x.shape[3:5] if layout2 == "NCHW" else x.shape[2:4]
+    N = x.shape[0]
+    best = idx = None
+    seen = np.zeros(g["OD"], bool)
+    for _, od, z in g["taps"]:
+        v, i = pool.max_pool2d(
+            _slices(x, z, layout2),
+            dilation=g["dil2"],
+            return_indices=True,
+            layout=layout2,
+            **g["win2"],
+        )
+        v, i = _unslice(v, N, len(z), layout2), _unslice(i, N, len(z), layout2)
+        depth = z[:, None, None] if layout2 == "NCHW" else z[:, None, None, None]
+        i = i + depth * (H * W)  # the volume's flat index
+        if best is None:
+            shape = list(v.shape)
+            shape[2 if layout2 == "NCHW" else 1] = g["OD"]
+            best, idx = np.empty(shape, v.dtype), np.empty(shape, np.int64)
+        first = ~seen[od]
+        at = _depth(best, od[first], layout2)
+        best[at], idx[at] = v[_depth(v, first, layout2)], i[_depth(i, first, layout2)]
+        rest = ~first  # later taps: the scan rule, a NaN wins
+        at = _depth(best, od[rest], layout2)
+        cur, vr, ir = best[at], v[_depth(v, rest, layout2)], i[_depth(i, rest, layout2)]
+        take = (vr > cur) | np.isnan(vr)
+        best[at], idx[at] = np.where(take, vr, cur), np.where(take, ir, idx[at])
+        seen[od] = True
+    if not seen.all():
+        raise ValueError("a pooling window lies wholly in the depth padding")
+    return (best, idx) if return_indices else best
+
+
+def max_pool3d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    layout="NCDHW",
+    indices=None,
+):
+    """Gradient of :func:`max_pool3d` with respect to x.
+
+    Parameters
+    ----------
+    grad_out : array_like, the output's shape
+    x, kernel_size, stride, padding, dilation, ceil_mode, layout
+        As given to :func:`max_pool3d`.
+    indices : array_like of ints, optional
+        What ``max_pool3d(..., return_indices=True)`` returned (checked).
+
+    Returns
+    -------
+    grad_x : ndarray, shape of x
+        Each grad_out entry added at its window's argmax.
+    """
+    layout2 = _layout(layout)
+    x = as_real_array(x, "x", ndim=5)
+    out, idx = max_pool3d(
+        x,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+        return_indices=True,
+        layout=layout,
+    )
+    if indices is not None:
+        idx = check_indices(indices, out.shape)
+    grad_out = as_real_array(grad_out, "grad_out", ndim=5)
+    if grad_out.shape != out.shape:
+        raise ValueError(
+            f"grad_out must have the output's shape {out.shape}, got shape "
+            f"{grad_out.shape}"
+        )
+    dtype = dtype_rule(np.result_type(x.dtype, grad_out.dtype))
+    gy = np.ascontiguousarray(grad_out, dtype=dtype[0])
+    grad_x = np.empty(x.shape, dtype[0])
+    N = x.shape[0]
+    if layout2 == "NCHW":  # volumes as (N, C, 1, D*H*W) planes
+        C, V = x.shape[1], int(np.prod(x.shape[2:]))
+        bad = _pool_k.max_unpool_add_nchw(
+            gy.reshape(N, C, 1, -1), idx.reshape(N, C, 1, -1), grad_x.reshape(N, C, 1, V)
+        )
+    else:
+        C, V = x.shape[4], int(np.prod(x.shape[1:4]))
+        bad = _pool_k.max_unpool_add_nhwc(
+            gy.reshape(N, 1, -1, C),
+            idx.reshape(N, 1, -1, C),
+            grad_x.reshape(N, 1, V, C),
+            0,
+            N,
+            1,
+        )
+    if grad_x.size and bad >= 0:
+        raise_bad_index(idx, V)
+    return grad_x.astype(dtype[1], copy=False)
+
+
+def _avg_divisors(g, sizes, count_include_pad, divisor_override, layout2):
+    """Each output window's divisor, (OD, OH, OW) broadcast to the layout."""
+    if divisor_override is not None:
+        return float(divisor_override)
+    per_axis = []
+    for n, k, s, p, n_out in zip(sizes, g["k"], g["s"], g["p"], g["out"]):
+        start = np.arange(n_out) * s - p
+        end = np.minimum(start + k, n + p)
+        if count_include_pad:
+            per_axis.append(end - start)
+        else:
+            per_axis.append(np.minimum(end, n) - np.maximum(start, 0))
+    div = (
+        per_axis[0][:, None, None]
+        * per_axis[1][None, :, None]
+        * per_axis[2][None, None, :]
+    )
+    return div if layout2 == "NCHW" else div[..., None]
+
+
+def avg_pool3d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    *,
+    layout="NCDHW",
+):
+    """3-D average pooling, as ``torch.nn.functional.avg_pool3d``.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C, D, H, W), or (N, D, H, W, C) for "NDHWC"
+    kernel_size : int, 1-tuple or (int, int, int)
+    stride : int, 1-tuple or (int, int, int), optional
+        Defaults to `kernel_size`.
+    padding : int, 1-tuple or (int, int, int)
+    ceil_mode, count_include_pad, divisor_override
+        As for :func:`fastconv.avg_pool2d`, on the volume's windows.
+    layout : {"NCDHW", "NDHWC"}
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, OD, OH, OW), or (N, OD, OH, OW, C)
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.avg_pool3d(np.arange(8.0).reshape(1, 1, 2, 2, 2), 2).ravel()
+    array([3.5])
+    """
+    layout2 = _layout(layout)
+    x = as_real_array(x, "x", ndim=5)
+    g = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, layout2)
+    sums = _avg_sums(x, g, layout2)
+    sizes = x.shape[2:] if layout2 == "NCHW" else x.shape[1:4]
+    g["out"] = sums.shape[2:] if layout2 == "NCHW" else sums.shape[1:4]
+    out = sums / _avg_divisors(g, sizes, count_include_pad, divisor_override, layout2)
+    return out.astype(sums.dtype, copy=False)
+
+
+def _avg_sums(x, g, layout2):
+    """Each window's sum: the depth taps' 2-D window sums (divisor 1), in tap order."""
+    N = x.shape[0]
+    total = None
+    for _, od, z in g["taps"]:
+        s2 = pool.avg_pool2d(
+            _slices(x, z, layout2), divisor_override=1, layout=layout2, **g["win2"]
+        )
+        s2 = _unslice(s2, N, len(z), layout2)
+        if total is None:
+            shape = list(s2.shape)
+            shape[2 if layout2 == "NCHW" else 1] = g["OD"]
+            total = np.zeros(shape, s2.dtype)
+        total[_depth(total, od, layout2)] += s2
+    return total
+
+
+def avg_pool3d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    *,
+    layout="NCDHW",
+):
+    """Gradient of :func:`avg_pool3d` with respect to x.
+
+    Parameters
+    ----------
+    grad_out : array_like, the output's shape
+    x, kernel_size, stride, padding, ceil_mode, count_include_pad, layout
+        As given to :func:`avg_pool3d`.
+    divisor_override : int, optional
+        As given to :func:`avg_pool3d`.
+
+    Returns
+    -------
+    grad_x : ndarray, shape of x
+    """
+    layout2 = _layout(layout)
+    x = as_real_array(x, "x", ndim=5)
+    grad_out = as_real_array(grad_out, "grad_out", ndim=5)
+    g = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, layout2)
+    sizes = x.shape[2:] if layout2 == "NCHW" else x.shape[1:4]
+    out_sizes = grad_out.shape[2:] if layout2 == "NCHW" else grad_out.shape[1:4]
+    g["out"] = out_sizes
+    dtype = dtype_rule(np.result_type(x.dtype, grad_out.dtype))
+    share = grad_out / _avg_divisors(
+        g, sizes, count_include_pad, divisor_override, layout2
+    )
+    share = share.astype(dtype[0], copy=False)
+    N = x.shape[0]
+    grad_x = np.zeros(x.shape, dtype[0])
+    for _, od, z in g["taps"]:
+        gx = pool.avg_pool2d_backward(
+            _slices(share, od, layout2),
+            _slices(x, z, layout2),
+            divisor_override=1,
+            layout=layout2,
+            **g["win2"],
+        )
+        grad_x[_depth(grad_x, z, layout2)] += _unslice(gx, N, len(z), layout2)
+    return grad_x.astype(dtype[1], copy=False)

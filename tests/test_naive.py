@@ -555,7 +555,13 @@ def _more_calls(xl, wl, layout):
     x3 = xl[:, :, None] if nchw else xl[:, None]
     w3 = wl[:, :, None] if nchw else wl[None]
     c3 = naive.conv3d(x3, w3, padding=(0, 1, 1), layout=l3)
+    p3 = naive.max_pool3d(x3, (1, 2, 2), layout=l3)
+    a3 = naive.avg_pool3d(x3, (1, 2, 2), layout=l3)
     return {
+        "max_pool3d": p3,
+        "max_pool3d_backward": naive.max_pool3d_backward(p3, x3, (1, 2, 2), layout=l3),
+        "avg_pool3d": a3,
+        "avg_pool3d_backward": naive.avg_pool3d_backward(a3, x3, (1, 2, 2), layout=l3),
         "conv3d": c3,
         "conv3d_backward": naive.conv3d_backward(
             c3, x3, w3, padding=(0, 1, 1), layout=l3

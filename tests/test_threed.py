@@ -5,7 +5,7 @@ import pytest
 
 import fastconv
 from fastconv import naive
-from tests.helpers import DTYPES, assert_close, randn, rng
+from tests.helpers import DTYPES, assert_close, assert_same, randn, rng
 
 LAYOUTS_3D = ("NCDHW", "NDHWC")
 
@@ -94,3 +94,57 @@ def test_conv3d_matches_torch_and_autograd(layout):
     got = fastconv.conv3d_backward(gy, x, w, layout=layout, **kw)
     for g, r in zip(got, refs[1:]):
         assert_close(g, r)
+
+
+# (id, (N, C, D, H, W), kwargs)
+POOL_CASES = [
+    ("2s2", (2, 3, 4, 6, 6), dict(kernel_size=2)),
+    ("3s2-pad", (1, 2, 5, 7, 6), dict(kernel_size=3, stride=2, padding=1)),
+    ("ceil", (1, 2, 5, 5, 7), dict(kernel_size=2, stride=2, ceil_mode=True)),
+    (
+        "non-cube",
+        (2, 2, 3, 6, 5),
+        dict(kernel_size=(1, 3, 2), stride=(1, 2, 2), padding=(0, 1, 1)),
+    ),
+    ("one-tuple", (1, 3, 4, 4, 4), dict(kernel_size=(2,), stride=(1,))),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS_3D)
+@pytest.mark.parametrize("case", POOL_CASES, ids=[c[0] for c in POOL_CASES])
+def test_pool3d_and_its_gradients_match_the_oracle(case, layout, dtype):
+    _, shape, kw = case
+    vals = rng(4).permutation(int(np.prod(shape))).astype(dtype).reshape(shape)
+    x = vals if layout == "NCDHW" else np.ascontiguousarray(vals.transpose(0, 2, 3, 4, 1))
+    kw = dict(kw, layout=layout)
+    out, idx = fastconv.max_pool3d(x, return_indices=True, **kw)
+    ref, ref_idx = naive.max_pool3d(x, return_indices=True, **kw)
+    assert_same(out, ref)
+    assert_same(idx, ref_idx)
+    gy = randn(rng(5), out.shape, dtype)
+    want = naive.max_pool3d_backward(gy, x, **kw)
+    assert_close(fastconv.max_pool3d_backward(gy, x, **kw), want)
+    assert_close(fastconv.max_pool3d_backward(gy, x, indices=idx, **kw), want)
+    for extra in (dict(), dict(count_include_pad=False), dict(divisor_override=3)):
+        akw = dict(kw, **extra)
+        a = fastconv.avg_pool3d(x, **akw)
+        assert_close(a, naive.avg_pool3d(x, **akw))
+        assert_close(
+            fastconv.avg_pool3d_backward(gy, x, **akw),
+            naive.avg_pool3d_backward(gy, x, **akw),
+        )
+
+
+def test_pool3d_matches_torch():
+    torch = pytest.importorskip("torch", reason="PyTorch not installed")
+    F = torch.nn.functional
+    x = randn(rng(6), (2, 3, 5, 7, 6))
+    kw = dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)
+    tv, ti = F.max_pool3d(torch.tensor(x), return_indices=True, **kw)
+    v, i = fastconv.max_pool3d(x, return_indices=True, **kw)
+    assert_same(v, tv.numpy())
+    assert_same(i, ti.numpy())
+    for include in (True, False):
+        ta = F.avg_pool3d(torch.tensor(x), count_include_pad=include, **kw)
+        assert_close(fastconv.avg_pool3d(x, count_include_pad=include, **kw), ta.numpy())
