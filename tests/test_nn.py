@@ -892,3 +892,18 @@ def test_conv_transpose2d_gradients(kw, layout):
 def test_conv_transpose2d_layer_refuses_string_padding():
     with raises(ValueError, "padding must be an int or a pair for a transposed"):
         nn.ConvTranspose2d(2, 2, 3, padding="same")
+
+
+@pytest.mark.parametrize("layout", ["NCDHW", "NDHWC"])
+def test_three_d_layers_gradients(layout):
+    shape = (1, 2, 3, 4, 4) if layout == "NCDHW" else (1, 3, 4, 4, 2)
+    x = randn(rng(0), shape)
+    check_layer(
+        nn.Conv3d(2, 3, 2, padding=(1, 0, 1), layout=layout, dtype=np.float64, rng=3), x
+    )
+    check_layer(nn.MaxPool3d((2, 2, 2), stride=1, layout=layout), x)
+    check_layer(nn.AvgPool3d(2, stride=(1, 2, 2), padding=1, layout=layout), x)
+    with raises(ValueError, "kernel_size must be an int or a triple of ints, got (2, 2)"):
+        nn.MaxPool3d((2, 2))
+    with raises(ValueError, "padding must be at most half"):
+        nn.AvgPool3d(2, padding=(0, 0, 2))

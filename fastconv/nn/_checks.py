@@ -94,6 +94,26 @@ def _check_single(value, name, minimum):
     return (int(items[0]),)
 
 
+def _check_triple(value, name, minimum):
+    """Return an int, a 1-tuple or a triple of ints (each >= minimum) as a triple."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(items) not in (1, 3):
+        raise ValueError(f"{name} must be an int or a triple of ints, got {value!r}")
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name} must be an int or a triple of ints, got {value!r}")
+    if min(items) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return tuple(int(v) for v in items * (3 // len(items)))
+
+
+def _check_padding_3d(padding):
+    """Check a 3-D padding: "same"/"valid" (any case), an int or a triple."""
+    if isinstance(padding, str):
+        return _check_padding(padding)
+    return _check_triple(padding, "padding", 0)
+
+
 def _check_padding_1d(padding):
     """Check a 1-D padding: "same"/"valid" (any case), an int or a 1-tuple."""
     if isinstance(padding, str):

@@ -16,9 +16,11 @@ from ._checks import (
     _check_layout,
     _check_padding,
     _check_padding_1d,
+    _check_padding_3d,
     _check_pair,
     _check_rng,
     _check_single,
+    _check_triple,
     _he_normal,
     _sides,
 )
@@ -398,6 +400,9 @@ class _Pool(Layer):
             k, d, p = self.kernel_size, self.dilation, self.padding
             if len(k) == 1:  # a 1-D layer: its one row
                 k, d, p = (1,) + k, (1,) + d, (0, p)
+            if len(k) == 3:  # a 3-D layer: (depth, height) and width
+                check_pool_padding(k[2:] * 2, (p[2],) * 4, d[2:] * 2)
+                k, d, p = k[:2], d[:2], p[:2]
             check_pool_padding(k, _sides(p), d)
         self._x = None
 
@@ -692,6 +697,172 @@ class AdaptiveAvgPool2d(Layer):
         return (
             f"AdaptiveAvgPool2d({self.output_size!r}, layout={self.layout!r}, "
             f"backend={_backend_name(self.backend)})"
+        )
+
+
+class Conv3d(Conv2d):
+    """3-D convolution layer, He-initialised (Conv2d's arguments, in 3-D).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size, stride, dilation : int, 1-tuple or (int, int, int)
+    padding : int, 1-tuple, (int, int, int), "same" or "valid"
+    groups, bias, dtype, rng, backend
+        As for :class:`Conv2d`.
+    layout : {"NCDHW", "NDHWC"}
+
+    Attributes
+    ----------
+    params, grads : dict
+        ``"weight"``: shape (F, C/groups, KD, KH, KW) for NCDHW, (KD, KH, KW,
+        C/groups, F) for NDHWC; ``"bias"``: shape (F,), when `bias`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> conv = nn.Conv3d(2, 4, 3, padding=1, rng=0)
+    >>> y = conv.forward(np.ones((1, 2, 4, 5, 5), np.float32))
+    >>> y.shape, conv.backward(np.ones_like(y)).shape
+    ((1, 4, 4, 5, 5), (1, 2, 4, 5, 5))
+    """
+
+    _functions = ("conv3d", "conv3d_backward")
+    _layouts = ("NCDHW", "NDHWC")
+    _sizes = staticmethod(_check_triple)
+    _pad = staticmethod(_check_padding_3d)
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        *,
+        layout="NCDHW",
+        dtype=np.float32,
+        rng=None,
+        backend=None,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            layout=layout,
+            dtype=dtype,
+            rng=rng,
+            backend=backend,
+        )
+
+
+def _check_padding_3d_ints(padding):
+    """Check a 3-D pooling's padding: an int, a 1-tuple or a triple (no strings)."""
+    return _check_triple(padding, "padding", 0)
+
+
+class MaxPool3d(MaxPool2d):
+    """3-D max pooling layer (MaxPool2d's arguments, in 3-D; keeps its indices).
+
+    Parameters
+    ----------
+    kernel_size, dilation : int, 1-tuple or (int, int, int)
+    stride : int, 1-tuple or (int, int, int), optional
+        Defaults to `kernel_size`.
+    padding : int, 1-tuple or (int, int, int)
+    ceil_mode, backend
+        As for :class:`MaxPool2d`.
+    layout : {"NCDHW", "NDHWC"}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> nn.MaxPool3d(2).forward(np.arange(8.0).reshape(1, 1, 2, 2, 2)).ravel()
+    array([7.])
+    """
+
+    _functions = ("max_pool3d", "max_pool3d_backward")
+    _layouts = ("NCDHW", "NDHWC")
+    _sizes = staticmethod(_check_triple)
+    _pad = staticmethod(_check_padding_3d_ints)
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        dilation=1,
+        ceil_mode=False,
+        *,
+        layout="NCDHW",
+        backend=None,
+    ):
+        super().__init__(
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            ceil_mode,
+            layout=layout,
+            backend=backend,
+        )
+
+
+class AvgPool3d(AvgPool2d):
+    """3-D average pooling layer (AvgPool2d's arguments, in 3-D).
+
+    Parameters
+    ----------
+    kernel_size : int, 1-tuple or (int, int, int)
+    stride : int, 1-tuple or (int, int, int), optional
+        Defaults to `kernel_size`.
+    padding : int, 1-tuple or (int, int, int)
+    ceil_mode, count_include_pad, backend
+        As for :class:`AvgPool2d`.
+    layout : {"NCDHW", "NDHWC"}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> nn.AvgPool3d(2).forward(np.arange(8.0).reshape(1, 1, 2, 2, 2)).ravel()
+    array([3.5])
+    """
+
+    _functions = ("avg_pool3d", "avg_pool3d_backward")
+    _layouts = ("NCDHW", "NDHWC")
+    _sizes = staticmethod(_check_triple)
+    _pad = staticmethod(_check_padding_3d_ints)
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode=False,
+        count_include_pad=True,
+        *,
+        layout="NCDHW",
+        backend=None,
+    ):
+        super().__init__(
+            kernel_size,
+            stride,
+            padding,
+            ceil_mode,
+            count_include_pad,
+            layout=layout,
+            backend=backend,
         )
 
 
