@@ -54,6 +54,10 @@ from .oned import (
 )
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from .threed import (
+    adaptive_avg_pool3d,
+    adaptive_avg_pool3d_backward,
+    adaptive_max_pool3d,
+    adaptive_max_pool3d_backward,
     avg_pool3d,
     avg_pool3d_backward,
     conv3d,
@@ -77,6 +81,10 @@ __all__ = [
     "max_pool3d_backward",
     "avg_pool3d",
     "avg_pool3d_backward",
+    "adaptive_avg_pool3d",
+    "adaptive_avg_pool3d_backward",
+    "adaptive_max_pool3d",
+    "adaptive_max_pool3d_backward",
     "plan_conv2d",
     "ConvPlan",
     "max_pool2d",

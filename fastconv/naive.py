@@ -60,6 +60,10 @@ __all__ = [
     "max_pool3d_backward",
     "avg_pool3d",
     "avg_pool3d_backward",
+    "adaptive_avg_pool3d",
+    "adaptive_avg_pool3d_backward",
+    "adaptive_max_pool3d",
+    "adaptive_max_pool3d_backward",
 ]
 
 _LAYOUTS = ("NCHW", "NHWC")
@@ -1694,6 +1698,95 @@ def avg_pool3d_backward(
                     for h in range(*win[1]):
                         for w in range(*win[2]):
                             gx[:, :, z, h, w] += share
+    return np.ascontiguousarray(_from_ncdhw(gx, layout)).astype(
+        _result_dtype(x, grad_out)
+    )
+
+
+def _adaptive_sizes_3d(output_size, sizes):
+    items = (
+        tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,)
+    )
+    if len(items) == 1:
+        items = items * 3
+    if len(items) != 3:
+        raise ValueError(f"output_size must be an int or a triple, got {output_size!r}")
+    return tuple(n if v is None else int(v) for v, n in zip(items, sizes))
+
+
+def adaptive_avg_pool3d(x, output_size, *, layout="NCDHW"):
+    """3-D adaptive average pooling, window by window (exact-fraction windows)."""
+    xc = _to_ncdhw(x, layout).astype(np.float64)
+    N, C, D, H, W = xc.shape
+    OD, OH, OW = _adaptive_sizes_3d(output_size, (D, H, W))
+    out = np.zeros((N, C, OD, OH, OW))
+    for od, (z0, z1) in enumerate(_adaptive_windows(D, OD)):
+        for oh, (h0, h1) in enumerate(_adaptive_windows(H, OH)):
+            for ow, (w0, w1) in enumerate(_adaptive_windows(W, OW)):
+                out[:, :, od, oh, ow] = xc[:, :, z0:z1, h0:h1, w0:w1].sum(
+                    axis=(2, 3, 4)
+                ) / ((z1 - z0) * (h1 - h0) * (w1 - w0))
+    return np.ascontiguousarray(_from_ncdhw(out, layout)).astype(_result_dtype(x))
+
+
+def adaptive_avg_pool3d_backward(grad_out, x, *, layout="NCDHW"):
+    """Gradient of adaptive_avg_pool3d; the output size is grad_out's."""
+    xc = _to_ncdhw(x, layout)
+    gc = _to_ncdhw(grad_out, layout).astype(np.float64)
+    N, C, D, H, W = xc.shape
+    OD, OH, OW = gc.shape[2:]
+    gx = np.zeros(xc.shape)
+    for od, (z0, z1) in enumerate(_adaptive_windows(D, OD)):
+        for oh, (h0, h1) in enumerate(_adaptive_windows(H, OH)):
+            for ow, (w0, w1) in enumerate(_adaptive_windows(W, OW)):
+                share = gc[:, :, od, oh, ow] / ((z1 - z0) * (h1 - h0) * (w1 - w0))
+                gx[:, :, z0:z1, h0:h1, w0:w1] += share[:, :, None, None, None]
+    return np.ascontiguousarray(_from_ncdhw(gx, layout)).astype(
+        _result_dtype(x, grad_out)
+    )
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False, *, layout="NCDHW"):
+    """3-D adaptive max pooling; indices flat d*H*W + h*W + w, first max, NaN wins."""
+    xc = _to_ncdhw(x, layout)
+    N, C, D, H, W = xc.shape
+    OD, OH, OW = _adaptive_sizes_3d(output_size, (D, H, W))
+    out = np.empty((N, C, OD, OH, OW))
+    idx = np.empty(out.shape, np.int64)
+    for od, (z0, z1) in enumerate(_adaptive_windows(D, OD)):
+        for oh, (h0, h1) in enumerate(_adaptive_windows(H, OH)):
+            for ow, (w0, w1) in enumerate(_adaptive_windows(W, OW)):
+                for n in range(N):
+                    for c in range(C):
+                        best, at = -np.inf, (z0 * H + h0) * W + w0
+                        for z in range(z0, z1):
+                            for h in range(h0, h1):
+                                for w in range(w0, w1):
+                                    v = xc[n, c, z, h, w]
+                                    if v > best or np.isnan(v):
+                                        best, at = v, (z * H + h) * W + w
+                        out[n, c, od, oh, ow], idx[n, c, od, oh, ow] = best, at
+    out = np.ascontiguousarray(_from_ncdhw(out, layout)).astype(_result_dtype(x))
+    idx = np.ascontiguousarray(_from_ncdhw(idx, layout))
+    return (out, idx) if return_indices else out
+
+
+def adaptive_max_pool3d_backward(grad_out, x, *, layout="NCDHW", indices=None):
+    """Gradient of adaptive_max_pool3d: grad_out added at each argmax."""
+    if indices is None:
+        size = np.asarray(grad_out).shape
+        size = size[2:] if layout == "NCDHW" else size[1:4]
+        _, indices = adaptive_max_pool3d(x, tuple(size), True, layout=layout)
+    xc = _to_ncdhw(x, layout)
+    gc = _to_ncdhw(grad_out, layout).astype(np.float64)
+    ic = _to_ncdhw(indices, layout)
+    N, C = xc.shape[:2]
+    gx = np.zeros((N, C, int(np.prod(xc.shape[2:]))))
+    for n in range(N):
+        for c in range(C):
+            for k_, v in zip(ic[n, c].ravel(), gc[n, c].ravel()):
+                gx[n, c, k_] += v
+    gx = gx.reshape(xc.shape)
     return np.ascontiguousarray(_from_ncdhw(gx, layout)).astype(
         _result_dtype(x, grad_out)
     )

@@ -12,9 +12,10 @@ KH, KW)) and "NDHWC" (weight (KD, KH, KW, C/groups, F)).
 
 import numpy as np
 
-from . import conv, pool
+from . import adaptive, conv, pool
 from ._engine.args import as_real_array, check_indices, dtype_rule
 from ._engine.geometry import (
+    adaptive_bounds,
     as_triple,
     check_layout,
     check_pool_padding,
@@ -31,6 +32,10 @@ __all__ = [
     "max_pool3d_backward",
     "avg_pool3d",
     "avg_pool3d_backward",
+    "adaptive_avg_pool3d",
+    "adaptive_avg_pool3d_backward",
+    "adaptive_max_pool3d",
+    "adaptive_max_pool3d_backward",
 ]
 
 #: 3-D layout -> the 2-D layout of its depth slices
@@ -396,28 +401,7 @@ def max_pool3d_backward(
             f"grad_out must have the output's shape {out.shape}, got shape "
             f"{grad_out.shape}"
         )
-    dtype = dtype_rule(np.result_type(x.dtype, grad_out.dtype))
-    gy = np.ascontiguousarray(grad_out, dtype=dtype[0])
-    grad_x = np.empty(x.shape, dtype[0])
-    N = x.shape[0]
-    if layout2 == "NCHW":  # volumes as (N, C, 1, D*H*W) planes
-        C, V = x.shape[1], int(np.prod(x.shape[2:]))
-        bad = _pool_k.max_unpool_add_nchw(
-            gy.reshape(N, C, 1, -1), idx.reshape(N, C, 1, -1), grad_x.reshape(N, C, 1, V)
-        )
-    else:
-        C, V = x.shape[4], int(np.prod(x.shape[1:4]))
-        bad = _pool_k.max_unpool_add_nhwc(
-            gy.reshape(N, 1, -1, C),
-            idx.reshape(N, 1, -1, C),
-            grad_x.reshape(N, 1, V, C),
-            0,
-            N,
-            1,
-        )
-    if grad_x.size and bad >= 0:
-        raise_bad_index(idx, V)
-    return grad_x.astype(dtype[1], copy=False)
+    return _scatter_volume(grad_out, x, idx, layout2)
 
 
 def _avg_divisors(g, sizes, count_include_pad, divisor_override, layout2):
@@ -550,4 +534,171 @@ def avg_pool3d_backward(
             **g["win2"],
         )
         grad_x[_depth(grad_x, z, layout2)] += _unslice(gx, N, len(z), layout2)
+    return grad_x.astype(dtype[1], copy=False)
+
+
+# --------------------------------------------------------------------------
+# adaptive pooling: depth windows by PyTorch's rule over the 2-D results
+
+
+def _adaptive_sizes(output_size, x, layout2):
+    """(OD, OH, OW) of an adaptive 3-D pooling; None keeps an axis's size."""
+    sizes = x.shape[2:] if layout2 == "NCHW" else x.shape[1:4]
+    items = (
+        tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,)
+    )
+    if len(items) == 1:
+        items = items * 3
+    if len(items) != 3:
+        raise ValueError(
+            "output_size must be an int or a triple (None keeps a size), "
+            f"got {output_size!r}"
+        )
+    return tuple(n if v is None else v for v, n in zip(items, sizes))
+
+
+def adaptive_avg_pool3d(x, output_size, *, layout="NCDHW"):
+    """3-D adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool3d``.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C, D, H, W), or (N, D, H, W, C) for "NDHWC"
+    output_size : int or (int, int, int)
+        (OD, OH, OW); None for any keeps the input's size.
+    layout : {"NCDHW", "NDHWC"}
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, OD, OH, OW), or (N, OD, OH, OW, C)
+        The mean over each depth window of the 2-D adaptive means (every
+        slice of a window has the same 2-D windows, so this is the window's
+        mean).
+    """
+    layout2 = _layout(layout)
+    x = as_real_array(x, "x", ndim=5)
+    OD, OH, OW = _adaptive_sizes(output_size, x, layout2)
+    D = x.shape[2] if layout2 == "NCHW" else x.shape[1]
+    if not isinstance(OD, (int, np.integer)) or isinstance(OD, bool) or OD < 1:
+        raise ValueError(f"output_size must hold ints >= 1 or None, got {output_size!r}")
+    N = x.shape[0]
+    planes = adaptive.adaptive_avg_pool2d(
+        _slices(x, np.arange(D), layout2), (OH, OW), layout=layout2
+    )
+    planes = _unslice(planes, N, D, layout2)  # every depth's 2-D means
+    starts, ends = adaptive_bounds(D, OD)
+    axis = 2 if layout2 == "NCHW" else 1
+    parts = []
+    for a, b in zip(starts, ends):
+        window = np.take(planes, np.arange(a, b), axis=axis)
+        parts.append(window.sum(axis=axis, keepdims=True) / (b - a))
+    return np.concatenate(parts, axis=axis).astype(planes.dtype, copy=False)
+
+
+def adaptive_avg_pool3d_backward(grad_out, x, *, layout="NCDHW"):
+    """Gradient of :func:`adaptive_avg_pool3d`; the output size is grad_out's."""
+    layout2 = _layout(layout)
+    x = as_real_array(x, "x", ndim=5)
+    grad_out = as_real_array(grad_out, "grad_out", ndim=5)
+    axis = 2 if layout2 == "NCHW" else 1
+    OD = grad_out.shape[axis]
+    D = x.shape[axis]
+    N = x.shape[0]
+    starts, ends = adaptive_bounds(D, OD)
+    dtype = dtype_rule(np.result_type(x.dtype, grad_out.dtype))
+    # each depth's share of its depth windows' gradients, then the 2-D backward
+    shares = np.zeros(grad_out.shape[:axis] + (D,) + grad_out.shape[axis + 1 :], dtype[0])
+    for o, (a, b) in enumerate(zip(starts, ends)):
+        g = np.take(grad_out, [o], axis=axis) / (b - a)
+        idx = [slice(None)] * 5
+        idx[axis] = slice(a, b)
+        shares[tuple(idx)] += g
+    gx = adaptive.adaptive_avg_pool2d_backward(
+        _slices(shares, np.arange(D), layout2),
+        _slices(x, np.arange(D), layout2),
+        layout=layout2,
+    )
+    return _unslice(gx, N, D, layout2).astype(dtype[1], copy=False)
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False, *, layout="NCDHW"):
+    """3-D adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool3d``.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C, D, H, W), or (N, D, H, W, C) for "NDHWC"
+    output_size : int or (int, int, int)
+    return_indices : bool
+        Also return flat ``d*H*W + h*W + w`` argmaxes (first maximum in (d, h, w)
+        order, a NaN wins).
+    layout : {"NCDHW", "NDHWC"}
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, OD, OH, OW), or (N, OD, OH, OW, C)
+    indices : ndarray of int64, shape of out (with `return_indices`)
+    """
+    layout2 = _layout(layout)
+    x = as_real_array(x, "x", ndim=5)
+    OD, OH, OW = _adaptive_sizes(output_size, x, layout2)
+    axis = 2 if layout2 == "NCHW" else 1
+    D = x.shape[axis]
+    H, W = x.shape[3:5] if layout2 == "NCHW" else x.shape[2:4]
+    N = x.shape[0]
+    v, i = adaptive.adaptive_max_pool2d(
+        _slices(x, np.arange(D), layout2), (OH, OW), True, layout=layout2
+    )
+    v, i = _unslice(v, N, D, layout2), _unslice(i, N, D, layout2)
+    shape = [1] * 5
+    shape[axis] = D
+    i = i + (np.arange(D) * (H * W)).reshape(shape)
+    outs, idxs = [], []
+    for a, b in zip(*adaptive_bounds(D, OD)):
+        best = np.take(v, [a], axis=axis)
+        at = np.take(i, [a], axis=axis)
+        for z in range(a + 1, b):  # the scan rule across depth, in order
+            vz, iz = np.take(v, [z], axis=axis), np.take(i, [z], axis=axis)
+            take = (vz > best) | np.isnan(vz)
+            best, at = np.where(take, vz, best), np.where(take, iz, at)
+        outs.append(best)
+        idxs.append(at)
+    out = np.concatenate(outs, axis=axis)
+    idx = np.concatenate(idxs, axis=axis)
+    return (out, idx) if return_indices else out
+
+
+def adaptive_max_pool3d_backward(grad_out, x, *, layout="NCDHW", indices=None):
+    """Gradient of :func:`adaptive_max_pool3d`; `indices` as it returned them."""
+    layout2 = _layout(layout)
+    x = as_real_array(x, "x", ndim=5)
+    grad_out = as_real_array(grad_out, "grad_out", ndim=5)
+    sizes = grad_out.shape[2:] if layout2 == "NCHW" else grad_out.shape[1:4]
+    if indices is None:
+        _, indices = adaptive_max_pool3d(x, sizes, True, layout=layout)
+    idx = check_indices(indices, grad_out.shape)
+    return _scatter_volume(grad_out, x, idx, layout2)
+
+
+def _scatter_volume(grad_out, x, idx, layout2):
+    """grad_x: each grad_out entry added at its flat index in the volume (checked)."""
+    dtype = dtype_rule(np.result_type(x.dtype, grad_out.dtype))
+    gy = np.ascontiguousarray(grad_out, dtype=dtype[0])
+    grad_x = np.empty(x.shape, dtype[0])
+    N = x.shape[0]
+    if layout2 == "NCHW":  # volumes as (N, C, 1, D*H*W) planes
+        C, V = x.shape[1], int(np.prod(x.shape[2:]))
+        bad = _pool_k.max_unpool_add_nchw(
+            gy.reshape(N, C, 1, -1), idx.reshape(N, C, 1, -1), grad_x.reshape(N, C, 1, V)
+        )
+    else:
+        C, V = x.shape[4], int(np.prod(x.shape[1:4]))
+        bad = _pool_k.max_unpool_add_nhwc(
+            gy.reshape(N, 1, -1, C),
+            idx.reshape(N, 1, -1, C),
+            grad_x.reshape(N, 1, V, C),
+            0,
+            N,
+            1,
+        )
+    if grad_x.size and bad >= 0:
+        raise_bad_index(idx, V)
     return grad_x.astype(dtype[1], copy=False)

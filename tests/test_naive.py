@@ -557,7 +557,17 @@ def _more_calls(xl, wl, layout):
     c3 = naive.conv3d(x3, w3, padding=(0, 1, 1), layout=l3)
     p3 = naive.max_pool3d(x3, (1, 2, 2), layout=l3)
     a3 = naive.avg_pool3d(x3, (1, 2, 2), layout=l3)
+    aa3 = naive.adaptive_avg_pool3d(x3, (1, 3, 2), layout=l3)
+    am3, ai3 = naive.adaptive_max_pool3d(x3, (1, 3, 2), True, layout=l3)
     return {
+        "adaptive_avg_pool3d": aa3,
+        "adaptive_avg_pool3d_backward": naive.adaptive_avg_pool3d_backward(
+            aa3, x3, layout=l3
+        ),
+        "adaptive_max_pool3d": am3,
+        "adaptive_max_pool3d_backward": naive.adaptive_max_pool3d_backward(
+            am3, x3, layout=l3, indices=ai3
+        ),
         "max_pool3d": p3,
         "max_pool3d_backward": naive.max_pool3d_backward(p3, x3, (1, 2, 2), layout=l3),
         "avg_pool3d": a3,

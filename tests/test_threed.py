@@ -148,3 +148,43 @@ def test_pool3d_matches_torch():
     for include in (True, False):
         ta = F.avg_pool3d(torch.tensor(x), count_include_pad=include, **kw)
         assert_close(fastconv.avg_pool3d(x, count_include_pad=include, **kw), ta.numpy())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS_3D)
+@pytest.mark.parametrize(
+    "size", [1, (2, 3, 2), (None, 2, 5)], ids=["global", "uneven", "keep-depth"]
+)
+def test_adaptive_pool3d_matches_the_oracle(size, layout, dtype):
+    shape = (2, 3, 5, 6, 4)
+    vals = rng(7).permutation(int(np.prod(shape))).astype(dtype).reshape(shape)
+    x = vals if layout == "NCDHW" else np.ascontiguousarray(vals.transpose(0, 2, 3, 4, 1))
+    kw = dict(layout=layout)
+    a = fastconv.adaptive_avg_pool3d(x, size, **kw)
+    assert_close(a, naive.adaptive_avg_pool3d(x, size, **kw))
+    gy = randn(rng(8), a.shape, dtype)
+    assert_close(
+        fastconv.adaptive_avg_pool3d_backward(gy, x, **kw),
+        naive.adaptive_avg_pool3d_backward(gy, x, **kw),
+    )
+    m, i = fastconv.adaptive_max_pool3d(x, size, True, **kw)
+    ref, ref_i = naive.adaptive_max_pool3d(x, size, True, **kw)
+    assert_same(m, ref)
+    assert_same(i, ref_i)
+    want = naive.adaptive_max_pool3d_backward(gy, x, **kw)
+    assert_close(fastconv.adaptive_max_pool3d_backward(gy, x, **kw), want)
+    assert_close(fastconv.adaptive_max_pool3d_backward(gy, x, indices=i, **kw), want)
+
+
+def test_adaptive_pool3d_matches_torch():
+    torch = pytest.importorskip("torch", reason="PyTorch not installed")
+    F = torch.nn.functional
+    x = randn(rng(9), (2, 3, 5, 7, 6))
+    assert_close(
+        fastconv.adaptive_avg_pool3d(x, (2, 3, 4)),
+        F.adaptive_avg_pool3d(torch.tensor(x), (2, 3, 4)).numpy(),
+    )
+    tv, ti = F.adaptive_max_pool3d(torch.tensor(x), (2, 3, 4), return_indices=True)
+    v, i = fastconv.adaptive_max_pool3d(x, (2, 3, 4), True)
+    assert_same(v, tv.numpy())
+    assert_same(i, ti.numpy())
