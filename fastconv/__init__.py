@@ -62,6 +62,8 @@ from .threed import (
     avg_pool3d_backward,
     conv3d,
     conv3d_backward,
+    conv_transpose3d,
+    conv_transpose3d_backward,
     max_pool3d,
     max_pool3d_backward,
 )
@@ -77,6 +79,8 @@ __all__ = [
     "conv_transpose1d_backward",
     "conv3d",
     "conv3d_backward",
+    "conv_transpose3d",
+    "conv_transpose3d_backward",
     "max_pool3d",
     "max_pool3d_backward",
     "avg_pool3d",

@@ -64,6 +64,8 @@ __all__ = [
     "adaptive_avg_pool3d_backward",
     "adaptive_max_pool3d",
     "adaptive_max_pool3d_backward",
+    "conv_transpose3d",
+    "conv_transpose3d_backward",
 ]
 
 _LAYOUTS = ("NCHW", "NHWC")
@@ -1789,4 +1791,110 @@ def adaptive_max_pool3d_backward(grad_out, x, *, layout="NCDHW", indices=None):
     gx = gx.reshape(xc.shape)
     return np.ascontiguousarray(_from_ncdhw(gx, layout)).astype(
         _result_dtype(x, grad_out)
+    )
+
+
+def conv_transpose3d(
+    x,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    layout="NCDHW",
+):
+    """3-D transposed convolution: each input voxel scattered through the kernel."""
+    dtype = _result_dtype(*([x, weight] + ([] if bias is None else [bias])))
+    xc = _to_ncdhw(x, layout).astype(np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    w = w if layout == "NCDHW" else w.transpose(4, 3, 0, 1, 2)  # -> (C_in, Fg, *K)
+    s, p = _triple(stride, "stride"), _triple(padding, "padding")
+    op, d = _triple(output_padding, "output_padding"), _triple(dilation, "dilation")
+    N, C, D, H, W = xc.shape
+    _, Fg, KD, KH, KW = w.shape
+    Cg = C // groups
+    size = [
+        (n - 1) * ss - 2 * pp + dd * (k - 1) + o + 1
+        for n, ss, pp, dd, k, o in zip((D, H, W), s, p, d, (KD, KH, KW), op)
+    ]
+    out = np.zeros((N, Fg * groups) + tuple(size))
+    for c in range(C):
+        g = c // Cg
+        fs = slice(g * Fg, (g + 1) * Fg)
+        for z in range(D):
+            for h in range(H):
+                for ww in range(W):
+                    for a in range(KD):
+                        for b in range(KH):
+                            for e in range(KW):
+                                o = (
+                                    z * s[0] - p[0] + a * d[0],
+                                    h * s[1] - p[1] + b * d[1],
+                                    ww * s[2] - p[2] + e * d[2],
+                                )
+                                if all(0 <= v < n for v, n in zip(o, size)):
+                                    out[:, fs, o[0], o[1], o[2]] += (
+                                        xc[:, c, z, h, ww][:, None]
+                                        * w[c, :, a, b, e][None, :]
+                                    )
+    if bias is not None:
+        out += np.asarray(bias, dtype=np.float64)[None, :, None, None, None]
+    return np.ascontiguousarray(_from_ncdhw(out, layout)).astype(dtype)
+
+
+def conv_transpose3d_backward(
+    grad_out,
+    x,
+    weight,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    layout="NCDHW",
+):
+    """Gradients of conv_transpose3d, summed over the forward's scatter pairs."""
+    dtype = _result_dtype(grad_out, x, weight)
+    xc = _to_ncdhw(x, layout).astype(np.float64)
+    gc = _to_ncdhw(grad_out, layout).astype(np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    w = w if layout == "NCDHW" else w.transpose(4, 3, 0, 1, 2)
+    s, p, d = (
+        _triple(stride, "stride"),
+        _triple(padding, "padding"),
+        _triple(dilation, "dilation"),
+    )
+    N, C, D, H, W = xc.shape
+    _, Fg, KD, KH, KW = w.shape
+    Cg = C // groups
+    size = gc.shape[2:]
+    gx, gw = np.zeros_like(xc), np.zeros_like(w)
+    for c in range(C):
+        g = c // Cg
+        fs = slice(g * Fg, (g + 1) * Fg)
+        for z in range(D):
+            for h in range(H):
+                for ww in range(W):
+                    for a in range(KD):
+                        for b in range(KH):
+                            for e in range(KW):
+                                o = (
+                                    z * s[0] - p[0] + a * d[0],
+                                    h * s[1] - p[1] + b * d[1],
+                                    ww * s[2] - p[2] + e * d[2],
+                                )
+                                if all(0 <= v < n for v, n in zip(o, size)):
+                                    go = gc[:, fs, o[0], o[1], o[2]]
+                                    gx[:, c, z, h, ww] += go @ w[c, :, a, b, e]
+                                    gw[c, :, a, b, e] += xc[:, c, z, h, ww] @ go
+    gb = gc.sum(axis=(0, 2, 3, 4))
+    gw = gw if layout == "NCDHW" else gw.transpose(2, 3, 4, 1, 0)
+    return (
+        np.ascontiguousarray(_from_ncdhw(gx, layout)).astype(dtype),
+        np.ascontiguousarray(gw.astype(dtype)),
+        gb.astype(dtype),
     )

@@ -28,6 +28,8 @@ from ._kernels import pool as _pool_k
 __all__ = [
     "conv3d",
     "conv3d_backward",
+    "conv_transpose3d",
+    "conv_transpose3d_backward",
     "max_pool3d",
     "max_pool3d_backward",
     "avg_pool3d",
@@ -702,3 +704,171 @@ def _scatter_volume(grad_out, x, idx, layout2):
     if grad_x.size and bad >= 0:
         raise_bad_index(idx, V)
     return grad_x.astype(dtype[1], copy=False)
+
+
+# --------------------------------------------------------------------------
+# transposed convolution: each input depth scattered through the depth taps
+
+
+def _transpose_taps(x, weight, stride, padding, output_padding, dilation, layout2):
+    """Output depth OD and, per depth tap, the (input depths, output depths) it joins."""
+    D = x.shape[2] if layout2 == "NCHW" else x.shape[1]
+    KD = weight.shape[2] if layout2 == "NCHW" else weight.shape[0]
+    s, p = as_triple(stride, "stride"), as_triple(padding, "padding")
+    op, d = as_triple(output_padding, "output_padding"), as_triple(dilation, "dilation")
+    if min(s) < 1 or min(d) < 1 or min(p) < 0 or min(op) < 0:
+        raise ValueError(
+            f"stride, dilation must be >= 1 and padding, output_padding >= 0, got "
+            f"{s}, {d}, {p}, {op}"
+        )
+    if not op[0] < max(s[0], d[0]):
+        raise ValueError(
+            "output_padding must be smaller than either stride or dilation, got "
+            f"output_padding {op}, stride {s}, dilation {d}"
+        )
+    OD = (D - 1) * s[0] - 2 * p[0] + d[0] * (KD - 1) + op[0] + 1
+    if OD < 1:
+        raise ValueError(f"the transposed convolution's output depth would be {OD}")
+    taps = []
+    ids = np.arange(D)
+    for kd in range(KD):
+        z = ids * s[0] - p[0] + kd * d[0]
+        ok = (z >= 0) & (z < OD)
+        if ok.any():
+            taps.append((kd, ids[ok], z[ok]))
+    args2 = dict(stride=s[1:], padding=p[1:], output_padding=op[1:], dilation=d[1:])
+    return OD, taps, args2
+
+
+def conv_transpose3d(
+    x,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    layout="NCDHW",
+    algorithm="auto",
+):
+    """3-D transposed convolution, as ``torch.nn.functional.conv_transpose3d``.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C_in, D, H, W), or (N, D, H, W, C_in) for "NDHWC"
+    weight : array_like of shape (C_in, F/groups, KD, KH, KW), or (KD, KH, KW,
+        F/groups, C_in) for "NDHWC"
+    bias : array_like of shape (F,), optional
+    stride, padding, output_padding, dilation : int, 1-tuple or (int, int, int)
+    groups, algorithm
+        As for :func:`fastconv.conv_transpose2d` (each depth tap runs one).
+    layout : {"NCDHW", "NDHWC"}
+
+    Returns
+    -------
+    out : ndarray of shape (N, F, OD, OH, OW), or (N, OD, OH, OW, F)
+        Each axis ``(size - 1)*stride - 2*padding + dilation*(K - 1) +
+        output_padding + 1``.
+    """
+    layout2 = _layout(layout)
+    x = as_real_array(x, "x", ndim=5)
+    weight = as_real_array(weight, "weight", ndim=5)
+    OD, taps, args2 = _transpose_taps(
+        x, weight, stride, padding, output_padding, dilation, layout2
+    )
+    kinds = [x.dtype, weight.dtype] + (
+        [np.asarray(bias).dtype] if bias is not None else []
+    )
+    dtypes = dtype_rule(np.result_type(*kinds))
+    N, out = x.shape[0], None
+    for kd, ids, z in taps:
+        y = conv.conv_transpose2d(
+            _slices(x, ids, layout2),
+            _tap(weight, kd, layout2),
+            None,
+            groups=groups,
+            layout=layout2,
+            algorithm=algorithm,
+            **args2,
+        )
+        y = _unslice(y, N, len(ids), layout2)
+        if out is None:
+            shape = list(y.shape)
+            shape[2 if layout2 == "NCHW" else 1] = OD
+            out = np.zeros(shape, dtypes[0])
+        out[_depth(out, z, layout2)] += y  # z holds no depth twice: one tap
+    if out is None:  # no tap reaches the output: all of it is padding
+        raise ValueError("the padding removes every output depth the taps reach")
+    if bias is not None:
+        b = as_real_array(bias, "bias", ndim=1).astype(dtypes[0])
+        F = out.shape[1] if layout2 == "NCHW" else out.shape[-1]
+        if b.shape != (F,):
+            raise ValueError(f"bias must have shape (F,) = ({F},), got shape {b.shape}")
+        out += b[:, None, None, None] if layout2 == "NCHW" else b
+    return out.astype(dtypes[1], copy=False)
+
+
+def conv_transpose3d_backward(
+    grad_out,
+    x,
+    weight,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    layout="NCDHW",
+    algorithm="auto",
+):
+    """Gradients of :func:`conv_transpose3d`: (grad_x, grad_weight, grad_bias).
+
+    Parameters
+    ----------
+    grad_out : array_like of shape (N, F, OD, OH, OW), or (N, OD, OH, OW, F)
+    x, weight, stride, padding, output_padding, groups, dilation, layout, algorithm
+        As given to :func:`conv_transpose3d`.
+
+    Returns
+    -------
+    grad_x : ndarray, shape of x
+    grad_weight : ndarray, shape of weight
+    grad_bias : ndarray of shape (F,)
+    """
+    layout2 = _layout(layout)
+    x = as_real_array(x, "x", ndim=5)
+    weight = as_real_array(weight, "weight", ndim=5)
+    grad_out = as_real_array(grad_out, "grad_out", ndim=5)
+    OD, taps, args2 = _transpose_taps(
+        x, weight, stride, padding, output_padding, dilation, layout2
+    )
+    axis = 2 if layout2 == "NCHW" else 1
+    if grad_out.shape[axis] != OD or grad_out.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"grad_out's batch and depth must be x's {x.shape[0]} and the output's "
+            f"{OD}, got shape {grad_out.shape}"
+        )
+    dtypes = dtype_rule(np.result_type(x.dtype, weight.dtype, grad_out.dtype))
+    N = x.shape[0]
+    grad_x = np.zeros(x.shape, dtypes[0])
+    grad_w = np.zeros(weight.shape, dtypes[0])
+    for kd, ids, z in taps:
+        gx, gw, _ = conv.conv_transpose2d_backward(
+            _slices(grad_out, z, layout2),
+            _slices(x, ids, layout2),
+            _tap(weight, kd, layout2),
+            groups=groups,
+            layout=layout2,
+            algorithm=algorithm,
+            **args2,
+        )
+        grad_x[_depth(grad_x, ids, layout2)] += _unslice(gx, N, len(ids), layout2)
+        if layout2 == "NCHW":
+            grad_w[:, :, kd] = gw
+        else:
+            grad_w[kd] = gw
+    axes = tuple(a for a in range(5) if a != (1 if layout2 == "NCHW" else 4))
+    grad_b = grad_out.sum(axis=axes, dtype=np.float64).astype(dtypes[0])
+    return tuple(a.astype(dtypes[1], copy=False) for a in (grad_x, grad_w, grad_b))

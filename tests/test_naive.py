@@ -559,7 +559,13 @@ def _more_calls(xl, wl, layout):
     a3 = naive.avg_pool3d(x3, (1, 2, 2), layout=l3)
     aa3 = naive.adaptive_avg_pool3d(x3, (1, 3, 2), layout=l3)
     am3, ai3 = naive.adaptive_max_pool3d(x3, (1, 3, 2), True, layout=l3)
+    wt3 = wt[:, :, None] if nchw else wt[None]
+    ct3 = naive.conv_transpose3d(x3, wt3, stride=(1, 2, 2), layout=l3)
     return {
+        "conv_transpose3d": ct3,
+        "conv_transpose3d_backward": naive.conv_transpose3d_backward(
+            ct3, x3, wt3, stride=(1, 2, 2), layout=l3
+        ),
         "adaptive_avg_pool3d": aa3,
         "adaptive_avg_pool3d_backward": naive.adaptive_avg_pool3d_backward(
             aa3, x3, layout=l3

@@ -188,3 +188,63 @@ def test_adaptive_pool3d_matches_torch():
     v, i = fastconv.adaptive_max_pool3d(x, (2, 3, 4), True)
     assert_same(v, tv.numpy())
     assert_same(i, ti.numpy())
+
+
+# (id, (N, C_in, D, H, W), F, kernel, kwargs)
+TRANSPOSE_CASES = [
+    ("plain", (2, 3, 3, 4, 3), 2, (2, 3, 2), dict()),
+    (
+        "s2-op1",
+        (1, 2, 3, 3, 3),
+        3,
+        (3, 3, 3),
+        dict(stride=2, padding=1, output_padding=1),
+    ),
+    (
+        "grouped-dilated",
+        (1, 4, 3, 3, 2),
+        2,
+        (2, 2, 2),
+        dict(groups=2, dilation=(2, 1, 1)),
+    ),
+    ("stride3-gaps", (1, 2, 2, 2, 2), 2, (2, 2, 2), dict(stride=3)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS_3D)
+@pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=[c[0] for c in TRANSPOSE_CASES])
+def test_conv_transpose3d_matches_the_oracle(case, layout, dtype):
+    _, (N, C, D, H, W), F, k, kw = case
+    gen = rng(10)
+    x = randn(gen, (N, C, D, H, W), dtype)
+    w = randn(gen, (C, F // kw.get("groups", 1)) + k, dtype)
+    b = randn(gen, (F,), dtype)
+    if layout == "NDHWC":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 4, 1))
+        w = np.ascontiguousarray(w.transpose(2, 3, 4, 1, 0))
+    kw = dict(kw, layout=layout)
+    out = fastconv.conv_transpose3d(x, w, b, **kw)
+    assert_close(out, naive.conv_transpose3d(x, w, b, **kw))
+    gy = randn(rng(11), out.shape, dtype)
+    for g, r in zip(
+        fastconv.conv_transpose3d_backward(gy, x, w, **kw),
+        naive.conv_transpose3d_backward(gy, x, w, **kw),
+    ):
+        assert_close(g, r)
+
+
+def test_conv_transpose3d_matches_torch_and_autograd():
+    torch = pytest.importorskip("torch", reason="PyTorch not installed")
+    gen = rng(12)
+    x, w, b = randn(gen, (2, 4, 3, 4, 3)), randn(gen, (4, 3, 3, 2, 3)), randn(gen, (6,))
+    kw = dict(stride=(2, 1, 2), padding=1, output_padding=(1, 0, 1), groups=2)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv_transpose3d(tx, tw, tb, **kw)
+    gy = randn(gen, tuple(ty.shape))
+    ty.backward(torch.tensor(gy))
+    assert_close(fastconv.conv_transpose3d(x, w, b, **kw), ty.detach().numpy())
+    gx, gw, gb = fastconv.conv_transpose3d_backward(gy, x, w, **kw)
+    assert_close(gx, tx.grad.numpy())
+    assert_close(gw, tw.grad.numpy())
+    assert_close(gb, tb.grad.numpy())
