@@ -13,7 +13,12 @@ KH, KW)) and "NDHWC" (weight (KD, KH, KW, C/groups, F)).
 import numpy as np
 
 from . import adaptive, conv, pool
-from ._engine.args import as_real_array, check_indices, dtype_rule
+from ._engine.args import (
+    as_real_array,
+    check_divisor_override,
+    check_indices,
+    dtype_rule,
+)
 from ._engine.geometry import (
     adaptive_bounds,
     as_triple,
@@ -408,7 +413,7 @@ def max_pool3d_backward(
 
 def _avg_divisors(g, sizes, count_include_pad, divisor_override, layout2):
     """Each output window's divisor, (OD, OH, OW) broadcast to the layout."""
-    if divisor_override is not None:
+    if check_divisor_override(divisor_override):
         return float(divisor_override)
     per_axis = []
     for n, k, s, p, n_out in zip(sizes, g["k"], g["s"], g["p"], g["out"]):

@@ -248,3 +248,16 @@ def test_conv_transpose3d_matches_torch_and_autograd():
     assert_close(gx, tx.grad.numpy())
     assert_close(gw, tw.grad.numpy())
     assert_close(gb, tb.grad.numpy())
+
+
+def test_avg_pool3d_refuses_a_divisor_override_below_one():
+    # PyTorch divides by a negative divisor_override; fastconv refuses it, in
+    # 2-D and 3-D alike, rather than mean something else
+    x = np.ones((1, 1, 2, 2, 2))
+    for bad in (0, -2):
+        with pytest.raises(ValueError, match="divisor_override must be >= 1"):
+            fastconv.avg_pool3d(x, 2, divisor_override=bad)
+        with pytest.raises(ValueError, match="divisor_override must be >= 1"):
+            fastconv.avg_pool2d(x[0], 2, divisor_override=bad)
+    with pytest.raises(TypeError, match="divisor_override must be an int or None"):
+        fastconv.avg_pool3d_backward(x[:, :, :1, :1, :1], x, 2, divisor_override=1.5)

@@ -17,9 +17,18 @@ dtype rule (one rule for every function):
 - complex, object, string and other non-real dtypes raise TypeError.
 """
 
+import numbers
+
 import numpy as np
 
-__all__ = ["as_real_array", "check_indices", "dtype_rule", "dtypes", "prepare"]
+__all__ = [
+    "as_real_array",
+    "check_divisor_override",
+    "check_indices",
+    "dtype_rule",
+    "dtypes",
+    "prepare",
+]
 
 
 def as_real_array(value, name, ndim=4):
@@ -80,3 +89,24 @@ def check_indices(indices, out_shape):
             f"indices must have the output's shape {out_shape}, got shape {indices.shape}"
         )
     return np.ascontiguousarray(indices, dtype=np.int64)
+
+
+def check_divisor_override(divisor_override):
+    """Return an average pooling's divisor_override as an int, 0 for None.
+
+    A positive int: PyTorch also divides by a negative one, which this
+    refuses (a ValueError) rather than silently meaning something else.
+    """
+    if divisor_override is None:
+        return 0
+    if isinstance(divisor_override, bool) or not isinstance(
+        divisor_override, numbers.Integral
+    ):
+        raise TypeError(
+            f"divisor_override must be an int or None, got {divisor_override!r}"
+        )
+    if not 1 <= divisor_override <= 2**62:
+        raise ValueError(
+            f"divisor_override must be >= 1 (and at most 2**62), got {divisor_override!r}"
+        )
+    return int(divisor_override)

@@ -24,13 +24,12 @@ whatever the number of threads):
 """
 
 import collections
-import numbers
 import threading
 
 import numpy as np
 
 from . import algorithms, autotune, cpu, direct, winograd, workspace
-from .args import dtype_rule
+from .args import check_divisor_override, dtype_rule
 from .geometry import check_layout, check_shape, conv_shapes, pool_out_shape, pool_window
 
 __all__ = [
@@ -549,17 +548,5 @@ def plan_pool(
     divisor = 0
     if kind == "avg":
         count_include_pad = _check_bool(count_include_pad, "count_include_pad")
-        if divisor_override is not None:
-            if isinstance(divisor_override, bool) or not isinstance(
-                divisor_override, numbers.Integral
-            ):
-                raise TypeError(
-                    f"divisor_override must be an int or None, got {divisor_override!r}"
-                )
-            if not 1 <= divisor_override <= 2**62:
-                raise ValueError(
-                    f"divisor_override must be >= 1 (and at most 2**62), "
-                    f"got {divisor_override!r}"
-                )
-            divisor = int(divisor_override)
+        divisor = check_divisor_override(divisor_override)
     return PoolPlan(kind, layout, x_shape, dtype, win, count_include_pad, divisor)
