@@ -35,8 +35,10 @@ from .conv import (
     conv2d_backward,
     conv_transpose2d,
     conv_transpose2d_backward,
+    fold,
     im2col,
     plan_conv2d,
+    unfold,
 )
 from .oned import (
     adaptive_avg_pool1d,
@@ -111,6 +113,8 @@ __all__ = [
     "adaptive_max_pool1d_backward",
     "im2col",
     "col2im",
+    "unfold",
+    "fold",
     "DEFAULT_WORKSPACE_LIMIT",
     "get_workspace_limit",
     "set_workspace_limit",

@@ -34,6 +34,8 @@ __all__ = [
     "ConvPlan",
     "im2col",
     "col2im",
+    "unfold",
+    "fold",
 ]
 
 
@@ -515,7 +517,9 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
             [3., 4., 6., 7.],
             [4., 5., 7., 8.]]])
     """
-    x = as_real_array(x, "x")
+    x = as_real_array(x, "x", ndim=None)
+    if x.ndim != 4:
+        return _cols_nd(x, kernel_size, stride, padding, dilation, layout)
     layout, _, win, N, C = _cols_geometry(
         x.shape, kernel_size, stride, padding, dilation, layout
     )
@@ -557,6 +561,8 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layou
            [1., 2., 1.]])
     """
     cols = as_real_array(cols, "cols", ndim=3)
+    if isinstance(x_shape, (tuple, list)) and len(x_shape) in (3, 5):
+        return _uncols_nd(cols, x_shape, kernel_size, stride, padding, dilation, layout)
     layout, x_shape, win, N, C = _cols_geometry(
         x_shape, kernel_size, stride, padding, dilation, layout
     )
@@ -574,3 +580,103 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layou
         nchw = layout == "NCHW"
         _per_sample(lambda a, b: col2im_samples(cols, win, nchw, a, b, x), N, cols.nbytes)
     return x.astype(out_dtype, copy=False)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """``torch.nn.functional.unfold``'s argument order for :func:`im2col` (NCHW).
+
+    Returns
+    -------
+    cols : ndarray of shape (N, C*KH*KW, L)
+    """
+    return im2col(input, kernel_size, stride, padding, dilation)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """``torch.nn.functional.fold``'s argument order for :func:`col2im` (NCHW).
+
+    Parameters
+    ----------
+    input : array_like of shape (N, C*KH*KW, L)
+    output_size : int or (int, int)
+        (H, W) of the result.
+
+    Returns
+    -------
+    x : ndarray of shape (N, C, H, W)
+    """
+    cols = as_real_array(input, "input", ndim=3)
+    kh, kw = as_pair(kernel_size, "kernel_size")
+    H, W = as_pair(output_size, "output_size")
+    if cols.shape[1] % (kh * kw):
+        raise ValueError(
+            f"input's second axis {cols.shape[1]} must be C*KH*KW, a multiple of "
+            f"{kh * kw}"
+        )
+    x_shape = (cols.shape[0], cols.shape[1] // (kh * kw), H, W)
+    return col2im(cols, x_shape, kernel_size, stride, padding, dilation)
+
+
+#: the channels-first and channels-last names of each rank (im2col, col2im)
+_ND_LAYOUTS = {
+    3: {"NCHW": "NCL", "NCL": "NCL", "NHWC": "NLC", "NLC": "NLC"},
+    5: {"NCHW": "NCDHW", "NCDHW": "NCDHW", "NHWC": "NDHWC", "NDHWC": "NDHWC"},
+}
+
+
+def _nd_layout(ndim, layout, name):
+    if ndim not in _ND_LAYOUTS:
+        raise ValueError(f"{name} must be 3-D, 4-D or 5-D, got {ndim}-D")
+    if layout not in _ND_LAYOUTS[ndim]:
+        raise ValueError(
+            f"layout must be one of {sorted(_ND_LAYOUTS[ndim])} for a {ndim}-D "
+            f"{name}, got {layout!r}"
+        )
+    return _ND_LAYOUTS[ndim][layout]
+
+
+def _one_d(kernel_size, stride, padding, dilation):
+    """1-D window arguments as the (1, K) 2-D ones of a one-row view."""
+    from .oned import _padding, _single
+
+    return (
+        _single(kernel_size, "kernel_size"),
+        _single(stride, "stride"),
+        _padding(padding),
+        _single(dilation, "dilation"),
+    )
+
+
+def _cols_nd(x, kernel_size, stride, padding, dilation, layout):
+    """im2col of a 1-D (N, C, L) or 3-D (N, C, D, H, W) x (channels-last alike)."""
+    nd = _nd_layout(x.ndim, layout, "x")
+    if x.ndim == 5:
+        from .threed import im2col3d
+
+        return im2col3d(x, kernel_size, stride, padding, dilation, layout=nd)
+    first = nd == "NCL"
+    view = x[:, :, None, :] if first else x[:, None, :, :]
+    return im2col(
+        view,
+        *_one_d(kernel_size, stride, padding, dilation),
+        layout="NCHW" if first else "NHWC",
+    )
+
+
+def _uncols_nd(cols, x_shape, kernel_size, stride, padding, dilation, layout):
+    """col2im into a 1-D or 3-D x_shape (see :func:`_cols_nd`)."""
+    nd = _nd_layout(len(x_shape), layout, "x_shape")
+    if len(x_shape) == 5:
+        from .threed import col2im3d
+
+        return col2im3d(cols, x_shape, kernel_size, stride, padding, dilation, layout=nd)
+    first = nd == "NCL"
+    N, a, b = x_shape
+    shape4 = (N, a, 1, b) if first else (N, 1, a, b)
+    x = col2im(
+        cols,
+        shape4,
+        *_one_d(kernel_size, stride, padding, dilation),
+        layout="NCHW" if first else "NHWC",
+    )
+    return x[:, :, 0, :] if first else x[:, 0, :, :]

@@ -724,6 +724,87 @@ def _cols_shape(N, C, KH, KW, L, layout):
     return (N, C * KH * KW, L) if layout == "NCHW" else (N, L, KH * KW * C)
 
 
+def _nd_windows(sizes, kernel_size, stride, padding, dilation):
+    """1-D or 3-D windows: per axis the starts, and the kernel sizes and dilations."""
+    n = len(sizes)
+
+    def tup(v, name):
+        items = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+        items = items * n if len(items) == 1 else items
+        if len(items) != n:
+            raise ValueError(f"{name} must be an int or a {n}-tuple, got {v!r}")
+        return tuple(int(i) for i in items)
+
+    k, s, d = (
+        tup(kernel_size, "kernel_size"),
+        tup(stride, "stride"),
+        tup(dilation, "dilation"),
+    )
+    if isinstance(padding, str):
+        pads = (
+            [(0, 0)] * n
+            if padding == "valid"
+            else [_same_padding(m, kk, ss, dd) for m, kk, ss, dd in zip(sizes, k, s, d)]
+        )
+    else:
+        pads = [(p, p) for p in tup(padding, "padding")]
+    starts = [
+        [
+            o
+            for o in range(-lo, m + hi)
+            if (o + lo) % ss == 0 and o + (kk - 1) * dd < m + hi
+        ]
+        for m, kk, ss, dd, (lo, hi) in zip(sizes, k, s, d, pads)
+    ]
+    return starts, k, d
+
+
+def _nd_pairs(x_shape, kernel_size, stride, padding, dilation, first):
+    """(column, row, input position) triples of a 1-D/3-D im2col, channels aside."""
+    sizes = x_shape[2:] if first else x_shape[1:-1]
+    starts, k, d = _nd_windows(sizes, kernel_size, stride, padding, dilation)
+    outs = list(np.ndindex(*[len(v) for v in starts]))
+    taps = list(np.ndindex(*k))
+    pairs = []
+    for p, o in enumerate(outs):
+        for t, tap in enumerate(taps):
+            pos = tuple(starts[a][o[a]] + tap[a] * d[a] for a in range(len(sizes)))
+            if all(0 <= q < m for q, m in zip(pos, sizes)):
+                pairs.append((p, t, pos))
+    return pairs, len(outs), len(taps)
+
+
+def _im2col_nd(x, kernel_size, stride, padding, dilation, layout):
+    x = np.asarray(x)
+    first = layout in ("NCHW", "NCL", "NCDHW")
+    pairs, P, T = _nd_pairs(x.shape, kernel_size, stride, padding, dilation, first)
+    N = x.shape[0]
+    C = x.shape[1] if first else x.shape[-1]
+    cols = np.zeros((N, C * T, P) if first else (N, P, T * C), dtype=x.dtype)
+    for p, t, pos in pairs:
+        for c in range(C):
+            if first:
+                cols[:, c * T + t, p] = x[(slice(None), c) + pos]
+            else:
+                cols[:, p, t * C + c] = x[(slice(None),) + pos + (c,)]
+    return cols
+
+
+def _col2im_nd(cols, x_shape, kernel_size, stride, padding, dilation, layout):
+    cols = np.asarray(cols)
+    first = layout in ("NCHW", "NCL", "NCDHW")
+    pairs, P, T = _nd_pairs(x_shape, kernel_size, stride, padding, dilation, first)
+    C = x_shape[1] if first else x_shape[-1]
+    x = np.zeros(x_shape, dtype=np.float64)
+    for p, t, pos in pairs:
+        for c in range(C):
+            if first:
+                x[(slice(None), c) + pos] += cols[:, c * T + t, p]
+            else:
+                x[(slice(None),) + pos + (c,)] += cols[:, p, t * C + c]
+    return x.astype(_result_dtype(cols))
+
+
 def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
     """Unfold every (dilated, strided) window of x into a column.
 
@@ -754,6 +835,8 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
             [3, 4, 6, 7],
             [4, 5, 7, 8]]])
     """
+    if np.ndim(x) in (3, 5):  # 1-D and 3-D, by their own loops
+        return _im2col_nd(x, kernel_size, stride, padding, dilation, layout)
     _check_layout(layout)
     x = _as_4d(x, "x")
     xc = _to_nchw(x, layout)  # (N, C, H, W), a view
@@ -790,6 +873,10 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layou
     -------
     x : ndarray of shape x_shape
     """
+    if len(x_shape) in (3, 5):
+        return _col2im_nd(
+            cols, tuple(x_shape), kernel_size, stride, padding, dilation, layout
+        )
     _check_layout(layout)
     cols = np.asarray(cols)
     if cols.ndim != 3:

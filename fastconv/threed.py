@@ -877,3 +877,130 @@ def conv_transpose3d_backward(
     axes = tuple(a for a in range(5) if a != (1 if layout2 == "NCHW" else 4))
     grad_b = grad_out.sum(axis=axes, dtype=np.float64).astype(dtypes[0])
     return tuple(a.astype(dtypes[1], copy=False) for a in (grad_x, grad_w, grad_b))
+
+
+# --------------------------------------------------------------------------
+# im2col / col2im in 3-D: each depth tap's 2-D columns, placed in their rows
+
+
+def _cols3d_geometry(x_shape, kernel_size, stride, padding, dilation, layout2):
+    if layout2 == "NCHW":
+        N, C, D, H, W = x_shape
+    else:
+        N, D, H, W, C = x_shape
+    k = as_triple(kernel_size, "kernel_size")
+    s, d = as_triple(stride, "stride"), as_triple(dilation, "dilation")
+    if min(k) < 1 or min(s) < 1 or min(d) < 1:
+        raise ValueError(f"kernel_size, stride, dilation must be >= 1, got {k}, {s}, {d}")
+    pads = resolve_padding_3d(padding, (D, H, W), k, s, d)
+    OD = (D + pads[0] + pads[1] - d[0] * (k[0] - 1) - 1) // s[0] + 1
+    if OD < 1:
+        raise ValueError(f"kernel depth {k[0]} exceeds the padded input depth")
+    od = np.arange(OD)
+    taps = []
+    for a in range(k[0]):
+        z = od * s[0] - pads[0] + a * d[0]
+        ok = (z >= 0) & (z < D)
+        taps.append((a, od[ok], z[ok]))
+    args2 = dict(
+        kernel_size=k[1:], stride=s[1:], padding=pads[2:], dilation=d[1:], layout=layout2
+    )
+    return N, C, OD, k, taps, args2
+
+
+def im2col3d(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCDHW"):
+    """Lay every 3-D sliding window of x out as a column (zero padding).
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C, D, H, W), or (N, D, H, W, C) for "NDHWC"
+    kernel_size, stride, dilation : int, 1-tuple or (int, int, int)
+    padding : int, 1-tuple, (int, int, int), "valid" or "same"
+    layout : {"NCDHW", "NDHWC"}
+
+    Returns
+    -------
+    cols : ndarray
+        NCDHW: (N, C*KD*KH*KW, OD*OH*OW), row ``((c*KD + a)*KH + i)*KW + j``,
+        column ``(od*OH + oh)*OW + ow`` (the 2-D order with depth outermost);
+        NDHWC: (N, OD*OH*OW, KD*KH*KW*C), column ``((a*KH + i)*KW + j)*C + c``.
+    """
+    layout2 = _layout(layout)
+    x = as_real_array(x, "x", ndim=5)
+    N, C, OD, k, taps, args2 = _cols3d_geometry(
+        x.shape, kernel_size, stride, padding, dilation, layout2
+    )
+    KK = k[1] * k[2]
+    cols5 = None
+    for a, od, z in taps:
+        if not len(z):
+            continue
+        c2 = conv.im2col(_slices(x, z, layout2), **args2)
+        if layout2 == "NCHW":  # (N*n, C*KK, P2) -> (N, n, C, KK, P2)
+            c2 = c2.reshape(N, len(z), C, KK, -1)
+            if cols5 is None:
+                cols5 = np.zeros((N, C, k[0], KK, OD, c2.shape[-1]), c2.dtype)
+            cols5[:, :, a][:, :, :, od] = np.moveaxis(c2, 1, 3)  # (N, C, KK, n, P2)
+        else:  # (N*n, P2, KK*C) -> (N, n, P2, KK*C)
+            c2 = c2.reshape(N, len(z), -1, KK * C)
+            if cols5 is None:
+                cols5 = np.zeros((N, OD, c2.shape[2], k[0], KK * C), c2.dtype)
+            cols5[:, :, :, a][:, od] = c2
+    if cols5 is None:
+        raise ValueError("every window lies in the depth padding")
+    if layout2 == "NCHW":
+        return cols5.reshape(N, C * k[0] * KK, -1)
+    return cols5.reshape(N, -1, k[0] * KK * C)
+
+
+def col2im3d(
+    cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCDHW"
+):
+    """Return the adjoint of :func:`im2col3d`: columns summed back into x's shape.
+
+    Parameters
+    ----------
+    cols : array_like, the shape :func:`im2col3d` gives for `x_shape`
+    x_shape : 5 ints
+    kernel_size, stride, padding, dilation, layout
+        As for :func:`im2col3d`.
+
+    Returns
+    -------
+    x : ndarray of shape `x_shape`
+        Each entry the sum of its copies in the columns.
+    """
+    layout2 = _layout(layout)
+    x_shape = tuple(int(v) for v in x_shape)
+    N, C, OD, k, taps, args2 = _cols3d_geometry(
+        x_shape, kernel_size, stride, padding, dilation, layout2
+    )
+    cols = as_real_array(cols, "cols", ndim=3)
+    KK = k[1] * k[2]
+    plane = x_shape[1:2] + x_shape[3:] if layout2 == "NCHW" else x_shape[2:]
+    P = cols.shape[2] if layout2 == "NCHW" else cols.shape[1]
+    P2 = P // OD
+    if layout2 == "NCHW":
+        expected = (N, C * k[0] * KK, OD * P2)
+        cols5 = cols.reshape(N, C, k[0], KK, OD, P2) if cols.shape == expected else None
+    else:
+        expected = (N, OD * P2, k[0] * KK * C)
+        cols5 = cols.reshape(N, OD, P2, k[0], KK * C) if cols.shape == expected else None
+    if cols5 is None or P % OD:
+        raise ValueError(f"cols must have the shape im2col3d gives, got {cols.shape}")
+    x = None
+    for a, od, z in taps:
+        if not len(z):
+            continue
+        if layout2 == "NCHW":
+            c2 = np.moveaxis(cols5[:, :, a][:, :, :, od], 3, 1)  # (N, n, C, KK, P2)
+            c2 = np.ascontiguousarray(c2).reshape(N * len(z), C * KK, P2)
+        else:
+            c2 = np.ascontiguousarray(cols5[:, od, :, a, :]).reshape(
+                N * len(z), P2, KK * C
+            )
+        part = conv.col2im(c2, (N * len(z),) + plane, **args2)
+        if x is None:
+            x = np.zeros(x_shape, part.dtype)
+        x[_depth(x, z, layout2)] += _unslice(part, N, len(z), layout2)
+    return x
