@@ -1,11 +1,16 @@
-"""3-D convolution and pooling, forward and backward: the 2-D engine per depth tap.
+"""3-D convolution and pooling, forward and backward, on the 2-D engine.
 
-``out[:, :, od] = sum over kd of conv2d(x[:, :, od*sd - pd + kd*dd], w[:, :, kd])``:
-for each depth tap kd, the input slices every output depth reads through
-it are stacked into one batch of N*OD' planes (a gather copy) and
-convolved by the 2-D engine with that tap's (KH, KW) weights, its plans
-and algorithms included; the taps' results are added in tap order, so the
-result is the same whatever the thread count. Arguments follow
+Convolution: the depth taps become channels. Plane ``n*OD + od`` of a
+(N*OD, C*KD, H, W) stack holds, as channel ``c*KD + kd``, the input slice
+``x[n, c, od*sd - pd + kd*dd]`` (zero in the depth padding), and one 2-D
+convolution with the weight seen as (F, C/groups*KD, KH, KW) gives every
+output depth: one GEMM-shaped problem KD times deeper, instead of KD
+convolutions and their sums. The stack costs KD copies of x. On the
+bench's 3-D layer (float32, (2, 32, 16, 56, 56), 3x3x3, interleaved with
+the per-tap version on a loaded machine) the forward took 43-57 against
+56-68 ms, the backward 106-119 against 97-98 ms. Pooling runs
+the 2-D kernels once per depth tap on the slices it reads, the taps'
+results combined in tap order (the same whatever the thread count). Arguments follow
 ``torch.nn.functional.conv3d``; layouts "NCDHW" (weight (F, C/groups, KD,
 KH, KW)) and "NDHWC" (weight (KD, KH, KW, C/groups, F)).
 """
@@ -56,7 +61,7 @@ def _layout(layout):
 
 
 def _geometry(x, weight, stride, padding, dilation, layout2):
-    """Return the checked sizes, and each depth tap with the output depths it feeds."""
+    """Return the checked sizes and the depth axis's stride, dilation and padding."""
     if layout2 == "NCHW":
         N, C, D, H, W = x.shape
         KD, KH, KW = weight.shape[2:]
@@ -76,16 +81,88 @@ def _geometry(x, weight, stride, padding, dilation, layout2):
             f"the kernel's depth {KD} (dilation {d[0]}) exceeds the padded input "
             f"depth {D + pads[0] + pads[1]}"
         )
-    taps = []  # (kd, output depths, input depths)
-    od = np.arange(OD)
-    for kd in range(KD):
-        z = od * s[0] - pads[0] + kd * d[0]
-        ok = (z >= 0) & (z < D)
-        if ok.any():
-            taps.append((kd, od[ok], z[ok]))
     return dict(
-        N=N, C=C, D=D, OD=OD, stride2=s[1:], dilation2=d[1:], pads2=pads[2:], taps=taps
+        N=N,
+        C=C,
+        D=D,
+        OD=OD,
+        KD=KD,
+        depth=(s[0], d[0], pads[0], pads[1]),
+        stride2=s[1:],
+        dilation2=d[1:],
+        pads2=pads[2:],
     )
+
+
+def _depth_index(g):
+    """(OD, KD) depths of the depth-padded input each (output depth, tap) reads."""
+    sd, dd, _, _ = g["depth"]
+    return np.arange(g["OD"])[:, None] * sd + np.arange(g["KD"])[None, :] * dd
+
+
+def _stack(x, g, layout2):
+    """Return the depth taps as channels: (N*OD, C*KD, H, W), NHWC (N*OD, H, W, C*KD).
+
+    Channel ``c*KD + kd`` of plane ``n*OD + od`` is ``xpad[n, c, od*sd + kd*dd]``
+    (zero where the depth padding is): a group's channels stay contiguous,
+    so the 2-D call keeps the groups.
+    """
+    _, _, front, back = g["depth"]
+    axis = 2 if layout2 == "NCHW" else 1
+    pad = [(0, 0)] * 5
+    pad[axis] = (front, back)
+    xp = np.pad(x, pad)
+    taps = np.take(xp, _depth_index(g), axis=axis)  # depth axis -> (OD, KD)
+    N, OD, KD, C = g["N"], g["OD"], g["KD"], g["C"]
+    if layout2 == "NCHW":  # (N, C, OD, KD, H, W) -> (N, OD, C, KD, H, W)
+        H, W = x.shape[3:]
+        return np.ascontiguousarray(taps.transpose(0, 2, 1, 3, 4, 5)).reshape(
+            N * OD, C * KD, H, W
+        )
+    H, W = x.shape[2:4]  # (N, OD, KD, H, W, C) -> (N, OD, H, W, C, KD)
+    return np.ascontiguousarray(taps.transpose(0, 1, 3, 4, 5, 2)).reshape(
+        N * OD, H, W, C * KD
+    )
+
+
+def _unstack(gs, x_shape, g, layout2, dtype):
+    """Return the adjoint of :func:`_stack`: each tap's gradient added at its depth."""
+    _, _, front, back = g["depth"]
+    N, OD, KD, C = g["N"], g["OD"], g["KD"], g["C"]
+    axis = 2 if layout2 == "NCHW" else 1
+    padded = list(x_shape)
+    padded[axis] += front + back
+    gxp = np.zeros(padded, dtype)
+    index = _depth_index(g)
+    if layout2 == "NCHW":
+        H, W = x_shape[3:]
+        t = gs.reshape(N, OD, C, KD, H, W)
+        for kd in range(KD):  # a tap's output depths read distinct input depths
+            gxp[:, :, index[:, kd]] += t[:, :, :, kd].transpose(0, 2, 1, 3, 4)
+        return gxp[:, :, front : front + x_shape[2]]
+    H, W = x_shape[2:4]
+    t = gs.reshape(N, OD, H, W, C, KD)
+    for kd in range(KD):
+        gxp[:, index[:, kd]] += t[..., kd]
+    return gxp[:, front : front + x_shape[1]]
+
+
+def _stacked_weight(weight, layout2):
+    """(F, C/g, KD, KH, KW) -> (F, C/g*KD, KH, KW); NDHWC -> (KH, KW, C/g*KD, F)."""
+    if layout2 == "NCHW":
+        F, Cg, KD, KH, KW = weight.shape
+        return weight.reshape(F, Cg * KD, KH, KW)
+    KD, KH, KW, Cg, F = weight.shape
+    return np.ascontiguousarray(weight.transpose(1, 2, 3, 0, 4)).reshape(
+        KH, KW, Cg * KD, F
+    )
+
+
+def _unstacked_weight(gw, weight_shape, layout2):
+    if layout2 == "NCHW":
+        return gw.reshape(weight_shape)
+    KD, KH, KW, Cg, F = weight_shape
+    return np.ascontiguousarray(gw.reshape(KH, KW, Cg, KD, F).transpose(3, 0, 1, 2, 4))
 
 
 def _slices(a, depths, layout2):
@@ -149,38 +226,19 @@ def conv3d(
     x = as_real_array(x, "x", ndim=5)
     weight = as_real_array(weight, "weight", ndim=5)
     g = _geometry(x, weight, stride, padding, dilation, layout2)
-    kinds = [x.dtype, weight.dtype] + (
-        [np.asarray(bias).dtype] if bias is not None else []
+    out = conv.conv2d(
+        _stack(x, g, layout2),
+        _stacked_weight(weight, layout2),
+        bias,
+        g["stride2"],
+        g["pads2"],
+        g["dilation2"],
+        groups,
+        layout=layout2,
+        algorithm=algorithm,
     )
-    dtype = dtype_rule(np.result_type(*kinds))[0]
-    out = None
-    for kd, od, z in g["taps"]:
-        y = conv.conv2d(
-            _slices(x, z, layout2),
-            _tap(weight, kd, layout2),
-            None,
-            g["stride2"],
-            g["pads2"],
-            g["dilation2"],
-            groups,
-            layout=layout2,
-            algorithm=algorithm,
-        )
-        y = _unslice(y, g["N"], len(od), layout2)
-        if out is None:  # the shape from the first tap's 2-D output
-            shape = list(y.shape)
-            shape[2 if layout2 == "NCHW" else 1] = g["OD"]
-            out = np.zeros(shape, dtype)
-        if layout2 == "NCHW":
-            out[:, :, od] += y
-        else:
-            out[:, od] += y
-    if bias is not None:
-        b = as_real_array(bias, "bias", ndim=1).astype(dtype)
-        if b.shape != (weight.shape[0] if layout2 == "NCHW" else weight.shape[-1],):
-            raise ValueError(f"bias must have shape (F,), got shape {b.shape}")
-        out += b[:, None, None, None] if layout2 == "NCHW" else b
-    return out.astype(dtype_rule(np.result_type(*kinds))[1], copy=False)
+    out = out.reshape((g["N"], g["OD"]) + out.shape[1:])  # (N, OD, F, OH, OW)
+    return np.ascontiguousarray(np.moveaxis(out, 1, 2)) if layout2 == "NCHW" else out
 
 
 def conv3d_backward(
@@ -216,37 +274,27 @@ def conv3d_backward(
     weight = as_real_array(weight, "weight", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
     g = _geometry(x, weight, stride, padding, dilation, layout2)
-    dtypes = dtype_rule(np.result_type(x.dtype, weight.dtype, grad_out.dtype))
     depth_axis = 2 if layout2 == "NCHW" else 1
     if grad_out.shape[depth_axis] != g["OD"] or grad_out.shape[0] != g["N"]:
         raise ValueError(
             f"grad_out's batch and depth must be x's {g['N']} and the output's "
             f"{g['OD']}, got shape {grad_out.shape}"
         )
-    grad_x = np.zeros(x.shape, dtypes[0])
-    grad_w = np.zeros(weight.shape, dtypes[0])
-    for kd, od, z in g["taps"]:
-        gx, gw, _ = conv.conv2d_backward(
-            _slices(grad_out, od, layout2),
-            _slices(x, z, layout2),
-            _tap(weight, kd, layout2),
-            g["stride2"],
-            g["pads2"],
-            g["dilation2"],
-            groups,
-            layout=layout2,
-            algorithm=algorithm,
-        )
-        gx = _unslice(gx, g["N"], len(z), layout2)
-        if layout2 == "NCHW":
-            grad_x[:, :, z] += gx  # z holds no depth twice: one tap, distinct od
-            grad_w[:, :, kd] = gw
-        else:
-            grad_x[:, z] += gx
-            grad_w[kd] = gw
-    axes = tuple(a for a in range(5) if a != (1 if layout2 == "NCHW" else 4))
-    grad_b = grad_out.sum(axis=axes, dtype=np.float64).astype(dtypes[0])
-    return tuple(a.astype(dtypes[1], copy=False) for a in (grad_x, grad_w, grad_b))
+    gy = np.moveaxis(grad_out, 2, 1) if layout2 == "NCHW" else grad_out
+    gy = np.ascontiguousarray(gy).reshape((g["N"] * g["OD"],) + gy.shape[2:])
+    gs, gw, gb = conv.conv2d_backward(
+        gy,
+        _stack(x, g, layout2),
+        _stacked_weight(weight, layout2),
+        g["stride2"],
+        g["pads2"],
+        g["dilation2"],
+        groups,
+        layout=layout2,
+        algorithm=algorithm,
+    )
+    grad_x = _unstack(gs, x.shape, g, layout2, gs.dtype)
+    return np.ascontiguousarray(grad_x), _unstacked_weight(gw, weight.shape, layout2), gb
 
 
 # --------------------------------------------------------------------------
