@@ -288,7 +288,10 @@ def test_col2im_wrong_cols_shape():
 
 
 def test_col2im_bad_x_shape():
-    with raises(ValueError, "x_shape must be a 4-tuple of ints, got (4, 6, 6)"):
+    with raises(ValueError, "x_shape must be a 4-tuple of ints, got (4, 6)"):
+        fastconv.col2im(np.zeros((2, 36, 16)), (4, 6), 3)
+    # a 3-tuple is a 1-D x: these columns do not fit it
+    with raises(ValueError, "cols must have shape (4, 18, 4)"):
         fastconv.col2im(np.zeros((2, 36, 16)), (4, 6, 6), 3)
 
 
