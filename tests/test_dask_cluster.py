@@ -135,3 +135,15 @@ def test_out_of_core_stack_larger_than_the_workers_memory(tmp_path):
         part = np.load(stack / f"{k}.npy")
         ref = fastconv.max_pool2d(fastconv.conv2d(part, w, padding=1), 2).max(axis=(2, 3))
         assert_same(got[64 * k : 64 * (k + 1)], ref)
+
+
+def test_an_in_process_cluster_leaves_the_users_thread_count_alone():
+    # workers in the user's process (threads) must not change the process-wide
+    # setting that the user's own calls run with
+    before = fastconv.get_num_threads()
+    with distributed.Client(
+        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0"
+    ) as c:
+        x = da.ones((4, 2, 8, 8), chunks=(1, 2, 8, 8))
+        c.compute(fd.max_pool2d(x, 2), sync=True)
+    assert fastconv.get_num_threads() == before

@@ -67,18 +67,22 @@ def _rechunk(x, chunks, name, why):
 
 
 def _on_worker():
-    """Inside a Dask worker, run fastconv on one thread: the cluster is the parallelism.
+    """In a Dask worker process, run fastconv on one thread (the cluster's parallelism).
 
     A worker runs as many tasks at once as it has threads; each fastconv
-    call spreading over every core as well would oversubscribe them.
+    call spreading over every core as well would oversubscribe them. Only
+    in a worker process of its own (started by a nanny): the setting is
+    process-wide, and a worker living in the user's process (a
+    ``Client(processes=False)``) must not change it for the user's calls.
     """
     try:
         from distributed import get_worker
 
-        get_worker()
+        worker = get_worker()
     except (ImportError, ValueError):
         return
-    set_num_threads(1)
+    if getattr(worker, "nanny", None):
+        set_num_threads(1)
 
 
 def _chunk_algorithm(algorithm, shapes, dtype, passes, spatial):
