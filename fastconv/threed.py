@@ -94,6 +94,24 @@ def _geometry(x, weight, stride, padding, dilation, layout2):
     )
 
 
+def _depth_taps(n_from, n_to, stride, lo, dilation, K):
+    """Return, per depth tap kd, the depths (i, j) it joins, as (kd, i, j).
+
+    i in [0, n_from) and j = i*stride - lo + kd*dilation in [0, n_to); taps
+    that join none are left out. Windows: i an output depth, j the input
+    depth it reads; transposed convolution: i an input depth, j the output
+    depth it feeds.
+    """
+    src = np.arange(n_from)
+    taps = []
+    for kd in range(K):
+        dst = src * stride - lo + kd * dilation
+        ok = (dst >= 0) & (dst < n_to)
+        if ok.any():
+            taps.append((kd, src[ok], dst[ok]))
+    return taps
+
+
 def _depth_index(g):
     """(OD, KD) depths of the depth-padded input each (output depth, tap) reads."""
     sd, dd, _, _ = g["depth"]
@@ -318,13 +336,7 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, layout2
     OD = output_size(D, k[0], s[0], d[0], p[0], p[0], ceil_mode)
     if OD < 1:
         raise ValueError(f"kernel depth {k[0]} exceeds the padded input depth")
-    od = np.arange(OD)
-    taps = []
-    for kd in range(k[0]):
-        z = od * s[0] - p[0] + kd * d[0]
-        ok = (z >= 0) & (z < D)
-        if ok.any():
-            taps.append((kd, od[ok], z[ok]))
+    taps = _depth_taps(OD, D, s[0], p[0], d[0], k[0])
     win2 = dict(kernel_size=k[1:], stride=s[1:], padding=p[1:], ceil_mode=ceil_mode)
     return dict(D=D, OD=OD, k=k, s=s, p=p, taps=taps, win2=win2, dil2=d[1:])
 
@@ -782,13 +794,7 @@ def _transpose_taps(x, weight, stride, padding, output_padding, dilation, layout
     OD = (D - 1) * s[0] - 2 * p[0] + d[0] * (KD - 1) + op[0] + 1
     if OD < 1:
         raise ValueError(f"the transposed convolution's output depth would be {OD}")
-    taps = []
-    ids = np.arange(D)
-    for kd in range(KD):
-        z = ids * s[0] - p[0] + kd * d[0]
-        ok = (z >= 0) & (z < OD)
-        if ok.any():
-            taps.append((kd, ids[ok], z[ok]))
+    taps = _depth_taps(D, OD, s[0], p[0], d[0], KD)
     args2 = dict(stride=s[1:], padding=p[1:], output_padding=op[1:], dilation=d[1:])
     return OD, taps, args2
 
@@ -944,12 +950,7 @@ def _cols3d_geometry(x_shape, kernel_size, stride, padding, dilation, layout2):
     OD = (D + pads[0] + pads[1] - d[0] * (k[0] - 1) - 1) // s[0] + 1
     if OD < 1:
         raise ValueError(f"kernel depth {k[0]} exceeds the padded input depth")
-    od = np.arange(OD)
-    taps = []
-    for a in range(k[0]):
-        z = od * s[0] - pads[0] + a * d[0]
-        ok = (z >= 0) & (z < D)
-        taps.append((a, od[ok], z[ok]))
+    taps = _depth_taps(OD, D, s[0], pads[0], d[0], k[0])
     args2 = dict(
         kernel_size=k[1:], stride=s[1:], padding=pads[2:], dilation=d[1:], layout=layout2
     )
@@ -981,8 +982,6 @@ def im2col3d(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCDHW")
     KK = k[1] * k[2]
     cols5 = None
     for a, od, z in taps:
-        if not len(z):
-            continue
         c2 = conv.im2col(_slices(x, z, layout2), **args2)
         if layout2 == "NCHW":  # (N*n, C*KK, P2) -> (N, n, C, KK, P2)
             c2 = c2.reshape(N, len(z), C, KK, -1)
@@ -1038,8 +1037,6 @@ def col2im3d(
         raise ValueError(f"cols must have the shape im2col3d gives, got {cols.shape}")
     x = None
     for a, od, z in taps:
-        if not len(z):
-            continue
         if layout2 == "NCHW":
             c2 = np.moveaxis(cols5[:, :, a][:, :, :, od], 3, 1)  # (N, n, C, KK, P2)
             c2 = np.ascontiguousarray(c2).reshape(N * len(z), C * KK, P2)
