@@ -30,6 +30,7 @@ from ._engine.geometry import (
     check_layout,
     check_pool_padding,
     output_size,
+    pool_window,
     resolve_padding_3d,
 )
 from ._engine.pool_driver import raise_bad_index
@@ -450,22 +451,33 @@ def max_pool3d_backward(
     """
     layout2 = _layout(layout)
     x = as_real_array(x, "x", ndim=5)
-    out, idx = max_pool3d(
-        x,
-        kernel_size,
-        stride,
-        padding,
-        dilation,
-        ceil_mode,
-        return_indices=True,
-        layout=layout,
-    )
-    if indices is not None:
-        idx = check_indices(indices, out.shape)
+    if indices is None:  # the window search: the forward pass's argmaxes
+        _, idx = max_pool3d(
+            x,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            ceil_mode,
+            return_indices=True,
+            layout=layout,
+        )
+        out_shape = idx.shape
+    else:  # no search: only the output's shape, from the geometry
+        g = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, layout2)
+        H, W = x.shape[3:5] if layout2 == "NCHW" else x.shape[2:4]
+        w2 = g["win2"]
+        win = pool_window(
+            (H, W), w2["kernel_size"], w2["stride"], w2["padding"], g["dil2"], ceil_mode
+        )
+        N, C = x.shape[0], x.shape[1 if layout2 == "NCHW" else 4]
+        plane = (g["OD"], win.OH, win.OW)
+        out_shape = (N, C) + plane if layout2 == "NCHW" else (N,) + plane + (C,)
+        idx = check_indices(indices, out_shape)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
-    if grad_out.shape != out.shape:
+    if grad_out.shape != out_shape:
         raise ValueError(
-            f"grad_out must have the output's shape {out.shape}, got shape "
+            f"grad_out must have the output's shape {out_shape}, got shape "
             f"{grad_out.shape}"
         )
     return _scatter_volume(grad_out, x, idx, layout2)
