@@ -85,23 +85,23 @@ def test_torch_peer_computes_the_same_layer(layer, layout):
 
 def test_suite_layers_and_their_sizes_come_from_the_geometry():
     L = _suite.get_layer("resnet-3x3")
-    assert (L.N, L.C, L.H, L.F, L.kernel, L.stride, L.padding) == (
+    assert (L.N, L.C, L.size, L.F, L.kernel, L.stride, L.padding) == (
         8,
         64,
-        56,
+        (56, 56),
         64,
         (3, 3),
         1,
         (1, 1),
     )
-    assert L.out_hw == (56, 56)
+    assert L.out_size == (56, 56)
     assert L.flops() == 2 * 8 * 64 * 56 * 56 * 64 * 9
     assert L.flops(backward=True) == 2 * L.flops()
     assert len(_suite.CONV_LAYERS) == 12 and len(_suite.POOL_LAYERS) == 4
     a = _suite.get_layer("alexnet-c1")
     x, w, b, gy = _suite.make_inputs(a, np.float32, "NHWC")
     y = fastconv.conv2d(x, w, b, layout="NHWC", **a.kwargs())
-    assert y.shape == a.out_shape("NHWC") == gy.shape and a.out_hw == (55, 55)
+    assert y.shape == a.out_shape("NHWC") == gy.shape and a.out_size == (55, 55)
     p = _suite.get_layer("max-3s2")
     assert p.bytes_moved(4) == 8 * 64 * (112 * 112 + 56 * 56) * 4
     with pytest.raises(ValueError, match="unknown layer 'vgg'"):

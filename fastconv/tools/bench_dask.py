@@ -85,7 +85,7 @@ class _Cluster:
 def _tiny(layer):
     """Return `layer` on one 8 x 8 image (the overhead graph's chunks)."""
     H = max(8, (layer.kernel[0] - 1) * layer.dilation + 1)
-    return layer._replace(name=layer.name + "-8x8", N=1, H=H, W=H)
+    return layer._replace(name=layer.name + "-8x8", N=1, size=(H, H))
 
 
 def run_dask(layer, dtype, layout, rounds, out):

@@ -1,9 +1,10 @@
 """The canonical layer suite, read by the bench command, the profiler and benchmarks/.
 
-Sizes are given NCHW; every layer also runs in NHWC with the same numbers.
-Output sizes and FLOPs come from the engine's geometry module.
+Sizes are given channels-first; every layer also runs channels-last with the
+same numbers. Output sizes and FLOPs come from the engine's geometry module.
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -15,14 +16,17 @@ __all__ = ["Layer", "CONV_LAYERS", "POOL_LAYERS", "LAYERS", "get_layer", "make_i
 
 
 class Layer(NamedTuple):
-    """One benchmark layer; `F` is None for pooling, `kernel` and `padding` are pairs."""
+    """One benchmark layer; `F` is None for pooling.
+
+    `size` holds the spatial sizes, (H, W); `kernel` and `padding` have one
+    entry per spatial axis.
+    """
 
     name: str
     kind: str  # "conv", "max" or "avg"
     N: int
     C: int
-    H: int
-    W: int
+    size: tuple
     F: object
     kernel: tuple
     stride: int
@@ -45,9 +49,7 @@ class Layer(NamedTuple):
         """Return the layer's :class:`~fastconv._engine.geometry.Window`."""
         if self.kind == "conv":
             return self.conv_shapes("NCHW").win
-        return pool_window(
-            (self.H, self.W), self.kernel, self.stride, self.padding, 1, False
-        )
+        return pool_window(self.size, self.kernel, self.stride, self.padding, 1, False)
 
     def conv_shapes(self, layout):
         """Return the engine's checked shapes of a convolution layer."""
@@ -63,11 +65,8 @@ class Layer(NamedTuple):
 
     def x_shape(self, layout):
         """Shape of the input in `layout`."""
-        return (
-            (self.N, self.C, self.H, self.W)
-            if layout == "NCHW"
-            else (self.N, self.H, self.W, self.C)
-        )
+        N, C, size = self.N, self.C, tuple(self.size)
+        return (N, C) + size if layout == "NCHW" else (N,) + size + (C,)
 
     def weight_shape(self, layout):
         """Shape of the weight in `layout` (None for pooling)."""
@@ -84,8 +83,8 @@ class Layer(NamedTuple):
         return pool_out_shape(self.x_shape(layout), self.window(), layout)
 
     @property
-    def out_hw(self):
-        """Output (height, width)."""
+    def out_size(self):
+        """Output spatial sizes, (OH, OW)."""
         w = self.window()
         return (w.OH, w.OW)
 
@@ -102,9 +101,8 @@ class Layer(NamedTuple):
         Forward: x read, out written. Backward: grad_out and x read, grad_x
         written.
         """
-        oh, ow = self.out_hw
-        x = self.N * self.C * self.H * self.W * itemsize
-        out = self.N * self.C * oh * ow * itemsize
+        x = self.N * self.C * math.prod(self.size) * itemsize
+        out = self.N * self.C * math.prod(self.out_size) * itemsize
         return (2 * x + out) if backward else (x + out)
 
     def spec(self, layout, dtype, seed=0):
@@ -127,13 +125,12 @@ class Layer(NamedTuple):
 def _conv(name, N, C, H, F, k, s, p, W=None, dilation=1, groups=1):
     kk = (k, k) if isinstance(k, int) else tuple(k)
     pp = (p, p) if isinstance(p, int) else tuple(p)
-    return Layer(
-        name, "conv", N, C, H, H if W is None else W, F, kk, s, pp, dilation, groups
-    )
+    size = (H, H if W is None else W)
+    return Layer(name, "conv", N, C, size, F, kk, s, pp, dilation, groups)
 
 
 def _pool(name, kind, N, C, H, k, s, p):
-    return Layer(name, kind, N, C, H, H, None, (k, k), s, (p, p))
+    return Layer(name, kind, N, C, (H, H), None, (k, k), s, (p, p))
 
 
 CONV_LAYERS = [
