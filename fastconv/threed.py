@@ -32,6 +32,7 @@ from ._engine.geometry import (
     output_size,
     pool_window,
     resolve_padding_3d,
+    transpose_output_size,
 )
 from ._engine.pool_driver import raise_bad_index
 from ._kernels import pool as _pool_k
@@ -803,7 +804,7 @@ def _transpose_taps(x, weight, stride, padding, output_padding, dilation, layout
             "output_padding must be smaller than either stride or dilation, got "
             f"output_padding {op}, stride {s}, dilation {d}"
         )
-    OD = (D - 1) * s[0] - 2 * p[0] + d[0] * (KD - 1) + op[0] + 1
+    OD = transpose_output_size(D, KD, s[0], d[0], p[0], op[0])
     if OD < 1:
         raise ValueError(f"the transposed convolution's output depth would be {OD}")
     taps = _depth_taps(D, OD, s[0], p[0], d[0], KD)

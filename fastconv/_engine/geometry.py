@@ -193,6 +193,16 @@ def output_size(size, k, s, d, lo, hi, ceil_mode=False):
     return span // s + 1
 
 
+def transpose_output_size(size, k, s, d, p, output_padding):
+    """Output size along one axis of a transposed convolution (PyTorch's rule).
+
+    ``(size - 1)*s - 2*p + d*(k - 1) + output_padding + 1``: the input size of
+    the convolution it is the adjoint of (the largest that maps to `size`,
+    plus `output_padding`).
+    """
+    return (size - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
+
+
 def _window(in_hw, kernel, stride, padding, dilation, ceil_mode, names):
     kh, kw = as_pair(kernel, names[0])
     sh, sw = as_pair(stride, "stride")
@@ -278,8 +288,8 @@ def transpose_shapes(
             f"weight {tuple(weight_shape)} ({desc} for {layout}) must have x's "
             f"C_in={C} channels, got {Cw}"
         )
-    OH = (H - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1
-    OW = (W - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1
+    OH = transpose_output_size(H, KH, sh, dh, ph, oph)
+    OW = transpose_output_size(W, KW, sw, dw, pw, opw)
     if OH < 1 or OW < 1:
         raise ValueError(
             f"the transposed convolution's output would be {(OH, OW)}: x "
