@@ -16,7 +16,7 @@ import fastconv
 from fastconv.tools import peers as _baselines
 from fastconv.tools import suite as _suite
 
-LAYERS = _suite.CONV_LAYERS + _suite.POOL_LAYERS
+LAYERS = _suite.CONV_LAYERS + _suite.POOL_LAYERS + _suite.MORE_LAYERS
 
 
 @pytest.mark.parametrize("direction", ["fwd", "bwd"])
@@ -33,8 +33,8 @@ def test_layer(benchmark, layer, layout, dtype, direction):
     fn()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    benchmark.group = f"{layer.name} {layout} {dtype}"
+    benchmark.group = f"{layer.name} {layer.layout_name(layout)} {dtype}"
     benchmark.extra_info["peak_mib"] = round(peak / 2**20, 1)
-    if layer.kind == "conv":
+    if layer.kind in _suite.CONV_KINDS:
         benchmark.extra_info["gflop"] = layer.flops(direction == "bwd") / 1e9
     benchmark(fn)

@@ -29,20 +29,27 @@ SMALL = [
     _suite._pool("avg-2s2", "avg", 2, 3, 8, 2, 2, 0),
 ]
 GROUPED = _suite._conv("conv-g2-d2", 2, 4, 9, 6, 3, 1, 2, dilation=2, groups=2)
+# small layers of the kinds beyond 2-D convolution and pooling
+MORE = [
+    _suite._nd("conv1d", "conv", 2, 3, (11,), 4, 3, 2, 1),
+    _suite._nd("conv3d", "conv", 2, 3, (4, 5, 6), 4, 3, 1, 1),
+    _suite._nd("convT", "conv_transpose", 2, 4, (5, 6), 3, 4, 2, 1),
+    _suite.Layer("adaptive", "adaptive_avg", 2, 5, (7, 6), None, (3, 2), 1, (0, 0)),
+]
 
 
 def _as_array(a, weight=False):
     return np.asarray(a)
 
 
-def _check_peer(calls, layer, layout, from_peer=_as_array):
+def _check_peer(calls, layer, layout, from_peer=_as_array, reference=None):
     spec = layer.spec(layout, "float64")
     arrays = _peers.make_inputs(spec)
     fwd, bwd = calls(spec, *arrays)
-    ffwd, fbwd = _peers.fastconv_calls(spec, *arrays)
+    ffwd, fbwd = (reference or _peers.fastconv_calls)(spec, *arrays)
     assert_close(from_peer(fwd()), ffwd())
     got, want = bwd(), fbwd()
-    if layer.kind == "conv":
+    if layer.kind in _suite.CONV_KINDS:
         got = (from_peer(got[0]), from_peer(got[1], weight=True), np.asarray(got[2]))
         for g, e in zip(got, want):
             assert_close(g, e)
@@ -51,11 +58,14 @@ def _check_peer(calls, layer, layout, from_peer=_as_array):
 
 
 def _from_torch(layout):
-    # torch works on NCHW-shaped (channels_last) tensors: back to the layout's shape
+    # torch works on channels-first-shaped tensors: back to the layout's shape
     def convert(t, weight=False):
         a = t.detach().numpy()
+        n = a.ndim - 2
         if layout == "NHWC":
-            a = a.transpose((2, 3, 1, 0) if weight else (0, 2, 3, 1))
+            a = a.transpose(
+                (*range(2, n + 2), 1, 0) if weight else (0, *range(2, n + 2), 1)
+            )
         return a
 
     return convert
@@ -68,13 +78,22 @@ def test_numpy_peer_computes_the_same_layer(layer, layout):
 
 
 def test_numpy_peer_declines_what_it_does_not_support():
-    spec = GROUPED.spec("NCHW", "float64")
-    assert _peers.numpy_calls(spec, *_peers.make_inputs(spec)) is None
+    for layer in [GROUPED] + MORE:
+        spec = layer.spec("NCHW", "float64")
+        assert _peers.numpy_calls(spec, *_peers.make_inputs(spec)) is None
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layer", MORE, ids=[L.name for L in MORE])
+def test_fastconv_peer_runs_each_kind_as_the_oracle_does(layer, layout):
+    # the peer calls the function of the layer's kind and dimension, with its
+    # arguments; the oracle's functions of the same names are the reference
+    _check_peer(_peers.fastconv_calls, layer, layout, reference=_peers.naive_calls)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize(
-    "layer", SMALL + [GROUPED], ids=[L.name for L in SMALL + [GROUPED]]
+    "layer", SMALL + [GROUPED] + MORE, ids=[L.name for L in SMALL + [GROUPED] + MORE]
 )
 def test_torch_peer_computes_the_same_layer(layer, layout):
     pytest.importorskip(
@@ -106,6 +125,37 @@ def test_suite_layers_and_their_sizes_come_from_the_geometry():
     assert p.bytes_moved(4) == 8 * 64 * (112 * 112 + 56 * 56) * 4
     with pytest.raises(ValueError, match="unknown layer 'vgg'"):
         _suite.get_layer("vgg")
+
+
+def test_suite_layers_beyond_2d_and_their_sizes():
+    # the four layers, their shapes in both layouts, FLOPs and bytes
+    c1 = _suite.get_layer("conv1d-k3")
+    assert c1.x_shape("NHWC") == (32, 1024, 64) and c1.weight_shape("NCHW") == (64, 64, 3)
+    assert c1.spec("NHWC", "float32")["layout"] == "NLC"
+    assert c1.out_shape("NCHW") == (32, 64, 1024)
+    assert c1.flops() == 2 * 32 * 64 * 1024 * 64 * 3
+    c3 = _suite.get_layer("conv3d-3x3x3")
+    assert c3.x_shape("NCHW") == (2, 32, 16, 56, 56)
+    assert c3.weight_shape("NHWC") == (3, 3, 3, 32, 32)
+    assert c3.spec("NCHW", "float32")["layout"] == "NCDHW"
+    assert c3.flops() == 2 * 2 * 32 * 16 * 56 * 56 * 32 * 27
+    t = _suite.get_layer("dcgan-convT")
+    assert t.weight_shape("NCHW") == (128, 64, 4, 4)
+    assert t.weight_shape("NHWC") == (4, 4, 64, 128)
+    assert t.out_shape("NHWC") == (16, 32, 32, 64)
+    # as many multiply-adds as the convolution it is the adjoint of
+    adjoint = _suite._conv("adjoint", 16, 64, 32, 128, 4, 2, 1)
+    assert t.flops() == adjoint.flops() and t.flops(backward=True) == 2 * t.flops()
+    a = _suite.get_layer("adaptive-avg")
+    assert a.out_shape("NCHW") == (32, 512, 1, 1) and a.weight_shape("NCHW") is None
+    assert a.bytes_moved(4) == a.bytes_moved(4, backward=True) == 32 * 512 * 50 * 4
+    assert {L.group for L in _suite.MORE_LAYERS} == {"more"}
+    assert {L.group for L in _suite.CONV_LAYERS} == {"conv"}
+    assert {L.group for L in _suite.POOL_LAYERS} == {"pool"}
+    for layer in _suite.MORE_LAYERS:  # the engine agrees with the suite's shapes
+        x, w, b, gy = _suite.make_inputs(layer, np.float32, "NHWC")
+        fwd, _ = _peers.fastconv_calls(layer.spec("NHWC", "float32"), x, w, b, gy)
+        assert fwd().shape == gy.shape == layer.out_shape("NHWC")
 
 
 def test_parse_contender():
@@ -156,7 +206,7 @@ def test_bench_rows_and_ratios_from_worker_processes():
     tree = contenders[-1].label
     lines = []
     info, rows = _bench.run_bench(
-        [SMALL[0], SMALL[4], GROUPED],
+        [SMALL[0], SMALL[4], GROUPED, MORE[1]],
         [np.float32],
         rounds=1,
         contenders=contenders,
@@ -168,11 +218,15 @@ def test_bench_rows_and_ratios_from_worker_processes():
     pids = {w["pid"] for w in info["workers"].values()}
     assert len(pids) == 4 and os.getpid() not in pids  # each in its own process
     assert [(r["layer"], r["layout"]) for r in rows] == [
-        (L.name, lay) for L in (SMALL[0], SMALL[4], GROUPED) for lay in LAYOUTS
+        (L.name, lay) for L in (SMALL[0], SMALL[4], GROUPED, MORE[1]) for lay in LAYOUTS
     ]
+    assert [r["layout_name"] for r in rows[-2:]] == ["NCDHW", "NDHWC"]
+    assert [r["group"] for r in rows] == ["conv"] * 2 + ["pool"] * 2 + ["conv"] * 2 + [
+        "more"
+    ] * 2
     for r in rows:
         fb = r["fastconv_fwd_s"] + r["fastconv_bwd_s"]
-        if r["layer"] == GROUPED.name:
+        if r["layer"] in (GROUPED.name, MORE[1].name):
             assert r["numpy_fwd_s"] is None and r["x_numpy_fb"] is None  # declined
         else:
             assert r["x_numpy_fb"] == pytest.approx(
@@ -185,7 +239,7 @@ def test_bench_rows_and_ratios_from_worker_processes():
             assert r[f"x_{label}_fb"] > 0
         assert all(len(v) == 1 for v in r["samples"].values())
         # the algorithm "auto" chose for each pass, as the plan reports it
-        if r["kind"] == "conv":
+        if r["group"] == "conv":
             L = {x.name: x for x in (SMALL[0], GROUPED)}[r["layer"]]
             kw = dict(L.kwargs(), layout=r["layout"])
             x_shape, w_shape = L.x_shape(r["layout"]), L.weight_shape(r["layout"])
@@ -202,12 +256,18 @@ def test_bench_rows_and_ratios_from_worker_processes():
     assert pool["gbs_fwd"] == pytest.approx(
         SMALL[4].bytes_moved(4) / pool["fastconv_fwd_s"] / 1e9
     )
+    c3 = rows[-1]
+    assert c3["gflops_bwd"] == pytest.approx(
+        MORE[1].flops(backward=True) / c3["fastconv_bwd_s"] / 1e9
+    )
     text = "\n".join(lines)
     for part in (
         "BLAS:",
         "cores",
         "geomean conv",
         "geomean pool",
+        "geomean more",
+        "NDHWC",
         "own process",
         "method:",
         "x numpy",
@@ -306,6 +366,20 @@ def test_profile_of_a_direct_plan_shows_its_phases():
     assert _profile.layer_plan(layer, np.float32, "NCHW").passes["forward"] == "direct"
     phases = _profile.profile_layer(layer, np.float32, "NCHW", False, rounds=2)
     assert phases["taps"] > 0 and phases["planes"] > 0
+
+
+def test_profile_of_a_layer_beyond_2d_shows_the_phases_of_its_2d_calls(capsys):
+    # the transposed convolution runs the engine's grad_x pass: its GEMM and col2im
+    argv = ["--layer", "dcgan-convT", "--rounds", "1", "--dtype", "float32"]
+    assert _profile.run(_parse(_profile, argv + ["--algorithm", "im2col"])) == 0
+    out = capsys.readouterr().out
+    assert "no plan of its own" in out and "gemm grad_cols" in out and "col2im" in out
+    assert (
+        _profile.layer_plan(_suite.get_layer("dcgan-convT"), np.float32, "NCHW") is None
+    )
+    with pytest.raises(SystemExit, match="applies to convolutions"):
+        argv = ["--layer", "adaptive-avg", "--algorithm", "im2col"]
+        _profile.run(_parse(_profile, argv))
 
 
 def test_profile_command_forces_an_algorithm(capsys):

@@ -240,7 +240,9 @@ def bench_layer(layer, dtype, layout, workers, rounds, naive=None):
     row = {
         "layer": layer.name,
         "kind": layer.kind,
+        "group": layer.group,
         "layout": layout,
+        "layout_name": layer.layout_name(layout),
         "dtype": np.dtype(dtype).name,
         "contenders": [w.contender.label for w in workers],
         "algorithm": algorithm,
@@ -258,7 +260,7 @@ def bench_layer(layer, dtype, layout, workers, rounds, naive=None):
         row["naive_samples"] = n["samples"]
     f0, b0 = row[f"{main}_fwd_s"], row[f"{main}_bwd_s"]
     itemsize = np.dtype(dtype).itemsize
-    if layer.kind == "conv":
+    if layer.kind in _suite.CONV_KINDS:
         row["gflops_fwd"] = layer.flops() / f0 / 1e9
         row["gflops_bwd"] = layer.flops(backward=True) / b0 / 1e9
     else:
@@ -319,22 +321,22 @@ def table(rows, machine, out):
     out(head)
     out(sub)
     out("-" * len(head))
-    for kind in ("conv", "pool"):
-        group = [r for r in rows if (r["kind"] == "conv") == (kind == "conv")]
+    for kind in ("conv", "pool", "more"):
+        group = [r for r in rows if r["group"] == kind]
         if not group:
             continue
         for r in group:
             main = r["contenders"][0]
             # the share of the GEMM rate (conv) or of the copy bandwidth
             # (pool: the least bytes a pass moves) each pass reaches
-            if kind == "conv":
+            if r["kind"] in _suite.CONV_KINDS:
                 rate, peak = r["gflops_fwd"], 100 * r["gflops_fwd"] / gemm
                 peak_b = 100 * r["gflops_bwd"] / gemm
             else:
                 rate, peak = r["gbs_fwd"], 100 * r["gbs_fwd"] / copy
                 peak_b = 100 * r["gbs_bwd"] / copy
             out(
-                f"{r['layer']:13s} {r['layout']:6s} {1e3 * r[f'{main}_fwd_s']:8.2f} "
+                f"{r['layer']:13s} {r['layout_name']:6s} {1e3 * r[f'{main}_fwd_s']:8.2f} "
                 f"{1e3 * r[f'{main}_bwd_s']:8.2f} {rate:7.1f} {peak:4.0f}% "
                 f"{peak_b:4.0f}% "
                 + " ".join(f"{_fmt_x(r.get(c[2])):>{width}s}" for c in cols)
@@ -463,7 +465,7 @@ def _plot(rows, path):
     fig, axes = plt.subplots(len(dtypes), 1, figsize=(12, 4 * len(dtypes)), squeeze=False)
     for ax, d in zip(axes[:, 0], dtypes):
         sel = [r for r in rows if r["dtype"] == d]
-        labels = [f"{r['layer']}\n{r['layout']}" for r in sel]
+        labels = [f"{r['layer']}\n{r['layout_name']}" for r in sel]
         xs = np.arange(len(sel))
         peers = [
             lab
@@ -552,7 +554,7 @@ def run(args):
     layers = args.layers or (
         [_suite.get_layer(n) for n in QUICK_LAYERS]
         if args.quick
-        else _suite.CONV_LAYERS + _suite.POOL_LAYERS
+        else _suite.CONV_LAYERS + _suite.POOL_LAYERS + _suite.MORE_LAYERS
     )
     dtypes = [np.float32, np.float64] if args.dtype == "both" else [np.dtype(args.dtype)]
     layouts = ("NCHW", "NHWC") if args.layout == "both" else (args.layout,)

@@ -113,7 +113,7 @@ class Worker:
             return {"ok": False, "error": "not supported by this peer"}
         for fn in self.calls:
             fn()  # compile, warm the caches
-        if self.kind == "fastconv" and spec["kind"] == "conv":
+        if self.kind == "fastconv" and spec["kind"] == "conv" and spec["ndim"] == 2:
             return {"ok": True, "algorithm": _algorithm(spec, *self.arrays[:2])}
         return {"ok": True}
 

@@ -33,7 +33,7 @@ def make_inputs(spec):
     rng = np.random.default_rng(spec["seed"])
     dtype = np.dtype(spec["dtype"])
     x = rng.standard_normal(spec["x_shape"])
-    if spec["kind"] == "conv":
+    if spec["weight_shape"] is not None:
         w = rng.standard_normal(spec["weight_shape"])
         b = rng.standard_normal(spec["F"])
     else:
@@ -51,28 +51,40 @@ def torch_available():
     return True
 
 
+#: The functions of each kind of layer: forward name, then "_backward" for the backward.
+_FUNCTIONS = {
+    "conv": "conv{n}d",
+    "conv_transpose": "conv_transpose{n}d",
+    "max": "max_pool{n}d",
+    "avg": "avg_pool{n}d",
+    "adaptive_avg": "adaptive_avg_pool{n}d",
+}
+
+
 def fastconv_calls(spec, x, w, b, gy, module=None):
-    """Fastconv's (or, with module=fastconv.naive, the oracle's) forward and backward."""
+    """Fastconv's (or, with module=fastconv.naive, the oracle's) forward and backward.
+
+    A function the module lacks (an older fastconv tree) raises AttributeError.
+    """
     if module is None:
         import fastconv as module
     kw = dict(spec["kwargs"], layout=spec["layout"])
-    if spec["kind"] == "conv":
-        return (
-            lambda: module.conv2d(x, w, b, **kw),
-            lambda: module.conv2d_backward(gy, x, w, **kw),
-        )
+    name = _FUNCTIONS[spec["kind"]].format(n=spec["ndim"])
+    fwd, bwd = getattr(module, name), getattr(module, name + "_backward")
+    if spec["kind"] in ("conv", "conv_transpose"):
+        return (lambda: fwd(x, w, b, **kw), lambda: bwd(gy, x, w, **kw))
     if spec["kind"] == "max":
         # as a training step (and the torch peer) runs it: the backward pass
         # takes the indices of the forward pass, computed once here
-        _, idx = module.max_pool2d(x, return_indices=True, **kw)
+        _, idx = fwd(x, return_indices=True, **kw)
+        return (lambda: fwd(x, **kw), lambda: bwd(gy, x, indices=idx, **kw))
+    if spec["kind"] == "adaptive_avg":  # the backward takes the output size from gy
+        del kw["output_size"]
         return (
-            lambda: module.max_pool2d(x, **kw),
-            lambda: module.max_pool2d_backward(gy, x, indices=idx, **kw),
+            lambda: fwd(x, spec["kwargs"]["output_size"], **kw),
+            lambda: bwd(gy, x, **kw),
         )
-    return (
-        lambda: module.avg_pool2d(x, **kw),
-        lambda: module.avg_pool2d_backward(gy, x, **kw),
-    )
+    return (lambda: fwd(x, **kw), lambda: bwd(gy, x, **kw))
 
 
 def naive_calls(spec, x, w, b, gy):
@@ -116,6 +128,8 @@ def _unpad(xp, pad, nchw):
 
 def numpy_calls(spec, x, w, b, gy):
     """Forward and backward in plain numpy (strided views + tensordot), or None."""
+    if spec["ndim"] != 2 or spec["kind"] not in ("conv", "max", "avg"):
+        return None
     kw = spec["kwargs"]
     nchw = spec["layout"] == "NCHW"
     pad = kw["padding"]
@@ -215,51 +229,80 @@ def numpy_calls(spec, x, w, b, gy):
 def torch_calls(spec, x, w, b, gy):
     """PyTorch CPU forward and backward kernels (no autograd bookkeeping), or None.
 
-    NHWC inputs become channels_last tensors, so torch runs its
-    channels-last kernels on them. Max-pool backward gets the indices of a
-    forward pass computed outside the timing (torch saves them in training).
+    Channels-last 2-D and 3-D inputs become channels_last(_3d) tensors, so
+    torch runs its channels-last kernels on them; a channels-last 1-D input
+    is a permuted view (torch has no channels-last 1-D format). Max-pool
+    backward gets the indices of a forward pass computed outside the timing
+    (torch saves them in training).
     """
     import torch
 
+    F = torch.nn.functional
+    n = spec["ndim"]
     kw = spec["kwargs"]
-    nchw = spec["layout"] == "NCHW"
-    pad = kw["padding"]
-    if isinstance(pad, str) or (isinstance(pad, (tuple, list)) and len(pad) != 2):
-        return None
-    pad = list(_pair(pad))
-    s = list(_pair(kw["stride"]))
+    first = spec["layout"] in ("NCL", "NCHW", "NCDHW")
+    kind = spec["kind"]
 
     def tensor(a, is_weight=False):
         t = torch.from_numpy(a)
-        if nchw:
+        if first:
             return t
-        # NHWC data -> NCHW-shaped tensor with channels_last strides
-        t = t.permute(3, 2, 0, 1) if is_weight else t.permute(0, 3, 1, 2)
-        return t.contiguous(memory_format=torch.channels_last)
+        # channels-last data -> channels-first-shaped tensor, channels-last strides
+        t = (
+            t.permute(n + 1, n, *range(n))
+            if is_weight
+            else t.permute(0, n + 1, *range(1, n + 1))
+        )
+        fmt = {2: torch.channels_last, 3: torch.channels_last_3d}.get(n)
+        return t if fmt is None else t.contiguous(memory_format=fmt)
+
+    def ints(v):
+        return list(v) if isinstance(v, (tuple, list)) else [v] * n
 
     tx, tgy = tensor(x), tensor(gy)
-    if spec["kind"] == "conv":
-        tw, tb = tensor(w, is_weight=True), torch.from_numpy(b)
-        d = list(_pair(kw.get("dilation", 1)))
-        g = kw.get("groups", 1)
+    if kind == "adaptive_avg":
+        size = ints(kw["output_size"])
+        fwd = getattr(F, f"adaptive_avg_pool{n}d")
+        bwd = getattr(torch.ops.aten, f"_adaptive_avg_pool{n}d_backward")
 
         def forward():
             with torch.no_grad():
-                return torch.nn.functional.conv2d(tx, tw, tb, s, pad, d, g)
+                return fwd(tx, size)
+
+        return forward, lambda: bwd(tgy, tx)
+    pad = kw["padding"]
+    if isinstance(pad, str) or len(ints(pad)) != n:
+        return None
+    pad, s = ints(pad), ints(kw["stride"])
+    if kind in ("conv", "conv_transpose"):
+        tw, tb = tensor(w, is_weight=True), torch.from_numpy(b)
+        d, g = ints(kw.get("dilation", 1)), kw.get("groups", 1)
+        transposed = kind == "conv_transpose"
+        zeros = [0] * n
+
+        def forward():
+            with torch.no_grad():
+                if transposed:
+                    return getattr(F, f"conv_transpose{n}d")(
+                        tx, tw, tb, s, pad, zeros, g, d
+                    )
+                return getattr(F, f"conv{n}d")(tx, tw, tb, s, pad, d, g)
 
         def backward():
             return torch.ops.aten.convolution_backward(
-                tgy, tx, tw, [spec["F"]], s, pad, d, False, [0, 0], g, [True, True, True]
+                tgy, tx, tw, [spec["F"]], s, pad, d, transposed, zeros, g, [True] * 3
             )
 
         return forward, backward
-    k = list(_pair(kw["kernel_size"]))
-    if spec["kind"] == "max":
-        _, idx = torch.nn.functional.max_pool2d(tx, k, s, pad, return_indices=True)
+    if n != 2:
+        return None
+    k = ints(kw["kernel_size"])
+    if kind == "max":
+        _, idx = F.max_pool2d(tx, k, s, pad, return_indices=True)
 
         def forward():
             with torch.no_grad():
-                return torch.nn.functional.max_pool2d(tx, k, s, pad)
+                return F.max_pool2d(tx, k, s, pad)
 
         def backward():
             return torch.ops.aten.max_pool2d_with_indices_backward(
@@ -270,7 +313,7 @@ def torch_calls(spec, x, w, b, gy):
 
     def forward():
         with torch.no_grad():
-            return torch.nn.functional.avg_pool2d(tx, k, s, pad)
+            return F.avg_pool2d(tx, k, s, pad)
 
     def backward():
         return torch.ops.aten.avg_pool2d_backward(tgy, tx, k, s, pad, False, True, None)

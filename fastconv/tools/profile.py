@@ -27,7 +27,13 @@ __all__ = ["profile_layer", "layer_plan", "format_profile", "add_arguments", "ru
 
 
 def layer_plan(layer, dtype, layout, algorithm="auto"):
-    """Return the plan fastconv runs for `layer` (a ConvPlan or PoolPlan)."""
+    """Return the plan fastconv runs for a 2-D `layer` (a ConvPlan or PoolPlan).
+
+    None for the other layers (1-D, 3-D, transposed, adaptive): they run
+    2-D calls (or adaptive kernels) with plans of their own inside.
+    """
+    if layer.group == "more":
+        return None
     if layer.kind == "conv":
         return fastconv.plan_conv2d(
             layer.x_shape(layout),
@@ -64,7 +70,7 @@ def profile_layer(
         plus "other" (the call's time outside any phase) and "total".
     """
     spec = layer.spec(layout, np.dtype(dtype).name)
-    if layer.kind == "conv":
+    if layer.kind in _suite.CONV_KINDS:
         spec = dict(spec, kwargs=dict(spec["kwargs"], algorithm=algorithm))
     fwd, bwd = peers.fastconv_calls(spec, *peers.make_inputs(spec))
     fn = bwd if backward else fwd
@@ -98,11 +104,11 @@ def format_profile(layer, phases, dtype, layout, backward):
         if name == "total":
             continue
         rate = ""
-        if name.startswith("gemm") and layer.kind == "conv" and t > 0:
+        if name.startswith("gemm") and layer.kind in _suite.CONV_KINDS and t > 0:
             # forward: one GEMM per tile; backward: grad_weight and grad_cols, each
             # as many FLOPs as the forward pass
             rate = f"{layer.flops() / t / 1e9:.1f} GFLOP/s"
-        elif name == "kernel" and layer.kind != "conv" and t > 0:
+        elif name == "kernel" and layer.kind not in _suite.CONV_KINDS and t > 0:
             moved = layer.bytes_moved(np.dtype(dtype).itemsize, backward)
             rate = f"{moved / t / 1e9:.1f} GB/s moved"
         lines.append(f"{name:18s} {1e3 * t:9.3f} {100 * t / total:6.1f}%  {rate}")
@@ -159,7 +165,7 @@ def add_arguments(parser):
 def run(args):
     """Run ``python -m fastconv profile``; return the exit status."""
     dtype = np.dtype(args.dtype)
-    if args.layer.kind != "conv" and args.algorithm != "auto":
+    if args.layer.kind not in _suite.CONV_KINDS and args.algorithm != "auto":
         raise SystemExit(f"--algorithm applies to convolutions, not {args.layer.name}")
     try:
         plan = layer_plan(args.layer, dtype, args.layout, args.algorithm)
@@ -169,7 +175,11 @@ def run(args):
         args.layer, dtype, args.layout, args.backward, args.rounds, args.algorithm
     )
     lines = format_profile(args.layer, phases, dtype, args.layout, args.backward)
-    print(repr(plan))
+    print(
+        repr(plan)
+        if plan is not None
+        else f"{args.layer.name}: no plan of its own (it runs calls with plans of theirs)"
+    )
     print()
     print("\n".join(lines))
     if args.plot:

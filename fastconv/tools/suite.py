@@ -9,21 +9,37 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._engine.geometry import conv_shapes, pool_out_shape, pool_window
+from .._engine.geometry import output_size, pool_window, transpose_output_size
 from . import peers
 
-__all__ = ["Layer", "CONV_LAYERS", "POOL_LAYERS", "LAYERS", "get_layer", "make_inputs"]
+__all__ = [
+    "Layer",
+    "CONV_LAYERS",
+    "POOL_LAYERS",
+    "MORE_LAYERS",
+    "LAYERS",
+    "get_layer",
+    "make_inputs",
+]
+
+
+#: The layouts of each number of spatial axes: (channels-first, channels-last).
+#: The bench names a layout by its 2-D name, "NCHW" or "NHWC".
+LAYOUT_NAMES = {1: ("NCL", "NLC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
+#: Kinds measured in FLOP/s; the others (pooling) in bytes moved per second.
+CONV_KINDS = ("conv", "conv_transpose")
 
 
 class Layer(NamedTuple):
     """One benchmark layer; `F` is None for pooling.
 
-    `size` holds the spatial sizes, (H, W); `kernel` and `padding` have one
-    entry per spatial axis.
+    `size` holds the spatial sizes, (L,), (H, W) or (D, H, W); `kernel` and
+    `padding` have one entry per spatial axis; for adaptive pooling
+    (kind "adaptive_avg") `kernel` holds the output size.
     """
 
     name: str
-    kind: str  # "conv", "max" or "avg"
+    kind: str  # "conv", "conv_transpose", "max", "avg" or "adaptive_avg"
     N: int
     C: int
     size: tuple
@@ -34,83 +50,120 @@ class Layer(NamedTuple):
     dilation: int = 1
     groups: int = 1
 
+    @property
+    def ndim(self):
+        """Number of spatial axes."""
+        return len(self.size)
+
+    @property
+    def group(self):
+        """The bench table's group: "conv" and "pool" (2-D), "more" (the rest)."""
+        if self.ndim != 2 or self.kind not in ("conv", "max", "avg"):
+            return "more"
+        return "conv" if self.kind == "conv" else "pool"
+
+    def layout_name(self, layout):
+        """Return the layout's name for this layer's dimension ("NCHW" -> "NCL", ...)."""
+        return LAYOUT_NAMES[self.ndim][layout == "NHWC"]
+
     def kwargs(self):
         """Keyword arguments of the layer's fastconv calls (besides layout)."""
-        if self.kind == "conv":
+        if self.kind in CONV_KINDS:
             return dict(
                 stride=self.stride,
                 padding=self.padding,
                 dilation=self.dilation,
                 groups=self.groups,
             )
+        if self.kind == "adaptive_avg":
+            return dict(output_size=self.kernel)
         return dict(kernel_size=self.kernel, stride=self.stride, padding=self.padding)
 
-    def window(self):
-        """Return the layer's :class:`~fastconv._engine.geometry.Window`."""
-        if self.kind == "conv":
-            return self.conv_shapes("NCHW").win
-        return pool_window(self.size, self.kernel, self.stride, self.padding, 1, False)
-
-    def conv_shapes(self, layout):
-        """Return the engine's checked shapes of a convolution layer."""
-        return conv_shapes(
-            self.x_shape(layout),
-            self.weight_shape(layout),
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.groups,
-            layout,
-        )
-
     def x_shape(self, layout):
-        """Shape of the input in `layout`."""
+        """Shape of the input in `layout` ("NCHW": channels first)."""
         N, C, size = self.N, self.C, tuple(self.size)
         return (N, C) + size if layout == "NCHW" else (N,) + size + (C,)
 
     def weight_shape(self, layout):
-        """Shape of the weight in `layout` (None for pooling)."""
-        if self.kind != "conv":
+        """Shape of the weight in `layout` (None for pooling).
+
+        Convolution: (F, C/groups, *K), channels-last (*K, C/groups, F);
+        transposed: (C, F/groups, *K), channels-last (*K, F/groups, C).
+        """
+        if self.kind not in CONV_KINDS:
             return None
-        KH, KW = self.kernel
-        cg = self.C // self.groups
-        return (self.F, cg, KH, KW) if layout == "NCHW" else (KH, KW, cg, self.F)
+        k = tuple(self.kernel)
+        a, b = (self.F, self.C // self.groups)
+        if self.kind == "conv_transpose":
+            a, b = (self.C, self.F // self.groups)
+        return (a, b) + k if layout == "NCHW" else k + (b, a)
 
     def out_shape(self, layout):
         """Shape of the output in `layout`."""
-        if self.kind == "conv":
-            return self.conv_shapes(layout).out_shape
-        return pool_out_shape(self.x_shape(layout), self.window(), layout)
+        ch = self.C if self.F is None else self.F
+        out = tuple(self.out_size)
+        return (self.N, ch) + out if layout == "NCHW" else (self.N,) + out + (ch,)
 
     @property
     def out_size(self):
-        """Output spatial sizes, (OH, OW)."""
-        w = self.window()
+        """Output spatial sizes, one per axis."""
+        s, d = self.stride, self.dilation
+        if self.kind == "conv":
+            return tuple(
+                output_size(n, k, s, d, p, p)
+                for n, k, p in zip(self.size, self.kernel, self.padding)
+            )
+        if self.kind == "conv_transpose":
+            return tuple(
+                transpose_output_size(n, k, s, d, p, 0)
+                for n, k, p in zip(self.size, self.kernel, self.padding)
+            )
+        if self.kind == "adaptive_avg":
+            return tuple(self.kernel)
+        w = pool_window(self.size, self.kernel, self.stride, self.padding, 1, False)
         return (w.OH, w.OW)
 
     def flops(self, backward=False):
-        """Multiply-adds x 2 of a convolution (backward: grad_x plus grad_weight)."""
-        if self.kind != "conv":
+        """Multiply-adds x 2 of a convolution (backward: grad_x plus grad_weight).
+
+        A convolution does ``C/groups * prod(K)`` multiply-adds per output
+        element; a transposed one as many per input element (it is the
+        convolution's grad_x pass, from its input to its output).
+        """
+        if self.kind not in CONV_KINDS:
             return 0
-        fwd = self.conv_shapes("NCHW").flops
+        k = math.prod(self.kernel)
+        if self.kind == "conv":
+            fwd = self.N * self.F * math.prod(self.out_size) * self.C // self.groups
+        else:
+            fwd = self.N * self.C * math.prod(self.size) * self.F // self.groups
+        fwd *= 2 * k
         return 2 * fwd if backward else fwd
 
     def bytes_moved(self, itemsize, backward=False):
         """Bytes a pooling pass reads and writes at the least.
 
-        Forward: x read, out written. Backward: grad_out and x read, grad_x
-        written.
+        Forward: x read, out written. Backward: grad_out read and grad_x
+        written, and x read too where the windows need it (max and avg
+        pooling take x).
         """
         x = self.N * self.C * math.prod(self.size) * itemsize
         out = self.N * self.C * math.prod(self.out_size) * itemsize
-        return (2 * x + out) if backward else (x + out)
+        if not backward:
+            return x + out
+        return x + out if self.kind == "adaptive_avg" else 2 * x + out
 
     def spec(self, layout, dtype, seed=0):
-        """Return what a bench worker needs to build and run the layer (plain data)."""
+        """Return what a bench worker needs to build and run the layer (plain data).
+
+        `layout` is "NCHW" (channels first) or "NHWC"; the spec holds the
+        layer's own name for it ("NCL", "NCDHW", ...).
+        """
         return dict(
             name=self.name,
             kind=self.kind,
-            layout=layout,
+            ndim=self.ndim,
+            layout=self.layout_name(layout),
             dtype=np.dtype(dtype).name,
             seed=seed,
             x_shape=self.x_shape(layout),
@@ -131,6 +184,12 @@ def _conv(name, N, C, H, F, k, s, p, W=None, dilation=1, groups=1):
 
 def _pool(name, kind, N, C, H, k, s, p):
     return Layer(name, kind, N, C, (H, H), None, (k, k), s, (p, p))
+
+
+def _nd(name, kind, N, C, size, F, k, s=1, p=0):
+    # a layer of len(size) spatial axes, the same kernel and padding on each
+    n = len(size)
+    return Layer(name, kind, N, C, tuple(size), F, (k,) * n, s, (p,) * n)
 
 
 CONV_LAYERS = [
@@ -156,7 +215,15 @@ POOL_LAYERS = [
     _pool("cs231n-pool", "max", 100, 3, 32, 2, 2, 0),
 ]
 
-LAYERS = {layer.name: layer for layer in CONV_LAYERS + POOL_LAYERS}
+# 1-D, 3-D, transposed and adaptive: the rest of what PyTorch users reach for
+MORE_LAYERS = [
+    _nd("conv1d-k3", "conv", 32, 64, (1024,), 64, 3, 1, 1),
+    _nd("conv3d-3x3x3", "conv", 2, 32, (16, 56, 56), 32, 3, 1, 1),
+    _nd("dcgan-convT", "conv_transpose", 16, 128, (16, 16), 64, 4, 2, 1),
+    Layer("adaptive-avg", "adaptive_avg", 32, 512, (7, 7), None, (1, 1), 1, (0, 0)),
+]
+
+LAYERS = {layer.name: layer for layer in CONV_LAYERS + POOL_LAYERS + MORE_LAYERS}
 
 
 def get_layer(name):
@@ -174,8 +241,8 @@ def make_inputs(layer, dtype, layout="NCHW", seed=0):
 
     Returns
     -------
-    x : ndarray (N, C, H, W) or (N, H, W, C)
-    weight : ndarray (F, C/groups, KH, KW) or (KH, KW, C/groups, F), or None
+    x : ndarray (N, C, *size) or (N, *size, C)
+    weight : ndarray, :meth:`Layer.weight_shape`, or None
     bias : ndarray (F,) or None
     grad_out : ndarray, the layer's output shape in `layout`
     """
