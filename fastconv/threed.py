@@ -1,28 +1,33 @@
 """3-D convolution and pooling, forward and backward, on the 2-D engine.
 
-Convolution: the depth taps become channels. Plane ``n*OD + od`` of a
-(N*OD, C*KD, H, W) stack holds, as channel ``c*KD + kd``, the input slice
-``x[n, c, od*sd - pd + kd*dd]`` (zero in the depth padding), and one 2-D
-convolution with the weight seen as (F, C/groups*KD, KH, KW) gives every
-output depth: one GEMM-shaped problem KD times deeper, instead of KD
-convolutions and their sums. The stack costs KD copies of x. On the
-bench's 3-D layer (float32, (2, 32, 16, 56, 56), 3x3x3, interleaved with
-the per-tap version on a loaded machine) the forward took 43-57 against
-56-68 ms, the backward 106-119 against 97-98 ms. Pooling runs
+Convolution: the depth taps become channels (:mod:`fastconv._engine.depth`).
+Plane ``n*OD + od`` of a (N*OD, C*KD, H, W) stack holds, as channel
+``(g*KD + kd)*Cg + c``, the input slice ``x[n, g*Cg + c, od*sd - pd + kd*dd]``
+(zero in the depth padding), and one 2-D convolution with the weight's
+depth taps moved among its channels gives every output depth: one
+GEMM-shaped problem KD times deeper, instead of KD convolutions and their
+sums. The stack costs KD copies of x, made by a jitted kernel (numpy's
+pad, take and transpose took 24-29 ms of a 41-43 ms forward on the bench's
+3-D layer, float32). Pooling runs
 the 2-D kernels once per depth tap on the slices it reads, the taps'
 results combined in tap order (the same whatever the thread count). Arguments follow
 ``torch.nn.functional.conv3d``; layouts "NCDHW" (weight (F, C/groups, KD,
 KH, KW)) and "NDHWC" (weight (KD, KH, KW, C/groups, F)).
 """
 
+import numbers
+
 import numpy as np
 
 from . import adaptive, conv, pool
+from ._engine import depth
 from ._engine.args import (
     as_real_array,
     check_divisor_override,
     check_indices,
     dtype_rule,
+    dtypes,
+    prepare,
 )
 from ._engine.geometry import (
     adaptive_bounds,
@@ -62,14 +67,22 @@ def _layout(layout):
     return check_layout(LAYOUTS[layout])
 
 
-def _geometry(x, weight, stride, padding, dilation, layout2):
+def _geometry(x, weight, stride, padding, dilation, groups, layout2):
     """Return the checked sizes and the depth axis's stride, dilation and padding."""
     if layout2 == "NCHW":
         N, C, D, H, W = x.shape
-        KD, KH, KW = weight.shape[2:]
+        F, Cg, KD, KH, KW = weight.shape
     else:
         N, D, H, W, C = x.shape
-        KD, KH, KW = weight.shape[:3]
+        KD, KH, KW, Cg, F = weight.shape
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
+        raise TypeError(f"groups must be an int, got {groups!r}")
+    if groups < 1 or C % groups or F % groups or Cg * groups != C:
+        raise ValueError(
+            f"groups must be >= 1 and divide x's C={C} channels and the weight's "
+            f"F={F} filters, with C/groups={Cg} channels per group in weight "
+            f"{tuple(weight.shape)}; got groups={groups!r}"
+        )
     s = as_triple(stride, "stride")
     d = as_triple(dilation, "dilation")
     if min(s) < 1 or min(d) < 1:
@@ -112,77 +125,6 @@ def _depth_taps(n_from, n_to, stride, lo, dilation, K):
         if ok.any():
             taps.append((kd, src[ok], dst[ok]))
     return taps
-
-
-def _depth_index(g):
-    """(OD, KD) depths of the depth-padded input each (output depth, tap) reads."""
-    sd, dd, _, _ = g["depth"]
-    return np.arange(g["OD"])[:, None] * sd + np.arange(g["KD"])[None, :] * dd
-
-
-def _stack(x, g, layout2):
-    """Return the depth taps as channels: (N*OD, C*KD, H, W), NHWC (N*OD, H, W, C*KD).
-
-    Channel ``c*KD + kd`` of plane ``n*OD + od`` is ``xpad[n, c, od*sd + kd*dd]``
-    (zero where the depth padding is): a group's channels stay contiguous,
-    so the 2-D call keeps the groups.
-    """
-    _, _, front, back = g["depth"]
-    axis = 2 if layout2 == "NCHW" else 1
-    pad = [(0, 0)] * 5
-    pad[axis] = (front, back)
-    xp = np.pad(x, pad)
-    taps = np.take(xp, _depth_index(g), axis=axis)  # depth axis -> (OD, KD)
-    N, OD, KD, C = g["N"], g["OD"], g["KD"], g["C"]
-    if layout2 == "NCHW":  # (N, C, OD, KD, H, W) -> (N, OD, C, KD, H, W)
-        H, W = x.shape[3:]
-        return np.ascontiguousarray(taps.transpose(0, 2, 1, 3, 4, 5)).reshape(
-            N * OD, C * KD, H, W
-        )
-    H, W = x.shape[2:4]  # (N, OD, KD, H, W, C) -> (N, OD, H, W, C, KD)
-    return np.ascontiguousarray(taps.transpose(0, 1, 3, 4, 5, 2)).reshape(
-        N * OD, H, W, C * KD
-    )
-
-
-def _unstack(gs, x_shape, g, layout2, dtype):
-    """Return the adjoint of :func:`_stack`: each tap's gradient added at its depth."""
-    _, _, front, back = g["depth"]
-    N, OD, KD, C = g["N"], g["OD"], g["KD"], g["C"]
-    axis = 2 if layout2 == "NCHW" else 1
-    padded = list(x_shape)
-    padded[axis] += front + back
-    gxp = np.zeros(padded, dtype)
-    index = _depth_index(g)
-    if layout2 == "NCHW":
-        H, W = x_shape[3:]
-        t = gs.reshape(N, OD, C, KD, H, W)
-        for kd in range(KD):  # a tap's output depths read distinct input depths
-            gxp[:, :, index[:, kd]] += t[:, :, :, kd].transpose(0, 2, 1, 3, 4)
-        return gxp[:, :, front : front + x_shape[2]]
-    H, W = x_shape[2:4]
-    t = gs.reshape(N, OD, H, W, C, KD)
-    for kd in range(KD):
-        gxp[:, index[:, kd]] += t[..., kd]
-    return gxp[:, front : front + x_shape[1]]
-
-
-def _stacked_weight(weight, layout2):
-    """(F, C/g, KD, KH, KW) -> (F, C/g*KD, KH, KW); NDHWC -> (KH, KW, C/g*KD, F)."""
-    if layout2 == "NCHW":
-        F, Cg, KD, KH, KW = weight.shape
-        return weight.reshape(F, Cg * KD, KH, KW)
-    KD, KH, KW, Cg, F = weight.shape
-    return np.ascontiguousarray(weight.transpose(1, 2, 3, 0, 4)).reshape(
-        KH, KW, Cg * KD, F
-    )
-
-
-def _unstacked_weight(gw, weight_shape, layout2):
-    if layout2 == "NCHW":
-        return gw.reshape(weight_shape)
-    KD, KH, KW, Cg, F = weight_shape
-    return np.ascontiguousarray(gw.reshape(KH, KW, Cg, KD, F).transpose(3, 0, 1, 2, 4))
 
 
 def _slices(a, depths, layout2):
@@ -245,10 +187,12 @@ def conv3d(
     layout2 = _layout(layout)
     x = as_real_array(x, "x", ndim=5)
     weight = as_real_array(weight, "weight", ndim=5)
-    g = _geometry(x, weight, stride, padding, dilation, layout2)
+    g = _geometry(x, weight, stride, padding, dilation, groups, layout2)
+    given = [x, weight] + ([] if bias is None else [as_real_array(bias, "bias", None)])
+    compute, result = dtypes(*given)
     out = conv.conv2d(
-        _stack(x, g, layout2),
-        _stacked_weight(weight, layout2),
+        depth.stack(prepare(x, compute), g, groups, layout2),
+        depth.stacked_weight(prepare(weight, compute), layout2),
         bias,
         g["stride2"],
         g["pads2"],
@@ -258,7 +202,9 @@ def conv3d(
         algorithm=algorithm,
     )
     out = out.reshape((g["N"], g["OD"]) + out.shape[1:])  # (N, OD, F, OH, OW)
-    return np.ascontiguousarray(np.moveaxis(out, 1, 2)) if layout2 == "NCHW" else out
+    if layout2 == "NCHW":
+        out = np.ascontiguousarray(np.moveaxis(out, 1, 2))
+    return out.astype(result, copy=False)
 
 
 def conv3d_backward(
@@ -293,19 +239,20 @@ def conv3d_backward(
     x = as_real_array(x, "x", ndim=5)
     weight = as_real_array(weight, "weight", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
-    g = _geometry(x, weight, stride, padding, dilation, layout2)
+    g = _geometry(x, weight, stride, padding, dilation, groups, layout2)
     depth_axis = 2 if layout2 == "NCHW" else 1
     if grad_out.shape[depth_axis] != g["OD"] or grad_out.shape[0] != g["N"]:
         raise ValueError(
             f"grad_out's batch and depth must be x's {g['N']} and the output's "
             f"{g['OD']}, got shape {grad_out.shape}"
         )
+    compute, result = dtypes(x, weight, grad_out)
     gy = np.moveaxis(grad_out, 2, 1) if layout2 == "NCHW" else grad_out
-    gy = np.ascontiguousarray(gy).reshape((g["N"] * g["OD"],) + gy.shape[2:])
+    gy = prepare(gy, compute).reshape((g["N"] * g["OD"],) + gy.shape[2:])
     gs, gw, gb = conv.conv2d_backward(
         gy,
-        _stack(x, g, layout2),
-        _stacked_weight(weight, layout2),
+        depth.stack(prepare(x, compute), g, groups, layout2),
+        depth.stacked_weight(prepare(weight, compute), layout2),
         g["stride2"],
         g["pads2"],
         g["dilation2"],
@@ -313,8 +260,9 @@ def conv3d_backward(
         layout=layout2,
         algorithm=algorithm,
     )
-    grad_x = _unstack(gs, x.shape, g, layout2, gs.dtype)
-    return np.ascontiguousarray(grad_x), _unstacked_weight(gw, weight.shape, layout2), gb
+    grad_x = depth.unstack(gs, x.shape, g, groups, layout2)
+    grad_w = depth.unstacked_weight(gw, weight.shape, layout2)
+    return tuple(a.astype(result, copy=False) for a in (grad_x, grad_w, gb))
 
 
 # --------------------------------------------------------------------------

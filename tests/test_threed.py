@@ -261,3 +261,82 @@ def test_avg_pool3d_refuses_a_divisor_override_below_one():
             fastconv.avg_pool2d(x[0], 2, divisor_override=bad)
     with pytest.raises(TypeError, match="divisor_override must be an int or None"):
         fastconv.avg_pool3d_backward(x[:, :, :1, :1, :1], x, 2, divisor_override=1.5)
+
+
+def test_conv3d_checks_groups_against_both_shapes():
+    x = np.ones((1, 4, 3, 3, 3))
+    with pytest.raises(ValueError, match="groups must be >= 1 and divide"):
+        fastconv.conv3d(x, np.ones((6, 2, 1, 1, 1)), groups=3)  # 4 channels
+    with pytest.raises(ValueError, match="groups=2"):
+        fastconv.conv3d(x, np.ones((6, 4, 1, 1, 1)), groups=2)  # weight's Cg 4, not 2
+    with pytest.raises(TypeError, match="groups must be an int"):
+        fastconv.conv3d(x, np.ones((6, 4, 1, 1, 1)), groups=1.0)
+
+
+def test_conv3d_keeps_the_dtype_rule():
+    x, w, b = _arrays(CASES[0], "NCDHW", np.float32)
+    out = fastconv.conv3d(x.astype(np.float16), w.astype(np.float16))
+    assert out.dtype == np.float16
+    ref = naive.conv3d(x.astype(np.float16), w.astype(np.float16))
+    np.testing.assert_allclose(out.astype(np.float32), ref.astype(np.float32), rtol=2e-2)
+    xi, wi = np.arange(2 * 2 * 27).reshape(2, 2, 3, 3, 3), np.ones((1, 2, 2, 2, 2), int)
+    assert_same(fastconv.conv3d(xi, wi), naive.conv3d(xi, wi))
+    gy = np.ones(out.shape, np.float16)
+    assert all(
+        g.dtype == np.float16
+        for g in fastconv.conv3d_backward(gy, x.astype(np.float16), w.astype(np.float16))
+    )
+
+
+def _stack_reference(x, g, groups, nchw):
+    # the definition: channel (group, kd, c) of plane (n, od) is x at depth
+    # od*sd + kd*dd - front, zero outside [0, D)
+    sd, dd, front, _ = g["depth"]
+    N, OD, KD, C, D = g["N"], g["OD"], g["KD"], g["C"], g["D"]
+    Cg = C // groups
+    xs = x if nchw else np.moveaxis(x, 4, 1)  # (N, C, D, H, W)
+    out = np.zeros((N, OD, groups, KD, Cg) + xs.shape[3:], x.dtype)
+    for od in range(OD):
+        for kd in range(KD):
+            j = od * sd + kd * dd - front
+            if 0 <= j < D:
+                out[:, od, :, kd] = xs[:, :, j].reshape((N, groups, Cg) + xs.shape[3:])
+    out = out.reshape((N * OD, C * KD) + xs.shape[3:])
+    return out if nchw else np.ascontiguousarray(np.moveaxis(out, 1, 3))
+
+
+@pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
+@pytest.mark.parametrize(
+    "kw", [dict(stride=1, padding=1), dict(stride=2, padding=2, dilation=2)]
+)
+def test_depth_stack_is_the_definition_and_unstack_its_adjoint(layout, kw):
+    from fastconv import threed
+    from fastconv._engine import depth
+    from fastconv._kernels import depth as kernels
+
+    nchw = layout == "NCHW"
+    N, C, D, H, W, groups = 2, 6, 7, 3, 4, 2
+    x = randn(rng(3), (N, C, D, H, W) if nchw else (N, D, H, W, C), np.float64)
+    w = np.ones((4, C // groups, 3, 1, 1) if nchw else (3, 1, 1, C // groups, 4))
+    g = threed._geometry(
+        x, w, kw["stride"], kw["padding"], kw.get("dilation", 1), groups, layout
+    )
+    s = depth.stack(x, g, groups, layout)
+    assert_same(s, _stack_reference(x, g, groups, nchw))
+    # any split of the items among threads gives the same arrays
+    dims = (groups, C // groups, D, H * W, g["OD"], g["KD"])
+    dep = g["depth"][:3]
+    stack_k = kernels.stack_nchw if nchw else kernels.stack_nhwc
+    unstack_k = kernels.unstack_nchw if nchw else kernels.unstack_nhwc
+    pieces = np.empty_like(s).reshape(-1)
+    for lo, hi in ((0, 3), (3, N * g["OD"])):
+        stack_k(x.reshape(-1), dims, dep, pieces, lo, hi)
+    assert_same(pieces.reshape(s.shape), s)
+    gs = randn(rng(4), s.shape, np.float64)
+    gx = depth.unstack(gs, x.shape, g, groups, layout)
+    # the adjoint: <stack(x), gs> == <x, unstack(gs)>
+    np.testing.assert_allclose(np.vdot(s, gs), np.vdot(x, gx), rtol=1e-12)
+    parts = np.empty_like(gx).reshape(-1)
+    for lo, hi in ((0, 5), (5, N * D)):
+        unstack_k(gs.reshape(-1), dims, dep, parts, lo, hi)
+    assert_same(parts.reshape(gx.shape), gx)
