@@ -450,12 +450,13 @@ def conv_transpose2d_backward(
                 f"got shape {grad_out.shape}"
             )
         grad_out = prepare(grad_out, plan.dtype)
-    full = conv_driver.forward(plan, grad_out, weight, None)
-    H, W = (x.shape[2], x.shape[3]) if layout == "NCHW" else (x.shape[1], x.shape[2])
-    grad_x = full[:, :, :H, :W] if layout == "NCHW" else full[:, :H, :W, :]
-    grad_w, _ = conv_driver.grad_weight(
+    # grad_x is the convolution's forward output of grad_out, grad_weight its
+    # grad_weight with x as the output's gradient: one pass of columns for both
+    grad_w, _, full = conv_driver.grad_weight_and_forward(
         plan, _fit(x, plan.out_shape, layout), grad_out, weight
     )
+    H, W = (x.shape[2], x.shape[3]) if layout == "NCHW" else (x.shape[1], x.shape[2])
+    grad_x = full[:, :, :H, :W] if layout == "NCHW" else full[:, :H, :W, :]
     axes = (0, 2, 3) if layout == "NCHW" else (0, 1, 2)
     grad_b = grad_out.sum(axis=axes, dtype=np.float64).astype(plan.dtype)
     return tuple(

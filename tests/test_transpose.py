@@ -51,6 +51,52 @@ def test_conv_transpose2d_and_its_gradients_match_the_oracle(case, layout, dtype
         assert_close(g, r)
 
 
+# cases whose backward builds its columns once for grad_x and grad_weight:
+# im2col in every pass, units of whole groups (batch >= the slots)
+FUSED = [
+    ("dcgan", (8, 8, 6, 6), 16, 4, dict(stride=2, padding=1)),
+    ("grouped", (8, 8, 5, 5), 8, 3, dict(groups=2, padding=1)),
+    ("few-filters", (8, 6, 5, 5), 2, 3, dict(stride=2)),  # NHWC: planar columns
+]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", FUSED, ids=[c[0] for c in FUSED])
+def test_conv_transpose2d_backward_fused_pass_equals_the_passes_apart(
+    case, layout, monkeypatch
+):
+    from fastconv._engine import conv_driver
+
+    x, w, _ = _arrays(case, layout, np.float64)
+    kw = dict(case[4], layout=layout, algorithm="im2col")
+    gy = randn(rng(2), fastconv.conv_transpose2d(x, w, **kw).shape, np.float64)
+    calls = []
+    run = conv_driver._backward_im2col
+    monkeypatch.setattr(
+        conv_driver,
+        "_backward_im2col",
+        lambda *a, **k: calls.append(k.get("want_y", False)) or run(*a, **k),
+    )
+    fused = fastconv.conv_transpose2d_backward(gy, x, w, **kw)
+    assert calls == [True]  # one pass, its columns serving both GEMMs
+    for g, r in zip(
+        fused, naive.conv_transpose2d_backward(gy, x, w, **case[4], layout=layout)
+    ):
+        assert_close(g, r)
+    # the same GEMMs on the same columns as the forward kernel's: bit for bit
+    monkeypatch.setattr(
+        conv_driver,
+        "grad_weight_and_forward",
+        lambda plan, go, xx, ww: (
+            conv_driver.grad_weight(plan, go, xx, ww)
+            + (conv_driver.forward(plan, xx, ww, None),)
+        ),
+    )
+    apart = fastconv.conv_transpose2d_backward(gy, x, w, **kw)
+    for a, b in zip(fused, apart):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_conv_transpose2d_is_the_adjoint_of_conv2d():
     # <conv2d(y, w), x> == <y, conv_transpose2d(x, w)> for the same arguments
     gen = rng(3)

@@ -22,6 +22,7 @@ __all__ = [
     "backward",
     "grad_input",
     "grad_weight",
+    "grad_weight_and_forward",
 ]
 
 _FORWARD = {"NCHW": _k.forward_nchw, "NHWC": _k.forward_nhwc}
@@ -153,13 +154,38 @@ def grad_weight(plan, grad_out, x, weight):
     return tuple(_SEPARATE[gw_alg].grad_w(plan, grad_out, x))
 
 
-def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw):
-    """Run the fused im2col backward pass; a result not wanted comes back as None."""
+def grad_weight_and_forward(plan, grad_out, x, weight):
+    """Return (grad_weight, grad_bias, forward output of x) for clean arrays.
+
+    A transposed convolution's backward is both passes of this plan's
+    convolution on the same input: its grad_x is the forward output of its
+    grad_out, its grad_weight this grad_weight. When both passes are im2col
+    and every channel unit holds whole groups, one fused pass builds each
+    tile's columns once for both GEMMs; otherwise the passes run apart.
+    """
+    fused = (
+        plan.passes["grad_w"] == "im2col"
+        and plan.passes["forward"] == "im2col"
+        and (plan.units == 1 or plan.groups > 1)
+    )
+    if not fused:
+        return grad_weight(plan, grad_out, x, weight) + (forward(plan, x, weight, None),)
+    _, gw, gb, y = _backward_im2col(plan, grad_out, x, weight, False, True, want_y=True)
+    return gw, gb, y
+
+
+def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw, want_y=False):
+    """Run the fused im2col backward pass; a result not wanted comes back as None.
+
+    With `want_y` (needs `want_gw`) it also returns the forward output of x
+    from the grad_weight pass's columns (see :func:`grad_weight_and_forward`).
+    """
     s = plan.shapes
     win = plan.window
     K = s.Cg * win.KH * win.KW
     # without want_gx the kernel never touches grad_x: a one-element stand-in
     grad_x = np.empty(plan.x_shape if want_gx else (1, 1, 1, 1), plan.dtype)
+    y = np.empty(plan.out_shape if want_y else (1, 1, 1, 1), plan.dtype)
     # grad_weight as the GEMMs see it: (F, Cg*KK) in NCHW, (KK*Cg, F) in NHWC
     wshape = (s.F, K) if plan.layout == "NCHW" else (K, s.F)
     # the partials live in the calling thread's workspace: a fresh buffer
@@ -194,6 +220,8 @@ def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw):
                 gemm,
                 clock,
                 tr,
+                y,
+                want_y,
                 *extra,
             )
 
@@ -202,8 +230,17 @@ def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw):
     else:
         parts[...] = 0
         bias_parts[...] = 0
+        y[...] = 0  # no channels: a sum of nothing
     if not want_gw:
         return grad_x, None, None
+    if want_y:
+        return (grad_x,) + _sum_slots(plan, parts, bias_parts) + (y,)
+    return (grad_x,) + _sum_slots(plan, parts, bias_parts)
+
+
+def _sum_slots(plan, parts, bias_parts):
+    """(grad_weight, grad_bias) from the slots' partial sums, added in slot order."""
+    s = plan.shapes
     with phase("sum slots"):
         # new arrays for the results: the partials are workspace views
         flat = parts.reshape(plan.slots, -1)  # (S, F*K)
@@ -213,7 +250,7 @@ def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw):
         )
         grad_b = np.empty(s.F)
         _k.sum_slots(bias_parts, 0, s.F, grad_b)
-    return grad_x, grad_w.reshape(plan.weight_shape), grad_b.astype(plan.dtype)
+    return grad_w.reshape(plan.weight_shape), grad_b.astype(plan.dtype)
 
 
 _POINTWISE = {

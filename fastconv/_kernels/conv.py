@@ -215,7 +215,7 @@ def _unit_channels(u, units, C, groups):
 # fmt: off
 @njit(cache=True, nogil=True)
 def backward_nchw(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, want_gx,
-                  want_gw, item0, item1, cols, scratch, blas, clock, trace):
+                  want_gw, item0, item1, cols, scratch, blas, clock, trace, y, want_y):
     """Run items ``[item0, item1)`` of an NCHW backward pass (im2col plans).
 
     Item ``s*units + u`` is slot s (samples ``[s*N//S, (s+1)*N//S)``) and
@@ -223,6 +223,11 @@ def backward_nchw(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
     and channels, and sums their grad_weight columns (of (F, Cg*KK)) into
     ``gw_parts[s]`` (compute dtype, by the GEMMs); unit 0 also sums
     grad_bias (F,) into ``gb_parts[s]`` (float64). `scratch` is unused here.
+
+    With `want_y` (and `want_gw`; units of whole groups) the columns built
+    for grad_weight also give the forward output, ``y`` (N, F, OH, OW) =
+    W_g @ cols, without a bias: a transposed convolution's backward needs
+    both from the same columns.
     """
     N, C, H, W = x.shape
     F = w.shape[0]
@@ -231,7 +236,7 @@ def backward_nchw(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
     kk = win.KH * win.KW
     K = Cg * kk
     P = win.OH * win.OW
-    wf, gyf = w.reshape(w.size), gy.reshape(gy.size)
+    wf, gyf, yf = w.reshape(w.size), gy.reshape(gy.size), y.reshape(y.size)
     tiles = (win.OH + rows - 1) // rows
     lanes = np.empty(8)
     for item in range(item0, item1):
@@ -263,6 +268,9 @@ def backward_nchw(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
                         # dW (Fg, Ku) += dY_g (Fg, m) @ cols.T (m, Ku), into gw's columns
                         gemm(blas[0], blas[1], False, True, Fg, Ku, m, gyf, dy, P, cols,
                              0, m, beta, gws, wo, K)
+                        if want_y:  # Y_g (Fg, m) = W_g (Fg, K) @ cols (K, m)
+                            gemm(blas[0], blas[1], False, False, Fg, m, K, wf, g * Fg * K,
+                                 K, cols, 0, m, 0.0, yf, dy, P)
                         t2 = now(clock)
                         trace[0] += t1 - t0
                         trace[1] += t2 - t1
@@ -290,8 +298,12 @@ def backward_nchw(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
 
 @njit(cache=True, nogil=True)
 def backward_nhwc(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, want_gx,
-                  want_gw, item0, item1, cols, scratch, blas, clock, trace, planar):
+                  want_gw, item0, item1, cols, scratch, blas, clock, trace, y, want_y,
+                  planar):
     """Run items ``[item0, item1)`` of an NHWC backward pass (see backward_nchw).
+
+    `want_y`: the forward output ``y`` (N, OH, OW, F) from grad_weight's
+    columns, as in backward_nchw.
 
     With `planar` (groups = 1, one channel unit) the columns are transposed,
     (K, m): ``dW += cols @ dY`` and ``dcols = W @ dY.T``.
@@ -308,6 +320,7 @@ def backward_nhwc(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
     kk = win.KH * win.KW
     K = Cg * kk
     wf, gyf, gxf = w.reshape(w.size), gy.reshape(gy.size), gx.reshape(gx.size)
+    yf = y.reshape(y.size)
     tiles = (win.OH + rows - 1) // rows
     for item in range(item0, item1):
         s = item // units
@@ -357,6 +370,12 @@ def backward_nhwc(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
                         else:
                             gemm(blas[0], blas[1], True, False, Ku, Fg, m, cols, 0, Ku,
                                  gyf, dy, F, beta, part, 0, Fg)
+                        if want_y and planar:  # Y (m, F) = cols.T (m, K) @ W (K, F)
+                            gemm(blas[0], blas[1], True, False, m, F, K, cols, 0, m, wf,
+                                 0, F, 0.0, yf, dy, F)
+                        elif want_y:  # Y_g (m, Fg) = cols (m, K) @ W_g (K, Fg)
+                            gemm(blas[0], blas[1], False, False, m, Fg, K, cols, 0, K, wf,
+                                 g * Fg, F, 0.0, yf, dy, F)
                         t2 = now(clock)
                         trace[0] += t1 - t0
                         trace[1] += t2 - t1
