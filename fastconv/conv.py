@@ -396,9 +396,7 @@ def conv_transpose2d(
                 )
             bias = prepare(bias, plan.dtype)
         x = _fit(x, plan.out_shape, layout)
-    out = conv_driver.grad_input(plan, x, weight)
-    if bias is not None:
-        out += bias[:, None, None] if layout == "NCHW" else bias
+    out = conv_driver.grad_input(plan, x, weight, bias)
     return out.astype(plan.result_dtype, copy=False)
 
 
@@ -457,8 +455,7 @@ def conv_transpose2d_backward(
     )
     H, W = (x.shape[2], x.shape[3]) if layout == "NCHW" else (x.shape[1], x.shape[2])
     grad_x = full[:, :, :H, :W] if layout == "NCHW" else full[:, :H, :W, :]
-    axes = (0, 2, 3) if layout == "NCHW" else (0, 1, 2)
-    grad_b = grad_out.sum(axis=axes, dtype=np.float64).astype(plan.dtype)
+    grad_b = conv_driver.grad_bias(grad_out, layout).astype(plan.dtype)
     return tuple(
         np.ascontiguousarray(g).astype(plan.result_dtype, copy=False)
         for g in (grad_x, grad_w, grad_b)

@@ -20,7 +20,7 @@ import numbers
 import numpy as np
 
 from . import adaptive, conv, pool
-from ._engine import depth
+from ._engine import conv_driver, depth
 from ._engine.args import (
     as_real_array,
     check_divisor_override,
@@ -889,8 +889,10 @@ def conv_transpose3d_backward(
             grad_w[:, :, kd] = gw
         else:
             grad_w[kd] = gw
-    axes = tuple(a for a in range(5) if a != (1 if layout2 == "NCHW" else 4))
-    grad_b = grad_out.sum(axis=axes, dtype=np.float64).astype(dtypes[0])
+    gy = prepare(grad_out, dtypes[0])  # as 4-D: (N, F, OD, OH*OW) or (N, OD*OH, OW, F)
+    s = gy.shape
+    gy = gy.reshape(s[:3] + (-1,) if layout2 == "NCHW" else (s[0], -1) + s[3:])
+    grad_b = conv_driver.grad_bias(gy, layout2).astype(dtypes[0])
     return tuple(a.astype(dtypes[1], copy=False) for a in (grad_x, grad_w, grad_b))
 
 

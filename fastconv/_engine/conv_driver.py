@@ -23,6 +23,7 @@ __all__ = [
     "grad_input",
     "grad_weight",
     "grad_weight_and_forward",
+    "grad_bias",
 ]
 
 _FORWARD = {"NCHW": _k.forward_nchw, "NHWC": _k.forward_nhwc}
@@ -137,13 +138,24 @@ def backward(plan, grad_out, x, weight):
     return (grad_input(plan, grad_out, weight),) + grad_weight(plan, grad_out, x, weight)
 
 
-def grad_input(plan, grad_out, weight):
-    """Return grad_x alone, by the plan's grad_x algorithm (conv_transpose2d's)."""
+def grad_input(plan, grad_out, weight, bias=None):
+    """Return grad_x alone, by the plan's grad_x algorithm (conv_transpose2d's).
+
+    `bias` (C,), optional, is added to every pixel of each channel (a
+    transposed convolution's): the im2col pass starts grad_x from it.
+    """
     gx_alg = plan.passes["grad_x"]
-    if gx_alg in _FUSED:
+    if gx_alg == "im2col":
         unread = np.empty(plan.x_shape, plan.dtype)  # x is read for grad_weight only
-        return _FUSED[gx_alg](plan, grad_out, unread, weight, True, False)[0]
-    return _SEPARATE[gx_alg].grad_x(plan, grad_out, weight)
+        return _backward_im2col(plan, grad_out, unread, weight, True, False, fill=bias)[0]
+    if gx_alg in _FUSED:
+        unread = np.empty(plan.x_shape, plan.dtype)
+        gx = _FUSED[gx_alg](plan, grad_out, unread, weight, True, False)[0]
+    else:
+        gx = _SEPARATE[gx_alg].grad_x(plan, grad_out, weight)
+    if bias is not None:
+        gx += bias[:, None, None] if plan.layout == "NCHW" else bias
+    return gx
 
 
 def grad_weight(plan, grad_out, x, weight):
@@ -152,6 +164,21 @@ def grad_weight(plan, grad_out, x, weight):
     if gw_alg in _FUSED:
         return _FUSED[gw_alg](plan, grad_out, x, weight, False, True)[1:]
     return tuple(_SEPARATE[gw_alg].grad_w(plan, grad_out, x))
+
+
+def grad_bias(grad_out, layout):
+    """Return grad_out summed over all but its channel axis, in float64 (C,).
+
+    `grad_out` is clean (C-contiguous) NCHW or NHWC; one thread, in a fixed
+    order (numpy's float64 sum of a float32 array converts it in buffers,
+    2-4x slower).
+    """
+    C = grad_out.shape[1] if layout == "NCHW" else grad_out.shape[3]
+    out = np.empty(C)
+    kernel = _k.channel_sums_nchw if layout == "NCHW" else _k.channel_sums_nhwc
+    with phase("grad_bias"):
+        kernel(grad_out, out)
+    return out
 
 
 def grad_weight_and_forward(plan, grad_out, x, weight):
@@ -174,11 +201,14 @@ def grad_weight_and_forward(plan, grad_out, x, weight):
     return gw, gb, y
 
 
-def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw, want_y=False):
+def _backward_im2col(
+    plan, grad_out, x, weight, want_gx, want_gw, want_y=False, fill=None
+):
     """Run the fused im2col backward pass; a result not wanted comes back as None.
 
     With `want_y` (needs `want_gw`) it also returns the forward output of x
     from the grad_weight pass's columns (see :func:`grad_weight_and_forward`).
+    grad_x starts from `fill` (C,) in each channel, zeros if None.
     """
     s = plan.shapes
     win = plan.window
@@ -186,6 +216,7 @@ def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw, want_y=False):
     # without want_gx the kernel never touches grad_x: a one-element stand-in
     grad_x = np.empty(plan.x_shape if want_gx else (1, 1, 1, 1), plan.dtype)
     y = np.empty(plan.out_shape if want_y else (1, 1, 1, 1), plan.dtype)
+    fill = np.zeros(s.C, plan.dtype) if fill is None else fill
     # grad_weight as the GEMMs see it: (F, Cg*KK) in NCHW, (KK*Cg, F) in NHWC
     wshape = (s.F, K) if plan.layout == "NCHW" else (K, s.F)
     # the partials live in the calling thread's workspace: a fresh buffer
@@ -222,6 +253,7 @@ def _backward_im2col(plan, grad_out, x, weight, want_gx, want_gw, want_y=False):
                 tr,
                 y,
                 want_y,
+                fill,
                 *extra,
             )
 
