@@ -11,7 +11,7 @@ The copies run in :mod:`fastconv._kernels.depth`, split over the threads.
 import numpy as np
 
 from .._kernels import depth as _k
-from . import threads
+from . import threads, workspace
 
 __all__ = ["stack", "unstack", "stacked_weight", "unstacked_weight"]
 
@@ -30,6 +30,9 @@ def _depth(g):
 def stack(x, g, groups, layout):
     """Return the stack of x: (N*OD, C*KD, H, W), or NHWC (N*OD, H, W, C*KD).
 
+    The stack is a view of the calling thread's workspace, valid until its
+    next call.
+
     Parameters
     ----------
     x : ndarray (N, C, D, H, W), or (N, D, H, W, C) for "NHWC"; C-contiguous,
@@ -44,7 +47,10 @@ def stack(x, g, groups, layout):
     N, OD, KD, C = g["N"], g["OD"], g["KD"], g["C"]
     H, W = (x.shape[3], x.shape[4]) if layout == "NCHW" else (x.shape[2], x.shape[3])
     shape = (N * OD, C * KD, H, W) if layout == "NCHW" else (N * OD, H, W, C * KD)
-    out = np.empty(shape, x.dtype)
+    # a workspace buffer, reused from call to call: a fresh one costs its page
+    # faults on first touch (the stack is KD times x); the stack is only ever
+    # an input of the 2-D call that follows
+    (out,) = workspace.scratch(x.dtype, shape, key="depth stack")
     kernel = _k.stack_nchw if layout == "NCHW" else _k.stack_nhwc
     dims, depth = _dims(x.shape, g, groups, layout), _depth(g)
     xf, of = x.reshape(-1), out.reshape(-1)
