@@ -1,14 +1,15 @@
 """3-D convolution and pooling, forward and backward, on the 2-D engine.
 
 Convolution: the depth taps become channels (:mod:`fastconv._engine.depth`).
-Plane ``n*OD + od`` of a (N*OD, C*KD, H, W) stack holds, as channel
-``(g*KD + kd)*Cg + c``, the input slice ``x[n, g*Cg + c, od*sd - pd + kd*dd]``
-(zero in the depth padding), and one 2-D convolution with the weight's
-depth taps moved among its channels gives every output depth: one
-GEMM-shaped problem KD times deeper, instead of KD convolutions and their
-sums. The stack costs KD copies of x, made by a jitted kernel (numpy's
+Plane ``n*OD + od`` of a (N*OD, H, W, C*KD) stack holds, as channel
+``(g*KD + kd)*Cg + c``, the input slice ``x[n, od*sd - pd + kd*dd, :, :,
+g*Cg + c]`` (zero in the depth padding), and one 2-D NHWC convolution with
+the weight's depth taps moved among its channels gives every output depth:
+one GEMM-shaped problem KD times deeper, instead of KD convolutions and
+their sums. The stack costs KD copies of x, made by a jitted kernel (numpy's
 pad, take and transpose took 24-29 ms of a 41-43 ms forward on the bench's
-3-D layer, float32). Pooling runs
+3-D layer, float32); "NCDHW" arrays are transposed to channels-last and
+back around it. Pooling runs
 the 2-D kernels once per depth tap on the slices it reads, the taps'
 results combined in tap order (the same whatever the thread count). Arguments follow
 ``torch.nn.functional.conv3d``; layouts "NCDHW" (weight (F, C/groups, KD,
@@ -127,6 +128,20 @@ def _depth_taps(n_from, n_to, stride, lo, dilation, K):
     return taps
 
 
+def _channels_last(x, weight, compute, layout2):
+    """Return x (N, D, H, W, C) and weight (KD, KH, KW, Cg, F), compute dtype, NDHWC.
+
+    Both 3-D layouts run the 2-D engine on a channels-last stack: on the
+    bench's 3-D layer (float32) its NHWC Winograd passes took 13-15 and
+    36 ms against NCHW's 20-22 and 47 ms, more than the transposes cost.
+    """
+    x, weight = prepare(x, compute), prepare(weight, compute)
+    if layout2 == "NCHW":
+        x = depth.channels_last(x)
+        weight = np.ascontiguousarray(weight.transpose(2, 3, 4, 1, 0))
+    return x, weight
+
+
 def _slices(a, depths, layout2):
     """Return a[:, :, depths] (NDHWC: a[:, depths]) as a batch of planes (a copy)."""
     if layout2 == "NCHW":
@@ -190,20 +205,21 @@ def conv3d(
     g = _geometry(x, weight, stride, padding, dilation, groups, layout2)
     given = [x, weight] + ([] if bias is None else [as_real_array(bias, "bias", None)])
     compute, result = dtypes(*given)
+    x, weight = _channels_last(x, weight, compute, layout2)
     out = conv.conv2d(
-        depth.stack(prepare(x, compute), g, groups, layout2),
-        depth.stacked_weight(prepare(weight, compute), layout2),
+        depth.stack(x, g, groups),
+        depth.stacked_weight(weight),
         bias,
         g["stride2"],
         g["pads2"],
         g["dilation2"],
         groups,
-        layout=layout2,
+        layout="NHWC",
         algorithm=algorithm,
     )
-    out = out.reshape((g["N"], g["OD"]) + out.shape[1:])  # (N, OD, F, OH, OW)
+    out = out.reshape((g["N"], g["OD"]) + out.shape[1:])  # (N, OD, OH, OW, F)
     if layout2 == "NCHW":
-        out = np.ascontiguousarray(np.moveaxis(out, 1, 2))
+        out = depth.channels_first(out)
     return out.astype(result, copy=False)
 
 
@@ -247,21 +263,25 @@ def conv3d_backward(
             f"{g['OD']}, got shape {grad_out.shape}"
         )
     compute, result = dtypes(x, weight, grad_out)
-    gy = np.moveaxis(grad_out, 2, 1) if layout2 == "NCHW" else grad_out
-    gy = prepare(gy, compute).reshape((g["N"] * g["OD"],) + gy.shape[2:])
+    x, weight = _channels_last(x, weight, compute, layout2)
+    gy = prepare(grad_out, compute)
+    gy = depth.channels_last(gy) if layout2 == "NCHW" else gy
     gs, gw, gb = conv.conv2d_backward(
-        gy,
-        depth.stack(prepare(x, compute), g, groups, layout2),
-        depth.stacked_weight(prepare(weight, compute), layout2),
+        gy.reshape((g["N"] * g["OD"],) + gy.shape[2:]),
+        depth.stack(x, g, groups),
+        depth.stacked_weight(weight),
         g["stride2"],
         g["pads2"],
         g["dilation2"],
         groups,
-        layout=layout2,
+        layout="NHWC",
         algorithm=algorithm,
     )
-    grad_x = depth.unstack(gs, x.shape, g, groups, layout2)
-    grad_w = depth.unstacked_weight(gw, weight.shape, layout2)
+    grad_x = depth.unstack(gs, x.shape, g, groups)
+    grad_w = depth.unstacked_weight(gw, weight.shape)
+    if layout2 == "NCHW":
+        grad_x = depth.channels_first(grad_x)
+        grad_w = np.ascontiguousarray(grad_w.transpose(4, 3, 0, 1, 2))
     return tuple(a.astype(result, copy=False) for a in (grad_x, grad_w, gb))
 
 

@@ -288,55 +288,63 @@ def test_conv3d_keeps_the_dtype_rule():
     )
 
 
-def _stack_reference(x, g, groups, nchw):
+def _stack_reference(x, g, groups):
     # the definition: channel (group, kd, c) of plane (n, od) is x at depth
-    # od*sd + kd*dd - front, zero outside [0, D)
+    # od*sd + kd*dd - front, zero outside [0, D); x (N, D, H, W, C)
     sd, dd, front, _ = g["depth"]
     N, OD, KD, C, D = g["N"], g["OD"], g["KD"], g["C"], g["D"]
     Cg = C // groups
-    xs = x if nchw else np.moveaxis(x, 4, 1)  # (N, C, D, H, W)
-    out = np.zeros((N, OD, groups, KD, Cg) + xs.shape[3:], x.dtype)
+    out = np.zeros((N, OD) + x.shape[2:4] + (groups, KD, Cg), x.dtype)
     for od in range(OD):
         for kd in range(KD):
             j = od * sd + kd * dd - front
             if 0 <= j < D:
-                out[:, od, :, kd] = xs[:, :, j].reshape((N, groups, Cg) + xs.shape[3:])
-    out = out.reshape((N * OD, C * KD) + xs.shape[3:])
-    return out if nchw else np.ascontiguousarray(np.moveaxis(out, 1, 3))
+                out[:, od, :, :, :, kd] = x[:, j].reshape(
+                    x.shape[:1] + x.shape[2:4] + (groups, Cg)
+                )
+    return out.reshape((N * OD,) + x.shape[2:4] + (C * KD,))
 
 
-@pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
 @pytest.mark.parametrize(
     "kw", [dict(stride=1, padding=1), dict(stride=2, padding=2, dilation=2)]
 )
-def test_depth_stack_is_the_definition_and_unstack_its_adjoint(layout, kw):
+def test_depth_stack_is_the_definition_and_unstack_its_adjoint(kw):
     from fastconv import threed
     from fastconv._engine import depth
     from fastconv._kernels import depth as kernels
 
-    nchw = layout == "NCHW"
     N, C, D, H, W, groups = 2, 6, 7, 3, 4, 2
-    x = randn(rng(3), (N, C, D, H, W) if nchw else (N, D, H, W, C), np.float64)
-    w = np.ones((4, C // groups, 3, 1, 1) if nchw else (3, 1, 1, C // groups, 4))
+    x = randn(rng(3), (N, D, H, W, C), np.float64)
+    w = np.ones((3, 1, 1, C // groups, 4))
     g = threed._geometry(
-        x, w, kw["stride"], kw["padding"], kw.get("dilation", 1), groups, layout
+        x, w, kw["stride"], kw["padding"], kw.get("dilation", 1), groups, "NHWC"
     )
-    s = depth.stack(x, g, groups, layout)
-    assert_same(s, _stack_reference(x, g, groups, nchw))
+    s = depth.stack(x, g, groups).copy()  # a workspace view: copied to keep
+    assert_same(s, _stack_reference(x, g, groups))
     # any split of the items among threads gives the same arrays
     dims = (groups, C // groups, D, H * W, g["OD"], g["KD"])
     dep = g["depth"][:3]
-    stack_k = kernels.stack_nchw if nchw else kernels.stack_nhwc
-    unstack_k = kernels.unstack_nchw if nchw else kernels.unstack_nhwc
     pieces = np.empty_like(s).reshape(-1)
     for lo, hi in ((0, 3), (3, N * g["OD"])):
-        stack_k(x.reshape(-1), dims, dep, pieces, lo, hi)
+        kernels.stack_nhwc(x.reshape(-1), dims, dep, pieces, lo, hi)
     assert_same(pieces.reshape(s.shape), s)
     gs = randn(rng(4), s.shape, np.float64)
-    gx = depth.unstack(gs, x.shape, g, groups, layout)
+    gx = depth.unstack(gs, x.shape, g, groups)
     # the adjoint: <stack(x), gs> == <x, unstack(gs)>
     np.testing.assert_allclose(np.vdot(s, gs), np.vdot(x, gx), rtol=1e-12)
     parts = np.empty_like(gx).reshape(-1)
     for lo, hi in ((0, 5), (5, N * D)):
-        unstack_k(gs.reshape(-1), dims, dep, parts, lo, hi)
+        kernels.unstack_nhwc(gs.reshape(-1), dims, dep, parts, lo, hi)
     assert_same(parts.reshape(gx.shape), gx)
+
+
+@pytest.mark.parametrize(
+    "shape", [(2, 3, 5, 7), (1, 33, 70), (3, 40, 2, 1, 33), (0, 4, 5)]
+)
+def test_layout_transposes_move_the_channel_axis(shape):
+    from fastconv._engine import depth
+
+    a = randn(rng(5), shape, np.float32)
+    last = depth.channels_last(a)
+    assert_same(last, np.ascontiguousarray(np.moveaxis(a, 1, -1)))
+    assert_same(depth.channels_first(last), a)

@@ -4,14 +4,12 @@ A 3-D convolution over (D, H, W) is a 2-D convolution over (H, W) of a
 *stack*: plane ``n*OD + od`` of the stack holds, for each depth tap kd, the
 input depth ``j = od*sd + kd*dd - front`` it reads (zeros where j falls in
 the depth padding), as channels ordered (group, kd, channel in group):
-
-- NCHW: x (N, G, Cg, D, P) -> stack (N*OD, G, KD, Cg, P), P = H*W;
-- NHWC: x (N, D, P, G, Cg) -> stack (N*OD, P, G, KD, Cg).
-
-Both orders copy whole contiguous runs (a plane, or a group's channels of
-one pixel). The unstack kernels are the adjoint: each input depth sums
-the stack's planes that read it, taps in ascending kd order, so the result
-does not depend on how the items are split among threads.
+x (N, D, P, G, Cg) -> stack (N*OD, P, G, KD, Cg), P = H*W, each copy a
+group's channels of one pixel. The unstack kernel is the adjoint: each
+input depth sums the stack's planes that read it, taps in ascending kd
+order, so the result does not depend on how the items are split among
+threads. A blocked transpose moves channels-first arrays to channels-last
+and back.
 
 Arrays are flat and C-contiguous; offsets are unsigned (numba's signed
 index arithmetic adds wraparound checks that stop LLVM's vectorisation).
@@ -20,7 +18,7 @@ index arithmetic adds wraparound checks that stop LLVM's vectorisation).
 import numpy as np
 from numba import njit
 
-__all__ = ["stack_nchw", "stack_nhwc", "unstack_nchw", "unstack_nhwc"]
+__all__ = ["stack_nhwc", "unstack_nhwc", "transpose", "BLOCK"]
 
 
 @njit(cache=True, inline="always")
@@ -38,31 +36,6 @@ def _output(j, kd, sd, dd, front, OD):
         return -1
     od = t // sd
     return od if od < OD else -1
-
-
-@njit(cache=True, nogil=True)
-def stack_nchw(x, dims, depth, out, lo, hi):
-    """Stack planes ``[lo, hi)``: x (N, G, Cg, D, P) -> out (N*OD, G, KD, Cg, P).
-
-    `dims` is (G, Cg, D, P, OD, KD), `depth` (stride, dilation, front padding).
-    """
-    G, Cg, D, P, OD, KD = dims
-    sd, dd, front = depth
-    uP = np.uint64(P)
-    for item in range(lo, hi):
-        n, od = item // OD, item % OD
-        for g in range(G):
-            for kd in range(KD):
-                j = _source(od, kd, sd, dd, front, D)
-                for c in range(Cg):
-                    dst = np.uint64((((item * G + g) * KD + kd) * Cg + c) * P)
-                    if j < 0:
-                        for p in range(uP):
-                            out[dst + p] = 0
-                        continue
-                    src = np.uint64((((n * G + g) * Cg + c) * D + j) * P)
-                    for p in range(uP):
-                        out[dst + p] = x[src + p]
 
 
 @njit(cache=True, nogil=True)
@@ -88,28 +61,6 @@ def stack_nhwc(x, dims, depth, out, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def unstack_nchw(gs, dims, depth, gx, lo, hi):
-    """Input depths ``[lo, hi)``: gx (N, G, Cg, D, P) from gs (N*OD, G, KD, Cg, P)."""
-    G, Cg, D, P, OD, KD = dims
-    sd, dd, front = depth
-    uP = np.uint64(P)
-    for item in range(lo, hi):
-        n, j = item // D, item % D
-        for g in range(G):
-            for c in range(Cg):
-                dst = np.uint64((((n * G + g) * Cg + c) * D + j) * P)
-                for p in range(uP):
-                    gx[dst + p] = 0
-                for kd in range(KD):
-                    od = _output(j, kd, sd, dd, front, OD)
-                    if od < 0:
-                        continue
-                    src = np.uint64(((((n * OD + od) * G + g) * KD + kd) * Cg + c) * P)
-                    for p in range(uP):
-                        gx[dst + p] += gs[src + p]
-
-
-@njit(cache=True, nogil=True)
 def unstack_nhwc(gs, dims, depth, gx, lo, hi):
     """Input depths ``[lo, hi)``: gx (N, D, P, G, Cg) from gs (N*OD, P, G, KD, Cg)."""
     G, Cg, D, P, OD, KD = dims
@@ -129,3 +80,31 @@ def unstack_nhwc(gs, dims, depth, gx, lo, hi):
                     src = np.uint64(((((n * OD + od) * P + p) * G + g) * KD + kd) * Cg)
                     for c in range(uC):
                         gx[dst + c] += gs[src + c]
+
+
+#: Side of the square blocks a transpose copies: 32 x 32 float64 are 8 KB,
+#: their source and destination lines stay in L1 while a block is copied.
+BLOCK = 32
+
+
+@njit(cache=True, nogil=True)
+def transpose(a, dims, out, lo, hi):
+    """Blocks ``[lo, hi)`` of ``out[b, k, m] = a[b, m, k]``: a (B, M, K) -> out (B, K, M).
+
+    Block ``b*ceil(M/BLOCK) + t`` covers rows ``[t*BLOCK, (t+1)*BLOCK)`` of m
+    (every k): each of its output runs is contiguous, its reads stay within
+    BLOCK lines of a.
+    """
+    B, M, K = dims
+    tiles = (M + BLOCK - 1) // BLOCK
+    for item in range(lo, hi):
+        b, t = item // tiles, item % tiles
+        m0 = t * BLOCK
+        n_m = np.uint64(min(BLOCK, M - m0))
+        uK = np.uint64(K)
+        for k0 in range(0, K, BLOCK):
+            for k in range(k0, min(k0 + BLOCK, K)):
+                dst = np.uint64((b * K + k) * M + m0)
+                src = np.uint64((b * M + m0) * K + k)
+                for m in range(n_m):
+                    out[dst + m] = a[src + m * uK]
