@@ -170,3 +170,54 @@ def test_global_average_of_infinite_and_nan_planes():
     assert_close(
         fastconv.adaptive_avg_pool2d(np.ones((2, 3, 7, 7)), 1), np.ones((2, 3, 1, 1))
     )
+
+
+# global pooling (a 1 x 1 output) has kernels of its own: row tails of the
+# four-pixel sums (W = 1, 4, 5, 6, 7), channel runs that span whole vectors
+# (C = 8, 16) so the kernels split off the channels before a vector boundary
+GLOBAL_SHAPES = [(2, 16, 7, 7), (1, 8, 3, 5), (2, 3, 6, 1), (1, 24, 1, 4), (2, 8, 5, 6)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape", GLOBAL_SHAPES, ids=str)
+def test_global_average_pooling_matches_the_oracle_at_any_alignment(shape, layout, dtype):
+    x0 = _x(shape, layout, dtype)
+    gy = randn(rng(7), (shape[0], shape[1], 1, 1), dtype)
+    if layout == "NHWC":
+        gy = np.ascontiguousarray(gy.transpose(0, 2, 3, 1))
+    for offset in range(8):  # x at each element offset from a 32-byte boundary
+        buf = np.empty(x0.size + 8, dtype)
+        x = buf[offset : offset + x0.size].reshape(x0.shape)
+        x[...] = x0
+        out = fastconv.adaptive_avg_pool2d(x, 1, layout=layout)
+        assert_close(out, naive.adaptive_avg_pool2d(x0, 1, layout=layout))
+    assert_close(
+        fastconv.adaptive_avg_pool2d_backward(gy, x0, layout=layout),
+        naive.adaptive_avg_pool2d_backward(gy, x0, layout=layout),
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_global_average_pooling_is_bitwise_the_same_on_any_thread_count(layout, dtype):
+    # 6.4 MB in float32: large enough for two or three pieces
+    N, C, H, W = 64, 512, 7, 7
+    x = randn(rng(8), (N, C, H, W) if layout == "NCHW" else (N, H, W, C), dtype)
+    gy = randn(rng(9), (N, C, 1, 1) if layout == "NCHW" else (N, 1, 1, C), dtype)
+    runs = []
+    for n in (1, 2, 3):
+        previous = fastconv.set_num_threads(n)
+        try:
+            out = fastconv.adaptive_avg_pool2d(x, 1, layout=layout)
+            gx = fastconv.adaptive_avg_pool2d_backward(gy, x, layout=layout)
+            runs.append((out, gx))
+        finally:
+            fastconv.set_num_threads(previous)
+    for out, gx in runs[1:]:
+        assert_same(out, runs[0][0])
+        assert_same(gx, runs[0][1])
+    axes = (2, 3) if layout == "NCHW" else (1, 2)
+    want = x.astype(np.float64).mean(axis=axes, keepdims=True).astype(dtype)
+    assert_close(runs[0][0], want)
+    assert_same(runs[0][1], np.broadcast_to(gy / (H * W), x.shape).astype(dtype))
