@@ -450,7 +450,7 @@ def conv_transpose2d_backward(
         grad_out = prepare(grad_out, plan.dtype)
     # grad_x is the convolution's forward output of grad_out, grad_weight its
     # grad_weight with x as the output's gradient: one pass of columns for both
-    grad_w, _, full = conv_driver.grad_weight_and_forward(
+    grad_w, full = conv_driver.grad_weight_and_forward(
         plan, _fit(x, plan.out_shape, layout), grad_out, weight
     )
     H, W = (x.shape[2], x.shape[3]) if layout == "NCHW" else (x.shape[1], x.shape[2])

@@ -182,11 +182,12 @@ def grad_bias(grad_out, layout):
 
 
 def grad_weight_and_forward(plan, grad_out, x, weight):
-    """Return (grad_weight, grad_bias, forward output of x) for clean arrays.
+    """Return (grad_weight, forward output of x) for clean arrays.
 
     A transposed convolution's backward is both passes of this plan's
     convolution on the same input: its grad_x is the forward output of its
-    grad_out, its grad_weight this grad_weight. When both passes are im2col
+    grad_out, its grad_weight this grad_weight (its grad_bias is not this
+    convolution's, which is not computed). When both passes are im2col
     and every channel unit holds whole groups, one fused pass builds each
     tile's columns once for both GEMMs; otherwise the passes run apart.
     """
@@ -196,9 +197,9 @@ def grad_weight_and_forward(plan, grad_out, x, weight):
         and (plan.units == 1 or plan.groups > 1)
     )
     if not fused:
-        return grad_weight(plan, grad_out, x, weight) + (forward(plan, x, weight, None),)
-    _, gw, gb, y = _backward_im2col(plan, grad_out, x, weight, False, True, want_y=True)
-    return gw, gb, y
+        return grad_weight(plan, grad_out, x, weight)[0], forward(plan, x, weight, None)
+    _, gw, _, y = _backward_im2col(plan, grad_out, x, weight, False, True, want_y=True)
+    return gw, y
 
 
 def _backward_im2col(

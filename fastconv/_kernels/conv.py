@@ -230,7 +230,8 @@ def backward_nchw(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
     With `want_y` (and `want_gw`; units of whole groups) the columns built
     for grad_weight also give the forward output, ``y`` (N, F, OH, OW) =
     W_g @ cols, without a bias: a transposed convolution's backward needs
-    both from the same columns. grad_x starts from ``fill`` (C,) per channel
+    both from the same columns, and not this grad_bias (``gb_parts`` is
+    left at zero). grad_x starts from ``fill`` (C,) per channel
     (zeros; a transposed convolution's bias), which col2im adds to.
     """
     N, C, H, W = x.shape
@@ -289,7 +290,7 @@ def backward_nchw(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
                         trace[2] += t3 - t2
                         trace[3] += now(clock) - t3
                 beta = 1.0
-                if u == 0 and want_gw:
+                if u == 0 and want_gw and not want_y:
                     t0 = now(clock)
                     for f in range(F):
                         gbs[f] += _sum64(gyf[(n * F + f) * P + oh0 * win.OW :][:m], lanes)
@@ -405,7 +406,7 @@ def backward_nhwc(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
                         trace[2] += t3 - t2
                         trace[3] += now(clock) - t3
                 beta = 1.0
-                if u == 0 and want_gw:
+                if u == 0 and want_gw and not want_y:
                     t0 = now(clock)
                     for r in range(orow, orow + m):
                         v = gyf[r * F :][:F]
