@@ -91,7 +91,9 @@ class Conv2d(Layer):
     groups : int
         Must divide both `in_channels` and `out_channels`.
     bias : bool
-    layout : {"NCHW", "NHWC"}
+    layout : {"NCHW", "NHWC"}, optional
+        Default: the channels-first one ("NCHW"; the 1-D and 3-D layers'
+        "NCL" and "NCDHW").
     dtype : float dtype
         Of the parameters (default float32).
     rng : None, int or numpy.random.Generator
@@ -142,7 +144,7 @@ class Conv2d(Layer):
         groups=1,
         bias=True,
         *,
-        layout="NCHW",
+        layout=None,
         dtype=np.float32,
         rng=None,
         backend=None,
@@ -164,7 +166,7 @@ class Conv2d(Layer):
                 f"out_channels={self.out_channels}"
             )
         use_bias = _check_bool(bias, "bias")
-        self.layout = _check_layout(layout, self._layouts)
+        self.layout = _check_layout(_default_layout(layout, self._layouts), self._layouts)
         dtype = _check_dtype(dtype)
         rng = _check_rng(rng)
         self.backend = _check_backend(backend, self._functions)
@@ -230,7 +232,7 @@ class Conv1d(Conv2d):
     padding : int, 1-tuple, "same" or "valid"
     groups, bias, dtype, rng, backend
         As for :class:`Conv2d`.
-    layout : {"NCL", "NLC"}
+    layout : {"NCL", "NLC"}, default "NCL"
 
     Attributes
     ----------
@@ -253,38 +255,10 @@ class Conv1d(Conv2d):
     _sizes = staticmethod(_check_single)
     _pad = staticmethod(_check_padding_1d)
 
-    def __init__(
-        self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
-        *,
-        layout="NCL",
-        dtype=np.float32,
-        rng=None,
-        backend=None,
-        padding_mode="zeros",
-    ):
-        super().__init__(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            layout=layout,
-            dtype=dtype,
-            rng=rng,
-            backend=backend,
-            padding_mode=padding_mode,
-        )
+
+def _default_layout(layout, layouts):
+    """`layout`, or the layer's channels-first layout (``layouts[0]``) for None."""
+    return layouts[0] if layout is None else layout
 
 
 def _transposed_padding(padding):
@@ -394,7 +368,7 @@ class _Pool(Layer):
         self.padding = self._pad(padding)
         self.dilation = self._sizes(dilation, "dilation", 1)
         self.ceil_mode = _check_bool(ceil_mode, "ceil_mode")
-        self.layout = _check_layout(layout, self._layouts)
+        self.layout = _check_layout(_default_layout(layout, self._layouts), self._layouts)
         self.backend = _check_backend(backend, self._functions)
         if not isinstance(self.padding, str):  # the engine's rule, before any input
             k, d, p = self.kernel_size, self.dilation, self.padding
@@ -469,7 +443,7 @@ class MaxPool2d(_Pool):
         dilation=1,
         ceil_mode=False,
         *,
-        layout="NCHW",
+        layout=None,
         backend=None,
     ):
         super().__init__(
@@ -538,7 +512,7 @@ class AvgPool2d(_Pool):
         ceil_mode=False,
         count_include_pad=True,
         *,
-        layout="NCHW",
+        layout=None,
         backend=None,
     ):
         super().__init__(kernel_size, stride, padding, 1, ceil_mode, layout, backend)
@@ -565,7 +539,7 @@ class MaxPool1d(MaxPool2d):
     padding : int, 1-tuple, "same" or "valid"
     ceil_mode, backend
         As for :class:`MaxPool2d`.
-    layout : {"NCL", "NLC"}
+    layout : {"NCL", "NLC"}, default "NCL"
 
     Examples
     --------
@@ -583,27 +557,6 @@ class MaxPool1d(MaxPool2d):
     _sizes = staticmethod(_check_single)
     _pad = staticmethod(_check_padding_1d)
 
-    def __init__(
-        self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        dilation=1,
-        ceil_mode=False,
-        *,
-        layout="NCL",
-        backend=None,
-    ):
-        super().__init__(
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            ceil_mode,
-            layout=layout,
-            backend=backend,
-        )
-
 
 class AvgPool1d(AvgPool2d):
     """1-D average pooling layer (AvgPool2d's arguments, in 1-D).
@@ -616,7 +569,7 @@ class AvgPool1d(AvgPool2d):
     padding : int, 1-tuple, "same" or "valid"
     ceil_mode, count_include_pad, backend
         As for :class:`AvgPool2d`.
-    layout : {"NCL", "NLC"}
+    layout : {"NCL", "NLC"}, default "NCL"
 
     Examples
     --------
@@ -630,27 +583,6 @@ class AvgPool1d(AvgPool2d):
     _layouts = ("NCL", "NLC")
     _sizes = staticmethod(_check_single)
     _pad = staticmethod(_check_padding_1d)
-
-    def __init__(
-        self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        ceil_mode=False,
-        count_include_pad=True,
-        *,
-        layout="NCL",
-        backend=None,
-    ):
-        super().__init__(
-            kernel_size,
-            stride,
-            padding,
-            ceil_mode,
-            count_include_pad,
-            layout=layout,
-            backend=backend,
-        )
 
 
 class AdaptiveAvgPool2d(Layer):
@@ -710,7 +642,7 @@ class Conv3d(Conv2d):
     padding : int, 1-tuple, (int, int, int), "same" or "valid"
     groups, bias, dtype, rng, backend
         As for :class:`Conv2d`.
-    layout : {"NCDHW", "NDHWC"}
+    layout : {"NCDHW", "NDHWC"}, default "NCDHW"
 
     Attributes
     ----------
@@ -781,7 +713,7 @@ class MaxPool3d(MaxPool2d):
     padding : int, 1-tuple or (int, int, int)
     ceil_mode, backend
         As for :class:`MaxPool2d`.
-    layout : {"NCDHW", "NDHWC"}
+    layout : {"NCDHW", "NDHWC"}, default "NCDHW"
 
     Examples
     --------
@@ -796,27 +728,6 @@ class MaxPool3d(MaxPool2d):
     _sizes = staticmethod(_check_triple)
     _pad = staticmethod(_check_padding_3d_ints)
 
-    def __init__(
-        self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        dilation=1,
-        ceil_mode=False,
-        *,
-        layout="NCDHW",
-        backend=None,
-    ):
-        super().__init__(
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            ceil_mode,
-            layout=layout,
-            backend=backend,
-        )
-
 
 class AvgPool3d(AvgPool2d):
     """3-D average pooling layer (AvgPool2d's arguments, in 3-D).
@@ -829,7 +740,7 @@ class AvgPool3d(AvgPool2d):
     padding : int, 1-tuple or (int, int, int)
     ceil_mode, count_include_pad, backend
         As for :class:`AvgPool2d`.
-    layout : {"NCDHW", "NDHWC"}
+    layout : {"NCDHW", "NDHWC"}, default "NCDHW"
 
     Examples
     --------
@@ -843,27 +754,6 @@ class AvgPool3d(AvgPool2d):
     _layouts = ("NCDHW", "NDHWC")
     _sizes = staticmethod(_check_triple)
     _pad = staticmethod(_check_padding_3d_ints)
-
-    def __init__(
-        self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        ceil_mode=False,
-        count_include_pad=True,
-        *,
-        layout="NCDHW",
-        backend=None,
-    ):
-        super().__init__(
-            kernel_size,
-            stride,
-            padding,
-            ceil_mode,
-            count_include_pad,
-            layout=layout,
-            backend=backend,
-        )
 
 
 class ReLU(Layer):
