@@ -1,6 +1,12 @@
 """Shared test helpers: layouts, dtypes, tolerances and seeded generators (one place)."""
 
+import contextlib
+from unittest import mock
+
 import numpy as np
+
+from fastconv._engine import adaptive as adaptive_driver
+from fastconv._engine import pool_driver, threads
 
 #: The layouts and dtypes every fast path is tested in.
 LAYOUTS = ("NCHW", "NHWC")
@@ -83,3 +89,25 @@ def algorithms_for(x_shape, weight_shape, kwargs):
         for a in algorithms.NAMES
         if a == "auto" or algorithms.reason_not(a, shapes) is None
     ]
+
+
+@contextlib.contextmanager
+def every_path(on):
+    """With `on`, the size thresholds that choose kernels and splits at their least.
+
+    Small arrays then take the store-once backward and are cut into pieces
+    among the threads, so every kernel and piece boundary meets the
+    properties' geometries (ceil_mode's partial windows among them).
+    """
+    if not on:
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        for module, name in [
+            (pool_driver, "TILED_PLANE_BYTES"),
+            (pool_driver, "SPLIT_BYTES"),
+            (threads, "MIN_BYTES"),
+            (adaptive_driver, "GLOBAL_SPLIT_BYTES"),
+        ]:
+            stack.enter_context(mock.patch.object(module, name, 1))
+        yield

@@ -2,10 +2,20 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fastconv
 from fastconv import naive
-from tests.helpers import DTYPES, LAYOUTS, assert_close, assert_same, randn, rng
+from tests.helpers import (
+    DTYPES,
+    LAYOUTS,
+    assert_close,
+    assert_same,
+    every_path,
+    randn,
+    rng,
+)
 
 # (id, (N, C, H, W), output_size): why it is here
 CASES = [
@@ -49,6 +59,34 @@ def test_adaptive_pooling_matches_the_oracle(case, layout, dtype):
     assert_close(fastconv.adaptive_max_pool2d_backward(gy, x, layout=layout), want)
     got = fastconv.adaptive_max_pool2d_backward(gy, x, layout=layout, indices=idx)
     assert_close(got, want)
+
+
+@given(
+    N=st.integers(0, 2),
+    C=st.integers(1, 3) | st.integers(16, 18),
+    H=st.integers(1, 9),
+    W=st.integers(1, 9),
+    size=st.tuples(st.integers(1, 10), st.integers(1, 10)),
+    layout=st.sampled_from(LAYOUTS),
+    dtype=st.sampled_from(DTYPES),
+    forced=st.booleans(),
+)
+def test_adaptive_pooling_property(N, C, H, W, size, layout, dtype, forced):
+    # any sizes, the global pool among them (size (1, 1)), with the split
+    # thresholds at their least or as they are
+    x = _x((N, C, H, W), layout, dtype, seed=H * 10 + W)
+    with every_path(forced):
+        out = fastconv.adaptive_avg_pool2d(x, size, layout=layout)
+        gy = randn(rng(1), out.shape, dtype)
+        gx = fastconv.adaptive_avg_pool2d_backward(gy, x, layout=layout)
+        m, idx = fastconv.adaptive_max_pool2d(x, size, True, layout=layout)
+        gm = fastconv.adaptive_max_pool2d_backward(gy, x, layout=layout, indices=idx)
+    assert_close(out, naive.adaptive_avg_pool2d(x, size, layout=layout))
+    assert_close(gx, naive.adaptive_avg_pool2d_backward(gy, x, layout=layout))
+    ref, ref_idx = naive.adaptive_max_pool2d(x, size, True, layout=layout)
+    assert_same(m, ref)
+    assert_same(idx, ref_idx)
+    assert_close(gm, naive.adaptive_max_pool2d_backward(gy, x, layout=layout))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

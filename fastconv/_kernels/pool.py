@@ -564,7 +564,10 @@ def max_unpool_tiled_nchw(grad_out, idx, grad_x, KH, KW):
     P, H, W = grad_x.shape[0], grad_x.shape[2], grad_x.shape[3]
     OH, OW = grad_out.shape[2], grad_out.shape[3]
     gx, gy, kf = grad_x.reshape(-1), grad_out.reshape(-1), idx.reshape(-1)
-    one, uKW = np.uint64(1), np.uint64(KW)
+    one, uKW, uOW = np.uint64(1), np.uint64(KW), np.uint64(OW)
+    # windows wholly inside the row; with ceil_mode the last one may end
+    # past it, and is stored column by column below with the columns past it
+    full = np.uint64(min(OW, W // KW))
     zero = gx.dtype.type(0)
     hits = 0
     for p in range(P):
@@ -578,7 +581,7 @@ def max_unpool_tiled_nchw(grad_out, idx, grad_x, KH, KW):
             src = np.uint64((p * OH + oh) * OW)
             p0 = ih * W  # the row's first index in the plane
             if KW == 2:
-                for t in range(np.uint64(OW)):
+                for t in range(full):
                     k, g = kf[src + t], gy[src + t]
                     q = p0 + 2 * np.int64(t)
                     w = t + t
@@ -586,15 +589,22 @@ def max_unpool_tiled_nchw(grad_out, idx, grad_x, KH, KW):
                     gx[r + w + one] = g if k == q + 1 else zero
                     hits += (k == q) + (k == q + 1)
             else:
-                for t in range(np.uint64(OW)):
+                for t in range(full):
                     k, g = kf[src + t], gy[src + t]
                     for j in range(uKW):
                         w = t * uKW + j
                         hit = k == p0 + np.int64(w)
                         gx[r + w] = g if hit else zero
                         hits += hit
-            for w in range(np.uint64(OW * KW), np.uint64(W)):  # past the last window
-                gx[r + w] = 0
+            for w in range(full * uKW, np.uint64(W)):  # a partial window, then none
+                t = w // uKW
+                if t < uOW:
+                    k = kf[src + t]
+                    hit = k == p0 + np.int64(w)
+                    gx[r + w] = gy[src + t] if hit else zero
+                    hits += hit
+                else:
+                    gx[r + w] = 0
     return hits
 
 
