@@ -122,14 +122,13 @@ def im2col_tile_nchw(x, n, c0, cc, win, oh0, oh1, cols):
 def col2im_tile_nchw(cols, n, c0, cc, win, oh0, oh1, gx):
     """Add cols (cc*KH*KW, (oh1-oh0)*OW) into gx (N, C, H, W): im2col_tile_nchw's adjoint.
 
-    The fast path mirrors im2col's: the padding columns of the tile are
-    zeroed first (the tile is scratch), then a whole band is one long add.
+    cols is only read (the public col2im passes the caller's array): each
+    output row's in-image run is added at flat unsigned offsets.
     """
     H, W = gx.shape[2], gx.shape[3]
     OW = win.OW
     m = (oh1 - oh0) * OW
     gf = gx.reshape(gx.size)
-    flat = win.sh == 1 and win.sw == 1 and OW == W
     for c in range(cc):
         plane = (n * gx.shape[1] + c0 + c) * H * W
         for i in range(win.KH):
@@ -137,23 +136,9 @@ def col2im_tile_nchw(cols, n, c0, cc, win, oh0, oh1, gx):
             if r_lo == r_hi:
                 continue
             for j in range(win.KW):
-                src = cols[((c * win.KH + i) * win.KW + j) * m :][:m]
                 off = j * win.dw - win.left
                 lo, hi = out_range(OW, win.sw, off, W)
                 first = plane + (r_lo * win.sh - win.top + i * win.dh) * W + off
-                if flat:
-                    d0 = (r_lo - oh0) * OW
-                    for r in range(d0, d0 + (r_hi - r_lo) * OW, OW):
-                        for t in range(lo):
-                            src[r + t] = 0
-                        for t in range(hi, OW):
-                            src[r + t] = 0
-                    end = (r_hi - r_lo) * OW - (OW - hi)
-                    s = src[d0 + lo : d0 + end]
-                    d = gf[first + lo : first + end]
-                    for t in range(end - lo):
-                        d[t] += s[t]
-                    continue
                 if hi <= lo:
                     continue
                 row0 = ((c * win.KH + i) * win.KW + j) * m
