@@ -407,3 +407,83 @@ def test_any_spatial_chunking_gives_the_single_machine_result(case, layout):
             del akw["dilation"]
             ref = fastconv.avg_pool2d(x, **akw)
             assert_chunked_close(_quiet(fd.avg_pool2d, dx, **akw).compute(), ref)
+
+
+def _partition(draw, size):
+    """Draw chunk sizes summing to `size`: uneven, as a user's rechunk leaves them."""
+    cuts = draw(st.lists(st.integers(1, max(size - 1, 1)), max_size=3, unique=True))
+    edges = [0, *sorted(c for c in cuts if 0 < c < size), size]
+    return tuple(b - a for a, b in zip(edges, edges[1:]))
+
+
+@st.composite
+def _conv_chunked_case(draw):
+    groups = draw(st.sampled_from([1, 2]))
+    C, F = 2 * groups, 2 * groups
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    ekh, ekw = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    pad = tuple(draw(st.integers(0, e)) for e in (ekh, ekh, ekw, ekw))
+    H = draw(st.integers(max(1, ekh - pad[0] - pad[1]), 20))
+    W = draw(st.integers(max(1, ekw - pad[2] - pad[3]), 20))
+    chunks = (draw(st.sampled_from([3, 2])), C, _partition(draw, H), _partition(draw, W))
+    return dict(
+        x_shape=(3, C, H, W),
+        w_shape=(F, C // groups, kh, kw),
+        chunks=chunks,
+        kw=dict(stride=(sh, sw), padding=pad, dilation=(dh, dw), groups=groups),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=_conv_chunked_case(), layout=st.sampled_from(LAYOUTS))
+def test_conv2d_over_any_chunking_and_geometry_gives_the_single_machine_result(
+    case, layout
+):
+    # asymmetric 4-tuple padding, per-axis stride and dilation, groups and
+    # uneven spatial chunks together (an axis of one chunk whose halo was
+    # longer than the axis once failed to build); two calls in one graph,
+    # whose keys once collided
+    x = randn(rng(sum(case["x_shape"])), _nhwc(case["x_shape"], layout), np.float64)
+    F, Cg, KH, KW = case["w_shape"]
+    w = _weight(rng(2), F, Cg, KH, KW, layout, np.float64)
+    dx = da.from_array(x, chunks=_chunks(case["chunks"], layout))
+    kw = dict(case["kw"], layout=layout)
+    got = dask.compute(_quiet(fd.conv2d, dx, w, **kw), _quiet(fd.conv2d, dx, -w, **kw))
+    ref = fastconv.conv2d(x, w, **kw)
+    assert_chunked_close(got[0], ref)
+    assert_chunked_close(got[1], -ref)
+
+
+def test_calls_chained_in_one_graph_keep_keys_of_their_own():
+    # every map_blocks once took one fixed name as its whole key, so a second
+    # call of the same function in a graph (a network's second layer) read
+    # the first one's blocks
+    x = randn(rng(3), (4, 3, 12, 12), np.float64)
+    w1, w2 = (
+        randn(rng(4), (3, 3, 3, 3), np.float64),
+        randn(rng(5), (3, 3, 3, 3), np.float64),
+    )
+    dx = da.from_array(x, chunks=(2, 3, 6, 6))
+    y = _quiet(fd.conv2d, _quiet(fd.conv2d, dx, w1, padding=1), w2, padding=1)
+    p = _quiet(fd.max_pool2d, _quiet(fd.max_pool2d, y, 2, 1, 1), 3, 1, 1)
+    a = _quiet(fd.avg_pool2d, _quiet(fd.avg_pool2d, p, 3, 1, 1), 2)
+    ref_y = fastconv.conv2d(fastconv.conv2d(x, w1, padding=1), w2, padding=1)
+    ref_p = fastconv.max_pool2d(fastconv.max_pool2d(ref_y, 2, 1, 1), 3, 1, 1)
+    ref_a = fastconv.avg_pool2d(fastconv.avg_pool2d(ref_p, 3, 1, 1), 2)
+    got_y, got_p, got_a = dask.compute(y, p, a)
+    assert_chunked_close(got_y, ref_y)
+    assert_chunked_close(got_p, ref_p)
+    assert_chunked_close(got_a, ref_a)
+    g = randn(rng(6), ref_y.shape, np.float64)
+    dg, dxb = da.from_array(g, chunks=(2, 3, 12, 12)), dx.rechunk((2, 3, 12, 12))
+    gx1, gw1, _ = fd.conv2d_backward(dg, dxb, w1, padding=1)
+    gx2, gw2, _ = fd.conv2d_backward(dg, dxb, w2, padding=1)
+    got = dask.compute(gx1, gw1, gx2, gw2)
+    for got_i, ref_i in zip(
+        got,
+        fastconv.conv2d_backward(g, x, w1, padding=1)[:2]
+        + fastconv.conv2d_backward(g, x, w2, padding=1)[:2],
+    ):
+        assert_chunked_close(got_i, ref_i)

@@ -65,6 +65,25 @@ def test_cluster_results_equal_numpy_fastconv(client):
     assert len(counts) == 2 and set(counts.values()) == {1}
 
 
+def test_cases_computed_one_after_another_on_one_cluster(client):
+    # a cluster keeps results by key: the output keys were once one fixed name
+    # per function, so a second call read the first one's blocks (this case,
+    # after others: "could not broadcast input array")
+    gen = rng(14)
+    x = randn(gen, (3, 4, 26, 19), np.float64)
+    w = randn(gen, (4, 2, 3, 2), np.float64)
+    chunks = [(3, 4, (10, 8, 8), (6, 7, 6)), (3, 4, (13, 13), (5, 5, 5, 4))]
+    for ch in chunks:
+        for pad in [(1, 2, 0, 1), (0, 1, 1, 2)]:
+            kw = dict(stride=(2, 1), padding=pad, dilation=(1, 2), groups=2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", fd.RechunkWarning)
+                y = fd.conv2d(da.from_array(x, chunks=ch), w, **kw)
+            assert_chunked_close(
+                client.compute(y, sync=True), fastconv.conv2d(x, w, **kw)
+            )
+
+
 def test_data_parallel_sgd_step_on_the_digits_network(client):
     # the digits network's first conv layer: the gradient reaching it from the
     # loss (the rest of the network on the client), then its gradients over a

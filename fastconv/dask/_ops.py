@@ -143,8 +143,12 @@ def _with_halo(x, sh, sw, layout):
     """Return x with each chunk extended by its split's halos from its neighbours."""
     _, ha, wa = _axes(layout)
     depth = {a: 0 for a in range(4)}
-    depth[ha], depth[wa] = (sh.before, sh.after), (sw.before, sw.after)
-    if len(sh.in_chunks) == 1 and len(sw.in_chunks) == 1:
+    # an axis of one chunk has no neighbours to read (and its halo may be
+    # longer than the axis, which dask refuses)
+    for a, split in ((ha, sh), (wa, sw)):
+        if len(split.in_chunks) > 1:
+            depth[a] = (split.before, split.after)
+    if not any(depth.values()):
         return x
     return da.overlap.overlap(x, depth=depth, boundary="none")
 
@@ -243,7 +247,7 @@ def conv2d(
         chunks=_out_chunks(x, sh, sw, layout, shapes.F),
         dtype=out_dtype,
         meta=np.empty((0,) * 4, out_dtype),
-        name="fastconv-conv2d",
+        token="fastconv-conv2d",
     )
 
 
@@ -317,7 +321,7 @@ def max_pool2d(
             chunks=chunks,
             dtype=out_dtype,
             meta=np.empty((0,) * 4, out_dtype),
-            name="fastconv-max-pool2d",
+            token="fastconv-max-pool2d",
         )
     pairs = da.map_blocks(
         block,
@@ -325,7 +329,7 @@ def max_pool2d(
         chunks=chunks,
         dtype=object,
         meta=np.empty((0,) * 4, object),
-        name="fastconv-max-pool2d-indices",
+        token="fastconv-max-pool2d-indices",
     )
     return _item(pairs, 0, out_dtype), _item(pairs, 1, np.dtype(np.int64))
 
@@ -383,7 +387,7 @@ def avg_pool2d(
         chunks=_out_chunks(x, sh, sw, layout, None),
         dtype=out_dtype,
         meta=np.empty((0,) * 4, out_dtype),
-        name="fastconv-avg-pool2d",
+        token="fastconv-avg-pool2d",
     )
 
 
@@ -398,7 +402,7 @@ def _item(pairs, k, dtype):
         pairs,
         dtype=dtype,
         meta=np.empty((0,) * pairs.ndim, dtype),
-        name=f"fastconv-item{k}",
+        token=f"fastconv-item{k}",
     )
 
 
@@ -526,7 +530,7 @@ def conv2d_backward(
         chunks=x.chunks,
         dtype=object,
         meta=np.empty((0,) * 4, object),
-        name="fastconv-conv2d-backward",
+        token="fastconv-conv2d-backward",
     )
     grad_x = _item(pairs, 0, dtype)
     grad_w = _partial_sums(pairs, 1, weight.shape, dtype, "fastconv-grad-weight")
@@ -565,7 +569,7 @@ def _pool_backward(grad_out, x, out_shape, layout, fn, extra=None):
         chunks=x.chunks,
         dtype=dtype,
         meta=np.empty((0,) * 4, dtype),
-        name="fastconv-pool-backward",
+        token="fastconv-pool-backward",
     )
 
 
