@@ -9,7 +9,7 @@ one and overlap. The functions check their arguments once into a cached
 import numpy as np
 
 from ._engine import adaptive as _driver
-from ._engine.args import as_real_array, check_indices, prepare
+from ._engine.args import as_pool_input, as_real_array, check_indices, prepare
 from ._engine.geometry import check_layout
 from ._engine.plan import cached
 from ._engine.trace import phase
@@ -23,7 +23,7 @@ __all__ = [
 
 
 def _plan(x, output_size, layout, grad_out=None):
-    x = as_real_array(x, "x")
+    x = as_pool_input(x, "x")
     layout = check_layout(layout)
     arrays = [x] if grad_out is None else [x, as_real_array(grad_out, "grad_out")]
     dtype = np.result_type(*arrays)

@@ -107,6 +107,17 @@ def _as_4d(a, name):
     return a
 
 
+def _pool_input(x):
+    """Return x as an array; PyTorch pools only over non-empty channels and sizes."""
+    x = np.asarray(x)
+    if x.ndim > 1 and min(x.shape[1:]) == 0:
+        raise ValueError(
+            f"x must have non-empty non-batch axes (channels and spatial "
+            f"sizes; only the batch may be empty), got shape {x.shape}"
+        )
+    return x
+
+
 def _result_dtype(*arrays):
     """Return the inputs' common dtype; non-float inputs give float64."""
     dtype = np.result_type(*arrays)
@@ -512,6 +523,7 @@ def max_pool2d(
     indices : int64 ndarray shaped like out, only if `return_indices`
         Flat index ``h*W + w`` of the selected element in its input plane.
     """
+    x = _pool_input(x)
     _check_layout(layout)
     x = _as_4d(x, "x")
     dtype = _result_dtype(x)
@@ -553,6 +565,7 @@ def max_pool2d_backward(
     -------
     grad_x : ndarray shaped like x
     """
+    x = _pool_input(x)
     _check_layout(layout)
     x = _as_4d(x, "x")
     dtype = _result_dtype(grad_out, x)
@@ -658,6 +671,7 @@ def avg_pool2d(
     -------
     out : ndarray of shape (N, C, OH, OW), or (N, OH, OW, C) for NHWC
     """
+    x = _pool_input(x)
     _check_layout(layout)
     x = _as_4d(x, "x")
     dtype = _result_dtype(x)
@@ -700,6 +714,7 @@ def avg_pool2d_backward(
     -------
     grad_x : ndarray shaped like x
     """
+    x = _pool_input(x)
     _check_layout(layout)
     x = _as_4d(x, "x")
     dtype = _result_dtype(grad_out, x)
@@ -1024,6 +1039,7 @@ def max_pool1d(
     layout="NCL",
 ):
     """1-D max pooling, as ``torch.nn.functional.max_pool1d``; indices index L."""
+    x = _pool_input(x)
     res = max_pool2d(
         _rows(x, "x", layout),
         _one(kernel_size, "kernel_size"),
@@ -1052,6 +1068,7 @@ def max_pool1d_backward(
     indices=None,
 ):
     """Gradient of max_pool1d with respect to x."""
+    x = _pool_input(x)
     if indices is not None:
         indices = _rows(indices, "indices", layout)
     gx = max_pool2d_backward(
@@ -1079,6 +1096,7 @@ def avg_pool1d(
     layout="NCL",
 ):
     """1-D average pooling, as ``torch.nn.functional.avg_pool1d``."""
+    x = _pool_input(x)
     out = avg_pool2d(
         _rows(x, "x", layout),
         _one(kernel_size, "kernel_size"),
@@ -1103,6 +1121,7 @@ def avg_pool1d_backward(
     layout="NCL",
 ):
     """Gradient of avg_pool1d with respect to x."""
+    x = _pool_input(x)
     gx = avg_pool2d_backward(
         _rows(grad_out, "grad_out", layout),
         _rows(x, "x", layout),
@@ -1154,6 +1173,7 @@ def _adaptive_size(output_size, H, W):
 
 def adaptive_avg_pool2d(x, output_size, *, layout="NCHW"):
     """Adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``."""
+    x = _pool_input(x)
     _check_layout(layout)
     xc = _to_nchw(_as_4d(x, "x"), layout).astype(np.float64)
     N, C, H, W = xc.shape
@@ -1170,6 +1190,7 @@ def adaptive_avg_pool2d(x, output_size, *, layout="NCHW"):
 
 def adaptive_avg_pool2d_backward(grad_out, x, *, layout="NCHW"):
     """Gradient of adaptive_avg_pool2d; the output size is grad_out's."""
+    x = _pool_input(x)
     _check_layout(layout)
     xc = _to_nchw(_as_4d(x, "x"), layout)
     g = _to_nchw(_as_4d(grad_out, "grad_out"), layout).astype(np.float64)
@@ -1187,6 +1208,7 @@ def adaptive_avg_pool2d_backward(grad_out, x, *, layout="NCHW"):
 
 def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW"):
     """Adaptive max pooling; indices flat h*W + w, first maximum, NaN wins."""
+    x = _pool_input(x)
     _check_layout(layout)
     xa = _as_4d(x, "x")
     xc = _to_nchw(xa, layout)
@@ -1212,6 +1234,7 @@ def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW"):
 
 def adaptive_max_pool2d_backward(grad_out, x, *, layout="NCHW", indices=None):
     """Gradient of adaptive_max_pool2d: grad_out added at each window's argmax."""
+    x = _pool_input(x)
     _check_layout(layout)
     g = _as_4d(grad_out, "grad_out")
     if indices is None:
@@ -1243,6 +1266,7 @@ def _size_1d(output_size):
 
 def adaptive_avg_pool1d(x, output_size, *, layout="NCL"):
     """1-D adaptive average pooling: adaptive_avg_pool2d on one row."""
+    x = _pool_input(x)
     out = adaptive_avg_pool2d(
         _rows(x, "x", layout), _size_1d(output_size), layout=_LAYOUTS_1D[layout]
     )
@@ -1251,6 +1275,7 @@ def adaptive_avg_pool1d(x, output_size, *, layout="NCL"):
 
 def adaptive_avg_pool1d_backward(grad_out, x, *, layout="NCL"):
     """Gradient of adaptive_avg_pool1d."""
+    x = _pool_input(x)
     gx = adaptive_avg_pool2d_backward(
         _rows(grad_out, "grad_out", layout),
         _rows(x, "x", layout),
@@ -1261,6 +1286,7 @@ def adaptive_avg_pool1d_backward(grad_out, x, *, layout="NCL"):
 
 def adaptive_max_pool1d(x, output_size, return_indices=False, *, layout="NCL"):
     """1-D adaptive max pooling; indices are positions in L."""
+    x = _pool_input(x)
     res = adaptive_max_pool2d(
         _rows(x, "x", layout), _size_1d(output_size), True, layout=_LAYOUTS_1D[layout]
     )
@@ -1270,6 +1296,7 @@ def adaptive_max_pool1d(x, output_size, return_indices=False, *, layout="NCL"):
 
 def adaptive_max_pool1d_backward(grad_out, x, *, layout="NCL", indices=None):
     """Gradient of adaptive_max_pool1d."""
+    x = _pool_input(x)
     if indices is not None:
         indices = _rows(indices, "indices", layout)
     gx = adaptive_max_pool2d_backward(
@@ -1631,6 +1658,7 @@ def max_pool3d(
     layout="NCDHW",
 ):
     """3-D max pooling; indices flat d*H*W + h*W + w, first maximum, a NaN wins."""
+    x = _pool_input(x)
     xc = _to_ncdhw(x, layout)
     N, C, D, H, W = xc.shape
     axes, k, d = _pool3d_windows(
@@ -1679,6 +1707,7 @@ def max_pool3d_backward(
     indices=None,
 ):
     """Gradient of max_pool3d: grad_out added at each window's argmax."""
+    x = _pool_input(x)
     if indices is None:
         _, indices = max_pool3d(
             x,
@@ -1730,6 +1759,7 @@ def avg_pool3d(
     layout="NCDHW",
 ):
     """3-D average pooling, as ``torch.nn.functional.avg_pool3d``, window by window."""
+    x = _pool_input(x)
     xc = _to_ncdhw(x, layout).astype(np.float64)
     N, C, D, H, W = xc.shape
     sizes = (D, H, W)
@@ -1766,6 +1796,7 @@ def avg_pool3d_backward(
     layout="NCDHW",
 ):
     """Gradient of avg_pool3d: each grad_out / divisor spread over its window."""
+    x = _pool_input(x)
     xc = _to_ncdhw(x, layout)
     gc = _to_ncdhw(grad_out, layout).astype(np.float64)
     N, C, D, H, W = xc.shape
@@ -1805,6 +1836,7 @@ def _adaptive_sizes_3d(output_size, sizes):
 
 def adaptive_avg_pool3d(x, output_size, *, layout="NCDHW"):
     """3-D adaptive average pooling, window by window (exact-fraction windows)."""
+    x = _pool_input(x)
     xc = _to_ncdhw(x, layout).astype(np.float64)
     N, C, D, H, W = xc.shape
     OD, OH, OW = _adaptive_sizes_3d(output_size, (D, H, W))
@@ -1820,6 +1852,7 @@ def adaptive_avg_pool3d(x, output_size, *, layout="NCDHW"):
 
 def adaptive_avg_pool3d_backward(grad_out, x, *, layout="NCDHW"):
     """Gradient of adaptive_avg_pool3d; the output size is grad_out's."""
+    x = _pool_input(x)
     xc = _to_ncdhw(x, layout)
     gc = _to_ncdhw(grad_out, layout).astype(np.float64)
     N, C, D, H, W = xc.shape
@@ -1837,6 +1870,7 @@ def adaptive_avg_pool3d_backward(grad_out, x, *, layout="NCDHW"):
 
 def adaptive_max_pool3d(x, output_size, return_indices=False, *, layout="NCDHW"):
     """3-D adaptive max pooling; indices flat d*H*W + h*W + w, first max, NaN wins."""
+    x = _pool_input(x)
     xc = _to_ncdhw(x, layout)
     N, C, D, H, W = xc.shape
     OD, OH, OW = _adaptive_sizes_3d(output_size, (D, H, W))
@@ -1862,6 +1896,7 @@ def adaptive_max_pool3d(x, output_size, return_indices=False, *, layout="NCDHW")
 
 def adaptive_max_pool3d_backward(grad_out, x, *, layout="NCDHW", indices=None):
     """Gradient of adaptive_max_pool3d: grad_out added at each argmax."""
+    x = _pool_input(x)
     if indices is None:
         size = np.asarray(grad_out).shape
         size = size[2:] if layout == "NCDHW" else size[1:4]

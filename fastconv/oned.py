@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from . import adaptive, conv, pool
-from ._engine.args import as_real_array
+from ._engine.args import as_pool_input, as_real_array
 
 __all__ = [
     "conv1d",
@@ -62,9 +62,12 @@ def _padding(padding):
     return (0, 0, p, p)
 
 
-def _lift(a, name, layout2):
-    """(N, C, L) -> (N, C, 1, L) for NCHW, (N, L, C) -> (N, 1, L, C) for NHWC."""
-    a = as_real_array(a, name, ndim=3)
+def _lift(a, name, layout2, pooled=False):
+    """(N, C, L) -> (N, C, 1, L) for NCHW, (N, L, C) -> (N, 1, L, C) for NHWC.
+
+    `pooled`: a pooling's input, whose channels and length must not be empty.
+    """
+    a = (as_pool_input if pooled else as_real_array)(a, name, ndim=3)
     return a[:, :, None, :] if layout2 == "NCHW" else a[:, None, :, :]
 
 
@@ -235,7 +238,7 @@ def max_pool1d(
     """
     layout2 = _layout(layout)
     res = pool.max_pool2d(
-        _lift(x, "x", layout2),
+        _lift(x, "x", layout2, pooled=True),
         *_pool_args(kernel_size, stride, padding, dilation),
         ceil_mode,
         return_indices=return_indices,
@@ -278,7 +281,7 @@ def max_pool1d_backward(
         indices = _lift_indices(indices, layout2)
     gx = pool.max_pool2d_backward(
         _lift(grad_out, "grad_out", layout2),
-        _lift(x, "x", layout2),
+        _lift(x, "x", layout2, pooled=True),
         *_pool_args(kernel_size, stride, padding, dilation),
         ceil_mode,
         layout=layout2,
@@ -324,7 +327,13 @@ def avg_pool1d(
     layout2 = _layout(layout)
     k, s, p, _ = _pool_args(kernel_size, stride, padding, 1)
     out = pool.avg_pool2d(
-        _lift(x, "x", layout2), k, s, p, ceil_mode, count_include_pad, layout=layout2
+        _lift(x, "x", layout2, pooled=True),
+        k,
+        s,
+        p,
+        ceil_mode,
+        count_include_pad,
+        layout=layout2,
     )
     return _drop(out, layout2)
 
@@ -356,7 +365,7 @@ def avg_pool1d_backward(
     k, s, p, _ = _pool_args(kernel_size, stride, padding, 1)
     gx = pool.avg_pool2d_backward(
         _lift(grad_out, "grad_out", layout2),
-        _lift(x, "x", layout2),
+        _lift(x, "x", layout2, pooled=True),
         k,
         s,
         p,
@@ -400,7 +409,7 @@ def adaptive_avg_pool1d(x, output_size, *, layout="NCL"):
     """
     layout2 = _layout(layout)
     out = adaptive.adaptive_avg_pool2d(
-        _lift(x, "x", layout2), _out_size(output_size), layout=layout2
+        _lift(x, "x", layout2, pooled=True), _out_size(output_size), layout=layout2
     )
     return _drop(out, layout2)
 
@@ -409,7 +418,9 @@ def adaptive_avg_pool1d_backward(grad_out, x, *, layout="NCL"):
     """Gradient of :func:`adaptive_avg_pool1d`; the output size is grad_out's."""
     layout2 = _layout(layout)
     gx = adaptive.adaptive_avg_pool2d_backward(
-        _lift(grad_out, "grad_out", layout2), _lift(x, "x", layout2), layout=layout2
+        _lift(grad_out, "grad_out", layout2),
+        _lift(x, "x", layout2, pooled=True),
+        layout=layout2,
     )
     return _drop(gx, layout2)
 
@@ -432,7 +443,10 @@ def adaptive_max_pool1d(x, output_size, return_indices=False, *, layout="NCL"):
     """
     layout2 = _layout(layout)
     res = adaptive.adaptive_max_pool2d(
-        _lift(x, "x", layout2), _out_size(output_size), return_indices, layout=layout2
+        _lift(x, "x", layout2, pooled=True),
+        _out_size(output_size),
+        return_indices,
+        layout=layout2,
     )
     if return_indices:
         return _drop(res[0], layout2), _drop(res[1], layout2)
@@ -446,7 +460,7 @@ def adaptive_max_pool1d_backward(grad_out, x, *, layout="NCL", indices=None):
         indices = _lift_indices(indices, layout2)
     gx = adaptive.adaptive_max_pool2d_backward(
         _lift(grad_out, "grad_out", layout2),
-        _lift(x, "x", layout2),
+        _lift(x, "x", layout2, pooled=True),
         layout=layout2,
         indices=indices,
     )

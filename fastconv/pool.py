@@ -10,7 +10,7 @@ column copy would only add traffic).
 import numpy as np
 
 from ._engine import pool_driver
-from ._engine.args import as_real_array, check_indices, prepare
+from ._engine.args import as_pool_input, as_real_array, check_indices, prepare
 from ._engine.plan import cached, plan_pool
 from ._engine.trace import phase
 
@@ -31,7 +31,7 @@ def _plan(
     divisor_override=None,
 ):
     """Return the cached plan and the clean arrays of one pooling call."""
-    x = as_real_array(x, "x")
+    x = as_pool_input(x, "x")
     arrays = [x]
     if grad_out is not None:
         grad_out = as_real_array(grad_out, "grad_out")

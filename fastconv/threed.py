@@ -23,6 +23,7 @@ import numpy as np
 from . import adaptive, conv, pool
 from ._engine import conv_driver, depth
 from ._engine.args import (
+    as_pool_input,
     as_real_array,
     check_divisor_override,
     check_indices,
@@ -356,7 +357,7 @@ def max_pool3d(
     (array([[[[[7.]]]]]), array([[[[[7]]]]]))
     """
     layout2 = _layout(layout)
-    x = as_real_array(x, "x", ndim=5)
+    x = as_pool_input(x, "x", ndim=5)
     g = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, layout2)
     H, W = x.shape[3:5] if layout2 == "NCHW" else x.shape[2:4]
     N = x.shape[0]
@@ -419,7 +420,7 @@ def max_pool3d_backward(
         Each grad_out entry added at its window's argmax.
     """
     layout2 = _layout(layout)
-    x = as_real_array(x, "x", ndim=5)
+    x = as_pool_input(x, "x", ndim=5)
     if indices is None:  # the window search: the forward pass's argmaxes
         _, idx = max_pool3d(
             x,
@@ -507,7 +508,7 @@ def avg_pool3d(
     array([3.5])
     """
     layout2 = _layout(layout)
-    x = as_real_array(x, "x", ndim=5)
+    x = as_pool_input(x, "x", ndim=5)
     g = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, layout2)
     sums = _avg_sums(x, g, layout2)
     sizes = x.shape[2:] if layout2 == "NCHW" else x.shape[1:4]
@@ -560,7 +561,7 @@ def avg_pool3d_backward(
     grad_x : ndarray, shape of x
     """
     layout2 = _layout(layout)
-    x = as_real_array(x, "x", ndim=5)
+    x = as_pool_input(x, "x", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
     g = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, layout2)
     sizes = x.shape[2:] if layout2 == "NCHW" else x.shape[1:4]
@@ -623,7 +624,7 @@ def adaptive_avg_pool3d(x, output_size, *, layout="NCDHW"):
         mean).
     """
     layout2 = _layout(layout)
-    x = as_real_array(x, "x", ndim=5)
+    x = as_pool_input(x, "x", ndim=5)
     OD, OH, OW = _adaptive_sizes(output_size, x, layout2)
     D = x.shape[2] if layout2 == "NCHW" else x.shape[1]
     if not isinstance(OD, (int, np.integer)) or isinstance(OD, bool) or OD < 1:
@@ -645,7 +646,7 @@ def adaptive_avg_pool3d(x, output_size, *, layout="NCDHW"):
 def adaptive_avg_pool3d_backward(grad_out, x, *, layout="NCDHW"):
     """Gradient of :func:`adaptive_avg_pool3d`; the output size is grad_out's."""
     layout2 = _layout(layout)
-    x = as_real_array(x, "x", ndim=5)
+    x = as_pool_input(x, "x", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
     axis = 2 if layout2 == "NCHW" else 1
     OD = grad_out.shape[axis]
@@ -686,7 +687,7 @@ def adaptive_max_pool3d(x, output_size, return_indices=False, *, layout="NCDHW")
     indices : ndarray of int64, shape of out (with `return_indices`)
     """
     layout2 = _layout(layout)
-    x = as_real_array(x, "x", ndim=5)
+    x = as_pool_input(x, "x", ndim=5)
     OD, OH, OW = _adaptive_sizes(output_size, x, layout2)
     axis = 2 if layout2 == "NCHW" else 1
     D = x.shape[axis]
@@ -717,7 +718,7 @@ def adaptive_max_pool3d(x, output_size, return_indices=False, *, layout="NCDHW")
 def adaptive_max_pool3d_backward(grad_out, x, *, layout="NCDHW", indices=None):
     """Gradient of :func:`adaptive_max_pool3d`; `indices` as it returned them."""
     layout2 = _layout(layout)
-    x = as_real_array(x, "x", ndim=5)
+    x = as_pool_input(x, "x", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
     sizes = grad_out.shape[2:] if layout2 == "NCHW" else grad_out.shape[1:4]
     if indices is None:
@@ -733,15 +734,15 @@ def _scatter_volume(grad_out, x, idx, layout2):
     grad_x = np.empty(x.shape, dtype[0])
     N = x.shape[0]
     if layout2 == "NCHW":  # volumes as (N, C, 1, D*H*W) planes
-        C, V = x.shape[1], int(np.prod(x.shape[2:]))
+        C, V, O = x.shape[1], int(np.prod(x.shape[2:])), int(np.prod(gy.shape[2:]))
         bad = _pool_k.max_unpool_add_nchw(
-            gy.reshape(N, C, 1, -1), idx.reshape(N, C, 1, -1), grad_x.reshape(N, C, 1, V)
+            gy.reshape(N, C, 1, O), idx.reshape(N, C, 1, O), grad_x.reshape(N, C, 1, V)
         )
     else:
-        C, V = x.shape[4], int(np.prod(x.shape[1:4]))
+        C, V, O = x.shape[4], int(np.prod(x.shape[1:4])), int(np.prod(gy.shape[1:4]))
         bad = _pool_k.max_unpool_add_nhwc(
-            gy.reshape(N, 1, -1, C),
-            idx.reshape(N, 1, -1, C),
+            gy.reshape(N, 1, O, C),
+            idx.reshape(N, 1, O, C),
             grad_x.reshape(N, 1, V, C),
             0,
             N,

@@ -360,3 +360,48 @@ def test_num_threads_not_int():
 def test_num_threads_below_one():
     with raises(ValueError, "n must be >= 1, got 0"):
         fastconv.set_num_threads(0)
+
+
+# pooling over no channels (or an empty spatial axis): refused as PyTorch
+# does, at every rank and in every family, fast path and oracle alike; an
+# empty batch stays valid
+_POOLS = {
+    "max_pool": dict(kernel_size=1),
+    "avg_pool": dict(kernel_size=1),
+    "adaptive_avg_pool": dict(output_size=1),
+    "adaptive_max_pool": dict(output_size=1),
+}
+_EMPTY = [(rank, family) for rank in (1, 2, 3) for family in _POOLS]
+
+
+def _pool_fns(module, rank, family):
+    forward = getattr(module, f"{family}{rank}d")
+    backward = getattr(module, f"{family}{rank}d_backward")
+    return forward, backward
+
+
+def _call_pool(fn, x, family, backward):
+    kw = _POOLS[family]
+    if not backward:
+        return fn(x, **kw)
+    grad_out = np.zeros(x.shape[:2] + (1,) * (x.ndim - 2))
+    if family.startswith("adaptive"):
+        return fn(grad_out, x)
+    return fn(grad_out, x, **kw)
+
+
+@pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
+@pytest.mark.parametrize("module", ["fastconv", "naive"])
+@pytest.mark.parametrize("rank, family", _EMPTY, ids=[f"{f}{r}d" for r, f in _EMPTY])
+def test_pool_over_no_channels_or_an_empty_axis(rank, family, module, backward):
+    mod = fastconv if module == "fastconv" else fastconv.naive
+    fn = _pool_fns(mod, rank, family)[backward]
+    valid = np.ones((1, 2) + (1,) * rank)
+    assert _call_pool(fn, valid, family, backward).shape == valid.shape
+    for shape in [(1, 0) + (1,) * rank, (1, 2) + (1,) * (rank - 1) + (0,)]:
+        with raises(ValueError, "non-batch axes (channels and spatial sizes; only "):
+            _call_pool(fn, np.ones(shape), family, backward)
+        with raises(ValueError, f"got shape {shape}"):
+            _call_pool(fn, np.ones(shape), family, backward)
+    empty_batch = np.ones((0, 2) + (1,) * rank)
+    assert _call_pool(fn, empty_batch, family, backward).shape == empty_batch.shape

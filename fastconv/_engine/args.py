@@ -23,6 +23,7 @@ import numpy as np
 
 __all__ = [
     "as_real_array",
+    "as_pool_input",
     "check_divisor_override",
     "check_indices",
     "dtype_rule",
@@ -43,6 +44,22 @@ def as_real_array(value, name, ndim=4):
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(
             f"{name} must be {ndim}-D, got an array of shape {arr.shape} ({arr.ndim}-D)"
+        )
+    return arr
+
+
+def as_pool_input(value, name="x", ndim=4):
+    """as_real_array for a pooling's input: only the batch axis may be empty.
+
+    PyTorch refuses a pooling over no channels or an empty spatial axis
+    ("Expected input's non-batch dimensions to have positive length"); an
+    empty batch gives an empty result.
+    """
+    arr = as_real_array(value, name, ndim)
+    if 0 in arr.shape[1:]:
+        raise ValueError(
+            f"{name} must have non-empty non-batch axes (channels and spatial "
+            f"sizes; only the batch may be empty), got shape {arr.shape}"
         )
     return arr
 
