@@ -734,15 +734,15 @@ def _scatter_volume(grad_out, x, idx, layout2):
     grad_x = np.empty(x.shape, dtype[0])
     N = x.shape[0]
     if layout2 == "NCHW":  # volumes as (N, C, 1, D*H*W) planes
-        C, V, O = x.shape[1], int(np.prod(x.shape[2:])), int(np.prod(gy.shape[2:]))
+        C, V, OV = x.shape[1], int(np.prod(x.shape[2:])), int(np.prod(gy.shape[2:]))
         bad = _pool_k.max_unpool_add_nchw(
-            gy.reshape(N, C, 1, O), idx.reshape(N, C, 1, O), grad_x.reshape(N, C, 1, V)
+            gy.reshape(N, C, 1, OV), idx.reshape(N, C, 1, OV), grad_x.reshape(N, C, 1, V)
         )
     else:
-        C, V, O = x.shape[4], int(np.prod(x.shape[1:4])), int(np.prod(gy.shape[1:4]))
+        C, V, OV = x.shape[4], int(np.prod(x.shape[1:4])), int(np.prod(gy.shape[1:4]))
         bad = _pool_k.max_unpool_add_nhwc(
-            gy.reshape(N, 1, O, C),
-            idx.reshape(N, 1, O, C),
+            gy.reshape(N, 1, OV, C),
+            idx.reshape(N, 1, OV, C),
             grad_x.reshape(N, 1, V, C),
             0,
             N,

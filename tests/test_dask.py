@@ -342,6 +342,23 @@ def test_bad_arguments_are_refused_when_the_graph_is_built():
         fd.avg_pool2d(x, 2, layout="CHWN")
 
 
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: fd.max_pool2d(x, 1),
+        lambda x: fd.avg_pool2d(x, 1),
+        lambda x: fd.max_pool2d_backward(x, x, 1),
+        lambda x: fd.avg_pool2d_backward(x, x, 1),
+    ],
+    ids=["max", "avg", "max-backward", "avg-backward"],
+)
+def test_pooling_over_no_channels_is_refused_when_the_graph_is_built(fn):
+    with pytest.raises(ValueError, match=r"non-empty non-batch axes.*\(2, 0, 4, 4\)"):
+        fn(da.ones((2, 0, 4, 4), chunks=(1, 1, 4, 4)))
+    empty_batch = fn(da.ones((0, 2, 4, 4), chunks=(1, 1, 4, 4)))
+    assert empty_batch.shape == (0, 2, 4, 4)
+
+
 def test_import_without_dask_says_what_to_install():
     code = (
         "import sys\n"

@@ -24,6 +24,7 @@ import numpy as np
 __all__ = [
     "as_real_array",
     "as_pool_input",
+    "check_pool_shape",
     "check_divisor_override",
     "check_indices",
     "dtype_rule",
@@ -56,12 +57,17 @@ def as_pool_input(value, name="x", ndim=4):
     empty batch gives an empty result.
     """
     arr = as_real_array(value, name, ndim)
-    if 0 in arr.shape[1:]:
+    check_pool_shape(arr.shape, name)
+    return arr
+
+
+def check_pool_shape(shape, name="x"):
+    """Raise ValueError unless only the batch axis of a pooling input's `shape` is 0."""
+    if 0 in tuple(shape)[1:]:
         raise ValueError(
             f"{name} must have non-empty non-batch axes (channels and spatial "
-            f"sizes; only the batch may be empty), got shape {arr.shape}"
+            f"sizes; only the batch may be empty), got shape {tuple(shape)}"
         )
-    return arr
 
 
 def dtype_rule(dtype, name="dtype"):

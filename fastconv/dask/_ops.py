@@ -18,7 +18,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 import fastconv
 
-from .._engine.args import as_real_array, dtype_rule
+from .._engine.args import as_real_array, check_pool_shape, dtype_rule
 from .._engine.geometry import check_layout, conv_shapes, pool_out_shape, pool_window
 from .._engine.threads import set_num_threads
 from ._halo import block_rows, split_axis
@@ -42,7 +42,8 @@ def _axes(layout):
     return (1, 2, 3) if layout == "NCHW" else (3, 1, 2)
 
 
-def _as_dask(x, name="x"):
+def _as_dask(x, name="x", pooled=False):
+    """Check `x` as a Dask array of the API; `pooled`: a pooling's input."""
     if not isinstance(x, da.Array):
         raise TypeError(f"{name} must be a dask.array.Array, got {type(x).__name__}")
     if x.ndim != 4:
@@ -53,6 +54,8 @@ def _as_dask(x, name="x"):
         )
     if any(np.isnan(c) for c in x.shape):
         raise ValueError(f"{name} must have known chunk sizes (call compute_chunk_sizes)")
+    if pooled:
+        check_pool_shape(x.shape, name)
     return x
 
 
@@ -288,7 +291,7 @@ def max_pool2d(
         the single-machine results bit for bit.
     """
     layout = check_layout(layout)
-    x = _as_dask(x)
+    x = _as_dask(x, pooled=True)
     win = _pool_window(x, kernel_size, stride, padding, dilation, ceil_mode, layout)
     x, sh, sw = _spatial(x, win, layout, "x")
     out_dtype = dtype_rule(x.dtype)[1]
@@ -362,7 +365,7 @@ def avg_pool2d(
         another order (tested to 1e-6 x max(1, max|ref|) in float32).
     """
     layout = check_layout(layout)
-    x = _as_dask(x)
+    x = _as_dask(x, pooled=True)
     win = _pool_window(x, kernel_size, stride, padding, 1, ceil_mode, layout)
     x, sh, sw = _spatial(x, win, layout, "x")
     out_dtype = dtype_rule(x.dtype)[1]
@@ -604,7 +607,7 @@ def max_pool2d_backward(
         single-machine result.
     """
     layout = check_layout(layout)
-    x = _as_dask(x)
+    x = _as_dask(x, pooled=True)
     grad_out = _as_dask(grad_out, "grad_out")
     win = _pool_window(x, kernel_size, stride, padding, dilation, ceil_mode, layout)
     out_shape = pool_out_shape(x.shape, win, layout)
@@ -657,7 +660,7 @@ def avg_pool2d_backward(
     grad_x : dask.array.Array, x's shape and chunks
     """
     layout = check_layout(layout)
-    x = _as_dask(x)
+    x = _as_dask(x, pooled=True)
     grad_out = _as_dask(grad_out, "grad_out")
     win = _pool_window(x, kernel_size, stride, padding, 1, ceil_mode, layout)
     out_shape = pool_out_shape(x.shape, win, layout)
