@@ -12,6 +12,8 @@ from ._engine import adaptive as _driver
 from ._engine.args import as_pool_input, as_real_array, check_indices, prepare
 from ._engine.geometry import check_layout
 from ._engine.plan import cached
+from ._engine.results import takes_out
+from ._engine.results import with_indices as _with_indices
 from ._engine.trace import phase
 
 __all__ = [
@@ -50,6 +52,7 @@ def _plan(x, output_size, layout, grad_out=None):
     )
 
 
+@takes_out()
 def adaptive_avg_pool2d(x, output_size, *, layout="NCHW"):
     """2-D adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``.
 
@@ -77,6 +80,7 @@ def adaptive_avg_pool2d(x, output_size, *, layout="NCHW"):
     return _driver.avg_forward(plan, x).astype(plan.result_dtype, copy=False)
 
 
+@takes_out()
 def adaptive_avg_pool2d_backward(grad_out, x, *, layout="NCHW"):
     """Gradient of :func:`adaptive_avg_pool2d` with respect to x.
 
@@ -96,6 +100,7 @@ def adaptive_avg_pool2d_backward(grad_out, x, *, layout="NCHW"):
     return _driver.avg_backward(plan, grad_out).astype(plan.result_dtype, copy=False)
 
 
+@takes_out(_with_indices)
 def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW"):
     """2-D adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool2d``.
 
@@ -132,6 +137,7 @@ def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW"):
     return (out, idx) if return_indices else out
 
 
+@takes_out()
 def adaptive_max_pool2d_backward(grad_out, x, *, layout="NCHW", indices=None):
     """Gradient of :func:`adaptive_max_pool2d` with respect to x.
 

@@ -9,7 +9,7 @@ numpy's BLAS single-threaded.
 
 import numpy as np
 
-from ._engine import blas, conv_driver, threads
+from ._engine import blas, conv_driver, results, threads
 from ._engine import padding as padding_modes
 from ._engine.args import as_real_array, dtypes, prepare
 from ._engine.geometry import (
@@ -22,6 +22,7 @@ from ._engine.geometry import (
 )
 from ._engine.padding import check_padding_mode
 from ._engine.plan import ConvPlan, cached, plan_conv
+from ._engine.results import takes_out
 from ._engine.trace import phase
 from ._kernels.im2col import col2im_samples, im2col_samples
 
@@ -107,6 +108,7 @@ def _plan(
     return plan, x, weight
 
 
+@takes_out()
 def conv2d(
     x,
     weight,
@@ -192,6 +194,7 @@ def _pad_copy(x, weight, stride, padding, dilation, groups, layout, mode):
     return padding_modes.pad(x, pads, mode, layout), pads
 
 
+@takes_out(3)
 def conv2d_backward(
     grad_out,
     x,
@@ -321,6 +324,7 @@ def _fit(a, shape, layout):
     return full
 
 
+@takes_out()
 def conv_transpose2d(
     x,
     weight,
@@ -400,6 +404,7 @@ def conv_transpose2d(
     return out.astype(plan.result_dtype, copy=False)
 
 
+@takes_out(3)
 def conv_transpose2d_backward(
     grad_out,
     x,
@@ -479,6 +484,7 @@ def _per_sample(fn, n, nbytes):
         threads.parallel_for(fn, n, nbytes)
 
 
+@takes_out()
 def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
     """Lay every sliding window of x out as a column (zero padding).
 
@@ -525,13 +531,14 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
     x = prepare(x, dtype)
     KK, P = win.KH * win.KW, win.OH * win.OW
     shape = (N, C * KK, P) if layout == "NCHW" else (N, P, KK * C)
-    cols = np.empty(shape, dtype)
+    cols = results.empty(shape, dtype)
     if cols.size:
         nchw = layout == "NCHW"
         _per_sample(lambda a, b: im2col_samples(x, win, nchw, a, b, cols), N, cols.nbytes)
     return cols.astype(out_dtype, copy=False)
 
 
+@takes_out()
 def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
     """Sum columns back into an image: the adjoint of :func:`im2col`.
 
@@ -573,13 +580,16 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layou
         )
     dtype, out_dtype = dtypes(cols)
     cols = prepare(cols, dtype)
-    x = np.zeros(x_shape, dtype)
+    x = results.empty(x_shape, dtype)  # each sample zeroed by its kernel
     if x.size and cols.size:
         nchw = layout == "NCHW"
         _per_sample(lambda a, b: col2im_samples(cols, win, nchw, a, b, x), N, cols.nbytes)
+    else:
+        x[...] = 0
     return x.astype(out_dtype, copy=False)
 
 
+@takes_out()
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """``torch.nn.functional.unfold``'s argument order for :func:`im2col` (NCHW).
 
@@ -590,6 +600,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     return im2col(input, kernel_size, stride, padding, dilation)
 
 
+@takes_out()
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """``torch.nn.functional.fold``'s argument order for :func:`col2im` (NCHW).
 

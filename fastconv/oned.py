@@ -14,6 +14,8 @@ import numpy as np
 
 from . import adaptive, conv, pool
 from ._engine.args import as_pool_input, as_real_array
+from ._engine.results import takes_out
+from ._engine.results import with_indices as _with_indices
 
 __all__ = [
     "conv1d",
@@ -90,6 +92,7 @@ def _drop_weight(g, layout2):
     return g[:, :, 0, :] if layout2 == "NCHW" else g[0]
 
 
+@takes_out()
 def conv1d(
     x,
     weight,
@@ -147,6 +150,7 @@ def conv1d(
     return _drop(out, layout2)
 
 
+@takes_out(3)
 def conv1d_backward(
     grad_out,
     x,
@@ -199,6 +203,7 @@ def _pool_args(kernel_size, stride, padding, dilation):
     )
 
 
+@takes_out(_with_indices)
 def max_pool1d(
     x,
     kernel_size,
@@ -249,6 +254,7 @@ def max_pool1d(
     return _drop(res, layout2)
 
 
+@takes_out()
 def max_pool1d_backward(
     grad_out,
     x,
@@ -290,6 +296,7 @@ def max_pool1d_backward(
     return _drop(gx, layout2)
 
 
+@takes_out()
 def avg_pool1d(
     x,
     kernel_size,
@@ -338,6 +345,7 @@ def avg_pool1d(
     return _drop(out, layout2)
 
 
+@takes_out()
 def avg_pool1d_backward(
     grad_out,
     x,
@@ -387,6 +395,7 @@ def _out_size(output_size):
     return (1, output_size)
 
 
+@takes_out()
 def adaptive_avg_pool1d(x, output_size, *, layout="NCL"):
     """1-D adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool1d``.
 
@@ -414,6 +423,7 @@ def adaptive_avg_pool1d(x, output_size, *, layout="NCL"):
     return _drop(out, layout2)
 
 
+@takes_out()
 def adaptive_avg_pool1d_backward(grad_out, x, *, layout="NCL"):
     """Gradient of :func:`adaptive_avg_pool1d`; the output size is grad_out's."""
     layout2 = _layout(layout)
@@ -425,6 +435,7 @@ def adaptive_avg_pool1d_backward(grad_out, x, *, layout="NCL"):
     return _drop(gx, layout2)
 
 
+@takes_out(_with_indices)
 def adaptive_max_pool1d(x, output_size, return_indices=False, *, layout="NCL"):
     """1-D adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool1d``.
 
@@ -453,6 +464,7 @@ def adaptive_max_pool1d(x, output_size, return_indices=False, *, layout="NCL"):
     return _drop(res, layout2)
 
 
+@takes_out()
 def adaptive_max_pool1d_backward(grad_out, x, *, layout="NCL", indices=None):
     """Gradient of :func:`adaptive_max_pool1d`; `indices` as it returned them."""
     layout2 = _layout(layout)
@@ -474,6 +486,7 @@ def _lift_indices(indices, layout2):
     return indices[:, :, None, :] if layout2 == "NCHW" else indices[:, None]
 
 
+@takes_out()
 def conv_transpose1d(
     x,
     weight,
@@ -520,6 +533,7 @@ def conv_transpose1d(
     return _drop(out, layout2)
 
 
+@takes_out(3)
 def conv_transpose1d_backward(
     grad_out,
     x,

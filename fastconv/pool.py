@@ -12,6 +12,8 @@ import numpy as np
 from ._engine import pool_driver
 from ._engine.args import as_pool_input, as_real_array, check_indices, prepare
 from ._engine.plan import cached, plan_pool
+from ._engine.results import takes_out
+from ._engine.results import with_indices as _with_indices
 from ._engine.trace import phase
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"]
@@ -60,6 +62,7 @@ def _plan(
     return plan, prepare(x, plan.dtype), grad_out
 
 
+@takes_out(_with_indices)
 def max_pool2d(
     x,
     kernel_size,
@@ -114,6 +117,7 @@ def max_pool2d(
     return (out, idx) if return_indices else out
 
 
+@takes_out()
 def max_pool2d_backward(
     grad_out,
     x,
@@ -166,6 +170,7 @@ def max_pool2d_backward(
     return grad_x.astype(plan.result_dtype, copy=False)
 
 
+@takes_out()
 def avg_pool2d(
     x,
     kernel_size,
@@ -229,6 +234,7 @@ def avg_pool2d(
     return out.astype(plan.result_dtype, copy=False)
 
 
+@takes_out()
 def avg_pool2d_backward(
     grad_out,
     x,

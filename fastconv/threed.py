@@ -42,6 +42,8 @@ from ._engine.geometry import (
     transpose_output_size,
 )
 from ._engine.pool_driver import raise_bad_index
+from ._engine.results import takes_out
+from ._engine.results import with_indices as _with_indices
 from ._kernels import pool as _pool_k
 
 __all__ = [
@@ -162,6 +164,7 @@ def _tap(weight, kd, layout2):
     return weight[:, :, kd] if layout2 == "NCHW" else weight[kd]
 
 
+@takes_out()
 def conv3d(
     x,
     weight,
@@ -224,6 +227,7 @@ def conv3d(
     return out.astype(result, copy=False)
 
 
+@takes_out(3)
 def conv3d_backward(
     grad_out,
     x,
@@ -317,6 +321,7 @@ def _depth(a, od, layout2):
     return (slice(None), slice(None), od) if layout2 == "NCHW" else (slice(None), od)
 
 
+@takes_out(_with_indices)
 def max_pool3d(
     x,
     kernel_size,
@@ -392,6 +397,7 @@ def max_pool3d(
     return (best, idx) if return_indices else best
 
 
+@takes_out()
 def max_pool3d_backward(
     grad_out,
     x,
@@ -473,6 +479,7 @@ def _avg_divisors(g, sizes, count_include_pad, divisor_override, layout2):
     return div if layout2 == "NCHW" else div[..., None]
 
 
+@takes_out()
 def avg_pool3d(
     x,
     kernel_size,
@@ -534,6 +541,7 @@ def _avg_sums(x, g, layout2):
     return total
 
 
+@takes_out()
 def avg_pool3d_backward(
     grad_out,
     x,
@@ -606,6 +614,7 @@ def _adaptive_sizes(output_size, x, layout2):
     return tuple(n if v is None else v for v, n in zip(items, sizes))
 
 
+@takes_out()
 def adaptive_avg_pool3d(x, output_size, *, layout="NCDHW"):
     """3-D adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool3d``.
 
@@ -643,6 +652,7 @@ def adaptive_avg_pool3d(x, output_size, *, layout="NCDHW"):
     return np.concatenate(parts, axis=axis).astype(planes.dtype, copy=False)
 
 
+@takes_out()
 def adaptive_avg_pool3d_backward(grad_out, x, *, layout="NCDHW"):
     """Gradient of :func:`adaptive_avg_pool3d`; the output size is grad_out's."""
     layout2 = _layout(layout)
@@ -669,6 +679,7 @@ def adaptive_avg_pool3d_backward(grad_out, x, *, layout="NCDHW"):
     return _unslice(gx, N, D, layout2).astype(dtype[1], copy=False)
 
 
+@takes_out(_with_indices)
 def adaptive_max_pool3d(x, output_size, return_indices=False, *, layout="NCDHW"):
     """3-D adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool3d``.
 
@@ -715,6 +726,7 @@ def adaptive_max_pool3d(x, output_size, return_indices=False, *, layout="NCDHW")
     return (out, idx) if return_indices else out
 
 
+@takes_out()
 def adaptive_max_pool3d_backward(grad_out, x, *, layout="NCDHW", indices=None):
     """Gradient of :func:`adaptive_max_pool3d`; `indices` as it returned them."""
     layout2 = _layout(layout)
@@ -781,6 +793,7 @@ def _transpose_taps(x, weight, stride, padding, output_padding, dilation, layout
     return OD, taps, args2
 
 
+@takes_out()
 def conv_transpose3d(
     x,
     weight,
@@ -851,6 +864,7 @@ def conv_transpose3d(
     return out.astype(dtypes[1], copy=False)
 
 
+@takes_out(3)
 def conv_transpose3d_backward(
     grad_out,
     x,

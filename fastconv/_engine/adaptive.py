@@ -16,7 +16,7 @@ import numpy as np
 
 from .._kernels import adaptive as _k
 from .._kernels import pool as _pool_k
-from . import threads
+from . import results, threads
 from .args import dtype_rule
 from .geometry import adaptive_bounds, adaptive_output_size
 from .pool_driver import SPLIT_BYTES, raise_bad_index
@@ -81,7 +81,7 @@ def avg_forward(plan, x):
     """Adaptive average pooling's output."""
     if plan.is_global:
         return _global_forward(plan, x)
-    out = np.empty(plan.out_shape, plan.dtype)
+    out = results.empty(plan.out_shape, plan.dtype)
     if out.size:
         b = (plan.hs, plan.he, plan.ws, plan.we)
         work = x.nbytes + out.nbytes
@@ -104,7 +104,7 @@ def avg_backward(plan, grad_out):
     """grad_x of adaptive average pooling."""
     if plan.is_global:
         return _global_backward(plan, grad_out)
-    grad_x = np.empty(plan.x_shape, plan.dtype)
+    grad_x = results.empty(plan.x_shape, plan.dtype)
     if grad_x.size:
         b = (plan.hs, plan.he, plan.ws, plan.we)
         work = grad_out.nbytes + grad_x.nbytes
@@ -169,7 +169,7 @@ def _global_run(kernel, args, n, nbytes):
 
 def _global_forward(plan, x):
     """Global average pooling's output: each plane's mean."""
-    out = np.empty(plan.out_shape, plan.dtype)
+    out = results.empty(plan.out_shape, plan.dtype)
     if out.size:
         H, W, C = plan.hwc
         xf, of = x.reshape(-1), out.reshape(-1)
@@ -184,7 +184,7 @@ def _global_forward(plan, x):
 
 def _global_backward(plan, grad_out):
     """grad_x of global average pooling: each plane's grad_out / (H*W)."""
-    grad_x = np.empty(plan.x_shape, plan.dtype)
+    grad_x = results.empty(plan.x_shape, plan.dtype)
     if grad_x.size:
         H, W, C = plan.hwc
         gy, gx = grad_out.reshape(-1), grad_x.reshape(-1)
@@ -199,8 +199,8 @@ def _global_backward(plan, grad_out):
 
 def max_forward(plan, x):
     """Adaptive max pooling's (out, indices); indices the flat h*W + w in the plane."""
-    out = np.empty(plan.out_shape, plan.dtype)
-    idx = np.empty(plan.out_shape, np.int64)
+    out = results.empty(plan.out_shape, plan.dtype)
+    idx = results.empty(plan.out_shape, np.int64, 1)
     if out.size:
         b = (plan.hs, plan.he, plan.ws, plan.we)
         work = x.nbytes + out.nbytes + idx.nbytes
@@ -223,7 +223,7 @@ def max_forward(plan, x):
 
 def max_backward(plan, grad_out, idx):
     """grad_x of adaptive max pooling: grad_out scattered to the indices (checked)."""
-    grad_x = np.empty(plan.x_shape, plan.dtype)
+    grad_x = results.empty(plan.x_shape, plan.dtype)
     if not grad_x.size:
         return grad_x
     work = grad_out.nbytes + idx.nbytes + grad_x.nbytes

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._kernels import conv as _k
 from .._kernels import pointwise as _pw
-from . import blas, direct, threads, trace, winograd, workspace
+from . import blas, direct, results, threads, trace, winograd, workspace
 from .args import as_real_array, prepare
 from .trace import phase
 
@@ -78,7 +78,7 @@ def forward(plan, x, weight, bias):
     """Output of the convolution for clean arrays (compute dtype)."""
     if plan.passes["forward"] in _SEPARATE:
         return _SEPARATE[plan.passes["forward"]].forward(plan, x, weight, bias)
-    out = np.empty(plan.out_shape, plan.dtype)
+    out = results.empty(plan.out_shape, plan.dtype)
     if out.size == 0:
         return out
     kernel = _FORWARD[plan.layout]
@@ -215,8 +215,17 @@ def _backward_im2col(
     win = plan.window
     K = s.Cg * win.KH * win.KW
     # without want_gx the kernel never touches grad_x: a one-element stand-in
-    grad_x = np.empty(plan.x_shape if want_gx else (1, 1, 1, 1), plan.dtype)
-    y = np.empty(plan.out_shape if want_y else (1, 1, 1, 1), plan.dtype)
+    grad_x = (
+        results.empty(plan.x_shape, plan.dtype)
+        if want_gx
+        else np.empty((1,) * 4, plan.dtype)
+    )
+    # y: a transposed convolution's grad_x, its first result too
+    y = (
+        results.empty(plan.out_shape, plan.dtype)
+        if want_y
+        else np.empty((1,) * 4, plan.dtype)
+    )
     fill = np.zeros(s.C, plan.dtype) if fill is None else fill
     # grad_weight as the GEMMs see it: (F, Cg*KK) in NCHW, (KK*Cg, F) in NHWC
     wshape = (s.F, K) if plan.layout == "NCHW" else (K, s.F)
@@ -295,7 +304,7 @@ _POINTWISE = {
 def _backward_pointwise(plan, grad_out, x, weight, want_gx=True, want_gw=True):
     """Backward pass of a pointwise plan: a weight pass and an input pass."""
     s = plan.shapes
-    grad_x = np.empty(plan.x_shape, plan.dtype)
+    grad_x = results.empty(plan.x_shape, plan.dtype)
     grad_w = np.empty(plan.weight_shape, plan.dtype)
     grad_b = np.zeros(s.F)  # float64
     weights, inputs = _POINTWISE[plan.layout]

@@ -22,7 +22,7 @@ from .._kernels import conv as _conv_kernels
 from .._kernels import depthwise_nhwc as _kd
 from .._kernels import direct as _k
 from .._kernels import direct_nhwc as _kh
-from . import blas, threads, workspace
+from . import blas, results, threads, workspace
 from .geometry import conv_window
 
 __all__ = [
@@ -144,7 +144,7 @@ def _transposed(plan, weight):
 
 def forward(plan, x, weight, bias):
     """Output (compute dtype) of the direct forward pass."""
-    out = np.empty(plan.out_shape, plan.dtype)
+    out = results.empty(plan.out_shape, plan.dtype)
     if out.size == 0:
         return out
     if plan.layout == "NHWC":
@@ -165,7 +165,7 @@ def forward(plan, x, weight, bias):
 
 def grad_x(plan, grad_out, weight):
     """grad_x (compute dtype) of the direct backward pass."""
-    gx = np.empty(plan.x_shape, plan.dtype)
+    gx = results.empty(plan.x_shape, plan.dtype)
     if gx.size == 0:
         return gx
     if plan.layout == "NHWC":

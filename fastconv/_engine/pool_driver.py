@@ -3,7 +3,7 @@
 import numpy as np
 
 from .._kernels import pool as _k
-from . import threads
+from . import results, threads
 from .plan import ROWS_BELOW
 from .trace import phase
 
@@ -49,8 +49,12 @@ def _items(plan, *arrays):
 
 def max_forward(plan, x, want_idx):
     """Return (out, indices) of max pooling; indices is a dummy without `want_idx`."""
-    out = np.empty(plan.out_shape, plan.dtype)
-    idx = np.empty(plan.out_shape if want_idx else (1, 1, 1, 1), np.int64)
+    out = results.empty(plan.out_shape, plan.dtype)
+    idx = (
+        results.empty(plan.out_shape, np.int64, 1)
+        if want_idx
+        else np.empty((1,) * 4, np.int64)
+    )
     if out.size:
         win = plan.window
         work = x.nbytes + out.nbytes
@@ -91,7 +95,7 @@ def max_backward(plan, grad_out, x, idx=None):
     is taken from it instead of searched for; an index outside the input
     plane raises ValueError.
     """
-    grad_x = np.empty(plan.x_shape, plan.dtype)
+    grad_x = results.empty(plan.x_shape, plan.dtype)
     if grad_x.size:
         if not grad_out.size:
             grad_x[...] = 0
@@ -175,7 +179,7 @@ def raise_bad_index(idx, plane):
 
 def avg_forward(plan, x):
     """Average pooling's output."""
-    out = np.empty(plan.out_shape, plan.dtype)
+    out = results.empty(plan.out_shape, plan.dtype)
     if out.size:
         kernel = getattr(_k, plan.kernels["forward"])
         win, inc, div = plan.window, plan.count_include_pad, plan.divisor
@@ -196,7 +200,7 @@ def avg_forward(plan, x):
 
 def avg_backward(plan, grad_out):
     """grad_x of average pooling: each grad_out entry spread over its window."""
-    grad_x = np.empty(plan.x_shape, plan.dtype)
+    grad_x = results.empty(plan.x_shape, plan.dtype)
     if grad_x.size:
         if not grad_out.size:
             grad_x[...] = 0

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._kernels import conv as _conv_kernels
 from .._kernels import winograd as _kw
-from . import blas, cpu, threads, workspace
+from . import blas, cpu, results, threads, workspace
 from .geometry import conv_window
 
 __all__ = [
@@ -174,7 +174,7 @@ def _run(plan, pass_, x, weight, bias, out):
 
 def forward(plan, x, weight, bias):
     """Output (compute dtype) of the Winograd forward pass."""
-    out = np.empty(plan.out_shape, plan.dtype)
+    out = results.empty(plan.out_shape, plan.dtype)
     if out.size == 0:
         return out
     b = bias if bias is not None else np.zeros(plan.shapes.F, plan.dtype)
@@ -183,7 +183,7 @@ def forward(plan, x, weight, bias):
 
 def grad_x(plan, grad_out, weight):
     """grad_x (compute dtype) of the Winograd backward pass."""
-    gx = np.empty(plan.x_shape, plan.dtype)
+    gx = results.empty(plan.x_shape, plan.dtype)
     if gx.size == 0:
         return gx
     # the flipped weight, (C, F) per tap, used transposed: (F, C)
