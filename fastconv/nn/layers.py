@@ -6,6 +6,7 @@ import numpy as np
 
 from .._engine.geometry import check_pool_padding
 from .._engine.padding import check_padding_mode
+from ._buffers import ResultBuffers
 from ._checks import (
     _KEEP_ALL,
     _backend_name,
@@ -32,12 +33,20 @@ class Layer:
     Subclasses fill ``params`` and ``grads`` (same keys, same shapes) and set
     ``self.grads[name][...]`` in ``backward``, so that the ``(param, grad)``
     pairs handed to an optimiser stay valid.
+
+    The layers that call the engine keep the arrays they return and hand
+    them back to it as ``out=`` on a later call with the same shapes, once
+    nothing else refers to them (see :mod:`fastconv.nn._buffers`): a result
+    the caller still holds is never overwritten, and a training loop stops
+    allocating results after its first steps.
     """
 
     def __init__(self):
         self.params = {}
         self.grads = {}
         self.training = True
+        # the engine's results, kept for the next step's calls (see _buffers)
+        self._buffers = ResultBuffers()
 
     def __call__(self, x):
         """Return ``self.forward(x)``."""
@@ -199,19 +208,32 @@ class Conv2d(Layer):
     def forward(self, x):
         """Convolve x (N, C, H, W) or (N, H, W, C) to (N, F, OH, OW) or (N, OH, OW, F)."""
         self._x = x
-        return getattr(self.backend, self._functions[0])(
-            x, self.params["weight"], self.params.get("bias"), **self._options()
+        return self._buffers.call(
+            self.backend,
+            self._functions[0],
+            x,
+            self.params["weight"],
+            self.params.get("bias"),
+            **self._options(),
         )
 
     def backward(self, grad_out):
         """Set the weight and bias gradients; return the gradient for x."""
         x = self._saved("_x")
-        gx, gw, gb = getattr(self.backend, self._functions[1])(
-            grad_out, x, self.params["weight"], **self._options()
+        gw_buf, gb_buf = self.grads["weight"], self.grads.get("bias")
+        gx, gw, gb = self._buffers.call(
+            self.backend,
+            self._functions[1],
+            grad_out,
+            x,
+            self.params["weight"],
+            given=(None, gw_buf, gb_buf),
+            **self._options(),
         )
-        self.grads["weight"][...] = gw
-        if "bias" in self.grads:
-            self.grads["bias"][...] = gb
+        if gw is not gw_buf:  # computed into the gradient arrays, or copied here
+            gw_buf[...] = gw
+        if gb_buf is not None and gb is not gb_buf:
+            gb_buf[...] = gb
         return gx
 
     def __repr__(self):
@@ -390,15 +412,20 @@ class _Pool(Layer):
     def forward(self, x):
         """Pool each window of x (max or mean, by the subclass)."""
         self._x = x
-        return getattr(self.backend, self._functions[0])(
-            x, self.kernel_size, **self._options()
+        return self._buffers.call(
+            self.backend, self._functions[0], x, self.kernel_size, **self._options()
         )
 
     def backward(self, grad_out):
         """Gradient for x of the pooling, from the saved forward input."""
         x = self._saved("_x")
-        return getattr(self.backend, self._functions[1])(
-            grad_out, x, self.kernel_size, **self._options()
+        return self._buffers.call(
+            self.backend,
+            self._functions[1],
+            grad_out,
+            x,
+            self.kernel_size,
+            **self._options(),
         )
 
 
@@ -462,16 +489,27 @@ class MaxPool2d(_Pool):
     def forward(self, x):
         """Max of each window of x; the argmaxes are kept for the backward pass."""
         self._x = x
-        out, self._indices = getattr(self.backend, self._functions[0])(
-            x, self.kernel_size, return_indices=True, **self._options()
+        out, self._indices = self._buffers.call(
+            self.backend,
+            self._functions[0],
+            x,
+            self.kernel_size,
+            return_indices=True,
+            **self._options(),
         )
         return out
 
     def backward(self, grad_out):
         """Gradient for x: grad_out sent to the forward pass's argmaxes."""
         x = self._saved("_x")
-        return getattr(self.backend, self._functions[1])(
-            grad_out, x, self.kernel_size, indices=self._indices, **self._options()
+        return self._buffers.call(
+            self.backend,
+            self._functions[1],
+            grad_out,
+            x,
+            self.kernel_size,
+            indices=self._indices,
+            **self._options(),
         )
 
 
@@ -618,12 +656,16 @@ class AdaptiveAvgPool2d(Layer):
     def forward(self, x):
         """Average each window of x down to the output size."""
         self._x = x
-        return self.backend.adaptive_avg_pool2d(x, self.output_size, layout=self.layout)
+        return self._buffers.call(
+            self.backend, "adaptive_avg_pool2d", x, self.output_size, layout=self.layout
+        )
 
     def backward(self, grad_out):
         """Gradient for x: each grad_out entry spread over its window."""
         x = self._saved("_x")
-        return self.backend.adaptive_avg_pool2d_backward(grad_out, x, layout=self.layout)
+        return self._buffers.call(
+            self.backend, "adaptive_avg_pool2d_backward", grad_out, x, layout=self.layout
+        )
 
     def __repr__(self):
         return (
