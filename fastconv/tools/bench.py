@@ -43,6 +43,11 @@ WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_worker.
 #: to reach its steady speed again (measured: a small layer's first 20 ms
 #: after 0.1 s idle ran 1.25x slower); 50 ms leave no difference.
 WARM_S, SAMPLE_S = 0.05, 0.01
+#: And at least this many calls: a large result is new memory, which this
+#: machine's hypervisor takes back within seconds of its release, so after
+#: the other contenders' turns the first calls fault it in again (float64
+#: pooling backward of 51 MB: 40-90 ms for about five calls, then 5 ms).
+WARM_CALLS = 10
 QUICK_LAYERS = ("lenet-c1", "resnet-3x3", "cs231n-speed", "max-2s2", "cs231n-pool")
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -231,6 +236,7 @@ def bench_layer(layer, dtype, layout, workers, rounds, naive=None):
                     op="sample",
                     **{"pass": p},
                     warm=WARM_S,
+                    warm_calls=WARM_CALLS,
                     min_time=SAMPLE_S,
                     number=number.get(key),
                 )
@@ -446,8 +452,8 @@ def _header(info, rounds, out):
         out(f"note: {line}")
     out(
         f"method: each contender in its own process, default environment; medians of "
-        f"{rounds} interleaved rounds, each sample after {WARM_S * 1e3:.0f} ms of "
-        f"untimed "
+        f"{rounds} interleaved rounds, each sample after {WARM_S * 1e3:.0f} ms and "
+        f"{WARM_CALLS} calls (whichever is longer) of untimed "
         f"calls with the other processes idle; x = other's time / fastconv's (higher is "
         f"better); x naive: the oracle on N/8 samples (at least 1), scaled to N"
     )

@@ -10,8 +10,8 @@ this file, loaded by path, and use only fastconv's public functions.
 
 Requests: ``hello`` (versions, threads, BLAS), ``setup`` (a layer spec:
 build its inputs and callables and run each once; the "naive" kind only
-keeps the spec), ``sample`` (an untimed
-warm-up of at least ``warm`` seconds, then ``number`` timed calls of one
+keeps the spec), ``sample`` (an untimed warm-up of at least ``warm``
+seconds and ``warm_calls`` calls, then ``number`` timed calls of one
 pass), ``naive`` (the oracle on a slice of the batch, scaled),
 ``machine`` (numpy's GEMM rate and copy bandwidth here), ``quit``.
 """
@@ -121,9 +121,12 @@ class Worker:
         """Time one pass: an untimed warm-up, then `number` calls (calibrated if 0)."""
         fn = self.calls[0 if req["pass"] == "fwd" else 1]
         t0 = time.perf_counter()
-        while True:  # steady state: threads a previous contender woke have settled
+        calls = 0
+        while True:  # steady state: threads settled, new memory faulted in
             fn()
-            if time.perf_counter() - t0 >= req["warm"]:
+            calls += 1
+            warm = time.perf_counter() - t0 >= req["warm"]
+            if warm and calls >= req.get("warm_calls", 1):
                 break
         number = req.get("number")
         if not number:
