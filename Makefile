@@ -7,7 +7,7 @@ comma := ,
 EXTRAS := test$(comma)bench$(comma)train$(comma)lint$(comma)dask$(if $(WITH_TORCH),$(comma)torch)
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: test bench bench-suite train lint format clean
+.PHONY: test test-boundscheck bench bench-suite train lint format clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ $(STAMP): pyproject.toml | $(PY)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# the engine's tests (not the slow tool and cluster ones) with numba's bounds
+# checks compiled into every kernel: an index outside an array raises
+# IndexError instead of reading or writing past it
+BOUNDSCHECK_SKIP := test_bench test_cli test_checker test_train test_dask_cluster test_readme
+test-boundscheck: $(STAMP)
+	d=$$(mktemp -d) && NUMBA_BOUNDSCHECK=1 NUMBA_CACHE_DIR=$$d $(PY) -m pytest -q -p no:cacheprovider tests $(foreach t,$(BOUNDSCHECK_SKIP),--ignore=tests/$(t).py); s=$$?; rm -rf $$d; exit $$s
 
 bench: $(STAMP)
 	$(PY) -m fastconv bench $(BENCH_ARGS)
