@@ -1680,6 +1680,11 @@ def max_pool3d(
                     for z, h, w in taps
                     if 0 <= z < D and 0 <= h < H and 0 <= w < W
                 ]
+                if not taps:
+                    raise ValueError(
+                        f"max-pool window {(od, oh, ow)} lies entirely in the "
+                        f"padding (input size {(D, H, W)}); its max is undefined"
+                    )
                 for n in range(N):
                     for ch in range(C):
                         best, at = -np.inf, taps[0]

@@ -131,6 +131,11 @@ def _depth_taps(n_from, n_to, stride, lo, dilation, K):
     return taps
 
 
+#: _depth_taps of a geometry whose taps all fall in the padding: one tap of
+#: no depths, which gives the 2-D calls' shapes and dtypes and adds nothing
+_NO_TAP = [(0, np.arange(0), np.arange(0))]
+
+
 def _channels_last(x, weight, compute, layout2):
     """Return x (N, D, H, W, C) and weight (KD, KH, KW, Cg, F), compute dtype, NDHWC.
 
@@ -837,7 +842,7 @@ def conv_transpose3d(
     )
     dtypes = dtype_rule(np.result_type(*kinds))
     N, out = x.shape[0], None
-    for kd, ids, z in taps:
+    for kd, ids, z in taps or _NO_TAP:
         y = conv.conv_transpose2d(
             _slices(x, ids, layout2),
             _tap(weight, kd, layout2),
@@ -853,8 +858,6 @@ def conv_transpose3d(
             shape[2 if layout2 == "NCHW" else 1] = OD
             out = np.zeros(shape, dtypes[0])
         out[_depth(out, z, layout2)] += y  # z holds no depth twice: one tap
-    if out is None:  # no tap reaches the output: all of it is padding
-        raise ValueError("the padding removes every output depth the taps reach")
     if bias is not None:
         b = as_real_array(bias, "bias", ndim=1).astype(dtypes[0])
         F = out.shape[1] if layout2 == "NCHW" else out.shape[-1]
@@ -979,23 +982,21 @@ def im2col3d(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCDHW")
     )
     KK = k[1] * k[2]
     cols5 = None
-    for a, od, z in taps:
+    for a, od, z in taps or _NO_TAP:
         c2 = conv.im2col(_slices(x, z, layout2), **args2)
         if layout2 == "NCHW":  # (N*n, C*KK, P2) -> (N, n, C, KK, P2)
-            c2 = c2.reshape(N, len(z), C, KK, -1)
+            c2 = c2.reshape(N, len(z), C, KK, c2.shape[-1])
             if cols5 is None:
                 cols5 = np.zeros((N, C, k[0], KK, OD, c2.shape[-1]), c2.dtype)
             cols5[:, :, a][:, :, :, od] = np.moveaxis(c2, 1, 3)  # (N, C, KK, n, P2)
         else:  # (N*n, P2, KK*C) -> (N, n, P2, KK*C)
-            c2 = c2.reshape(N, len(z), -1, KK * C)
+            c2 = c2.reshape(N, len(z), c2.shape[1], KK * C)
             if cols5 is None:
                 cols5 = np.zeros((N, OD, c2.shape[2], k[0], KK * C), c2.dtype)
             cols5[:, :, :, a][:, od] = c2
-    if cols5 is None:
-        raise ValueError("every window lies in the depth padding")
-    if layout2 == "NCHW":
-        return cols5.reshape(N, C * k[0] * KK, -1)
-    return cols5.reshape(N, -1, k[0] * KK * C)
+    if layout2 == "NCHW":  # (N, C, KD, KK, OD, P2)
+        return cols5.reshape(N, C * k[0] * KK, OD * cols5.shape[-1])
+    return cols5.reshape(N, OD * cols5.shape[2], k[0] * KK * C)  # (N, OD, P2, KD, KK*C)
 
 
 def col2im3d(
@@ -1034,7 +1035,7 @@ def col2im3d(
     if cols5 is None or P % OD:
         raise ValueError(f"cols must have the shape im2col3d gives, got {cols.shape}")
     x = None
-    for a, od, z in taps:
+    for a, od, z in taps or _NO_TAP:
         if layout2 == "NCHW":
             c2 = np.moveaxis(cols5[:, :, a][:, :, :, od], 3, 1)  # (N, n, C, KK, P2)
             c2 = np.ascontiguousarray(c2).reshape(N * len(z), C * KK, P2)

@@ -348,3 +348,34 @@ def test_layout_transposes_move_the_channel_axis(shape):
     last = depth.channels_last(a)
     assert_same(last, np.ascontiguousarray(np.moveaxis(a, 1, -1)))
     assert_same(depth.channels_first(last), a)
+
+
+@pytest.mark.parametrize("layout", ["NCDHW", "NDHWC"])
+@pytest.mark.parametrize("N", [0, 2])
+def test_depth_taps_all_in_the_padding_give_zeros_as_the_oracle(layout, N):
+    # every depth tap of the dilated kernel falls in the padding: im2col's
+    # columns are zeros and col2im's image zeros (im2col once refused the
+    # window and col2im returned None), and the transposed convolution's
+    # output is the bias alone (once refused); an empty batch too
+    first = layout == "NCDHW"
+    x = randn(rng(3), (N, 2, 1, 3, 3) if first else (N, 1, 3, 3, 2), np.float64)
+    kw = dict(padding=1, dilation=(2, 1, 1), layout=layout)
+    cols = fastconv.im2col(x, (2, 1, 1), **kw)
+    assert_same(cols, naive.im2col(x, (2, 1, 1), **kw))
+    back = fastconv.col2im(cols, x.shape, (2, 1, 1), **kw)
+    assert_same(back, naive.col2im(cols, x.shape, (2, 1, 1), **kw))
+    w = randn(rng(4), (2, 3, 2, 1, 1) if first else (2, 1, 1, 3, 2), np.float64)
+    b = np.array([0.5, -1.0, 2.0])
+    tkw = dict(padding=(1, 0, 0), dilation=(2, 1, 1), layout=layout)
+    y = fastconv.conv_transpose3d(x, w, b, **tkw)
+    assert_close(y, naive.conv_transpose3d(x, w, b, **tkw))
+
+
+def test_oracle_max_pool3d_refuses_a_window_in_the_padding():
+    # it raised IndexError; the engine and the 1-D and 2-D oracles say why
+    with pytest.raises(
+        ValueError, match=r"window \(0, 0, 0\) lies entirely in the padding"
+    ):
+        naive.max_pool3d(
+            np.ones((1, 1, 1, 1, 1)), (2, 2, 2), padding=1, dilation=(1, 1, 2)
+        )
