@@ -372,3 +372,25 @@ def test_concurrent_calls_from_threads_match_serial_results():
             for got, want in zip(pool.map(run, problems), serial):
                 for a, e in zip(got, want):
                     assert_same(a, e)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("algorithm", ["auto", "im2col", "direct"])
+def test_convolution_over_no_input_channels_is_the_bias(algorithm, layout, dtype):
+    # well defined, as in PyTorch: every output is the bias, grad_x and
+    # grad_weight are empty or zero, and grad_bias still sums grad_out
+    # (the im2col backward once returned zeros for it)
+    first = layout == "NCHW"
+    x = np.zeros((2, 0, 5, 5) if first else (2, 5, 5, 0), dtype)
+    w = np.zeros((3, 0, 3, 3) if first else (3, 3, 0, 3), dtype)
+    b = np.array([1.0, -2.0, 0.5], dtype)
+    kw = dict(padding=1, layout=layout)
+    y = fastconv.conv2d(x, w, b, algorithm=algorithm, **kw)
+    assert_same(y, naive.conv2d(x, w, b, **kw))
+    gy = randn(rng(9), y.shape, dtype)
+    got = fastconv.conv2d_backward(gy, x, w, algorithm=algorithm, **kw)
+    want = naive.conv2d_backward(gy, x, w, **kw)
+    for g, r in zip(got, want):
+        assert g.shape == r.shape and g.dtype == np.dtype(dtype)
+        assert_close(g, r)

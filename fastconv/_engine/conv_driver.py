@@ -132,6 +132,12 @@ def backward(plan, grad_out, x, weight):
     slot order; grad_bias is rounded to the compute dtype once, at the end.
     A pointwise plan has one slot: its GEMMs sum over the whole batch.
     """
+    if plan.shapes.C == 0:  # no input channels: only grad_bias has entries
+        return (
+            results.empty(plan.x_shape, plan.dtype),
+            np.zeros(plan.weight_shape, plan.dtype),
+            grad_bias(grad_out, plan.layout),
+        )
     gx_alg, gw_alg = plan.passes["grad_x"], plan.passes["grad_w"]
     if gx_alg == gw_alg and gx_alg in _FUSED:
         return _FUSED[gx_alg](plan, grad_out, x, weight, True, True)
