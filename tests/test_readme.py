@@ -2,11 +2,16 @@
 
 import pathlib
 import re
+import textwrap
 
 import pytest
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+# a block inside a list item is indented with it
+BLOCKS = [
+    textwrap.dedent(b)
+    for b in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+]
 
 
 def test_readme_has_an_example():
