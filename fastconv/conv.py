@@ -139,8 +139,8 @@ def conv2d(
         Input and output channels are split into `groups` independent blocks.
     layout : {"NCHW", "NHWC"}
     algorithm : str
-        "auto" (default: the plan picks per pass, see the README's
-        "Algorithms"), or one of "im2col", "pointwise", "direct",
+        "auto" (default: the plan picks per pass, see
+        docs/algorithms.md), or one of "im2col", "pointwise", "direct",
         "winograd-2x2", "winograd-4x4" to run it in every pass it implements. A ValueError
         names the argument when the algorithm does not apply to the layer.
     padding_mode : {"zeros", "reflect", "replicate", "circular"}

@@ -152,7 +152,7 @@ def test_the_cost_model_counts_what_each_algorithm_does():
 @pytest.mark.parametrize(
     "x_shape, w_shape, dtype, want",
     [
-        # large images: F(4x4, 3x3) measured fastest (README, "Algorithms")
+        # large images: F(4x4, 3x3) measured fastest (docs/algorithms.md)
         ((8, 64, 56, 56), (64, 64, 3, 3), np.float32, "winograd-4x4"),
         ((8, 64, 56, 56), (64, 64, 3, 3), np.float64, "winograd-4x4"),
         # 256 channels: F(4x4) would be fastest, but its float32 error is

@@ -68,7 +68,7 @@ def reason_not(name, shapes):
 #: Fitted seconds per unit of each feature (:func:`features`), per dtype and
 #: layout: (im2col coefficients, Winograd coefficients, shared by both tile
 #: sizes). Fitted by ``python benchmarks/calibrate.py`` on the development
-#: machine (2-core Xeon, AVX-512), 2026-12-01; see the README, "Algorithms".
+#: machine (2-core Xeon, AVX-512), 2026-12-01; see docs/algorithms.md.
 COST = {
     ("float32", "NCHW"): (
         (7.427e-04, 3.261e-12, 2.643e-10, 8.194e-10),
@@ -153,7 +153,7 @@ def _winograd_candidates(shapes, dtype, pass_):
 
 
 def _auto(shapes, dtype, pass_):
-    """Return the algorithm "auto" picks for one pass (see the README's table)."""
+    """Return the algorithm "auto" picks for one pass (see docs/algorithms.md)."""
     win = shapes.win
     if _pointwise(win):
         return "pointwise"
@@ -174,7 +174,7 @@ def _auto(shapes, dtype, pass_):
         return "direct"
     if pass_ in implements("direct", shapes) and shapes.groups > 1 and shapes.Cg <= 8:
         # depthwise and grouped layers with few channels per group, where the
-        # per-group GEMMs are too small (measured: README, "Algorithms")
+        # per-group GEMMs are too small (measured: docs/algorithms.md)
         return "direct"
     return "im2col"
 

@@ -1,7 +1,7 @@
 """numpy's BLAS as the engine uses it: gemm addresses for the kernels, and its threads.
 
 Two facts decide the engine's thread model (measured on the 2-core
-development machines, see the README's "Threads"):
+development machines, see docs/design.md, "Threads"):
 
 - numpy's bundled OpenBLAS runs a multi-threaded GEMM on worker threads that
   keep spinning for about 0.1 s after each call, holding the other cores;

@@ -150,7 +150,7 @@ class ConvPlan:
         self.units = max(1, min(most, -(-MAX_SLOTS // self.slots)))
         # NHWC with few channels: the columns are built transposed, each row a
         # run along the output width, where the NHWC columns' runs would be
-        # only KW*C values long (lenet-c1: im2col 1.96 -> see the README)
+        # only KW*C values long (lenet-c1: docs/results-2026-12-01.md)
         self.planar = (
             self.layout == "NHWC"
             and shapes.groups == 1
