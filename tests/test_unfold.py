@@ -51,3 +51,32 @@ def test_nd_cols_arguments_are_checked():
         fastconv.col2im(np.ones((1, 3, 4)), (1, 2, 3, 3, 3), 2)
     with pytest.raises(ValueError, match="must be C\\*KH\\*KW"):
         fastconv.fold(np.ones((1, 5, 4)), (3, 3), 2)
+
+
+# unit strides and as many output columns as input columns (OW == W), with a
+# dilated tap whose columns all lie in the padding: im2col's one-long-copy
+# path read past the plane there (found by make test-boundscheck, under
+# which an out-of-bounds read raises; without the checks the copied values
+# were zeroed after, so the results below were right even then)
+PADDING_TAPS = [
+    ((1, 1, 2, 1), (1, 2), (0, 0, 0, 2), (1, 2)),  # a tap right of the image
+    ((1, 1, 2, 2), (1, 3), (0, 0, 4, 0), (1, 2)),  # a tap left of it
+    ((2, 3, 2, 3), (1, 2), (0, 0, 4, 1), (1, 3)),
+]
+
+
+@pytest.mark.parametrize("shape, kernel, padding, dilation", PADDING_TAPS)
+def test_taps_wholly_in_the_padding_columns_copy_nothing(
+    shape, kernel, padding, dilation
+):
+    x = randn(rng(5), shape, np.float64)
+    kw = dict(stride=1, padding=padding, dilation=dilation)
+    cols = fastconv.im2col(x, kernel, **kw)
+    assert_same(cols, naive.im2col(x, kernel, **kw))
+    w = randn(rng(6), (2, shape[1]) + kernel, np.float64)
+    y = fastconv.conv2d(x, w, algorithm="im2col", **kw)
+    assert_close(y, naive.conv2d(x, w, **kw))
+    gy = randn(rng(7), y.shape, np.float64)
+    got = fastconv.conv2d_backward(gy, x, w, algorithm="im2col", **kw)
+    for g, r in zip(got, naive.conv2d_backward(gy, x, w, **kw)):
+        assert_close(g, r)

@@ -80,6 +80,10 @@ def im2col_tile_nchw(x, n, c0, cc, win, oh0, oh1, cols):
                 if r_lo == r_hi:
                     continue
                 first = plane + (r_lo * win.sh - win.top + i * win.dh) * W + off
+                if flat and hi <= lo:  # the tap reads only padding columns
+                    for t in range((r_lo - oh0) * OW, (r_hi - oh0) * OW):
+                        dst[t] = 0
+                    continue
                 if flat:
                     d0 = (r_lo - oh0) * OW
                     end = (r_hi - r_lo) * OW - (OW - hi)
