@@ -21,6 +21,7 @@ stays resident.
 
 import functools
 import inspect
+import math
 import threading
 
 import numpy as np
@@ -40,17 +41,10 @@ def empty(shape, dtype, slot=0):
     offered = getattr(_local, "offered", None)
     if offered:
         buf = offered.get(slot)
-        if buf is not None and buf.dtype == dtype and buf.size == _size(shape):
+        if buf is not None and buf.dtype == dtype and buf.size == math.prod(shape):
             del offered[slot]
             return buf.reshape(shape)
     return np.empty(shape, dtype)
-
-
-def _size(shape):
-    n = 1
-    for s in shape:
-        n *= int(s)
-    return n
 
 
 def _check_buffer(buf, k, name):
