@@ -191,7 +191,7 @@ def _pad_copy(x, weight, stride, padding, dilation, groups, layout, mode):
     w = as_real_array(weight, "weight")
     win = conv_shapes(x.shape, w.shape, stride, padding, dilation, groups, layout).win
     pads = (win.top, win.bottom, win.left, win.right)
-    return padding_modes.pad(x, pads, mode, layout), pads
+    return padding_modes.pad(x, pads, mode, padding_modes.spatial_axes(layout)), pads
 
 
 @takes_out(3)
@@ -261,7 +261,9 @@ def conv2d_backward(
             layout=layout,
             algorithm=algorithm,
         )
-        gx = padding_modes.fold(gxp, x0.shape, pads, padding_mode, layout)
+        gx = padding_modes.fold(
+            gxp, x0.shape, pads, padding_mode, padding_modes.spatial_axes(layout)
+        )
         return gx, gw, gb
     with phase("prepare"):
         plan, x, weight = _plan(

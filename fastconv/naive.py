@@ -1524,15 +1524,85 @@ def _conv3d_setup(x, weight, stride, padding, dilation, groups, layout):
                 if (o + lo) % st == 0 and o + (k - 1) * dl < n + hi
             ]
         )
-    return xc, wc, s, d, starts
+    return xc, wc, s, d, starts, pads
+
+
+def _mode_pads3d(x, weight, stride, padding, dilation, groups, layout, mode):
+    """Check `mode`; return the (low, high) padding per axis (D, H, W)."""
+    if mode not in _PAD_MODES:
+        raise ValueError(f"padding_mode must be one of {_PAD_MODES}, got {mode!r}")
+    xc, _, _, _, _, pads = _conv3d_setup(
+        x, weight, stride, padding, dilation, groups, layout
+    )
+    for (lo, hi), size in zip(pads, xc.shape[2:]):
+        if (mode == "reflect" and max(lo, hi) >= size) or (
+            mode == "circular" and max(lo, hi) > size
+        ):
+            raise ValueError(f"padding {pads} too large for padding_mode {mode!r}")
+    return pads
+
+
+def _padded_copy3d(x, pads, mode, layout):
+    """X with its padding filled in `mode`, entry by entry (x in `layout`)."""
+    axes = (1, 2, 3) if layout == "NDHWC" else (2, 3, 4)
+    xa = np.moveaxis(np.asarray(x), axes, (0, 1, 2))
+    sizes = xa.shape[:3]
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(sizes, pads))
+    out = np.empty(padded + xa.shape[3:], dtype=xa.dtype)
+    for z in range(padded[0]):
+        for r in range(padded[1]):
+            for c in range(padded[2]):
+                out[z, r, c] = xa[
+                    _source(z - pads[0][0], sizes[0], mode),
+                    _source(r - pads[1][0], sizes[1], mode),
+                    _source(c - pads[2][0], sizes[2], mode),
+                ]
+    return np.moveaxis(out, (0, 1, 2), axes)
+
+
+def _fold_copy3d(g, x_shape, pads, mode, layout):
+    """The gradient of x from its padded copy's: each entry added to its source."""
+    axes = (1, 2, 3) if layout == "NDHWC" else (2, 3, 4)
+    ga = np.moveaxis(np.asarray(g, dtype=np.float64), axes, (0, 1, 2))
+    sizes = tuple(x_shape[a] for a in axes)
+    out = np.zeros(sizes + ga.shape[3:])
+    for z in range(ga.shape[0]):
+        for r in range(ga.shape[1]):
+            for c in range(ga.shape[2]):
+                out[
+                    _source(z - pads[0][0], sizes[0], mode),
+                    _source(r - pads[1][0], sizes[1], mode),
+                    _source(c - pads[2][0], sizes[2], mode),
+                ] += ga[z, r, c]
+    return np.moveaxis(out, (0, 1, 2), axes)
 
 
 def conv3d(
-    x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, layout="NCDHW"
+    x,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    *,
+    layout="NCDHW",
+    padding_mode="zeros",
 ):
-    """3-D cross-correlation, as ``torch.nn.functional.conv3d``, by its defining sum."""
+    """3-D cross-correlation, as ``torch.nn.functional.conv3d``, by its defining sum.
+
+    A `padding_mode` other than "zeros" pads a copy of x entry by entry
+    (reflect, replicate or circular, as ``torch.nn.Conv3d``), then sums
+    without padding.
+    """
+    if padding_mode != "zeros":
+        pads = _mode_pads3d(
+            x, weight, stride, padding, dilation, groups, layout, padding_mode
+        )
+        xp = _padded_copy3d(x, pads, padding_mode, layout)
+        return conv3d(xp, weight, bias, stride, 0, dilation, groups, layout=layout)
     dtype = _result_dtype(*([x, weight] + ([] if bias is None else [bias])))
-    xc, wc, s, d, starts = _conv3d_setup(
+    xc, wc, s, d, starts, _ = _conv3d_setup(
         x, weight, stride, padding, dilation, groups, layout
     )
     N, C, D, H, W = xc.shape
@@ -1564,11 +1634,30 @@ def conv3d(
 
 
 def conv3d_backward(
-    grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *, layout="NCDHW"
+    grad_out,
+    x,
+    weight,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    *,
+    layout="NCDHW",
+    padding_mode="zeros",
 ):
     """Gradients of conv3d: (grad_x, grad_weight, grad_bias), by the same sum."""
+    if padding_mode != "zeros":
+        pads = _mode_pads3d(
+            x, weight, stride, padding, dilation, groups, layout, padding_mode
+        )
+        xp = _padded_copy3d(x, pads, padding_mode, layout)
+        gxp, gw, gb = conv3d_backward(
+            grad_out, xp, weight, stride, 0, dilation, groups, layout=layout
+        )
+        gx = _fold_copy3d(gxp, np.shape(x), pads, padding_mode, layout)
+        return np.ascontiguousarray(gx.astype(gxp.dtype)), gw, gb
     dtype = _result_dtype(grad_out, x, weight)
-    xc, wc, s, d, starts = _conv3d_setup(
+    xc, wc, s, d, starts, _ = _conv3d_setup(
         x, weight, stride, padding, dilation, groups, layout
     )
     go = np.asarray(grad_out, dtype=np.float64)

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import adaptive, conv, pool
 from ._engine import conv_driver, depth
+from ._engine import padding as padding_modes
 from ._engine.args import (
     as_pool_input,
     as_real_array,
@@ -63,6 +64,8 @@ __all__ = [
 
 #: 3-D layout -> the 2-D layout of its depth slices
 LAYOUTS = {"NCDHW": "NCHW", "NDHWC": "NHWC"}
+#: 2-D layout of the slices -> the spatial axes (D, H, W) of the 3-D array
+_AXES = {"NCHW": (2, 3, 4), "NHWC": (1, 2, 3)}
 
 
 def _layout(layout):
@@ -110,6 +113,7 @@ def _geometry(x, weight, stride, padding, dilation, groups, layout2):
         stride2=s[1:],
         dilation2=d[1:],
         pads2=pads[2:],
+        pads=pads,
     )
 
 
@@ -181,6 +185,7 @@ def conv3d(
     *,
     layout="NCDHW",
     algorithm="auto",
+    padding_mode="zeros",
 ):
     """3-D convolution (cross-correlation), as ``torch.nn.functional.conv3d``.
 
@@ -196,6 +201,9 @@ def conv3d(
     layout : {"NCDHW", "NDHWC"}
     algorithm : str
         As for :func:`fastconv.conv2d`, for each depth tap's 2-D convolution.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        What the padding holds, as in ``torch.nn.Conv3d``; other than zeros,
+        x is padded into a copy first (reflect: padding below the input size).
 
     Returns
     -------
@@ -212,6 +220,9 @@ def conv3d(
     x = as_real_array(x, "x", ndim=5)
     weight = as_real_array(weight, "weight", ndim=5)
     g = _geometry(x, weight, stride, padding, dilation, groups, layout2)
+    if padding_modes.check_padding_mode(padding_mode) != "zeros":
+        x = padding_modes.pad(x, g["pads"], padding_mode, _AXES[layout2])
+        g = _geometry(x, weight, stride, 0, dilation, groups, layout2)
     given = [x, weight] + ([] if bias is None else [as_real_array(bias, "bias", None)])
     compute, result = dtypes(*given)
     x, weight = _channels_last(x, weight, compute, layout2)
@@ -244,18 +255,21 @@ def conv3d_backward(
     *,
     layout="NCDHW",
     algorithm="auto",
+    padding_mode="zeros",
 ):
     """Gradients of :func:`conv3d` with respect to x, weight and bias.
 
     Parameters
     ----------
     grad_out : array_like of shape (N, F, OD, OH, OW), or (N, OD, OH, OW, F)
-    x, weight, stride, padding, dilation, groups, layout, algorithm
+    x, weight, stride, padding, dilation, groups, layout, algorithm, padding_mode
         As given to :func:`conv3d`.
 
     Returns
     -------
     grad_x : ndarray, shape of x
+        With a padding_mode other than zeros, the padded copy's gradient
+        folded back: each padded entry's added to the entry it copies.
     grad_weight : ndarray, shape of weight
     grad_bias : ndarray of shape (F,)
         Each depth tap's 2-D backward; grad_x and grad_weight added tap by
@@ -266,6 +280,22 @@ def conv3d_backward(
     weight = as_real_array(weight, "weight", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
     g = _geometry(x, weight, stride, padding, dilation, groups, layout2)
+    if padding_modes.check_padding_mode(padding_mode) != "zeros":
+        axes = _AXES[layout2]
+        xp = padding_modes.pad(x, g["pads"], padding_mode, axes)
+        gxp, gw, gb = conv3d_backward(
+            grad_out,
+            xp,
+            weight,
+            stride,
+            0,
+            dilation,
+            groups,
+            layout=layout,
+            algorithm=algorithm,
+        )
+        gx = padding_modes.fold(gxp, x.shape, g["pads"], padding_mode, axes)
+        return gx, gw, gb
     depth_axis = 2 if layout2 == "NCHW" else 1
     if grad_out.shape[depth_axis] != g["OD"] or grad_out.shape[0] != g["N"]:
         raise ValueError(

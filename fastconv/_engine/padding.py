@@ -1,20 +1,30 @@
 """Padding modes other than zeros: a padded copy forward, its adjoint backward.
 
-``padding_mode`` as ``torch.nn.Conv2d`` has it: "zeros" (the kernels' own
-implicit padding), "reflect" (mirror without the edge: ``[c b | a b c | b a]``),
-"replicate" (the edge repeated) and "circular" (wrap around). The other modes
-pad a copy of x (a gather along H, then W) and run the convolution without
-padding; the backward pass folds the padded input's gradient back onto the
-entries each padded one was copied from. A padded copy moves x once more,
-which the convolution's own cost dwarfs; inside the im2col kernels it would
-be a per-tap branch in their innermost loops.
+``padding_mode`` as ``torch.nn.Conv2d``/``Conv3d`` has it: "zeros" (the
+kernels' own implicit padding), "reflect" (mirror without the edge:
+``[c b | a b c | b a]``), "replicate" (the edge repeated) and "circular"
+(wrap around). The other modes pad a copy of x (a gather along each spatial
+axis in turn) and run the convolution without padding; the backward pass
+folds the padded input's gradient back onto the entries each padded one was
+copied from. A padded copy moves x once more, which the convolution's own
+cost dwarfs; inside the im2col kernels it would be a per-tap branch in their
+innermost loops. One code path serves every rank: `axes` names the spatial
+axes of x and `pads` holds a (low, high) pair per axis, flattened.
 """
 
 import numpy as np
 
-__all__ = ["MODES", "check_padding_mode", "sources", "pad", "fold"]
+__all__ = ["MODES", "check_padding_mode", "sources", "spatial_axes", "pad", "fold"]
 
 MODES = ("zeros", "reflect", "replicate", "circular")
+
+#: layout -> the axes of x that padding applies to
+_SPATIAL_AXES = {
+    "NCHW": (2, 3),
+    "NHWC": (1, 2),
+    "NCDHW": (2, 3, 4),
+    "NDHWC": (1, 2, 3),
+}
 
 
 def check_padding_mode(mode):
@@ -24,6 +34,15 @@ def check_padding_mode(mode):
             f"padding_mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}"
         )
     return mode
+
+
+def spatial_axes(layout):
+    """Return the spatial axes of an x in `layout` ("NCHW", "NDHWC", ...)."""
+    return _SPATIAL_AXES[layout]
+
+
+def _names(n):
+    return ("D", "H", "W")[3 - n :]
 
 
 def sources(size, lo, hi, mode, axis):
@@ -47,17 +66,24 @@ def sources(size, lo, hi, mode, axis):
     return np.where(i >= size, 2 * (size - 1) - i, i)
 
 
-def _axes(layout):
-    return (2, 3) if layout == "NCHW" else (1, 2)
+def pad(x, pads, mode, axes):
+    """Return x padded in `mode` (a copy).
 
-
-def pad(x, pads, mode, layout):
-    """Return x padded by ``pads = (top, bottom, left, right)`` in `mode` (a copy)."""
-    ha, wa = _axes(layout)
-    t, b, lf, rt = pads
-    rows = sources(x.shape[ha], t, b, mode, "H")
-    cols = sources(x.shape[wa], lf, rt, mode, "W")
-    return np.take(np.take(x, rows, axis=ha), cols, axis=wa)
+    Parameters
+    ----------
+    x : ndarray
+    pads : sequence of 2*len(axes) ints
+        ``(low, high)`` per spatial axis, in the order of `axes`: (top,
+        bottom, left, right) in 2-D, (front, back, top, bottom, left, right)
+        in 3-D.
+    mode : {"reflect", "replicate", "circular"}
+    axes : tuple of int
+        The spatial axes of x (:func:`spatial_axes`).
+    """
+    for i, (axis, name) in enumerate(zip(axes, _names(len(axes)))):
+        lo, hi = pads[2 * i], pads[2 * i + 1]
+        x = np.take(x, sources(x.shape[axis], lo, hi, mode, name), axis=axis)
+    return x
 
 
 def _fold_axis(g, size, lo, hi, mode, axis):
@@ -74,9 +100,12 @@ def _fold_axis(g, size, lo, hi, mode, axis):
     return out
 
 
-def fold(g, x_shape, pads, mode, layout):
-    """grad_x from the gradient `g` of the padded x (the adjoint of :func:`pad`)."""
-    ha, wa = _axes(layout)
-    t, b, lf, rt = pads
-    g = _fold_axis(g, x_shape[wa], lf, rt, mode, wa)
-    return _fold_axis(g, x_shape[ha], t, b, mode, ha)
+def fold(g, x_shape, pads, mode, axes):
+    """grad_x from the gradient `g` of the padded x (the adjoint of :func:`pad`).
+
+    The axes are folded in the reverse of the order :func:`pad` padded them.
+    """
+    for i in reversed(range(len(axes))):
+        axis = axes[i]
+        g = _fold_axis(g, x_shape[axis], pads[2 * i], pads[2 * i + 1], mode, axis)
+    return g
