@@ -6,7 +6,7 @@ Run ``python benchmarks/calibrate.py``: times the forward pass of a set of
 float32 and float64, NCHW and NHWC, then fits per dtype and layout the
 seconds per unit of each feature of :func:`fastconv._engine.algorithms.features`
 (non-negative least squares on relative error), and prints the fitted
-``COST`` table for ``fastconv/_engine/algorithms.py`` and, per layer, the
+``COST`` table for ``fastconv/_engine/config.py`` and, per layer, the
 measured and predicted times and whether the model's choice is the
 fastest, and what "auto" (with the stored table and the accuracy rule
 for F(4x4, 3x3) in float32) runs.

@@ -5,8 +5,7 @@ from unittest import mock
 
 import numpy as np
 
-from fastconv._engine import adaptive as adaptive_driver
-from fastconv._engine import pool_driver, threads
+from fastconv._engine import config
 
 #: The layouts and dtypes every fast path is tested in.
 LAYOUTS = ("NCHW", "NHWC")
@@ -103,11 +102,11 @@ def every_path(on):
         yield
         return
     with contextlib.ExitStack() as stack:
-        for module, name in [
-            (pool_driver, "TILED_PLANE_BYTES"),
-            (pool_driver, "SPLIT_BYTES"),
-            (threads, "MIN_BYTES"),
-            (adaptive_driver, "GLOBAL_SPLIT_BYTES"),
+        for name in [
+            "POOL_TILED_PLANE_BYTES",
+            "POOL_SPLIT_BYTES",
+            "SPLIT_MIN_BYTES",
+            "GLOBAL_POOL_SPLIT_BYTES",
         ]:
-            stack.enter_context(mock.patch.object(module, name, 1))
+            stack.enter_context(mock.patch.object(config, name, 1))
         yield

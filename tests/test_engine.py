@@ -16,7 +16,14 @@ import threadpoolctl
 
 import fastconv
 from fastconv import naive
-from fastconv._engine import algorithms, autotune, blas, plan, pool_driver, threads
+from fastconv._engine import (
+    algorithms,
+    autotune,
+    blas,
+    config,
+    plan,
+    threads,
+)
 from fastconv._engine import workspace as _workspace
 from tests.helpers import DTYPES, LAYOUTS, assert_close, assert_same, randn, rng
 
@@ -136,7 +143,7 @@ def test_the_cost_model_counts_what_each_algorithm_does():
     P = 8 * 56 * 56
     # im2col: K = 64*9 = 576 deep columns; a 1 MiB-ish tile of them per GEMM
     f = algorithms.features("im2col", shapes, np.float32, "forward")
-    per_tile = max(256, algorithms._TILE_BYTES // (576 * 4))
+    per_tile = max(config.MIN_TILE_COLUMNS, config.TILE_BYTES // (576 * 4))
     tiles = 8 * -(-56 * 56 // per_tile)
     assert f == (1.0, P * 576 * 32, P * 576, tiles * 576 * 32)
     # F(4x4, 3x3): 14 x 14 tiles a sample, 36 GEMMs of C x F
@@ -564,7 +571,7 @@ def test_one_sample_pooling_is_split_across_the_threads(layout):
     shape = (1, 64, 224, 224) if layout == "NCHW" else (1, 224, 224, 64)
     p = plan.plan_pool("max", shape, np.float32, 3, 2, 1, 1, False, layout)
     nbytes = 4 * (np.prod(shape) + np.prod(p.out_shape))
-    split = pool_driver.SPLIT_BYTES
+    split = config.POOL_SPLIT_BYTES
     assert len(threads.split(p.forward_items, nbytes, 2, split)) == 3  # two pieces
     backward_items = p.items * p.channel_blocks
     assert len(threads.split(backward_items, nbytes, 2, split)) == 3

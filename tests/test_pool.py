@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import fastconv
 from fastconv import naive
-from fastconv._engine import pool_driver
+from fastconv._engine import config, pool_driver
 from tests.helpers import (
     DTYPES,
     LAYOUTS,
@@ -374,9 +374,9 @@ def test_max_pool_backward_stored_once_equals_the_scatter(
     kw = _max_kw(case, layout)
     out, idx = fastconv.max_pool2d(x, return_indices=True, **kw)
     gy = randn(rng(4), out.shape, dtype)
-    monkeypatch.setattr(pool_driver, "TILED_PLANE_BYTES", 1 << 62)
+    monkeypatch.setattr(config, "POOL_TILED_PLANE_BYTES", 1 << 62)
     scatter = fastconv.max_pool2d_backward(gy, x, indices=idx, **kw)
-    monkeypatch.setattr(pool_driver, "TILED_PLANE_BYTES", 0)
+    monkeypatch.setattr(config, "POOL_TILED_PLANE_BYTES", 0)
     stored = fastconv.max_pool2d_backward(gy, x, indices=idx, **kw)
     assert_same(stored, scatter)
     assert_close(stored, naive.max_pool2d_backward(gy, x, indices=idx, **kw))
@@ -387,7 +387,7 @@ def test_max_pool_backward_scatters_indices_outside_their_windows_too(
     layout, monkeypatch
 ):
     # windows that tile the plane store each element once (NHWC with many
-    # channels, NCHW planes from TILED_PLANE_BYTES: 0 here), which is right
+    # channels, NCHW planes from POOL_TILED_PLANE_BYTES: 0 here), which is right
     # only for each window's own index: any other index (in range) must
     # still receive its gradient, as the oracle's scatter gives it
     case = next(c for c in CASES if c[0] == "many-channels-tiled")
@@ -399,7 +399,7 @@ def test_max_pool_backward_scatters_indices_outside_their_windows_too(
     name = f"max_unpool_tiled_{layout.lower()}"
     real = getattr(pool_driver._k, name)
     monkeypatch.setattr(pool_driver._k, name, lambda *a: tiled.append(1) or real(*a))
-    monkeypatch.setattr(pool_driver, "TILED_PLANE_BYTES", 0)
+    monkeypatch.setattr(config, "POOL_TILED_PLANE_BYTES", 0)
     own = fastconv.max_pool2d_backward(gy, x, indices=idx, **kw)
     assert_close(own, naive.max_pool2d_backward(gy, x, **kw))
     other = np.zeros_like(idx)  # gradients to pixel 0, to the last, and own

@@ -16,10 +16,10 @@ import numpy as np
 
 from .._kernels import adaptive as _k
 from .._kernels import pool as _pool_k
-from . import results, threads
+from . import config, results, threads
 from .args import dtype_rule
 from .geometry import adaptive_bounds, adaptive_output_size
-from .pool_driver import SPLIT_BYTES, raise_bad_index
+from .pool_driver import raise_bad_index
 from .trace import phase
 
 __all__ = [
@@ -64,7 +64,7 @@ class AdaptivePlan:
         )
 
     def _run(self, fn, n, nbytes):
-        threads.parallel_for(fn, n, nbytes, SPLIT_BYTES)
+        threads.parallel_for(fn, n, nbytes, config.POOL_SPLIT_BYTES)
 
 
 def plan_adaptive(x_shape, dtype, output_size, layout):
@@ -130,23 +130,6 @@ def avg_backward(plan, grad_out):
 # --------------------------------------------------------------------------
 # global average pooling
 
-#: Bytes (input plus output) each thread of global average pooling has at
-#: the least. The kernels run near one core's L3 bandwidth (25-30 GB/s on
-#: the 2-core machines we measure) and a second thread costs ~40 us of the
-#: call (its wake-up, ~20 us of it in the caller's submit). Measured, 11
-#: rounds, fwd/bwd ms: at 3.2 MB (float32) one thread 0.147/0.143, two at
-#: best 0.156/0.176 (other runs: 5-10% faster than one); at 6.4 MB
-#: (float64) one 0.261/0.289, two 0.235/0.234.
-GLOBAL_SPLIT_BYTES = 2 << 20
-
-#: Bytes the calling thread moves before the pool's threads start theirs:
-#: they wake ~20 us after the caller starts its piece, and a caller that
-#: then has to wait for them sleeps and wakes late (~40 us more), so it
-#: takes this much more than each of them and finishes last. Measured at
-#: 6.4 MB (11 rounds): 0.75-1.5 MB within the noise of each other, 0.5 MB
-#: 5-10% slower.
-CALLER_HEAD_BYTES = 1 << 20
-
 
 def _global_run(kernel, args, n, nbytes):
     """Call ``kernel(*args, lo, hi)`` over items ``range(n)``, the caller's piece larger.
@@ -154,16 +137,19 @@ def _global_run(kernel, args, n, nbytes):
     A piece is a run of whole items (planes or samples) whose results do
     not depend on the piece, so the split changes no result.
     """
-    k = min(threads.get_num_threads(), n, nbytes // GLOBAL_SPLIT_BYTES)
+    k = min(threads.get_num_threads(), n, nbytes // config.GLOBAL_POOL_SPLIT_BYTES)
     if k <= 1:
         kernel(*args, 0, n)
         return
-    # pieces 0 .. k-2 go to the pool, the last (CALLER_HEAD_BYTES larger
-    # than each of them) runs on the calling thread; items are equal in size
-    step = n * max(0.0, 1 - CALLER_HEAD_BYTES / nbytes) / k
+    # pieces 0 .. k-2 go to the pool, the last (GLOBAL_POOL_CALLER_HEAD_BYTES
+    # larger than each of them) runs on the calling thread; items are equal in size
+    step = n * max(0.0, 1 - config.GLOBAL_POOL_CALLER_HEAD_BYTES / nbytes) / k
     bounds = [round(i * step) for i in range(k)] + [n]
     threads.parallel_for(
-        lambda i, j: kernel(*args, bounds[i], bounds[j]), k, nbytes, GLOBAL_SPLIT_BYTES
+        lambda i, j: kernel(*args, bounds[i], bounds[j]),
+        k,
+        nbytes,
+        config.GLOBAL_POOL_SPLIT_BYTES,
     )
 
 

@@ -20,7 +20,7 @@ layer.
 
 import numpy as np
 
-from . import cpu, winograd
+from . import config, winograd
 from .geometry import phase_planes
 
 __all__ = ["NAMES", "PASSES", "implements", "reason_not", "choose"]
@@ -64,44 +64,11 @@ def reason_not(name, shapes):
 
 # --------------------------------------------------------------------------
 # the cost model: im2col against Winograd for the forward pass and grad_x
-
-#: Fitted seconds per unit of each feature (:func:`features`), per dtype and
-#: layout: (im2col coefficients, Winograd coefficients, shared by both tile
-#: sizes). Fitted by ``python benchmarks/calibrate.py`` on the development
-#: machine (2-core Xeon, AVX-512), 2026-12-01; see docs/algorithms.md.
-COST = {
-    ("float32", "NCHW"): (
-        (7.427e-04, 3.261e-12, 2.643e-10, 8.194e-10),
-        (5.023e-04, 1.052e-11, 3.051e-10, 2.007e-11, 1.647e-09),
-    ),
-    ("float32", "NHWC"): (
-        (6.591e-04, 3.974e-12, 1.995e-10, 6.445e-10),
-        (4.108e-04, 9.574e-12, 1.096e-10, 1.487e-10, 1.506e-09),
-    ),
-    ("float64", "NCHW"): (
-        (3.582e-04, 1.304e-11, 5.470e-10, 5.543e-10),
-        (4.630e-04, 2.146e-11, 7.304e-10, 8.978e-12, 1.847e-09),
-    ),
-    ("float64", "NHWC"): (
-        (3.051e-04, 1.871e-11, 2.350e-10, 9.768e-11),
-        (3.702e-04, 2.353e-11, 3.196e-10, 0.000e00, 1.790e-09),
-    ),
-}
-
-# the im2col plan's tile of columns (fastconv._engine.plan.TILE_BYTES)
-_TILE_BYTES = cpu.l2_bytes() // 2
-
-#: Fewest channels and filters for Winograd: thinner GEMMs fall off the
-#: rate the model was fitted at (cifar-c1, C = 3, runs 2.5x slower).
-WINOGRAD_MIN_CHANNELS = 32
-
-#: Most channels (and filters) for F(4x4, 3x3) in float32: its error grows
-#: with them (deep-3x3, 256: 1.4e-05 of max|y|, against the tests' 2e-05).
-WINOGRAD_4X4_MAX_CHANNELS_F32 = 128
+# (its fitted coefficients: config.COST)
 
 
 def features(name, shapes, dtype, pass_):
-    """Return the cost model's counts for one pass (dotted with COST's coefficients).
+    """Return the cost model's counts for one pass (dotted with config.COST).
 
     im2col: (1, multiply-adds, column elements, weight elements read by the
     tiles' GEMMs: the weight once a tile of about ``TILE_BYTES`` of columns).
@@ -116,7 +83,13 @@ def features(name, shapes, dtype, pass_):
     P = OH * OW
     if name == "im2col":
         K = C // shapes.groups * win.KH * win.KW
-        per_tile = min(max(P, 1), max(256, _TILE_BYTES // (K * np.dtype(dtype).itemsize)))
+        per_tile = min(
+            max(P, 1),
+            max(
+                config.MIN_TILE_COLUMNS,
+                config.TILE_BYTES // (K * np.dtype(dtype).itemsize),
+            ),
+        )
         tiles = shapes.N * -(-P // per_tile)
         return (
             1.0,
@@ -132,7 +105,7 @@ def features(name, shapes, dtype, pass_):
 
 def cost(name, shapes, dtype, pass_):
     """Return the predicted seconds of a pass by im2col or a Winograd algorithm."""
-    coef = COST[np.dtype(dtype).name, shapes.layout]
+    coef = config.COST[np.dtype(dtype).name, shapes.layout]
     c = coef[0] if name == "im2col" else coef[1]
     return float(np.dot(c, features(name, shapes, dtype, pass_)))
 
@@ -143,10 +116,10 @@ def _winograd_candidates(shapes, dtype, pass_):
         "winograd-2x2", shapes
     ):
         return []
-    if min(shapes.C, shapes.F) < WINOGRAD_MIN_CHANNELS:
+    if min(shapes.C, shapes.F) < config.WINOGRAD_MIN_CHANNELS:
         return []
     names = ["winograd-2x2"]
-    big = max(shapes.C, shapes.F) > WINOGRAD_4X4_MAX_CHANNELS_F32
+    big = max(shapes.C, shapes.F) > config.WINOGRAD_4X4_MAX_CHANNELS_F32
     if pass_ in implements("winograd-4x4", shapes) and not (dtype == np.float32 and big):
         names.append("winograd-4x4")
     return names
@@ -164,15 +137,21 @@ def _auto(shapes, dtype, pass_):
         return min(wino, key=lambda n: cost(n, shapes, dtype, "forward"))
     if wino:
         names = ["im2col", *wino]
-        # the cheapest by the cost model (COST)
+        # the cheapest by the cost model (config.COST)
         return min(names, key=lambda n: cost(n, shapes, dtype, pass_))
-    few = shapes.layout == "NCHW" and shapes.Fg <= 8 and shapes.Cg <= 4
+    few = (
+        shapes.layout == "NCHW"
+        and shapes.Fg <= config.DIRECT_FEW_FILTERS
+        and shapes.Cg <= config.DIRECT_FEW_CHANNELS
+    )
     if few and (pass_ == "forward" or dtype == np.float32):
-        # few filters and channels (lenet-c1): GEMMs of <= 8 rows, columns
-        # KK times x; the direct sums along the rows measured faster, 2x
-        # forward; backward only in float32 (float64: 1.55 against 1.20 ms)
+        # few filters and channels (lenet-c1; config.DIRECT_FEW_FILTERS)
         return "direct"
-    if pass_ in implements("direct", shapes) and shapes.groups > 1 and shapes.Cg <= 8:
+    if (
+        pass_ in implements("direct", shapes)
+        and shapes.groups > 1
+        and shapes.Cg <= config.DIRECT_GROUP_MAX_CHANNELS
+    ):
         # depthwise and grouped layers with few channels per group, where the
         # per-group GEMMs are too small (measured: docs/algorithms.md)
         return "direct"

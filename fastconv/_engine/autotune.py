@@ -4,7 +4,7 @@ Off by default. With it on (:func:`set_autotune` or the :func:`autotune`
 block), a plan built with ``algorithm="auto"`` for shapes not seen before
 runs every algorithm that applies on random arrays of those shapes (the
 forward pass, and the backward pass, each a warm-up call then the best of
-:data:`ROUNDS`), and keeps the fastest forward and the fastest backward
+:data:`config.AUTOTUNE_ROUNDS`), and keeps the fastest forward and the fastest backward
 for the rest of the process (cuDNN's benchmark mode). Every algorithm is
 held by the tests to the same tolerances against the oracle, so the choice
 changes results only by rounding; but it is a timing, so two processes may
@@ -18,12 +18,11 @@ import time
 
 import numpy as np
 
-from . import algorithms
+from . import algorithms, config
+from .threads import get_num_threads
 
-__all__ = ["get_autotune", "set_autotune", "autotune", "forget", "tuned_passes", "ROUNDS"]
+__all__ = ["get_autotune", "set_autotune", "autotune", "forget", "tuned_passes"]
 
-#: Timed calls per candidate (after one warm-up call); the best counts.
-ROUNDS = 3
 
 _enabled = False
 _lock = threading.Lock()
@@ -72,22 +71,20 @@ def forget():
 def _best_of(fn):
     fn()  # warm-up: compilation, workspace, caches
     best = float("inf")
-    for _ in range(ROUNDS):
+    for _ in range(config.AUTOTUNE_ROUNDS):
         t0 = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
 
 
-def _time_candidates(shapes, dtype):
-    from .plan import ConvPlan
-
+def _time_candidates(shapes, dtype, build):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shapes.x_shape).astype(dtype)
     w = rng.standard_normal(shapes.weight_shape).astype(dtype)
     gy = rng.standard_normal(shapes.out_shape).astype(dtype)
     plans = [
-        ConvPlan(shapes, dtype, name)
+        build(name)
         for name in algorithms.NAMES[1:]
         if algorithms.reason_not(name, shapes) is None
     ]
@@ -102,10 +99,12 @@ def _time_candidates(shapes, dtype):
     return {"forward": min(fwd, key=fwd.get), "grad_x": gx, "grad_w": gw}
 
 
-def tuned_passes(shapes, dtype):
-    """Return the timed choice of each pass for these shapes (timing them if new)."""
-    from .threads import get_num_threads
+def tuned_passes(shapes, dtype, build):
+    """Return the timed choice of each pass for these shapes (timing them if new).
 
+    ``build(name)`` returns a plan of these shapes and dtype that runs
+    algorithm `name` (the caller's plan class: this module stays below it).
+    """
     key = (shapes, np.dtype(dtype), get_num_threads())
     with _lock:
         passes = _winners.get(key)
@@ -115,7 +114,7 @@ def tuned_passes(shapes, dtype):
             return auto  # nothing to time
         if auto["forward"] == "pointwise":
             return auto  # plain GEMMs; its settings serve all passes or none
-        passes = _time_candidates(shapes, dtype)
+        passes = _time_candidates(shapes, dtype, build)
         with _lock:
             _winners.setdefault(key, passes)
     return dict(passes)

@@ -9,9 +9,6 @@ import os
 
 __all__ = ["usable_cores", "l2_bytes"]
 
-#: L2 size assumed where the operating system does not say (a common size).
-DEFAULT_L2 = 1 << 20
-
 
 def usable_cores():
     """Cores this process may run on."""
@@ -30,7 +27,7 @@ def _parse_size(text):
 
 @functools.lru_cache(maxsize=None)
 def l2_bytes():
-    """Per-core L2 cache in bytes (Linux sysfs), else :data:`DEFAULT_L2`."""
+    """Per-core L2 cache in bytes (Linux sysfs), or None where it does not say."""
     base = "/sys/devices/system/cpu/cpu0/cache"
     try:
         for entry in sorted(os.listdir(base)):
@@ -44,4 +41,4 @@ def l2_bytes():
                     return _parse_size(fh.read())
     except (OSError, ValueError):
         pass
-    return DEFAULT_L2
+    return None

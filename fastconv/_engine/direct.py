@@ -22,7 +22,7 @@ from .._kernels import conv as _conv_kernels
 from .._kernels import depthwise_nhwc as _kd
 from .._kernels import direct as _k
 from .._kernels import direct_nhwc as _kh
-from . import blas, results, threads, workspace
+from . import blas, config, results, threads, workspace
 from .geometry import conv_window
 
 __all__ = [
@@ -116,9 +116,7 @@ def _run_depthwise(plan, x, wz, bias, out, win):
 
 
 def _slots(plan):
-    from .plan import MAX_SLOTS
-
-    return max(1, min(plan.shapes.N, MAX_SLOTS))
+    return max(1, min(plan.shapes.N, config.MAX_SLOTS))
 
 
 def scratch_elems(plan):

@@ -13,12 +13,12 @@ size, never from the thread count, so results are bitwise the same
 whatever the number of threads):
 
 - forward: items are (sample, band of output rows); a band's columns take
-  about :data:`TILE_BYTES`, so they stay in cache between im2col and GEMM,
-  but a band has at least :data:`MIN_TILE_COLUMNS` output positions (the
+  about :data:`config.TILE_BYTES`, so they stay in cache between im2col and GEMM,
+  but a band has at least :data:`config.MIN_TILE_COLUMNS` output positions (the
   GEMM's width), because a narrow GEMM costs more than a cache miss
   (measured: deep-3x3 float64 43 ms with 4-row bands of 56 positions,
   34 ms with whole samples of 196).
-- backward: slots are fixed blocks of samples (at most :data:`MAX_SLOTS`);
+- backward: slots are fixed blocks of samples (at most :data:`config.MAX_SLOTS`);
   each sums its grad_weight and grad_bias into its own partial, and the
   partials are added in slot order at the end.
 """
@@ -28,7 +28,7 @@ import threading
 
 import numpy as np
 
-from . import algorithms, autotune, cpu, direct, winograd, workspace
+from . import algorithms, autotune, config, cpu, direct, winograd, workspace
 from .args import check_divisor_override, dtype_rule
 from .geometry import check_layout, check_shape, conv_shapes, pool_out_shape, pool_window
 
@@ -38,22 +38,7 @@ __all__ = [
     "plan_conv",
     "plan_pool",
     "cached",
-    "TILE_BYTES",
-    "MAX_SLOTS",
 ]
-
-#: Target size of one tile's column matrix: half the per-core L2 cache.
-TILE_BYTES = cpu.l2_bytes() // 2
-#: Fewest output positions of a tile (the width of its GEMM), cache or not.
-MIN_TILE_COLUMNS = 256
-#: Slots (partial sums of grad_weight) of a backward pass: two per core of
-#: the machine (not per thread: the thread count must not change results),
-#: at most 16.
-#: NHWC layers whose runs of KW*C values are at most this use planar columns.
-PLANAR_RUN = 16
-MAX_SLOTS = min(16, max(4, 2 * cpu.usable_cores()))
-#: Forward passes below this many FLOPs run on one thread.
-MIN_PARALLEL_FLOPS = 2_000_000
 
 ALGORITHMS = ("im2col", "pointwise")
 
@@ -98,7 +83,9 @@ class ConvPlan:
         self.dtype, self.result_dtype = dtype_rule(dtype)
         self.passes = algorithms.choose(shapes, self.dtype, algorithm)
         if algorithm == "auto" and autotune.get_autotune():
-            self.passes = autotune.tuned_passes(shapes, self.dtype)
+            self.passes = autotune.tuned_passes(
+                shapes, self.dtype, lambda name: ConvPlan(shapes, self.dtype, name)
+            )
         self.requested = algorithm
         win = shapes.win
         self.window = win
@@ -125,15 +112,25 @@ class ConvPlan:
         self.merge_batch = pointwise and self.layout == "NHWC"
         if self.merge_batch:
             tall = shapes.N * win.OH
-            rows = max(-(-MIN_TILE_COLUMNS // max(win.OW, 1)), -(-tall // MAX_SLOTS))
+            rows = max(
+                -(-config.MIN_TILE_COLUMNS // max(win.OW, 1)),
+                -(-tall // config.MAX_SLOTS),
+            )
             rows = min(max(tall, 1), rows)
         elif pointwise:
             # no columns to keep in cache: a whole sample per item, unless the
             # batch is too small to give every core work
-            rows = win.OH if shapes.N >= 4 else max(1, -(-win.OH // 4))
+            rows = (
+                win.OH
+                if shapes.N >= config.POINTWISE_BANDS
+                else max(1, -(-win.OH // config.POINTWISE_BANDS))
+            )
         else:
             limit = workspace.get_workspace_limit() or 2**62
-            rows = max(TILE_BYTES // row_bytes, -(-MIN_TILE_COLUMNS // max(win.OW, 1)))
+            rows = max(
+                config.TILE_BYTES // row_bytes,
+                -(-config.MIN_TILE_COLUMNS // max(win.OW, 1)),
+            )
             rows = min(max(win.OH, 1), max(1, min(rows, limit // 16 // row_bytes)))
         self.tile_rows = rows
         tiles = -(-win.OH // rows) if win.OH else 0
@@ -143,11 +140,11 @@ class ConvPlan:
         self.cols_elems = 0 if pointwise else rows * win.OW * K
         partial = shapes.F * K + shapes.F
         budget = max(partial, (workspace.get_workspace_limit() or 2**62) // 2)
-        self.slots = max(1, min(shapes.N, MAX_SLOTS, budget // max(partial, 1)))
+        self.slots = max(1, min(shapes.N, config.MAX_SLOTS, budget // max(partial, 1)))
         # too few samples to give every core a slot: split the channels too
         # (whole groups when there are several), so that N = 1 uses every core
         most = shapes.groups if shapes.groups > 1 else shapes.C
-        self.units = max(1, min(most, -(-MAX_SLOTS // self.slots)))
+        self.units = max(1, min(most, -(-config.MAX_SLOTS // self.slots)))
         # NHWC with few channels: the columns are built transposed, each row a
         # run along the output width, where the NHWC columns' runs would be
         # only KW*C values long (lenet-c1: docs/results-2026-12-01.md)
@@ -155,7 +152,7 @@ class ConvPlan:
             self.layout == "NHWC"
             and shapes.groups == 1
             and not pointwise
-            and shapes.C * win.KW <= PLANAR_RUN
+            and shapes.C * win.KW <= config.PLANAR_RUN
         )
         if self.planar:
             self.units = 1  # the transposed columns hold every channel
@@ -171,7 +168,7 @@ class ConvPlan:
             # two plain GEMMs over the batch, split by their outputs: blocks of
             # filters for grad_weight, bands of rows for grad_x; no partials
             most = shapes.groups if shapes.groups > 1 else shapes.F
-            self.filter_blocks = max(1, min(most, MAX_SLOTS))
+            self.filter_blocks = max(1, min(most, config.MAX_SLOTS))
             self.slots = self.units = 1
             self.unit_scratch = 0
             partial = 0
@@ -191,7 +188,7 @@ class ConvPlan:
             threads * per_thread + self.slots * partial + shared
         ) * itemsize
         self.flops = shapes.flops
-        self.parallel = self.flops >= MIN_PARALLEL_FLOPS
+        self.parallel = self.flops >= config.MIN_PARALLEL_FLOPS
 
     @property
     def backward_flops(self):
@@ -375,7 +372,6 @@ def plan_conv(
 # --------------------------------------------------------------------------
 # the plan caches of the public functions
 
-_CACHE_SIZE = 128
 _caches = collections.defaultdict(collections.OrderedDict)
 _lock = threading.Lock()
 
@@ -411,18 +407,13 @@ def cached(kind, build, *key_args):
     plan = build()
     with _lock:
         cache[key] = plan
-        while len(cache) > _CACHE_SIZE:
+        while len(cache) > config.PLAN_CACHE_SIZE:
             cache.popitem(last=False)
     return plan
 
 
 # --------------------------------------------------------------------------
 # pooling
-
-#: NHWC max pooling with fewer channels than this uses the separable row
-#: kernels (vectorised along W*C), which beat the channel-vectorised ones
-#: (measured: cs231n-pool, C = 3, 1.5x; at C = 64 the row kernels are 5x slower).
-ROWS_BELOW = 16
 
 
 class PoolPlan:
@@ -472,7 +463,7 @@ class PoolPlan:
                 "backward": "max_pool_backward_nchw",
             }
         else:
-            rows = "_rows" if x_shape[3] < ROWS_BELOW else ""
+            rows = "_rows" if x_shape[3] < config.POOL_ROWS_BELOW_CHANNELS else ""
             self.kernels = {
                 "forward": f"max_pool_values_nhwc{rows}" if rows else "max_pool_nhwc",
                 "forward with indices": f"max_pool_nhwc{rows}",

@@ -3,8 +3,7 @@
 import numpy as np
 
 from .._kernels import pool as _k
-from . import results, threads
-from .plan import ROWS_BELOW
+from . import config, results, threads
 from .trace import phase
 
 __all__ = [
@@ -13,31 +12,14 @@ __all__ = [
     "avg_forward",
     "avg_backward",
     "raise_bad_index",
-    "SPLIT_BYTES",
 ]
-
-#: Bytes a pooling pass moves per thread at the least. Waking a pool thread
-#: costs ~100 us on the 2-core machines we measure (a virtual CPU's wake-up),
-#: while the kernels move ~20 GB/s a core from cache: one cs231n-pool pass
-#: (1.5 MB in float32) took 78 us on one thread and 131 us on two; at 6 MB
-#: two threads start to win (291 vs 274 us), at 12 MB by 1.2-1.4x. NHWC with
-#: few channels (scalar window loops, ~4x slower a byte) keeps the engine's
-#: smaller split: there two threads won at 2 MB (279 vs 367 us).
-SPLIT_BYTES = 6 << 20
-
-#: Planes from which max-pool backward stores each element once (windows
-#: that tile the plane) instead of zeroing it and scattering: a plane past
-#: the L2 cache's share is then written once, not twice. Measured, one
-#: thread, 2x2 windows: 32x32 float32 planes 0.124 against 0.078 ms
-#: (scatter), 56x56 even (float64: 0.737 / 0.747 ms), 112x112 float64
-#: 6.48 / 7.78 ms, float32 2.13 / 2.27 ms.
-TILED_PLANE_BYTES = 48 << 10
 
 
 def _parallel(plan, fn, n, nbytes):
     """threads.parallel_for with the pooling split size of `plan`'s kernels."""
-    few = plan.layout == "NHWC" and plan.x_shape[3] < ROWS_BELOW
-    threads.parallel_for(fn, n, nbytes, threads.MIN_BYTES if few else SPLIT_BYTES)
+    few = plan.layout == "NHWC" and plan.x_shape[3] < config.POOL_ROWS_BELOW_CHANNELS
+    split = config.SPLIT_MIN_BYTES if few else config.POOL_SPLIT_BYTES
+    threads.parallel_for(fn, n, nbytes, split)
 
 
 def _items(plan, *arrays):
@@ -138,7 +120,7 @@ def _unpool(plan, grad_out, idx, grad_x):
         def store(a, b):
             return _k.max_unpool_tiled_nchw(gys[a:b], idxs[a:b], gxs[a:b], KH, KW)
 
-        tiled = win.H * win.W * grad_x.itemsize >= TILED_PLANE_BYTES
+        tiled = win.H * win.W * grad_x.itemsize >= config.POOL_TILED_PLANE_BYTES
     else:  # (sample, channel block); stored by output rows, which own their input rows
         B = plan.channel_blocks
         n, n_store = plan.items * B, plan.forward_items
@@ -150,7 +132,7 @@ def _unpool(plan, grad_out, idx, grad_x):
             return _k.max_unpool_tiled_nhwc(grad_out, idx, grad_x, KH, KW, a, b)
 
         # a loop along C: not for few channels (cs231n-pool's 3: 7x slower)
-        tiled = plan.x_shape[3] >= ROWS_BELOW
+        tiled = plan.x_shape[3] >= config.POOL_ROWS_BELOW_CHANNELS
     if tiled and _tiles(win):
         # each element stored once; valid if each index is in its own window
         hits = []

@@ -17,7 +17,7 @@ import concurrent.futures
 import numbers
 import threading
 
-from . import blas, trace
+from . import blas, config, trace
 from .cpu import usable_cores
 
 __all__ = [
@@ -28,10 +28,6 @@ __all__ = [
     "parallel_for",
     "run_pieces",
 ]
-
-#: Work (in bytes touched) below which splitting costs more than it saves.
-MIN_BYTES = 1 << 20
-
 
 _num_threads = usable_cores()
 _pool = None
@@ -74,18 +70,20 @@ def _get_pool(workers):
         return _pool
 
 
-def split(n, nbytes, threads=None, min_bytes=MIN_BYTES):
+def split(n, nbytes, threads=None, min_bytes=None):
     """Bounds of the contiguous pieces that :func:`run` gives `n` items.
 
     One piece per thread, fewer when `n` or the work (`nbytes` touched) is
-    small: a piece per `min_bytes` at most. Returns ``[0, b1, ..., n]``.
+    small: a piece per `min_bytes` at most (default
+    ``config.SPLIT_MIN_BYTES``). Returns ``[0, b1, ..., n]``.
     """
     threads = _num_threads if threads is None else threads
+    min_bytes = config.SPLIT_MIN_BYTES if min_bytes is None else min_bytes
     k = max(1, min(threads, n, nbytes // min_bytes))
     return [n * i // k for i in range(k + 1)]
 
 
-def run(fn, n, nbytes, min_bytes=MIN_BYTES):
+def run(fn, n, nbytes, min_bytes=None):
     """Call ``fn(piece, lo, hi)`` over pieces covering ``range(n)``; return their count.
 
     Parameters
@@ -97,7 +95,7 @@ def run(fn, n, nbytes, min_bytes=MIN_BYTES):
         Number of items.
     nbytes : int
         Rough bytes the whole call touches; small calls run in one piece.
-    min_bytes : int
+    min_bytes : int, optional
         Bytes a piece must have at least (see :func:`split`).
     """
     bounds = split(n, nbytes, min_bytes=min_bytes)
@@ -115,7 +113,7 @@ def run(fn, n, nbytes, min_bytes=MIN_BYTES):
     return k
 
 
-def parallel_for(fn, n, nbytes, min_bytes=MIN_BYTES):
+def parallel_for(fn, n, nbytes, min_bytes=None):
     """Call ``fn(lo, hi)`` over pieces covering ``range(n)`` (see :func:`run`)."""
     run(lambda piece, lo, hi: fn(lo, hi), n, nbytes, min_bytes)
 

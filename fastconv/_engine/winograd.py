@@ -16,7 +16,7 @@ import numpy as np
 
 from .._kernels import conv as _conv_kernels
 from .._kernels import winograd as _kw
-from . import blas, cpu, results, threads, workspace
+from . import blas, config, cpu, results, threads, workspace
 from .geometry import conv_window
 
 __all__ = [
@@ -33,9 +33,6 @@ __all__ = [
 
 #: tiles(n_out, d, m): tiles of m outputs along an axis of n_out, dilation d
 tiles = _kw.tiles
-
-_BAND_BYTES = 1 << 20
-_MIN_TILES = 128
 
 
 def applies(shapes):
@@ -74,17 +71,26 @@ def tile_size(plan, pass_):
 
 
 def _rows(win, C, F, itemsize, m):
-    """Tile rows a band: at least _MIN_TILES tiles, more while V and M fit _BAND_BYTES."""
+    """Return the tile rows of a band: WINOGRAD_MIN_TILES tiles, more while V and M fit.
+
+    Both sizes are in :mod:`config` (WINOGRAD_BAND_BYTES: the bytes V and M
+    may take).
+    """
     TW = max(_kw.tiles(win.OW, win.dw, m), 1)
     per_row = (m + 2) ** 2 * TW * (C + F) * itemsize
-    return max(-(-_MIN_TILES // TW), _BAND_BYTES // max(per_row, 1), 1)
+    return max(
+        -(-config.WINOGRAD_MIN_TILES // TW),
+        config.WINOGRAD_BAND_BYTES // max(per_row, 1),
+        1,
+    )
 
 
 def _geometry(win, N, C, F, itemsize, m):
     """(rows a band, items) of a Winograd pass over window `win`, N samples."""
     tile_rows = N * _kw.tiles(win.OH, win.dh, m)
     # at least one band per core of the machine (not per thread: the bands
-    # must not change with the thread count), even if thinner than _MIN_TILES
+    # must not change with the thread count), even if thinner than
+    # config.WINOGRAD_MIN_TILES
     per_core = -(-tile_rows // cpu.usable_cores())
     rows = max(1, min(_rows(win, C, F, itemsize, m), per_core))
     return rows, -(-tile_rows // rows)
@@ -99,9 +105,7 @@ def _pass_geometry(plan, pass_):
 
 
 def _slots(plan):
-    from .plan import MAX_SLOTS
-
-    return max(1, min(plan.shapes.N, MAX_SLOTS))
+    return max(1, min(plan.shapes.N, config.MAX_SLOTS))
 
 
 def items(plan, pass_):

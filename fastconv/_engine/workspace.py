@@ -14,6 +14,8 @@ import threading
 
 import numpy as np
 
+from . import config
+
 __all__ = [
     "DEFAULT_WORKSPACE_LIMIT",
     "get_workspace_limit",
@@ -24,7 +26,7 @@ __all__ = [
 ]
 
 #: Default bound, in bytes, on the scratch matrices one call allocates.
-DEFAULT_WORKSPACE_LIMIT = 256 * 2**20
+DEFAULT_WORKSPACE_LIMIT = config.DEFAULT_WORKSPACE_LIMIT
 
 _workspace_limit = DEFAULT_WORKSPACE_LIMIT
 
