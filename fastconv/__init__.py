@@ -28,17 +28,14 @@ from .adaptive import (
     adaptive_max_pool2d,
     adaptive_max_pool2d_backward,
 )
+from .columns import col2im, fold, im2col, unfold
 from .conv import (
     ConvPlan,
-    col2im,
     conv2d,
     conv2d_backward,
     conv_transpose2d,
     conv_transpose2d_backward,
-    fold,
-    im2col,
     plan_conv2d,
-    unfold,
 )
 from .oned import (
     adaptive_avg_pool1d,

@@ -1,4 +1,4 @@
-"""2-D convolution forward and backward, its plans, and im2col/col2im.
+"""2-D convolution and transposed convolution, forward and backward, and their plans.
 
 The public functions check and normalise their arguments once, into a
 :class:`~fastconv._engine.plan.ConvPlan` (cached per shape), and the
@@ -9,22 +9,17 @@ numpy's BLAS single-threaded.
 
 import numpy as np
 
-from ._engine import blas, conv_driver, results, threads
+from ._engine import conv_driver
 from ._engine import padding as padding_modes
-from ._engine.args import as_real_array, dtypes, prepare
+from ._engine.args import as_real_array, prepare
 from ._engine.geometry import (
-    as_pair,
-    check_layout,
-    check_shape,
     conv_shapes,
-    conv_window,
     transpose_shapes,
 )
 from ._engine.padding import check_padding_mode
 from ._engine.plan import ConvPlan, cached, plan_conv
 from ._engine.results import takes_out
 from ._engine.trace import phase
-from ._kernels.im2col import col2im_samples, im2col_samples
 
 __all__ = [
     "conv2d",
@@ -33,10 +28,6 @@ __all__ = [
     "conv_transpose2d_backward",
     "plan_conv2d",
     "ConvPlan",
-    "im2col",
-    "col2im",
-    "unfold",
-    "fold",
 ]
 
 
@@ -467,227 +458,3 @@ def conv_transpose2d_backward(
         np.ascontiguousarray(g).astype(plan.result_dtype, copy=False)
         for g in (grad_x, grad_w, grad_b)
     )
-
-
-def _cols_geometry(x_shape, kernel_size, stride, padding, dilation, layout):
-    layout = check_layout(layout)
-    x_shape = check_shape(x_shape, "x_shape")
-    kh, kw = as_pair(kernel_size, "kernel_size")
-    if layout == "NCHW":
-        N, C, H, W = x_shape
-    else:
-        N, H, W, C = x_shape
-    win = conv_window((H, W), (kh, kw), stride, padding, dilation)
-    return layout, x_shape, win, N, C
-
-
-def _per_sample(fn, n, nbytes):
-    with blas.hold():
-        threads.parallel_for(fn, n, nbytes)
-
-
-@takes_out()
-def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
-    """Lay every sliding window of x out as a column (zero padding).
-
-    Parameters
-    ----------
-    x : array_like of shape (N, C, H, W), or (N, H, W, C) for "NHWC"
-    kernel_size, stride, dilation : int or (int, int)
-    padding : int, (int, int), (top, bottom, left, right), "valid" or "same"
-    layout : {"NCHW", "NHWC"}
-
-    Returns
-    -------
-    cols : ndarray
-        NCHW: shape (N, C*KH*KW, OH*OW) with
-        ``cols[n, (c*KH + i)*KW + j, oh*OW + ow]`` is
-        ``xpad[n, c, oh*sh + i*dh, ow*sw + j*dw]``
-        (the order of ``torch.nn.functional.unfold``).
-        NHWC: shape (N, OH*OW, KH*KW*C) with
-        ``cols[n, oh*OW + ow, (i*KW + j)*C + c]`` is
-        ``xpad[n, oh*sh + i*dh, ow*sw + j*dw, c]``.
-
-    Notes
-    -----
-    The result is ``KH*KW / (sh*sw)`` times the size of x, roughly: a 3x3
-    window copies the input about nine times. The convolutions never build
-    it whole: they work on tiles of it that stay in cache.
-
-    Examples
-    --------
-    >>> import numpy as np, fastconv
-    >>> fastconv.im2col(np.arange(9.0).reshape(1, 1, 3, 3), 2)
-    array([[[0., 1., 3., 4.],
-            [1., 2., 4., 5.],
-            [3., 4., 6., 7.],
-            [4., 5., 7., 8.]]])
-    """
-    x = as_real_array(x, "x", ndim=None)
-    if x.ndim != 4:
-        return _cols_nd(x, kernel_size, stride, padding, dilation, layout)
-    layout, _, win, N, C = _cols_geometry(
-        x.shape, kernel_size, stride, padding, dilation, layout
-    )
-    dtype, out_dtype = dtypes(x)
-    x = prepare(x, dtype)
-    KK, P = win.KH * win.KW, win.OH * win.OW
-    shape = (N, C * KK, P) if layout == "NCHW" else (N, P, KK * C)
-    cols = results.empty(shape, dtype)
-    if cols.size:
-        nchw = layout == "NCHW"
-        _per_sample(lambda a, b: im2col_samples(x, win, nchw, a, b, cols), N, cols.nbytes)
-    return cols.astype(out_dtype, copy=False)
-
-
-@takes_out()
-def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
-    """Sum columns back into an image: the adjoint of :func:`im2col`.
-
-    Parameters
-    ----------
-    cols : array_like of shape (N, C*KH*KW, OH*OW), or (N, OH*OW, KH*KW*C) for
-        "NHWC", in :func:`im2col`'s order.
-    x_shape : tuple of 4 ints
-        Shape of the image, (N, C, H, W) or (N, H, W, C).
-    kernel_size, stride, padding, dilation, layout
-        As given to :func:`im2col`.
-
-    Returns
-    -------
-    x : ndarray of shape `x_shape`
-        Each entry is the sum of every column entry copied from it; entries
-        that fell in the padding are dropped.
-
-    Examples
-    --------
-    >>> import numpy as np, fastconv
-    >>> fastconv.col2im(np.ones((1, 4, 4)), (1, 1, 3, 3), 2)[0, 0]
-    array([[1., 2., 1.],
-           [2., 4., 2.],
-           [1., 2., 1.]])
-    """
-    cols = as_real_array(cols, "cols", ndim=3)
-    if isinstance(x_shape, (tuple, list)) and len(x_shape) in (3, 5):
-        return _uncols_nd(cols, x_shape, kernel_size, stride, padding, dilation, layout)
-    layout, x_shape, win, N, C = _cols_geometry(
-        x_shape, kernel_size, stride, padding, dilation, layout
-    )
-    KK, P = win.KH * win.KW, win.OH * win.OW
-    expected = (N, C * KK, P) if layout == "NCHW" else (N, P, KK * C)
-    if cols.shape != expected:
-        raise ValueError(
-            f"cols must have shape {expected} for x_shape {x_shape} and "
-            f"this window, got shape {cols.shape}"
-        )
-    dtype, out_dtype = dtypes(cols)
-    cols = prepare(cols, dtype)
-    x = results.empty(x_shape, dtype)  # each sample zeroed by its kernel
-    if x.size and cols.size:
-        nchw = layout == "NCHW"
-        _per_sample(lambda a, b: col2im_samples(cols, win, nchw, a, b, x), N, cols.nbytes)
-    else:
-        x[...] = 0
-    return x.astype(out_dtype, copy=False)
-
-
-@takes_out()
-def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
-    """``torch.nn.functional.unfold``'s argument order for :func:`im2col` (NCHW).
-
-    Returns
-    -------
-    cols : ndarray of shape (N, C*KH*KW, L)
-    """
-    return im2col(input, kernel_size, stride, padding, dilation)
-
-
-@takes_out()
-def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
-    """``torch.nn.functional.fold``'s argument order for :func:`col2im` (NCHW).
-
-    Parameters
-    ----------
-    input : array_like of shape (N, C*KH*KW, L)
-    output_size : int or (int, int)
-        (H, W) of the result.
-
-    Returns
-    -------
-    x : ndarray of shape (N, C, H, W)
-    """
-    cols = as_real_array(input, "input", ndim=3)
-    kh, kw = as_pair(kernel_size, "kernel_size")
-    H, W = as_pair(output_size, "output_size")
-    if cols.shape[1] % (kh * kw):
-        raise ValueError(
-            f"input's second axis {cols.shape[1]} must be C*KH*KW, a multiple of "
-            f"{kh * kw}"
-        )
-    x_shape = (cols.shape[0], cols.shape[1] // (kh * kw), H, W)
-    return col2im(cols, x_shape, kernel_size, stride, padding, dilation)
-
-
-#: the channels-first and channels-last names of each rank (im2col, col2im)
-_ND_LAYOUTS = {
-    3: {"NCHW": "NCL", "NCL": "NCL", "NHWC": "NLC", "NLC": "NLC"},
-    5: {"NCHW": "NCDHW", "NCDHW": "NCDHW", "NHWC": "NDHWC", "NDHWC": "NDHWC"},
-}
-
-
-def _nd_layout(ndim, layout, name):
-    if ndim not in _ND_LAYOUTS:
-        raise ValueError(f"{name} must be 3-D, 4-D or 5-D, got {ndim}-D")
-    if layout not in _ND_LAYOUTS[ndim]:
-        raise ValueError(
-            f"layout must be one of {sorted(_ND_LAYOUTS[ndim])} for a {ndim}-D "
-            f"{name}, got {layout!r}"
-        )
-    return _ND_LAYOUTS[ndim][layout]
-
-
-def _one_d(kernel_size, stride, padding, dilation):
-    """1-D window arguments as the (1, K) 2-D ones of a one-row view."""
-    from .oned import _padding, _single
-
-    return (
-        _single(kernel_size, "kernel_size"),
-        _single(stride, "stride"),
-        _padding(padding),
-        _single(dilation, "dilation"),
-    )
-
-
-def _cols_nd(x, kernel_size, stride, padding, dilation, layout):
-    """im2col of a 1-D (N, C, L) or 3-D (N, C, D, H, W) x (channels-last alike)."""
-    nd = _nd_layout(x.ndim, layout, "x")
-    if x.ndim == 5:
-        from .threed import im2col3d
-
-        return im2col3d(x, kernel_size, stride, padding, dilation, layout=nd)
-    first = nd == "NCL"
-    view = x[:, :, None, :] if first else x[:, None, :, :]
-    return im2col(
-        view,
-        *_one_d(kernel_size, stride, padding, dilation),
-        layout="NCHW" if first else "NHWC",
-    )
-
-
-def _uncols_nd(cols, x_shape, kernel_size, stride, padding, dilation, layout):
-    """col2im into a 1-D or 3-D x_shape (see :func:`_cols_nd`)."""
-    nd = _nd_layout(len(x_shape), layout, "x_shape")
-    if len(x_shape) == 5:
-        from .threed import col2im3d
-
-        return col2im3d(cols, x_shape, kernel_size, stride, padding, dilation, layout=nd)
-    first = nd == "NCL"
-    N, a, b = x_shape
-    shape4 = (N, a, 1, b) if first else (N, 1, a, b)
-    x = col2im(
-        cols,
-        shape4,
-        *_one_d(kernel_size, stride, padding, dilation),
-        layout="NCHW" if first else "NHWC",
-    )
-    return x[:, :, 0, :] if first else x[:, 0, :, :]

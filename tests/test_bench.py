@@ -13,6 +13,7 @@ import pytest
 import fastconv
 from fastconv._engine import trace as _trace
 from fastconv.tools import bench as _bench
+from fastconv.tools import contenders as _contenders
 from fastconv.tools import machine as _machine
 from fastconv.tools import peers as _peers
 from fastconv.tools import profile as _profile
@@ -159,22 +160,24 @@ def test_suite_layers_beyond_2d_and_their_sizes():
 
 
 def test_parse_contender():
-    c = _bench.parse_contender("fastconv:OPENBLAS_THREAD_TIMEOUT=4,OMP_NUM_THREADS=1")
+    c = _contenders.parse_contender(
+        "fastconv:OPENBLAS_THREAD_TIMEOUT=4,OMP_NUM_THREADS=1"
+    )
     assert (c.kind, c.env) == (
         "fastconv",
         {"OPENBLAS_THREAD_TIMEOUT": "4", "OMP_NUM_THREADS": "1"},
     )
     repo = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
-    c = _bench.parse_contender(f"fastconv@{repo}")
+    c = _contenders.parse_contender(f"fastconv@{repo}")
     assert c.path == repo and c.label.startswith("fastconv@")
     assert c.label != f"fastconv@{repo}"  # a checkout is named by its commit
-    assert _bench.parse_contender("torch").kind == "torch"
+    assert _contenders.parse_contender("torch").kind == "torch"
     with pytest.raises(ValueError, match="expected VAR=VALUE, got 'X'"):
-        _bench.parse_contender("fastconv:X")
+        _contenders.parse_contender("fastconv:X")
     with pytest.raises(ValueError, match="no fastconv package in"):
-        _bench.parse_contender("fastconv@/nonexistent")
+        _contenders.parse_contender("fastconv@/nonexistent")
     with pytest.raises(ValueError, match="contender must be numpy, torch, fastconv"):
-        _bench.parse_contender("tensorflow")
+        _contenders.parse_contender("tensorflow")
 
 
 def test_wait_idle_waits_for_a_busy_process_and_not_for_an_idle_one():
@@ -182,13 +185,13 @@ def test_wait_idle_waits_for_a_busy_process_and_not_for_an_idle_one():
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.3)
-        if _bench._cpu_seconds(idle.pid) is None:
+        if _contenders._cpu_seconds(idle.pid) is None:
             pytest.skip("no /proc/<pid>/task/*/schedstat here: wait_idle sleeps instead")
         t0 = time.perf_counter()
-        _bench.wait_idle([idle.pid], limit=0.4)
+        _contenders.wait_idle([idle.pid], limit=0.4)
         assert time.perf_counter() - t0 < 0.1
         t0 = time.perf_counter()
-        _bench.wait_idle([busy.pid], limit=0.4)
+        _contenders.wait_idle([busy.pid], limit=0.4)
         assert time.perf_counter() - t0 >= 0.4
     finally:
         idle.kill()
@@ -198,10 +201,10 @@ def test_wait_idle_waits_for_a_busy_process_and_not_for_an_idle_one():
 def test_bench_rows_and_ratios_from_worker_processes():
     repo = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
     contenders = [
-        _bench.Contender("fastconv", "fastconv"),
-        _bench.Contender("numpy", "numpy"),
-        _bench.parse_contender("fastconv:FASTCONV_TEST_VAR=1"),
-        _bench.parse_contender(f"fastconv@{repo}"),
+        _contenders.Contender("fastconv", "fastconv"),
+        _contenders.Contender("numpy", "numpy"),
+        _contenders.parse_contender("fastconv:FASTCONV_TEST_VAR=1"),
+        _contenders.parse_contender(f"fastconv@{repo}"),
     ]
     tree = contenders[-1].label
     lines = []

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from .bench import Contender, Worker, wait_idle
+from .contenders import Contender, Worker, wait_idle
 
 __all__ = ["run_dask"]
 

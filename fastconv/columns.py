@@ -1,0 +1,359 @@
+"""im2col/col2im and torch's unfold/fold, at every rank.
+
+The 2-D functions run the tile kernels of the convolutions
+(:mod:`fastconv._kernels.im2col`) sample by sample on every core; a 1-D x
+is a one-row 2-D view; a 3-D x takes each depth tap's 2-D columns and
+places them in their rows.
+"""
+
+import numpy as np
+
+from . import oned, threed
+from ._engine import blas, results, threads
+from ._engine.args import as_real_array, dtypes, prepare
+from ._engine.geometry import (
+    as_pair,
+    as_triple,
+    check_layout,
+    check_shape,
+    conv_window,
+    resolve_padding_3d,
+)
+from ._engine.results import takes_out
+from ._kernels.im2col import col2im_samples, im2col_samples
+
+__all__ = ["im2col", "col2im", "unfold", "fold", "im2col3d", "col2im3d"]
+
+
+def _cols_geometry(x_shape, kernel_size, stride, padding, dilation, layout):
+    layout = check_layout(layout)
+    x_shape = check_shape(x_shape, "x_shape")
+    kh, kw = as_pair(kernel_size, "kernel_size")
+    if layout == "NCHW":
+        N, C, H, W = x_shape
+    else:
+        N, H, W, C = x_shape
+    win = conv_window((H, W), (kh, kw), stride, padding, dilation)
+    return layout, x_shape, win, N, C
+
+
+def _per_sample(fn, n, nbytes):
+    with blas.hold():
+        threads.parallel_for(fn, n, nbytes)
+
+
+@takes_out()
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
+    """Lay every sliding window of x out as a column (zero padding).
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C, H, W), or (N, H, W, C) for "NHWC"
+    kernel_size, stride, dilation : int or (int, int)
+    padding : int, (int, int), (top, bottom, left, right), "valid" or "same"
+    layout : {"NCHW", "NHWC"}
+
+    Returns
+    -------
+    cols : ndarray
+        NCHW: shape (N, C*KH*KW, OH*OW) with
+        ``cols[n, (c*KH + i)*KW + j, oh*OW + ow]`` is
+        ``xpad[n, c, oh*sh + i*dh, ow*sw + j*dw]``
+        (the order of ``torch.nn.functional.unfold``).
+        NHWC: shape (N, OH*OW, KH*KW*C) with
+        ``cols[n, oh*OW + ow, (i*KW + j)*C + c]`` is
+        ``xpad[n, oh*sh + i*dh, ow*sw + j*dw, c]``.
+
+    Notes
+    -----
+    The result is ``KH*KW / (sh*sw)`` times the size of x, roughly: a 3x3
+    window copies the input about nine times. The convolutions never build
+    it whole: they work on tiles of it that stay in cache.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastim2col(np.arange(9.0).reshape(1, 1, 3, 3), 2)
+    array([[[0., 1., 3., 4.],
+            [1., 2., 4., 5.],
+            [3., 4., 6., 7.],
+            [4., 5., 7., 8.]]])
+    """
+    x = as_real_array(x, "x", ndim=None)
+    if x.ndim != 4:
+        return _cols_nd(x, kernel_size, stride, padding, dilation, layout)
+    layout, _, win, N, C = _cols_geometry(
+        x.shape, kernel_size, stride, padding, dilation, layout
+    )
+    dtype, out_dtype = dtypes(x)
+    x = prepare(x, dtype)
+    KK, P = win.KH * win.KW, win.OH * win.OW
+    shape = (N, C * KK, P) if layout == "NCHW" else (N, P, KK * C)
+    cols = results.empty(shape, dtype)
+    if cols.size:
+        nchw = layout == "NCHW"
+        _per_sample(lambda a, b: im2col_samples(x, win, nchw, a, b, cols), N, cols.nbytes)
+    return cols.astype(out_dtype, copy=False)
+
+
+@takes_out()
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
+    """Sum columns back into an image: the adjoint of :func:`im2col`.
+
+    Parameters
+    ----------
+    cols : array_like of shape (N, C*KH*KW, OH*OW), or (N, OH*OW, KH*KW*C) for
+        "NHWC", in :func:`im2col`'s order.
+    x_shape : tuple of 4 ints
+        Shape of the image, (N, C, H, W) or (N, H, W, C).
+    kernel_size, stride, padding, dilation, layout
+        As given to :func:`im2col`.
+
+    Returns
+    -------
+    x : ndarray of shape `x_shape`
+        Each entry is the sum of every column entry copied from it; entries
+        that fell in the padding are dropped.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastcol2im(np.ones((1, 4, 4)), (1, 1, 3, 3), 2)[0, 0]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    """
+    cols = as_real_array(cols, "cols", ndim=3)
+    if isinstance(x_shape, (tuple, list)) and len(x_shape) in (3, 5):
+        return _uncols_nd(cols, x_shape, kernel_size, stride, padding, dilation, layout)
+    layout, x_shape, win, N, C = _cols_geometry(
+        x_shape, kernel_size, stride, padding, dilation, layout
+    )
+    KK, P = win.KH * win.KW, win.OH * win.OW
+    expected = (N, C * KK, P) if layout == "NCHW" else (N, P, KK * C)
+    if cols.shape != expected:
+        raise ValueError(
+            f"cols must have shape {expected} for x_shape {x_shape} and "
+            f"this window, got shape {cols.shape}"
+        )
+    dtype, out_dtype = dtypes(cols)
+    cols = prepare(cols, dtype)
+    x = results.empty(x_shape, dtype)  # each sample zeroed by its kernel
+    if x.size and cols.size:
+        nchw = layout == "NCHW"
+        _per_sample(lambda a, b: col2im_samples(cols, win, nchw, a, b, x), N, cols.nbytes)
+    else:
+        x[...] = 0
+    return x.astype(out_dtype, copy=False)
+
+
+@takes_out()
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """``torch.nn.functional.unfold``'s argument order for :func:`im2col` (NCHW).
+
+    Returns
+    -------
+    cols : ndarray of shape (N, C*KH*KW, L)
+    """
+    return im2col(input, kernel_size, stride, padding, dilation)
+
+
+@takes_out()
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """``torch.nn.functional.fold``'s argument order for :func:`col2im` (NCHW).
+
+    Parameters
+    ----------
+    input : array_like of shape (N, C*KH*KW, L)
+    output_size : int or (int, int)
+        (H, W) of the result.
+
+    Returns
+    -------
+    x : ndarray of shape (N, C, H, W)
+    """
+    cols = as_real_array(input, "input", ndim=3)
+    kh, kw = as_pair(kernel_size, "kernel_size")
+    H, W = as_pair(output_size, "output_size")
+    if cols.shape[1] % (kh * kw):
+        raise ValueError(
+            f"input's second axis {cols.shape[1]} must be C*KH*KW, a multiple of "
+            f"{kh * kw}"
+        )
+    x_shape = (cols.shape[0], cols.shape[1] // (kh * kw), H, W)
+    return col2im(cols, x_shape, kernel_size, stride, padding, dilation)
+
+
+#: the channels-first and channels-last names of each rank (im2col, col2im)
+_ND_LAYOUTS = {
+    3: {"NCHW": "NCL", "NCL": "NCL", "NHWC": "NLC", "NLC": "NLC"},
+    5: {"NCHW": "NCDHW", "NCDHW": "NCDHW", "NHWC": "NDHWC", "NDHWC": "NDHWC"},
+}
+
+
+def _nd_layout(ndim, layout, name):
+    if ndim not in _ND_LAYOUTS:
+        raise ValueError(f"{name} must be 3-D, 4-D or 5-D, got {ndim}-D")
+    if layout not in _ND_LAYOUTS[ndim]:
+        raise ValueError(
+            f"layout must be one of {sorted(_ND_LAYOUTS[ndim])} for a {ndim}-D "
+            f"{name}, got {layout!r}"
+        )
+    return _ND_LAYOUTS[ndim][layout]
+
+
+def _one_d(kernel_size, stride, padding, dilation):
+    """1-D window arguments as the (1, K) 2-D ones of a one-row view."""
+    return (
+        oned._single(kernel_size, "kernel_size"),
+        oned._single(stride, "stride"),
+        oned._padding(padding),
+        oned._single(dilation, "dilation"),
+    )
+
+
+def _cols_nd(x, kernel_size, stride, padding, dilation, layout):
+    """im2col of a 1-D (N, C, L) or 3-D (N, C, D, H, W) x (channels-last alike)."""
+    nd = _nd_layout(x.ndim, layout, "x")
+    if x.ndim == 5:
+        return im2col3d(x, kernel_size, stride, padding, dilation, layout=nd)
+    first = nd == "NCL"
+    view = x[:, :, None, :] if first else x[:, None, :, :]
+    return im2col(
+        view,
+        *_one_d(kernel_size, stride, padding, dilation),
+        layout="NCHW" if first else "NHWC",
+    )
+
+
+def _uncols_nd(cols, x_shape, kernel_size, stride, padding, dilation, layout):
+    """col2im into a 1-D or 3-D x_shape (see :func:`_cols_nd`)."""
+    nd = _nd_layout(len(x_shape), layout, "x_shape")
+    if len(x_shape) == 5:
+        return col2im3d(cols, x_shape, kernel_size, stride, padding, dilation, layout=nd)
+    first = nd == "NCL"
+    N, a, b = x_shape
+    shape4 = (N, a, 1, b) if first else (N, 1, a, b)
+    x = col2im(
+        cols,
+        shape4,
+        *_one_d(kernel_size, stride, padding, dilation),
+        layout="NCHW" if first else "NHWC",
+    )
+    return x[:, :, 0, :] if first else x[:, 0, :, :]
+
+
+# --------------------------------------------------------------------------
+# im2col / col2im in 3-D: each depth tap's 2-D columns, placed in their rows
+
+
+def _cols3d_geometry(x_shape, kernel_size, stride, padding, dilation, layout2):
+    if layout2 == "NCHW":
+        N, C, D, H, W = x_shape
+    else:
+        N, D, H, W, C = x_shape
+    k = as_triple(kernel_size, "kernel_size")
+    s, d = as_triple(stride, "stride"), as_triple(dilation, "dilation")
+    if min(k) < 1 or min(s) < 1 or min(d) < 1:
+        raise ValueError(f"kernel_size, stride, dilation must be >= 1, got {k}, {s}, {d}")
+    pads = resolve_padding_3d(padding, (D, H, W), k, s, d)
+    OD = (D + pads[0] + pads[1] - d[0] * (k[0] - 1) - 1) // s[0] + 1
+    if OD < 1:
+        raise ValueError(f"kernel depth {k[0]} exceeds the padded input depth")
+    taps = threed._depth_taps(OD, D, s[0], pads[0], d[0], k[0])
+    args2 = dict(
+        kernel_size=k[1:], stride=s[1:], padding=pads[2:], dilation=d[1:], layout=layout2
+    )
+    return N, C, OD, k, taps, args2
+
+
+def im2col3d(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCDHW"):
+    """Lay every 3-D sliding window of x out as a column (zero padding).
+
+    Parameters
+    ----------
+    x : array_like of shape (N, C, D, H, W), or (N, D, H, W, C) for "NDHWC"
+    kernel_size, stride, dilation : int, 1-tuple or (int, int, int)
+    padding : int, 1-tuple, (int, int, int), "valid" or "same"
+    layout : {"NCDHW", "NDHWC"}
+
+    Returns
+    -------
+    cols : ndarray
+        NCDHW: (N, C*KD*KH*KW, OD*OH*OW), row ``((c*KD + a)*KH + i)*KW + j``,
+        column ``(od*OH + oh)*OW + ow`` (the 2-D order with depth outermost);
+        NDHWC: (N, OD*OH*OW, KD*KH*KW*C), column ``((a*KH + i)*KW + j)*C + c``.
+    """
+    layout2 = threed._layout(layout)
+    x = as_real_array(x, "x", ndim=5)
+    N, C, OD, k, taps, args2 = _cols3d_geometry(
+        x.shape, kernel_size, stride, padding, dilation, layout2
+    )
+    KK = k[1] * k[2]
+    cols5 = None
+    for a, od, z in taps or threed._NO_TAP:
+        c2 = im2col(threed._slices(x, z, layout2), **args2)
+        if layout2 == "NCHW":  # (N*n, C*KK, P2) -> (N, n, C, KK, P2)
+            c2 = c2.reshape(N, len(z), C, KK, c2.shape[-1])
+            if cols5 is None:
+                cols5 = np.zeros((N, C, k[0], KK, OD, c2.shape[-1]), c2.dtype)
+            cols5[:, :, a][:, :, :, od] = np.moveaxis(c2, 1, 3)  # (N, C, KK, n, P2)
+        else:  # (N*n, P2, KK*C) -> (N, n, P2, KK*C)
+            c2 = c2.reshape(N, len(z), c2.shape[1], KK * C)
+            if cols5 is None:
+                cols5 = np.zeros((N, OD, c2.shape[2], k[0], KK * C), c2.dtype)
+            cols5[:, :, :, a][:, od] = c2
+    if layout2 == "NCHW":  # (N, C, KD, KK, OD, P2)
+        return cols5.reshape(N, C * k[0] * KK, OD * cols5.shape[-1])
+    return cols5.reshape(N, OD * cols5.shape[2], k[0] * KK * C)  # (N, OD, P2, KD, KK*C)
+
+
+def col2im3d(
+    cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCDHW"
+):
+    """Return the adjoint of :func:`im2col3d`: columns summed back into x's shape.
+
+    Parameters
+    ----------
+    cols : array_like, the shape :func:`im2col3d` gives for `x_shape`
+    x_shape : 5 ints
+    kernel_size, stride, padding, dilation, layout
+        As for :func:`im2col3d`.
+
+    Returns
+    -------
+    x : ndarray of shape `x_shape`
+        Each entry the sum of its copies in the columns.
+    """
+    layout2 = threed._layout(layout)
+    x_shape = tuple(int(v) for v in x_shape)
+    N, C, OD, k, taps, args2 = _cols3d_geometry(
+        x_shape, kernel_size, stride, padding, dilation, layout2
+    )
+    cols = as_real_array(cols, "cols", ndim=3)
+    KK = k[1] * k[2]
+    plane = x_shape[1:2] + x_shape[3:] if layout2 == "NCHW" else x_shape[2:]
+    P = cols.shape[2] if layout2 == "NCHW" else cols.shape[1]
+    P2 = P // OD
+    if layout2 == "NCHW":
+        expected = (N, C * k[0] * KK, OD * P2)
+        cols5 = cols.reshape(N, C, k[0], KK, OD, P2) if cols.shape == expected else None
+    else:
+        expected = (N, OD * P2, k[0] * KK * C)
+        cols5 = cols.reshape(N, OD, P2, k[0], KK * C) if cols.shape == expected else None
+    if cols5 is None or P % OD:
+        raise ValueError(f"cols must have the shape im2col3d gives, got {cols.shape}")
+    x = None
+    for a, od, z in taps or threed._NO_TAP:
+        if layout2 == "NCHW":
+            c2 = np.moveaxis(cols5[:, :, a][:, :, :, od], 3, 1)  # (N, n, C, KK, P2)
+            c2 = np.ascontiguousarray(c2).reshape(N * len(z), C * KK, P2)
+        else:
+            c2 = np.ascontiguousarray(cols5[:, od, :, a, :]).reshape(
+                N * len(z), P2, KK * C
+            )
+        part = col2im(c2, (N * len(z),) + plane, **args2)
+        if x is None:
+            x = np.zeros(x_shape, part.dtype)
+        x[threed._depth(x, z, layout2)] += threed._unslice(part, N, len(z), layout2)
+    return x

@@ -1,0 +1,179 @@
+"""The package's structure: no import circles; every tuning knob in config, noted."""
+
+import ast
+import pathlib
+
+import fastconv
+from fastconv._engine import config
+
+PACKAGE = pathlib.Path(fastconv.__file__).parent
+ENGINE = ("fastconv._engine", "fastconv._kernels")
+
+
+def _modules():
+    """Return {dotted module name: path} for every module of the package."""
+    mods = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        mods[".".join(parts)] = path
+    return mods
+
+
+def _imported(mod, node, mods):
+    """Return the package modules an import statement of `mod` names."""
+    if isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+    else:
+        base = mod.split(".")
+        if node.level:
+            if mods[mod].name != "__init__.py":
+                base = base[:-1]
+            base = base[: len(base) - (node.level - 1)]
+            prefix = ".".join(base + ([node.module] if node.module else []))
+        else:
+            prefix = node.module or ""
+        # an alias that is a module is that module; else an attribute of prefix
+        names = [
+            f"{prefix}.{a.name}" if f"{prefix}.{a.name}" in mods else prefix
+            for a in node.names
+        ]
+    found = set()
+    for name in names:
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        if name and name != mod:
+            found.add(name)
+    return found
+
+
+def import_graph():
+    """Return {module: modules it imports}, lazy (in-function) imports included.
+
+    ``from . import x`` counts as importing module x (the package is
+    already loaded); ``from .pkg import y`` as importing ``pkg``'s
+    ``__init__`` when y is not a module.
+    """
+    mods = _modules()
+    graph = {}
+    for mod, path in mods.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                deps |= _imported(mod, node, mods)
+        graph[mod] = {d for d in deps if d.startswith("fastconv")}
+    return graph
+
+
+def circles(graph):
+    """Return the strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_circle_finder_finds_a_circle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert circles(graph) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_package_has_no_import_circles():
+    graph = import_graph()
+    assert "fastconv._engine.plan" in graph  # the walk found the package
+    assert "fastconv._engine.config" in graph["fastconv._engine.plan"]
+    assert circles(graph) == []
+
+
+def test_the_engine_and_kernels_import_no_consumer():
+    """_engine and _kernels sit below the public modules, nn, compat, dask and tools."""
+    above = ("fastconv.nn", "fastconv.compat", "fastconv.dask", "fastconv.tools")
+    for mod, deps in import_graph().items():
+        if mod.startswith(ENGINE):
+            bad = [
+                d
+                for d in deps
+                if d.startswith(above) or (d.count(".") == 1 and d not in ENGINE)
+            ]
+            assert not bad, f"{mod} imports {bad}"
+
+
+def _knobs():
+    """Return [(name, the #: note above it)] of config's module-level constants."""
+    source = pathlib.Path(config.__file__).read_text()
+    lines = source.splitlines()
+    knobs = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and node.targets[0].id.isupper():
+            note, i = [], node.lineno - 2
+            while i >= 0 and lines[i].startswith("#:"):
+                note.insert(0, lines[i][2:].strip())
+                i -= 1
+            knobs.append((node.targets[0].id, " ".join(note)))
+    return knobs
+
+
+def test_every_knob_in_config_says_what_set_it():
+    knobs = _knobs()
+    assert len(knobs) >= 20
+    for name, note in knobs:
+        # a sentence or more: the measurement, or why none was needed
+        assert len(note.split()) >= 8, f"config.{name} has no note: {note!r}"
+        assert isinstance(getattr(config, name), (int, float, dict))
+
+
+def test_no_module_but_config_defines_a_size_threshold():
+    """Byte and size thresholds (NAME = <number>) live in config only."""
+    allowed = {
+        # compiled into the kernels (config's last section says why)
+        ("fastconv._kernels.depth", "BLOCK"),
+        ("fastconv._kernels.direct", "FILTER_BLOCK"),
+        ("fastconv._kernels.adaptive", "_VECTOR"),
+        # not tuning: the public default re-exported, the result buffers'
+        # ring depth and reference count, a bound on ints, a cache line
+        ("fastconv._engine.workspace", "DEFAULT_WORKSPACE_LIMIT"),
+        ("fastconv.nn._buffers", "DEPTH"),
+        ("fastconv.nn._buffers", "_OWN_REFS"),
+        ("fastconv._engine.geometry", "MAX_INT"),
+        ("fastconv._engine.workspace", "_ALIGN"),
+    }
+    for mod, path in _modules().items():
+        if mod == "fastconv._engine.config" or mod.startswith("fastconv.tools"):
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+                continue
+            target = node.targets[0]
+            if not isinstance(target, ast.Name) or not target.id.isupper():
+                continue
+            numeric = isinstance(node.value, (ast.Constant, ast.BinOp)) and not (
+                isinstance(node.value, ast.Constant)
+                and not isinstance(node.value.value, (int, float))
+            )
+            if numeric:
+                assert (mod, target.id) in allowed, f"{mod}.{target.id} belongs in config"
