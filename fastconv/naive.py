@@ -1561,7 +1561,7 @@ def _padded_copy3d(x, pads, mode, layout):
 
 
 def _fold_copy3d(g, x_shape, pads, mode, layout):
-    """The gradient of x from its padded copy's: each entry added to its source."""
+    """Return the gradient of x from its padded copy's: each entry to its source."""
     axes = (1, 2, 3) if layout == "NDHWC" else (2, 3, 4)
     ga = np.moveaxis(np.asarray(g, dtype=np.float64), axes, (0, 1, 2))
     sizes = tuple(x_shape[a] for a in axes)

@@ -684,10 +684,13 @@ def _nn_pool(cls, rank, kind):
     return Entry(cls.__name__, draw, _forward_backward)
 
 
-def _draw_adaptive_layer(d, target):
-    x_shape, output_size, layout = _adaptive(d, 2)
-    make = functools.partial(nn.AdaptiveAvgPool2d, output_size, layout=layout)
-    return _layer_call(d, functools.partial(make, backend=target), x_shape)
+def _nn_adaptive(cls, rank):
+    def draw(d, target):
+        x_shape, output_size, layout = _adaptive(d, rank)
+        make = functools.partial(cls, output_size, layout=layout, backend=target)
+        return _layer_call(d, make, x_shape)
+
+    return Entry(cls.__name__, draw, _forward_backward)
 
 
 def _any_shape(d, min_ndim=1):
@@ -761,14 +764,21 @@ NN_BACKEND = [
     _nn_conv(nn.Conv1d, 1),
     _nn_conv(nn.Conv2d, 2),
     _nn_conv(nn.Conv3d, 3),
+    _nn_conv(nn.ConvTranspose1d, 1, transposed=True),
     _nn_conv(nn.ConvTranspose2d, 2, transposed=True),
+    _nn_conv(nn.ConvTranspose3d, 3, transposed=True),
     _nn_pool(nn.MaxPool1d, 1, "max"),
     _nn_pool(nn.MaxPool2d, 2, "max"),
     _nn_pool(nn.MaxPool3d, 3, "max"),
     _nn_pool(nn.AvgPool1d, 1, "avg"),
     _nn_pool(nn.AvgPool2d, 2, "avg"),
     _nn_pool(nn.AvgPool3d, 3, "avg"),
-    Entry("AdaptiveAvgPool2d", _draw_adaptive_layer, _forward_backward),
+    _nn_adaptive(nn.AdaptiveAvgPool1d, 1),
+    _nn_adaptive(nn.AdaptiveAvgPool2d, 2),
+    _nn_adaptive(nn.AdaptiveAvgPool3d, 3),
+    _nn_adaptive(nn.AdaptiveMaxPool1d, 1),
+    _nn_adaptive(nn.AdaptiveMaxPool2d, 2),
+    _nn_adaptive(nn.AdaptiveMaxPool3d, 3),
     Entry("Sequential", _draw_sequential, _forward_backward),
 ]
 #: ... and the rest, plain numpy

@@ -1,7 +1,8 @@
 """fastconv.nn: numerical gradients, optimiser rules, Dropout, error paths.
 
 Every layer and a whole network are checked against numerical gradients,
-the optimisers against hand-computed values.
+the optimisers against hand-computed values; the transposed-convolution and
+adaptive-pooling layers also against the oracle's functions, called directly.
 
 Gradients are checked in float64 by centred differences of the scalar
 ``sum(layer(x) * r)`` (r a fixed random cotangent), perturbing every entry of
@@ -10,13 +11,14 @@ sits on its kink and no max-pool window has a near tie.
 """
 
 import re
+import types
 
 import numpy as np
 import pytest
 
 import fastconv
 from fastconv import naive, nn
-from tests.helpers import LAYOUTS, assert_same, randn, rng
+from tests.helpers import DTYPES, LAYOUTS, assert_close, assert_same, randn, rng
 
 EPS = 1e-6  # centred-difference step
 GRAD_TOL = dict(rtol=1e-5, atol=1e-8)  # float64 numerical vs analytic
@@ -382,6 +384,13 @@ def test_backward_before_forward():
         nn.Flatten(),
         nn.Linear(1, 1),
         nn.Dropout(),
+        nn.ConvTranspose1d(1, 1, 1),
+        nn.ConvTranspose3d(1, 1, 1),
+        nn.AdaptiveMaxPool1d(1),
+        nn.AdaptiveMaxPool2d(1),
+        nn.AdaptiveMaxPool3d(1),
+        nn.AdaptiveAvgPool1d(1),
+        nn.AdaptiveAvgPool3d(1),
     ):
         with raises(
             RuntimeError, f"{type(layer).__name__}.backward called before forward"
@@ -907,3 +916,362 @@ def test_three_d_layers_gradients(layout):
         nn.MaxPool3d((2, 2))
     with raises(ValueError, "padding must be at most half"):
         nn.AvgPool3d(2, padding=(0, 0, 2))
+
+
+# --------------------------------------------------------------------------
+# transposed convolution in 1-D and 3-D, adaptive pooling in 1-D to 3-D:
+# numerical gradients (float64), then forward and backward against the
+# oracle's functions called directly, on both backends, in both dtypes
+
+#: channels-first and channels-last layouts, by the rank of the layer
+RANK_LAYOUTS = {1: ("NCL", "NLC"), 2: LAYOUTS, 3: ("NCDHW", "NDHWC")}
+
+
+def array_in(gen, N, C, sizes, layout, dtype=np.float64):
+    """Random (N, C, *sizes) or (N, *sizes, C) array, as `layout` says."""
+    shape = (N, C, *sizes) if layout[1] == "C" else (N, *sizes, C)
+    return randn(gen, shape, dtype)
+
+
+# (id, layer, kwargs, (N, C_in, F, sizes)): why it is here
+TRANSPOSED_CASES = [
+    ("1d-plain", nn.ConvTranspose1d, dict(kernel_size=3), (2, 4, 6, (5,))),
+    (
+        "1d-stride-output-padding-groups",
+        nn.ConvTranspose1d,
+        dict(kernel_size=(3,), stride=2, padding=1, output_padding=(1,), groups=2),
+        (2, 4, 6, (5,)),
+    ),
+    (
+        "1d-output-padding-below-dilation",  # stride 1: allowed by the dilation
+        nn.ConvTranspose1d,
+        dict(kernel_size=2, dilation=3, padding=(1,), output_padding=2, bias=False),
+        (2, 3, 2, (4,)),
+    ),
+    (
+        "3d-per-axis",
+        nn.ConvTranspose3d,
+        dict(
+            kernel_size=(2, 3, 2),
+            stride=(2, 1, 2),
+            padding=(0, 1, 1),
+            output_padding=(1, 0, 1),
+            groups=2,
+        ),
+        (1, 4, 2, (2, 3, 2)),
+    ),
+    (
+        "3d-dilated-no-bias",
+        nn.ConvTranspose3d,
+        dict(kernel_size=2, dilation=(1, 2, 1), padding=1, bias=False),
+        (2, 2, 3, (2, 2, 3)),
+    ),
+]
+
+
+def _rank(cls):
+    return 1 if cls.__name__.endswith("1d") else 3 if cls.__name__.endswith("3d") else 2
+
+
+@pytest.mark.parametrize("last", [False, True], ids=["channels-first", "channels-last"])
+@pytest.mark.parametrize("case", TRANSPOSED_CASES, ids=[c[0] for c in TRANSPOSED_CASES])
+def test_conv_transpose_1d_3d_gradients(case, last):
+    _, cls, kw, (N, C, F, sizes) = case
+    layout = RANK_LAYOUTS[_rank(cls)][last]
+    x = array_in(rng(0), N, C, sizes, layout)
+    layer = cls(C, F, layout=layout, dtype=np.float64, rng=3, **kw)
+    if "bias" in layer.params:
+        layer.params["bias"][...] = randn(rng(2), (F,))
+    check_layer(layer, x)
+    g = kw.get("groups", 1)
+    k = layer.kernel_size
+    assert len(k) == len(sizes)
+    want = (C, F // g) + k if not last else k + (F // g, C)
+    assert layer.params["weight"].shape == want
+    assert set(layer.params) == (
+        {"weight"} if kw.get("bias") is False else {"weight", "bias"}
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", [fastconv, naive], ids=["fastconv", "naive"])
+@pytest.mark.parametrize("last", [False, True], ids=["channels-first", "channels-last"])
+@pytest.mark.parametrize("case", TRANSPOSED_CASES, ids=[c[0] for c in TRANSPOSED_CASES])
+def test_conv_transpose_1d_3d_match_the_oracle(case, last, backend, dtype):
+    _, cls, kw, (N, C, F, sizes) = case
+    rank = _rank(cls)
+    layout = RANK_LAYOUTS[rank][last]
+    layer = cls(C, F, layout=layout, dtype=dtype, rng=3, backend=backend, **kw)
+    if "bias" in layer.params:
+        layer.params["bias"][...] = randn(rng(2), (F,))
+    x = array_in(rng(0), N, C, sizes, layout, dtype)
+    for _ in range(2):  # the second step runs into the first one's kept results
+        y = layer.forward(x)
+        r = randn(rng(1), y.shape, dtype)
+        gx = layer.backward(r)
+    # the oracle, given the case's arguments as the layer was
+    w, b = layer.params["weight"], layer.params.get("bias")
+    opts = {k: v for k, v in kw.items() if k not in ("kernel_size", "bias")}
+    forward = getattr(naive, f"conv_transpose{rank}d")
+    backward = getattr(naive, f"conv_transpose{rank}d_backward")
+    assert_close(y, forward(x, w, b, layout=layout, **opts), dtype)
+    want_gx, want_gw, want_gb = backward(r, x, w, layout=layout, **opts)
+    assert_close(gx, want_gx, dtype)
+    assert_close(layer.grads["weight"], want_gw, dtype)
+    if b is not None:
+        assert_close(layer.grads["bias"], want_gb, dtype)
+
+
+# (id, layer, output_size, (N, C, sizes)): why it is here
+ADAPTIVE_CASES = [
+    ("max1d-overlapping", nn.AdaptiveMaxPool1d, 3, (2, 3, (7,))),
+    ("avg1d-one-tuple", nn.AdaptiveAvgPool1d, (3,), (2, 3, (7,))),
+    ("max1d-larger-than-input", nn.AdaptiveMaxPool1d, 5, (2, 2, (3,))),
+    ("max2d-keep-width", nn.AdaptiveMaxPool2d, (3, None), (2, 3, (5, 6))),
+    ("max2d-global", nn.AdaptiveMaxPool2d, 1, (2, 3, (4, 5))),
+    ("max3d-keep-height", nn.AdaptiveMaxPool3d, (2, None, 3), (1, 2, (3, 5, 4))),
+    ("max3d-one-tuple", nn.AdaptiveMaxPool3d, (2,), (2, 2, (3, 4, 3))),
+    ("avg3d-keep-height", nn.AdaptiveAvgPool3d, (2, None, 3), (1, 2, (3, 5, 4))),
+    ("avg3d-global", nn.AdaptiveAvgPool3d, 1, (2, 3, (3, 2, 4))),
+]
+
+
+@pytest.mark.parametrize("last", [False, True], ids=["channels-first", "channels-last"])
+@pytest.mark.parametrize("case", ADAPTIVE_CASES, ids=[c[0] for c in ADAPTIVE_CASES])
+def test_adaptive_pool_1d_to_3d_gradients(case, last):
+    _, cls, size, (N, C, sizes) = case
+    layout = RANK_LAYOUTS[_rank(cls)][last]
+    check_layer(cls(size, layout=layout), array_in(rng(0), N, C, sizes, layout))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("backend", [fastconv, naive], ids=["fastconv", "naive"])
+@pytest.mark.parametrize("last", [False, True], ids=["channels-first", "channels-last"])
+@pytest.mark.parametrize("case", ADAPTIVE_CASES, ids=[c[0] for c in ADAPTIVE_CASES])
+def test_adaptive_pool_1d_to_3d_match_the_oracle(case, last, backend, dtype):
+    _, cls, size, (N, C, sizes) = case
+    rank = _rank(cls)
+    layout = RANK_LAYOUTS[rank][last]
+    layer = cls(size, layout=layout, backend=backend)
+    x = array_in(rng(0), N, C, sizes, layout, dtype)
+    for _ in range(2):  # the second step runs into the first one's kept results
+        y = layer.forward(x)
+        r = randn(rng(1), y.shape, dtype)
+        gx = layer.backward(r)
+    kind = "max" if "Max" in cls.__name__ else "avg"
+    forward = getattr(naive, f"adaptive_{kind}_pool{rank}d")
+    backward = getattr(naive, f"adaptive_{kind}_pool{rank}d_backward")
+    want = forward(x, size, layout=layout)
+    # max pooling selects: its values are exact; its backward sums where windows
+    # overlap (in float64 in the oracle), so it gets the tolerance
+    (assert_same if kind == "max" else assert_close)(y, want)
+    assert_close(gx, backward(r, x, layout=layout), dtype)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_adaptive_max_pool_backward_is_given_the_forward_indices(rank):
+    """The layer hands its backward the very indices its forward returned."""
+    seen = {}
+
+    def spy(name):
+        def call(*args, **kwargs):
+            seen[name] = (args, kwargs, getattr(naive, name)(*args, **kwargs))
+            return seen[name][2]
+
+        return call
+
+    names = [f"adaptive_max_pool{rank}d", f"adaptive_max_pool{rank}d_backward"]
+    backend = types.SimpleNamespace(**{n: spy(n) for n in names})
+    cls = {1: nn.AdaptiveMaxPool1d, 2: nn.AdaptiveMaxPool2d, 3: nn.AdaptiveMaxPool3d}
+    layer = cls[rank](2, backend=backend)
+    x = array_in(rng(0), 2, 3, (3,) * rank, RANK_LAYOUTS[rank][0])
+    y = layer.forward(x)
+    layer.backward(np.ones_like(y))
+    _, kwargs, (_, indices) = seen[names[0]]
+    assert kwargs["return_indices"] is True
+    assert seen[names[1]][1]["indices"] is indices
+
+
+def test_new_layers_defaults_and_initialisation():
+    for cls, layout in [
+        (nn.ConvTranspose1d, "NCL"),
+        (nn.ConvTranspose2d, "NCHW"),
+        (nn.ConvTranspose3d, "NCDHW"),
+    ]:
+        layer = cls(2, 4, 3, rng=0)
+        assert layer.layout == layout and layer.backend is fastconv
+        assert layer.output_padding == (0,) * _rank(cls)
+    for cls, layout in [
+        (nn.AdaptiveMaxPool1d, "NCL"),
+        (nn.AdaptiveAvgPool1d, "NCL"),
+        (nn.AdaptiveMaxPool2d, "NCHW"),
+        (nn.AdaptiveMaxPool3d, "NCDHW"),
+        (nn.AdaptiveAvgPool3d, "NCDHW"),
+    ]:
+        assert cls(2).layout == layout
+    # He initialisation on the transposed fan-in: F/groups * KD * KH * KW
+    w = nn.ConvTranspose3d(2, 64, 3, groups=2, dtype=np.float64, rng=5).params["weight"]
+    assert w.shape == (2, 32, 3, 3, 3)
+    assert w.std() == pytest.approx(np.sqrt(2 / (32 * 27)), rel=0.05)
+    assert nn.AdaptiveAvgPool3d([2, None, np.int64(1)]).output_size == (2, None, 1)
+
+
+def test_valid_baseline_of_the_new_layers_errors():
+    nn.ConvTranspose1d(
+        4, 6, (3,), stride=2, padding=(1,), output_padding=1, groups=2, layout="NLC"
+    )
+    nn.ConvTranspose3d(4, 6, 3, stride=(1, 2, 1), padding=1, groups=2, layout="NDHWC")
+    nn.AdaptiveMaxPool1d((2,), layout="NLC", backend=naive)
+    nn.AdaptiveAvgPool1d(2, layout="NCL")
+    nn.AdaptiveMaxPool2d((None, 2), layout="NHWC")
+    nn.AdaptiveMaxPool3d((2, None, 1), layout="NDHWC", backend=naive)
+    nn.AdaptiveAvgPool3d(None)
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, exc, text",
+    [
+        (
+            nn.ConvTranspose1d,
+            dict(padding="same"),
+            ValueError,
+            "padding must be an int or a 1-tuple for a transposed convolution, "
+            "got 'same'",
+        ),
+        (
+            nn.ConvTranspose1d,
+            dict(output_padding=(1, 1)),
+            ValueError,
+            "output_padding must be an int or a 1-tuple, got (1, 1)",
+        ),
+        (
+            nn.ConvTranspose1d,
+            dict(kernel_size=(3, 3)),
+            ValueError,
+            "kernel_size must be an int or a 1-tuple, got (3, 3)",
+        ),
+        (
+            nn.ConvTranspose1d,
+            dict(layout="NCHW"),
+            ValueError,
+            "layout must be 'NCL' or 'NLC', got 'NCHW'",
+        ),
+        (
+            nn.ConvTranspose1d,
+            dict(backend=naive.conv1d),
+            TypeError,
+            "backend must provide conv_transpose1d, conv_transpose1d_backward",
+        ),
+        (
+            nn.ConvTranspose3d,
+            dict(padding="valid"),
+            ValueError,
+            "padding must be an int or a triple for a transposed convolution, "
+            "got 'valid'",
+        ),
+        (
+            nn.ConvTranspose3d,
+            dict(output_padding=-1),
+            ValueError,
+            "output_padding must be >= 0, got -1",
+        ),
+        (
+            nn.ConvTranspose3d,
+            dict(stride=(1, 2)),
+            ValueError,
+            "stride must be an int or a triple of ints, got (1, 2)",
+        ),
+        (
+            nn.ConvTranspose3d,
+            dict(groups=4),
+            ValueError,
+            "groups must divide in_channels and out_channels, got groups=4, "
+            "in_channels=4, out_channels=6",
+        ),
+        (
+            nn.ConvTranspose3d,
+            dict(layout="NHWC"),
+            ValueError,
+            "layout must be 'NCDHW' or 'NDHWC', got 'NHWC'",
+        ),
+    ],
+)
+def test_conv_transpose_1d_3d_constructor_errors(cls, kwargs, exc, text):
+    args = dict(in_channels=4, out_channels=6, kernel_size=3, groups=2)
+    args.update(kwargs)
+    with raises(exc, text):
+        cls(**args)
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, exc, text",
+    [
+        (
+            nn.AdaptiveAvgPool1d,
+            dict(output_size=None),
+            TypeError,
+            "output_size must be an int or a 1-tuple, got None",  # as torch
+        ),
+        (
+            nn.AdaptiveMaxPool1d,
+            dict(output_size=(2, 2)),
+            ValueError,
+            "output_size must be an int or a 1-tuple, got (2, 2)",
+        ),
+        (
+            nn.AdaptiveMaxPool1d,
+            dict(output_size=0),
+            ValueError,
+            "output_size must be >= 1, got 0",
+        ),
+        (
+            nn.AdaptiveMaxPool2d,
+            dict(output_size=(2, 2, 2)),
+            ValueError,
+            "output_size must be an int, None or a pair of them (None keeps a size), "
+            "got (2, 2, 2)",
+        ),
+        (
+            nn.AdaptiveMaxPool2d,
+            dict(output_size=(2, True)),
+            TypeError,
+            "output_size must be an int, None or a pair of them (None keeps a size), "
+            "got (2, True)",
+        ),
+        (
+            nn.AdaptiveAvgPool2d,
+            dict(output_size=(None, -1)),
+            ValueError,
+            "output_size must be >= 1, got (None, -1)",
+        ),
+        (
+            nn.AdaptiveMaxPool3d,
+            dict(output_size=(2, 2)),
+            ValueError,
+            "output_size must be an int, None or a triple of them (None keeps a "
+            "size), got (2, 2)",
+        ),
+        (
+            nn.AdaptiveAvgPool3d,
+            dict(output_size=2.0),
+            TypeError,
+            "output_size must be an int, None or a triple of them (None keeps a "
+            "size), got 2.0",
+        ),
+        (
+            nn.AdaptiveAvgPool3d,
+            dict(output_size=2, layout="NCHW"),
+            ValueError,
+            "layout must be 'NCDHW' or 'NDHWC', got 'NCHW'",
+        ),
+        (
+            nn.AdaptiveMaxPool1d,
+            dict(output_size=2, backend=naive.max_pool1d),
+            TypeError,
+            "backend must provide adaptive_max_pool1d, adaptive_max_pool1d_backward",
+        ),
+    ],
+)
+def test_adaptive_pool_constructor_errors(cls, kwargs, exc, text):
+    with raises(exc, text):
+        cls(**kwargs)

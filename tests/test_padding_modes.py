@@ -138,6 +138,22 @@ def test_padding_modes_match_torch_nn_conv3d(mode):
     assert_close(gx, tx.grad.numpy())
     assert_close(gw, conv.weight.grad.numpy())
     assert_close(gb, conv.bias.grad.numpy())
+    # through the layer, on both backends
+    for backend in (fastconv, naive):
+        layer = nn.Conv3d(
+            3,
+            4,
+            3,
+            padding=(1, 2, 1),
+            padding_mode=mode,
+            dtype=np.float64,
+            backend=backend,
+        )
+        layer.params["weight"][...] = w
+        layer.params["bias"][...] = b
+        assert_close(layer.forward(x), ty.detach().numpy())
+        assert_close(layer.backward(gy), tx.grad.numpy())
+        assert_close(layer.grads["weight"], conv.weight.grad.numpy())
 
 
 def test_padding_mode_3d_arguments_are_checked():
@@ -152,3 +168,5 @@ def test_padding_mode_3d_arguments_are_checked():
     gy = np.ones((1, 1, 4, 4, 4))
     with pytest.raises(ValueError, match="padding_mode must be one of"):
         fastconv.conv3d_backward(gy, x, w, padding=1, padding_mode="wrap")
+    with pytest.raises(ValueError, match="padding_mode must be one of"):
+        nn.Conv3d(1, 1, 3, padding_mode="wrap")

@@ -16,7 +16,13 @@ nothing to zero between steps. Optimisers take ``(param, grad)`` pairs, from
 Layers that see images take ``layout="NCHW"`` (x of shape (N, C, H, W),
 conv weight (F, C/groups, KH, KW)) or ``layout="NHWC"`` (x (N, H, W, C),
 weight (KH, KW, C/groups, F)), exactly as :func:`fastconv.conv2d` does; the
-1-D layers (Conv1d, MaxPool1d, AvgPool1d) ``"NCL"`` or ``"NLC"``.
+1-D layers (Conv1d, ConvTranspose1d, MaxPool1d, AvgPool1d, AdaptiveMaxPool1d,
+AdaptiveAvgPool1d) ``"NCL"`` or ``"NLC"``, and the 3-D ones (Conv3d,
+ConvTranspose3d, MaxPool3d, AvgPool3d, AdaptiveMaxPool3d, AdaptiveAvgPool3d)
+``"NCDHW"`` or ``"NDHWC"``. A transposed convolution's weight is
+(C_in, F/groups, *K) channels-first, (*K, F/groups, C_in) channels-last, as
+:func:`fastconv.conv_transpose2d` takes it. The max-pooling layers keep the
+forward pass's argmaxes for their backward pass.
 
 Examples
 --------
@@ -38,14 +44,21 @@ True
 """
 
 from .layers import (
+    AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
     AvgPool1d,
     AvgPool2d,
     AvgPool3d,
     Conv1d,
     Conv2d,
     Conv3d,
+    ConvTranspose1d,
     ConvTranspose2d,
+    ConvTranspose3d,
     Dropout,
     Flatten,
     Layer,
@@ -68,10 +81,17 @@ __all__ = [
     "MaxPool1d",
     "AvgPool1d",
     "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveMaxPool1d",
+    "ConvTranspose1d",
     "ConvTranspose2d",
     "Conv3d",
+    "ConvTranspose3d",
     "MaxPool3d",
     "AvgPool3d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool3d",
     "ReLU",
     "Flatten",
     "Linear",

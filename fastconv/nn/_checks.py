@@ -121,6 +121,32 @@ def _check_padding_1d(padding):
     return _check_single(padding, "padding", 0)[0]
 
 
+def _check_output_size(value, rank):
+    """Check an adaptive pooling's output_size; return it (a list as a tuple).
+
+    An int >= 1, a 1-tuple (for every axis) or `rank` of them. For rank 2
+    and 3, None (alone or in the tuple) keeps the input's size along its
+    axes; a 1-D output_size has no None, as in PyTorch.
+    """
+    forms = {
+        1: "an int or a 1-tuple",
+        2: "an int, None or a pair of them (None keeps a size)",
+        3: "an int, None or a triple of them (None keeps a size)",
+    }[rank]
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(items) not in (1, rank):
+        raise ValueError(f"output_size must be {forms}, got {value!r}")
+    for v in items:
+        if v is None and rank > 1:
+            continue
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"output_size must be {forms}, got {value!r}")
+        if v < 1:
+            raise ValueError(f"output_size must be >= 1, got {value!r}")
+    items = tuple(None if v is None else int(v) for v in items)
+    return items if isinstance(value, (tuple, list)) else items[0]
+
+
 def _check_dtype(dtype):
     try:
         dt = np.dtype(dtype)

@@ -1,4 +1,8 @@
-"""The layers: Conv1d/2d, pooling, ReLU, Flatten, Linear, Dropout, Sequential."""
+"""The layers: convolution, pooling, ReLU, Flatten, Linear, Dropout, Sequential.
+
+Convolution and pooling in 1-D, 2-D and 3-D; transposed convolution; max,
+average and adaptive pooling.
+"""
 
 import numbers
 
@@ -15,6 +19,7 @@ from ._checks import (
     _check_dtype,
     _check_int,
     _check_layout,
+    _check_output_size,
     _check_padding,
     _check_padding_1d,
     _check_padding_3d,
@@ -341,7 +346,7 @@ class ConvTranspose2d(Conv2d):
         bias=True,
         dilation=1,
         *,
-        layout="NCHW",
+        layout=None,
         dtype=np.float32,
         rng=None,
         backend=None,
@@ -360,7 +365,7 @@ class ConvTranspose2d(Conv2d):
             rng=rng,
             backend=backend,
         )
-        self.output_padding = _check_pair(output_padding, "output_padding", 0)
+        self.output_padding = self._sizes(output_padding, "output_padding", 0)
 
     def _weight_shape(self):
         """(C_in, F/groups, *K), or (*K, F/groups, C_in) for NHWC; and the fan-in."""
@@ -371,6 +376,52 @@ class ConvTranspose2d(Conv2d):
 
     def _options(self):
         return dict(super()._options(), output_padding=self.output_padding)
+
+
+def _transposed_padding_1d(padding):
+    """Check a 1-D transposed convolution's padding: an int or a 1-tuple (no strings)."""
+    if isinstance(padding, str):
+        raise ValueError(
+            f"padding must be an int or a 1-tuple for a transposed convolution, "
+            f"got {padding!r}"
+        )
+    return _check_single(padding, "padding", 0)[0]
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """1-D transposed convolution layer (ConvTranspose2d's arguments, in 1-D).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C_in and F.
+    kernel_size, stride, dilation : int or 1-tuple
+    padding, output_padding : int or 1-tuple
+        `output_padding` below the stride or the dilation.
+    groups, bias, dtype, rng, backend
+        As for :class:`ConvTranspose2d` (``fan_in = out_channels / groups * K``).
+    layout : {"NCL", "NLC"}, default "NCL"
+
+    Attributes
+    ----------
+    params, grads : dict
+        ``"weight"``: shape (C_in, F/groups, K) for NCL, (K, F/groups, C_in) for
+        NLC; ``"bias"``: shape (F,), when `bias`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> up = nn.ConvTranspose1d(4, 2, 4, stride=2, padding=1, rng=0)
+    >>> y = up.forward(np.ones((3, 4, 8), np.float32))      # (N, F, 2*L)
+    >>> y.shape, up.backward(np.ones_like(y)).shape
+    ((3, 2, 16), (3, 4, 8))
+    """
+
+    _functions = ("conv_transpose1d", "conv_transpose1d_backward")
+    _layouts = ("NCL", "NLC")
+    _sizes = staticmethod(_check_single)
+    _pad = staticmethod(_transposed_padding_1d)
 
 
 class _Pool(Layer):
@@ -623,15 +674,52 @@ class AvgPool1d(AvgPool2d):
     _pad = staticmethod(_check_padding_1d)
 
 
-class AdaptiveAvgPool2d(Layer):
+class _AdaptivePool(Layer):
+    """Shared set-up of the adaptive pooling layers: output size, layout, backend."""
+
+    _functions = ()
+    _layouts = ("NCHW", "NHWC")
+    _rank = 2
+
+    def __init__(self, output_size, *, layout=None, backend=None):
+        super().__init__()
+        self.output_size = _check_output_size(output_size, self._rank)
+        self.layout = _check_layout(_default_layout(layout, self._layouts), self._layouts)
+        self.backend = _check_backend(backend, self._functions)
+        self._x = None
+
+    def forward(self, x):
+        """Pool x down to the output size (mean or max, by the subclass)."""
+        self._x = x
+        return self._buffers.call(
+            self.backend, self._functions[0], x, self.output_size, layout=self.layout
+        )
+
+    def backward(self, grad_out):
+        """Gradient for x of the pooling, from the saved forward input."""
+        x = self._saved("_x")
+        return self._buffers.call(
+            self.backend, self._functions[1], grad_out, x, layout=self.layout
+        )
+
+    def __repr__(self):
+        return (
+            f"{type(self).__name__}({self.output_size!r}, layout={self.layout!r}, "
+            f"backend={_backend_name(self.backend)})"
+        )
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
     """2-D adaptive average pooling layer (no parameters): a fixed output size.
+
+    Output o along an axis of size L averages ``[floor(o*L/O), ceil((o+1)*L/O))``.
 
     Parameters
     ----------
-    output_size : int or (int, int)
+    output_size : int, None or (int or None, int or None)
         (OH, OW); None for either keeps the input's size. ``1`` is the global
         average pooling of ResNet-style heads.
-    layout : {"NCHW", "NHWC"}
+    layout : {"NCHW", "NHWC"}, default "NCHW"
     backend : module, optional
         ``fastconv`` (default) or ``fastconv.naive``.
 
@@ -644,34 +732,169 @@ class AdaptiveAvgPool2d(Layer):
     array([1.5, 5.5])
     """
 
-    def __init__(self, output_size, *, layout="NCHW", backend=None):
-        super().__init__()
-        self.output_size = output_size
-        self.layout = _check_layout(layout)
-        self.backend = _check_backend(
-            backend, ("adaptive_avg_pool2d", "adaptive_avg_pool2d_backward")
-        )
-        self._x = None
+    _functions = ("adaptive_avg_pool2d", "adaptive_avg_pool2d_backward")
+
+
+class AdaptiveMaxPool2d(_AdaptivePool):
+    """2-D adaptive max pooling layer (no parameters; keeps its indices).
+
+    The forward pass keeps its argmaxes (``return_indices``) for the backward
+    pass, which then skips the window search. Windows as for
+    :class:`AdaptiveAvgPool2d`.
+
+    Parameters
+    ----------
+    output_size : int, None or (int or None, int or None)
+        (OH, OW); None for either keeps the input's size.
+    layout : {"NCHW", "NHWC"}, default "NCHW"
+    backend : module, optional
+        ``fastconv`` (default) or ``fastconv.naive``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> pool = nn.AdaptiveMaxPool2d((1, None))
+    >>> pool.forward(np.array([[[[1., 4.], [3., 2.]]]]))
+    array([[[[3., 4.]]]])
+    >>> pool.backward(np.array([[[[5., 6.]]]]))
+    array([[[[0., 6.],
+             [5., 0.]]]])
+    """
+
+    _functions = ("adaptive_max_pool2d", "adaptive_max_pool2d_backward")
+
+    def __init__(self, output_size, *, layout=None, backend=None):
+        super().__init__(output_size, layout=layout, backend=backend)
+        self._indices = None
 
     def forward(self, x):
-        """Average each window of x down to the output size."""
+        """Max of each window of x; the argmaxes are kept for the backward pass."""
         self._x = x
-        return self._buffers.call(
-            self.backend, "adaptive_avg_pool2d", x, self.output_size, layout=self.layout
+        out, self._indices = self._buffers.call(
+            self.backend,
+            self._functions[0],
+            x,
+            self.output_size,
+            return_indices=True,
+            layout=self.layout,
         )
+        return out
 
     def backward(self, grad_out):
-        """Gradient for x: each grad_out entry spread over its window."""
+        """Gradient for x: grad_out sent to the forward pass's argmaxes."""
         x = self._saved("_x")
         return self._buffers.call(
-            self.backend, "adaptive_avg_pool2d_backward", grad_out, x, layout=self.layout
+            self.backend,
+            self._functions[1],
+            grad_out,
+            x,
+            layout=self.layout,
+            indices=self._indices,
         )
 
-    def __repr__(self):
-        return (
-            f"AdaptiveAvgPool2d({self.output_size!r}, layout={self.layout!r}, "
-            f"backend={_backend_name(self.backend)})"
-        )
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """1-D adaptive average pooling layer (AdaptiveAvgPool2d's arguments, in 1-D).
+
+    Parameters
+    ----------
+    output_size : int or 1-tuple
+        OL (no None, as in PyTorch).
+    layout : {"NCL", "NLC"}, default "NCL"
+    backend : module, optional
+        ``fastconv`` (default) or ``fastconv.naive``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> nn.AdaptiveAvgPool1d(2).forward(np.array([[[1., 2., 3., 4., 5.]]]))
+    array([[[2., 4.]]])
+    """
+
+    _functions = ("adaptive_avg_pool1d", "adaptive_avg_pool1d_backward")
+    _layouts = ("NCL", "NLC")
+    _rank = 1
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """1-D adaptive max pooling layer (AdaptiveMaxPool2d's arguments, in 1-D).
+
+    Parameters
+    ----------
+    output_size : int or 1-tuple
+        OL (no None, as in PyTorch).
+    layout : {"NCL", "NLC"}, default "NCL"
+    backend : module, optional
+        ``fastconv`` (default) or ``fastconv.naive``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> pool = nn.AdaptiveMaxPool1d(2)
+    >>> pool.forward(np.array([[[1., 5., 3., 2., 4.]]]))
+    array([[[5., 4.]]])
+    >>> pool.backward(np.array([[[1., 2.]]]))
+    array([[[0., 1., 0., 0., 2.]]])
+    """
+
+    _functions = ("adaptive_max_pool1d", "adaptive_max_pool1d_backward")
+    _layouts = ("NCL", "NLC")
+    _rank = 1
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+    """3-D adaptive average pooling layer (AdaptiveAvgPool2d's arguments, in 3-D).
+
+    Parameters
+    ----------
+    output_size : int, None, 1-tuple or a triple of ints or None
+        (OD, OH, OW); None for any keeps the input's size.
+    layout : {"NCDHW", "NDHWC"}, default "NCDHW"
+    backend : module, optional
+        ``fastconv`` (default) or ``fastconv.naive``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> pool = nn.AdaptiveAvgPool3d((1, None, 1))
+    >>> pool.forward(np.arange(8.0).reshape(1, 1, 2, 2, 2)).ravel()  # (OD, H, OW)
+    array([2.5, 4.5])
+    """
+
+    _functions = ("adaptive_avg_pool3d", "adaptive_avg_pool3d_backward")
+    _layouts = ("NCDHW", "NDHWC")
+    _rank = 3
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+    """3-D adaptive max pooling layer (AdaptiveMaxPool2d's arguments, in 3-D).
+
+    Its indices are flat ``d*H*W + h*W + w`` in each input volume.
+
+    Parameters
+    ----------
+    output_size : int, None, 1-tuple or a triple of ints or None
+        (OD, OH, OW); None for any keeps the input's size.
+    layout : {"NCDHW", "NDHWC"}, default "NCDHW"
+    backend : module, optional
+        ``fastconv`` (default) or ``fastconv.naive``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> pool = nn.AdaptiveMaxPool3d(1)
+    >>> pool.forward(np.arange(8.0).reshape(1, 1, 2, 2, 2)).ravel()
+    array([7.])
+    """
+
+    _functions = ("adaptive_max_pool3d", "adaptive_max_pool3d_backward")
+    _layouts = ("NCDHW", "NDHWC")
+    _rank = 3
 
 
 class Conv3d(Conv2d):
@@ -682,8 +905,8 @@ class Conv3d(Conv2d):
     in_channels, out_channels : int
     kernel_size, stride, dilation : int, 1-tuple or (int, int, int)
     padding : int, 1-tuple, (int, int, int), "same" or "valid"
-    groups, bias, dtype, rng, backend
-        As for :class:`Conv2d`.
+    groups, bias, dtype, rng, backend, padding_mode
+        As for :class:`Conv2d` (``padding_mode`` as ``torch.nn.Conv3d``'s).
     layout : {"NCDHW", "NDHWC"}, default "NCDHW"
 
     Attributes
@@ -722,6 +945,7 @@ class Conv3d(Conv2d):
         dtype=np.float32,
         rng=None,
         backend=None,
+        padding_mode="zeros",
     ):
         super().__init__(
             in_channels,
@@ -736,12 +960,62 @@ class Conv3d(Conv2d):
             dtype=dtype,
             rng=rng,
             backend=backend,
+            padding_mode=padding_mode,
         )
 
 
 def _check_padding_3d_ints(padding):
     """Check a 3-D pooling's padding: an int, a 1-tuple or a triple (no strings)."""
     return _check_triple(padding, "padding", 0)
+
+
+def _transposed_padding_3d(padding):
+    """Check a 3-D transposed convolution's padding: an int, 1-tuple or triple."""
+    if isinstance(padding, str):
+        raise ValueError(
+            f"padding must be an int or a triple for a transposed convolution, "
+            f"got {padding!r}"
+        )
+    return _check_padding_3d_ints(padding)
+
+
+class ConvTranspose3d(ConvTranspose2d):
+    """3-D transposed convolution layer (ConvTranspose2d's arguments, in 3-D).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C_in and F.
+    kernel_size, stride, dilation : int, 1-tuple or (int, int, int)
+    padding, output_padding : int, 1-tuple or (int, int, int)
+        `output_padding` below the stride or the dilation, per axis.
+    groups, bias, dtype, rng, backend
+        As for :class:`ConvTranspose2d` (``fan_in = out_channels / groups * KD *
+        KH * KW``).
+    layout : {"NCDHW", "NDHWC"}, default "NCDHW"
+
+    Attributes
+    ----------
+    params, grads : dict
+        ``"weight"``: shape (C_in, F/groups, KD, KH, KW) for NCDHW, (KD, KH, KW,
+        F/groups, C_in) for NDHWC; ``"bias"``: shape (F,), when `bias`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> up = nn.ConvTranspose3d(4, 2, 2, stride=2, layout="NDHWC", rng=0)
+    >>> up.params["weight"].shape                            # (KD, KH, KW, F, C_in)
+    (2, 2, 2, 2, 4)
+    >>> y = up.forward(np.ones((1, 2, 3, 3, 4), np.float32))  # (N, OD, OH, OW, F)
+    >>> y.shape, up.backward(np.ones_like(y)).shape
+    ((1, 4, 6, 6, 2), (1, 2, 3, 3, 4))
+    """
+
+    _functions = ("conv_transpose3d", "conv_transpose3d_backward")
+    _layouts = ("NCDHW", "NDHWC")
+    _sizes = staticmethod(_check_triple)
+    _pad = staticmethod(_transposed_padding_3d)
 
 
 class MaxPool3d(MaxPool2d):
