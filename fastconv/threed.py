@@ -74,28 +74,28 @@ def _layout(layout):
     return check_layout(LAYOUTS[layout])
 
 
-def _geometry(x, weight, stride, padding, dilation, groups, layout2):
+def _geometry(x_shape, w_shape, stride, padding, dilation, groups, layout2):
     """Return the checked sizes and the depth axis's stride, dilation and padding."""
     if layout2 == "NCHW":
-        N, C, D, H, W = x.shape
-        F, Cg, KD, KH, KW = weight.shape
+        N, C, D, H, W = x_shape
+        F, Cg, KD, KH, KW = w_shape
     else:
-        N, D, H, W, C = x.shape
-        KD, KH, KW, Cg, F = weight.shape
+        N, D, H, W, C = x_shape
+        KD, KH, KW, Cg, F = w_shape
     if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
         raise TypeError(f"groups must be an int, got {groups!r}")
     if groups < 1 or C % groups or F % groups or Cg * groups != C:
         raise ValueError(
             f"groups must be >= 1 and divide x's C={C} channels and the weight's "
             f"F={F} filters, with C/groups={Cg} channels per group in weight "
-            f"{tuple(weight.shape)}; got groups={groups!r}"
+            f"{tuple(w_shape)}; got groups={groups!r}"
         )
     s = as_triple(stride, "stride")
     d = as_triple(dilation, "dilation")
     if min(s) < 1 or min(d) < 1:
         raise ValueError(f"stride and dilation must be >= 1, got {s} and {d}")
     if min(KD, KH, KW) < 1:
-        raise ValueError(f"weight must have kernel size >= 1, got shape {weight.shape}")
+        raise ValueError(f"weight must have kernel size >= 1, got shape {tuple(w_shape)}")
     pads = resolve_padding_3d(padding, (D, H, W), (KD, KH, KW), s, d)
     OD = (D + pads[0] + pads[1] - d[0] * (KD - 1) - 1) // s[0] + 1
     if OD < 1:
@@ -219,10 +219,10 @@ def conv3d(
     layout2 = _layout(layout)
     x = as_real_array(x, "x", ndim=5)
     weight = as_real_array(weight, "weight", ndim=5)
-    g = _geometry(x, weight, stride, padding, dilation, groups, layout2)
+    g = _geometry(x.shape, weight.shape, stride, padding, dilation, groups, layout2)
     if padding_modes.check_padding_mode(padding_mode) != "zeros":
         x = padding_modes.pad(x, g["pads"], padding_mode, _AXES[layout2])
-        g = _geometry(x, weight, stride, 0, dilation, groups, layout2)
+        g = _geometry(x.shape, weight.shape, stride, 0, dilation, groups, layout2)
     given = [x, weight] + ([] if bias is None else [as_real_array(bias, "bias", None)])
     compute, result = dtypes(*given)
     x, weight = _channels_last(x, weight, compute, layout2)
@@ -279,7 +279,7 @@ def conv3d_backward(
     x = as_real_array(x, "x", ndim=5)
     weight = as_real_array(weight, "weight", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
-    g = _geometry(x, weight, stride, padding, dilation, groups, layout2)
+    g = _geometry(x.shape, weight.shape, stride, padding, dilation, groups, layout2)
     if padding_modes.check_padding_mode(padding_mode) != "zeros":
         axes = _AXES[layout2]
         xp = padding_modes.pad(x, g["pads"], padding_mode, axes)
@@ -329,7 +329,7 @@ def conv3d_backward(
 # pooling: each depth tap's slices pooled in 2-D, the taps combined in order
 
 
-def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, layout2):
+def _pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, layout2):
     """Return the 2-D window arguments, and each depth tap with its output depths."""
     k = as_triple(kernel_size, "kernel_size")
     s = k if stride is None else as_triple(stride, "stride")
@@ -340,7 +340,7 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, layout2
             f"kernel_size, stride, dilation must be >= 1 and padding >= 0, got "
             f"{k}, {s}, {d}, {p}"
         )
-    D = x.shape[2] if layout2 == "NCHW" else x.shape[1]
+    D = x_shape[2] if layout2 == "NCHW" else x_shape[1]
     check_pool_padding((k[0], k[1]), (p[0], p[0], p[1], p[1]), (d[0], d[1]))
     check_pool_padding((k[2], k[2]), (p[2],) * 4, (d[2], d[2]))
     OD = output_size(D, k[0], s[0], d[0], p[0], p[0], ceil_mode)
@@ -398,7 +398,9 @@ def max_pool3d(
     """
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
-    g = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, layout2)
+    g = _pool_geometry(
+        x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout2
+    )
     H, W = x.shape[3:5] if layout2 == "NCHW" else x.shape[2:4]
     N = x.shape[0]
     best = idx = None
@@ -475,7 +477,9 @@ def max_pool3d_backward(
         )
         out_shape = idx.shape
     else:  # no search: only the output's shape, from the geometry
-        g = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, layout2)
+        g = _pool_geometry(
+            x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout2
+        )
         H, W = x.shape[3:5] if layout2 == "NCHW" else x.shape[2:4]
         w2 = g["win2"]
         win = pool_window(
@@ -551,7 +555,7 @@ def avg_pool3d(
     """
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
-    g = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, layout2)
+    g = _pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, layout2)
     sums = _avg_sums(x, g, layout2)
     sizes = x.shape[2:] if layout2 == "NCHW" else x.shape[1:4]
     g["out"] = sums.shape[2:] if layout2 == "NCHW" else sums.shape[1:4]
@@ -606,7 +610,7 @@ def avg_pool3d_backward(
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
-    g = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, layout2)
+    g = _pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, layout2)
     sizes = x.shape[2:] if layout2 == "NCHW" else x.shape[1:4]
     out_sizes = grad_out.shape[2:] if layout2 == "NCHW" else grad_out.shape[1:4]
     g["out"] = out_sizes
@@ -633,9 +637,9 @@ def avg_pool3d_backward(
 # adaptive pooling: depth windows by PyTorch's rule over the 2-D results
 
 
-def _adaptive_sizes(output_size, x, layout2):
+def _adaptive_sizes(output_size, x_shape, layout2):
     """(OD, OH, OW) of an adaptive 3-D pooling; None keeps an axis's size."""
-    sizes = x.shape[2:] if layout2 == "NCHW" else x.shape[1:4]
+    sizes = x_shape[2:] if layout2 == "NCHW" else x_shape[1:4]
     items = (
         tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,)
     )
@@ -669,7 +673,7 @@ def adaptive_avg_pool3d(x, output_size, *, layout="NCDHW"):
     """
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
-    OD, OH, OW = _adaptive_sizes(output_size, x, layout2)
+    OD, OH, OW = _adaptive_sizes(output_size, x.shape, layout2)
     D = x.shape[2] if layout2 == "NCHW" else x.shape[1]
     if not isinstance(OD, (int, np.integer)) or isinstance(OD, bool) or OD < 1:
         raise ValueError(f"output_size must hold ints >= 1 or None, got {output_size!r}")
@@ -734,7 +738,7 @@ def adaptive_max_pool3d(x, output_size, return_indices=False, *, layout="NCDHW")
     """
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
-    OD, OH, OW = _adaptive_sizes(output_size, x, layout2)
+    OD, OH, OW = _adaptive_sizes(output_size, x.shape, layout2)
     axis = 2 if layout2 == "NCHW" else 1
     D = x.shape[axis]
     H, W = x.shape[3:5] if layout2 == "NCHW" else x.shape[2:4]
@@ -804,10 +808,10 @@ def _scatter_volume(grad_out, x, idx, layout2):
 # transposed convolution: each input depth scattered through the depth taps
 
 
-def _transpose_taps(x, weight, stride, padding, output_padding, dilation, layout2):
+def _transpose_taps(x_shape, w_shape, stride, padding, output_padding, dilation, layout2):
     """Output depth OD and, per depth tap, the (input depths, output depths) it joins."""
-    D = x.shape[2] if layout2 == "NCHW" else x.shape[1]
-    KD = weight.shape[2] if layout2 == "NCHW" else weight.shape[0]
+    D = x_shape[2] if layout2 == "NCHW" else x_shape[1]
+    KD = w_shape[2] if layout2 == "NCHW" else w_shape[0]
     s, p = as_triple(stride, "stride"), as_triple(padding, "padding")
     op, d = as_triple(output_padding, "output_padding"), as_triple(dilation, "dilation")
     if min(s) < 1 or min(d) < 1 or min(p) < 0 or min(op) < 0:
@@ -865,7 +869,7 @@ def conv_transpose3d(
     x = as_real_array(x, "x", ndim=5)
     weight = as_real_array(weight, "weight", ndim=5)
     OD, taps, args2 = _transpose_taps(
-        x, weight, stride, padding, output_padding, dilation, layout2
+        x.shape, weight.shape, stride, padding, output_padding, dilation, layout2
     )
     kinds = [x.dtype, weight.dtype] + (
         [np.asarray(bias).dtype] if bias is not None else []
@@ -930,7 +934,7 @@ def conv_transpose3d_backward(
     weight = as_real_array(weight, "weight", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
     OD, taps, args2 = _transpose_taps(
-        x, weight, stride, padding, output_padding, dilation, layout2
+        x.shape, weight.shape, stride, padding, output_padding, dilation, layout2
     )
     axis = 2 if layout2 == "NCHW" else 1
     if grad_out.shape[axis] != OD or grad_out.shape[0] != x.shape[0]:

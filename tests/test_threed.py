@@ -317,7 +317,13 @@ def test_depth_stack_is_the_definition_and_unstack_its_adjoint(kw):
     x = randn(rng(3), (N, D, H, W, C), np.float64)
     w = np.ones((3, 1, 1, C // groups, 4))
     g = threed._geometry(
-        x, w, kw["stride"], kw["padding"], kw.get("dilation", 1), groups, "NHWC"
+        x.shape,
+        w.shape,
+        kw["stride"],
+        kw["padding"],
+        kw.get("dilation", 1),
+        groups,
+        "NHWC",
     )
     s = depth.stack(x, g, groups).copy()  # a workspace view: copied to keep
     assert_same(s, _stack_reference(x, g, groups))
