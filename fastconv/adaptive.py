@@ -29,7 +29,7 @@ def _plan(x, output_size, layout, grad_out=None):
     layout = check_layout(layout)
     arrays = [x] if grad_out is None else [x, as_real_array(grad_out, "grad_out")]
     dtype = np.result_type(*arrays)
-    if output_size is None:  # backward: the size grad_out has
+    if grad_out is not None:  # backward: the size grad_out has
         g = arrays[1]
         output_size = g.shape[2:] if layout == "NCHW" else g.shape[1:3]
     plan = cached(

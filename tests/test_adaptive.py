@@ -259,3 +259,12 @@ def test_global_average_pooling_is_bitwise_the_same_on_any_thread_count(layout, 
     want = x.astype(np.float64).mean(axis=axes, keepdims=True).astype(dtype)
     assert_close(runs[0][0], want)
     assert_same(runs[0][1], np.broadcast_to(gy / (H * W), x.shape).astype(dtype))
+
+
+def test_output_size_none_keeps_every_size():
+    """A bare None keeps both sizes (each window one pixel): x itself, as the oracle."""
+    x = np.arange(24.0).reshape(1, 2, 3, 4)
+    for name in ("adaptive_avg_pool2d", "adaptive_max_pool2d"):
+        out = getattr(fastconv, name)(x, None)
+        np.testing.assert_array_equal(out, getattr(naive, name)(x, None))
+        np.testing.assert_array_equal(out, x)
