@@ -52,6 +52,18 @@ from .oned import (
     max_pool1d_backward,
 )
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+from .shapes import (
+    Axis,
+    Geometry,
+    adaptive_pool_output_shape,
+    conv_geometry,
+    conv_output_shape,
+    conv_transpose_geometry,
+    conv_transpose_output_shape,
+    pool_geometry,
+    pool_output_shape,
+    result_type,
+)
 from .threed import (
     adaptive_avg_pool3d,
     adaptive_avg_pool3d_backward,
@@ -108,6 +120,16 @@ __all__ = [
     "adaptive_avg_pool1d_backward",
     "adaptive_max_pool1d",
     "adaptive_max_pool1d_backward",
+    "conv_output_shape",
+    "conv_transpose_output_shape",
+    "pool_output_shape",
+    "adaptive_pool_output_shape",
+    "conv_geometry",
+    "conv_transpose_geometry",
+    "pool_geometry",
+    "Geometry",
+    "Axis",
+    "result_type",
     "im2col",
     "col2im",
     "unfold",
