@@ -51,7 +51,14 @@ from .oned import (
     max_pool1d,
     max_pool1d_backward,
 )
-from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+from .pool import (
+    PoolPlan,
+    avg_pool2d,
+    avg_pool2d_backward,
+    max_pool2d,
+    max_pool2d_backward,
+    plan_pool2d,
+)
 from .shapes import (
     Axis,
     Geometry,
@@ -102,6 +109,8 @@ __all__ = [
     "adaptive_max_pool3d_backward",
     "plan_conv2d",
     "ConvPlan",
+    "plan_pool2d",
+    "PoolPlan",
     "max_pool2d",
     "max_pool2d_backward",
     "avg_pool2d",

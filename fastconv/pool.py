@@ -10,13 +10,27 @@ column copy would only add traffic).
 import numpy as np
 
 from ._engine import pool_driver
-from ._engine.args import as_pool_input, as_real_array, check_indices, prepare
-from ._engine.plan import cached, plan_pool
+from ._engine.args import (
+    as_pool_input,
+    as_real_array,
+    check_indices,
+    check_pool_shape,
+    prepare,
+)
+from ._engine.geometry import check_shape
+from ._engine.plan import PoolPlan, cached, plan_pool
 from ._engine.results import takes_out
 from ._engine.results import with_indices as _with_indices
 from ._engine.trace import phase
 
-__all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"]
+__all__ = [
+    "max_pool2d",
+    "max_pool2d_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "plan_pool2d",
+    "PoolPlan",
+]
 
 
 def _plan(
@@ -286,3 +300,72 @@ def avg_pool2d_backward(
         )
     grad_x = pool_driver.avg_backward(plan, grad_out)
     return grad_x.astype(plan.result_dtype, copy=False)
+
+
+def plan_pool2d(
+    kind,
+    x_shape,
+    dtype,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    *,
+    layout="NCHW",
+):
+    """Check a 2-D pooling once and return its plan, to run on many arrays.
+
+    The pooling functions build the same plan (kept in a small cache);
+    holding it skips the cache lookup and the checks of the arguments.
+
+    Parameters
+    ----------
+    kind : {"max", "avg"}
+    x_shape : tuple of 4 ints
+        (N, C, H, W), or (N, H, W, C) for "NHWC"; only N may be 0.
+    dtype : numpy dtype
+        Of x (and grad_out); the dtype rule gives the plan's compute and
+        result dtypes.
+    kernel_size, stride, padding, dilation, ceil_mode, layout
+        As for :func:`max_pool2d` (average pooling: dilation 1).
+    count_include_pad, divisor_override
+        As for :func:`avg_pool2d` (average pooling only).
+
+    Returns
+    -------
+    PoolPlan
+        ``plan.forward(x, return_indices=False)`` and
+        ``plan.backward(grad_out, x, indices=None)`` run it on arrays of
+        ``plan.x_shape``; ``plan.out_shape``, ``plan.result_dtype``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> plan = fastconv.plan_pool2d("max", (1, 1, 4, 4), np.float32, 2)
+    >>> plan.out_shape
+    (1, 1, 2, 2)
+    >>> out, idx = plan.forward(np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4),
+    ...                         return_indices=True)
+    >>> out[0, 0], idx[0, 0]
+    (array([[ 5.,  7.],
+           [13., 15.]], dtype=float32), array([[ 5,  7],
+           [13, 15]]))
+    """
+    x_shape = check_shape(x_shape, "x_shape")
+    check_pool_shape(x_shape, "x_shape")
+    return plan_pool(
+        kind,
+        x_shape,
+        dtype,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+        layout,
+        count_include_pad,
+        divisor_override,
+    )

@@ -219,3 +219,47 @@ def test_result_type_is_the_dtype_the_functions_return():
         assert fastconv.result_type(x, w) == fastconv.conv2d(x, w).dtype, dtypes
     with pytest.raises(TypeError, match="real"):
         fastconv.result_type(np.complex64)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_pool_plan_runs_as_the_functions(layout, dtype):
+    gen = np.random.default_rng(0)
+    shape = (2, 3, 7, 6) if layout == "NCHW" else (2, 7, 6, 3)
+    x = gen.standard_normal(shape).astype(dtype)
+    kw = dict(stride=2, padding=1, ceil_mode=True, layout=layout)
+    plan = fastconv.plan_pool2d("max", shape, dtype, 3, dilation=1, **kw)
+    out, idx = plan.forward(x, return_indices=True)
+    want, want_idx = fastconv.max_pool2d(x, 3, return_indices=True, **kw)
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(idx, want_idx)
+    assert out.dtype == want.dtype and plan.out_shape == out.shape
+    gy = gen.standard_normal(out.shape).astype(dtype)
+    want_gx = fastconv.max_pool2d_backward(gy, x, 3, **kw)
+    np.testing.assert_array_equal(plan.backward(gy, x), want_gx)
+    np.testing.assert_array_equal(plan.backward(gy, x, idx), want_gx)
+    avg = fastconv.plan_pool2d("avg", shape, dtype, 3, count_include_pad=False, **kw)
+    want = fastconv.avg_pool2d(x, 3, count_include_pad=False, **kw)
+    np.testing.assert_array_equal(avg.forward(x), want)
+    want_gx = fastconv.avg_pool2d_backward(gy, x, 3, count_include_pad=False, **kw)
+    np.testing.assert_array_equal(avg.backward(gy, x), want_gx)
+    np.testing.assert_array_equal(x, x.copy())
+
+
+def test_pool_plan_checks_its_arguments():
+    with pytest.raises(ValueError, match="kind must be 'max' or 'avg'"):
+        fastconv.plan_pool2d("min", (1, 1, 4, 4), np.float32, 2)
+    with pytest.raises(ValueError, match="average pooling takes no dilation"):
+        fastconv.plan_pool2d("avg", (1, 1, 4, 4), np.float32, 2, dilation=2)
+    with pytest.raises(ValueError, match="x_shape must have non-empty non-batch"):
+        fastconv.plan_pool2d("max", (1, 0, 4, 4), np.float32, 2)
+    with pytest.raises(TypeError, match="dtype must be a real"):
+        fastconv.plan_pool2d("max", (1, 1, 4, 4), np.complex64, 2)
+    plan = fastconv.plan_pool2d("max", (1, 1, 4, 4), np.float32, 2)
+    with pytest.raises(ValueError, match=r"x must have the plan's shape \(1, 1, 4, 4\)"):
+        plan.forward(np.ones((1, 1, 4, 5)))
+    with pytest.raises(ValueError, match="grad_out must have the output's shape"):
+        plan.backward(np.ones((1, 1, 3, 2)), np.ones((1, 1, 4, 4)))
+    avg = fastconv.plan_pool2d("avg", (1, 1, 4, 4), np.float32, 2)
+    with pytest.raises(ValueError, match="return_indices is for max pooling"):
+        avg.forward(np.ones((1, 1, 4, 4)), return_indices=True)

@@ -161,6 +161,12 @@ POOL_TILED_PLANE_BYTES = 48 << 10
 #: slower).
 POOL_ROWS_BELOW_CHANNELS = 16
 
+#: Fewest channels of a block when an NHWC pooling backward cuts its
+#: samples into blocks of channels (fewer than two samples a core):
+#: smaller blocks multiply the kernels' per-pixel overhead (loop set-up
+#: per pixel and block). Set with the kernels, not timed since.
+POOL_MIN_CHANNEL_BLOCK = 32
+
 #: Bytes (input plus output) each thread of global average pooling has at
 #: the least. The kernels run near one core's L3 bandwidth (25-30 GB/s on
 #: the 2-core machines we measure) and a second thread costs ~40 us of the

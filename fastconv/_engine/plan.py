@@ -28,8 +28,25 @@ import threading
 
 import numpy as np
 
-from . import algorithms, autotune, config, cpu, direct, winograd, workspace
-from .args import check_divisor_override, dtype_rule
+from . import (
+    algorithms,
+    autotune,
+    config,
+    conv_driver,
+    cpu,
+    direct,
+    pool_driver,
+    winograd,
+    workspace,
+)
+from .args import (
+    as_pool_input,
+    as_real_array,
+    check_divisor_override,
+    check_indices,
+    dtype_rule,
+    prepare,
+)
 from .geometry import check_layout, check_shape, conv_shapes, pool_out_shape, pool_window
 
 __all__ = [
@@ -208,8 +225,6 @@ class ConvPlan:
         -------
         out : ndarray of shape ``out_shape`` and dtype ``result_dtype``
         """
-        from . import conv_driver
-
         x, weight, bias = conv_driver.check_arrays(self, x, weight, bias)
         out = conv_driver.forward(self, x, weight, bias)
         return out.astype(self.result_dtype, copy=False)
@@ -228,8 +243,6 @@ class ConvPlan:
         grad_x, grad_weight, grad_bias : ndarrays of shapes ``x_shape``,
             ``weight_shape`` and (F,), dtype ``result_dtype``
         """
-        from . import conv_driver
-
         x, weight, _ = conv_driver.check_arrays(self, x, weight, None)
         grad_out = conv_driver.check_grad_out(self, grad_out)
         grads = conv_driver.backward(self, grad_out, x, weight)
@@ -480,9 +493,76 @@ class PoolPlan:
         self.channel_blocks = 1
         if not nchw and N:
             want = -(-2 * cpu.usable_cores() // N)
-            # blocks of at least 32 channels: smaller ones multiply the
-            # kernels' per-pixel overhead
-            self.channel_blocks = max(1, min(want, C // 32))
+            self.channel_blocks = max(1, min(want, C // config.POOL_MIN_CHANNEL_BLOCK))
+
+    def forward(self, x, return_indices=False):
+        """Run the pooling on an x of the plan's shape.
+
+        Parameters
+        ----------
+        x : array_like of shape ``x_shape``
+        return_indices : bool
+            Max pooling: also return each window's argmax (as
+            :func:`fastconv.max_pool2d` does).
+
+        Returns
+        -------
+        out : ndarray of shape ``out_shape`` and dtype ``result_dtype``
+        indices : ndarray of int64, shape ``out_shape``
+            Only with `return_indices`.
+        """
+        if not isinstance(return_indices, (bool, np.bool_)):
+            raise TypeError(f"return_indices must be a bool, got {return_indices!r}")
+        if return_indices and self.kind != "max":
+            raise ValueError("return_indices is for max pooling, this plan is 'avg'")
+        x = self._check_x(x)
+        if self.kind == "avg":
+            return pool_driver.avg_forward(self, x).astype(self.result_dtype, copy=False)
+        out, idx = pool_driver.max_forward(self, x, bool(return_indices))
+        out = out.astype(self.result_dtype, copy=False)
+        return (out, idx) if return_indices else out
+
+    def backward(self, grad_out, x, indices=None):
+        """Gradient of the pooling with respect to x.
+
+        Parameters
+        ----------
+        grad_out : array_like of shape ``out_shape``
+        x : array_like of shape ``x_shape``
+            The forward input (average pooling reads only its shape).
+        indices : array_like of int, shape ``out_shape``, optional
+            Max pooling: the forward's indices, as for
+            :func:`fastconv.max_pool2d_backward`.
+
+        Returns
+        -------
+        grad_x : ndarray of shape ``x_shape`` and dtype ``result_dtype``
+        """
+        x = self._check_x(x)
+        grad_out = as_real_array(grad_out, "grad_out")
+        if grad_out.shape != self.out_shape:
+            raise ValueError(
+                f"grad_out must have the output's shape {self.out_shape}, "
+                f"got shape {grad_out.shape}"
+            )
+        grad_out = prepare(grad_out, self.dtype)
+        if self.kind == "avg":
+            if indices is not None:
+                raise ValueError("indices are for max pooling, this plan is 'avg'")
+            grad_x = pool_driver.avg_backward(self, grad_out)
+        else:
+            if indices is not None:
+                indices = check_indices(indices, self.out_shape)
+            grad_x = pool_driver.max_backward(self, grad_out, x, indices)
+        return grad_x.astype(self.result_dtype, copy=False)
+
+    def _check_x(self, x):
+        x = as_pool_input(x, "x")
+        if x.shape != self.x_shape:
+            raise ValueError(
+                f"x must have the plan's shape {self.x_shape}, got shape {x.shape}"
+            )
+        return prepare(x, self.dtype)
 
     def __repr__(self):
         w = self.window
@@ -531,6 +611,10 @@ def plan_pool(
     divisor_override=None,
 ):
     """Check the arguments of a pooling and build its :class:`PoolPlan`."""
+    if kind not in ("max", "avg"):
+        raise ValueError(f"kind must be 'max' or 'avg', got {kind!r}")
+    if kind == "avg" and dilation != 1:
+        raise ValueError(f"average pooling takes no dilation, got dilation={dilation!r}")
     layout = check_layout(layout)
     x_shape = check_shape(x_shape, "x_shape")
     ceil_mode = _check_bool(ceil_mode, "ceil_mode")
