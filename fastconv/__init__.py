@@ -13,8 +13,11 @@ first use.
 
 import importlib
 
+from ._engine.algorithms import NAMES as ALGORITHMS
 from ._engine.autotune import autotune, get_autotune, set_autotune
+from ._engine.padding import MODES as PADDING_MODES
 from ._engine.threads import get_num_threads, set_num_threads
+from ._engine.trace import recording as record_phases
 from ._engine.workspace import (
     DEFAULT_WORKSPACE_LIMIT,
     get_workspace_limit,
@@ -153,6 +156,9 @@ __all__ = [
     "autotune",
     "get_autotune",
     "set_autotune",
+    "ALGORITHMS",
+    "PADDING_MODES",
+    "record_phases",
     "naive",
     "compat",
     "nn",

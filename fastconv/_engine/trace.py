@@ -51,8 +51,19 @@ def phase(name):
 def recording():
     """Collect phase times of the calls made inside; yields the dict it fills.
 
-    Not re-entrant and not meant for concurrent threads: it is the profiler's
-    instrument, used from one thread at a time.
+    Public as :func:`fastconv.record_phases`: the dict maps each phase
+    ("prepare", "im2col", "gemm", "col2im", ...) to seconds, per thread for
+    the kernels' phases. Not re-entrant and not meant for concurrent
+    threads: it is the profiler's instrument, used from one thread at a time.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> x, w = np.ones((2, 3, 16, 16)), np.ones((4, 3, 3, 3))
+    >>> with fastconv.record_phases() as phases:
+    ...     _ = fastconv.conv2d(x, w, algorithm="im2col")
+    >>> "prepare" in phases and all(t >= 0 for t in phases.values())
+    True
     """
     global _record
     previous, _record = _record, {}
