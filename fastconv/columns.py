@@ -73,7 +73,7 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
     Examples
     --------
     >>> import numpy as np, fastconv
-    >>> fastim2col(np.arange(9.0).reshape(1, 1, 3, 3), 2)
+    >>> fastconv.im2col(np.arange(9.0).reshape(1, 1, 3, 3), 2)
     array([[[0., 1., 3., 4.],
             [1., 2., 4., 5.],
             [3., 4., 6., 7.],
@@ -118,7 +118,7 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layou
     Examples
     --------
     >>> import numpy as np, fastconv
-    >>> fastcol2im(np.ones((1, 4, 4)), (1, 1, 3, 3), 2)[0, 0]
+    >>> fastconv.col2im(np.ones((1, 4, 4)), (1, 1, 3, 3), 2)[0, 0]
     array([[1., 2., 1.],
            [2., 4., 2.],
            [1., 2., 1.]])
