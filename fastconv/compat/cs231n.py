@@ -32,7 +32,6 @@ window's gradient to its first maximum, as PyTorch does.
 
 import fastconv
 from fastconv import naive
-from fastconv._engine.geometry import conv_shapes, pool_out_shape, pool_window
 
 from . import _args as _a
 
@@ -106,7 +105,7 @@ def _conv_backward(engine, dout, cache, producer):
     x, w, b, conv_param = _a.cache(cache, 4, "(x, w, b, conv_param)", producer)
     xa, wa, _, stride, pad = _conv_args(x, w, None, conv_param)
     dout = _a.array(dout, "dout", 4, "(N, F, H', W')")
-    out = conv_shapes(xa.shape, wa.shape, stride, pad, 1, 1, "NCHW").out_shape
+    out = fastconv.conv_output_shape(xa.shape, wa.shape, stride, pad)
     _a.check_grad(dout, "dout", out, "out")
     return tuple(engine.conv2d_backward(dout, xa, wa, stride=stride, padding=pad))
 
@@ -120,8 +119,10 @@ def _pool_backward(engine, dout, cache, producer):
     x, pool_param = _a.cache(cache, 2, "(x, pool_param)", producer)
     xa, kernel, stride = _pool_args(x, pool_param)
     dout = _a.array(dout, "dout", 4, "(N, C, H', W')")
-    win = pool_window(xa.shape[2:], kernel, stride, 0, 1, False)
-    _a.check_grad(dout, "dout", pool_out_shape(xa.shape, win, "NCHW"), "out")
+    # (N, C, OH, OW): N and C pass through, so one (H, W) plane's geometry
+    # gives the rest, and an empty C is left to the pooling, which names x
+    plane = fastconv.pool_output_shape((1, 1) + xa.shape[2:], kernel, stride)
+    _a.check_grad(dout, "dout", xa.shape[:2] + plane[2:], "out")
     return engine.max_pool2d_backward(dout, xa, kernel, stride)
 
 

@@ -35,7 +35,6 @@ Differences from the notebook's loops, all on purpose:
 import numpy as np
 
 import fastconv
-from fastconv._engine.geometry import conv_shapes, pool_out_shape, pool_window
 
 from . import _args as _a
 
@@ -262,7 +261,7 @@ def conv_backward(dZ, cache):
     )
     A, Wa, _, stride, pad = _conv_args(A_prev, W, None, hparameters)
     dZ = _a.array(dZ, "dZ", 4, "(m, n_H, n_W, n_C)")
-    out = conv_shapes(A.shape, Wa.shape, stride, pad, 1, 1, "NHWC").out_shape
+    out = fastconv.conv_output_shape(A.shape, Wa.shape, stride, pad, layout="NHWC")
     _a.check_grad(dZ, "dZ", out, "Z (m, n_H, n_W, n_C)")
     dA_prev, dW, db = fastconv.conv2d_backward(
         dZ, A, Wa, stride=stride, padding=pad, layout="NHWC"
@@ -336,8 +335,13 @@ def pool_backward(dA, cache, mode="max"):
     A_prev, hparameters = _a.cache(cache, 2, "(A_prev, hparameters)", "pool_forward")
     A, f, stride, mode = _pool_args(A_prev, hparameters, mode)
     dA = _a.array(dA, "dA", 4, "(m, n_H, n_W, n_C)")
-    win = pool_window(A.shape[1:3], f, stride, 0, 1, False)
-    _a.check_grad(dA, "dA", pool_out_shape(A.shape, win, "NHWC"), "A (m, n_H, n_W, n_C)")
+    # (m, n_H, n_W, n_C): m and n_C pass through, so one plane's geometry gives
+    # (n_H, n_W), and an empty n_C is left to the pooling, which names x
+    plane = fastconv.pool_output_shape(
+        (1,) + A.shape[1:3] + (1,), f, stride, layout="NHWC"
+    )
+    out = A.shape[:1] + plane[1:3] + A.shape[3:]
+    _a.check_grad(dA, "dA", out, "A (m, n_H, n_W, n_C)")
     if mode == "max":
         return fastconv.max_pool2d_backward(dA, A, f, stride, layout="NHWC")
     return fastconv.avg_pool2d_backward(dA, A, f, stride, layout="NHWC")

@@ -64,15 +64,33 @@ def _check_padding(padding):
     return int(items[0]) if len(items) == 1 else tuple(int(v) for v in items)
 
 
-def _sides(padding):
-    """Explicit padding as (top, bottom, left, right); None for "same"/"valid"."""
-    if isinstance(padding, str):
-        return None
-    if isinstance(padding, int):
-        return (padding,) * 4
-    if len(padding) == 2:
-        return (padding[0], padding[0], padding[1], padding[1])
-    return padding
+def _check_pool_padding(kernel_size, padding, dilation):
+    """Raise the pooling's own error unless each side pads at most half the kernel.
+
+    `kernel_size` and `dilation` are the layer's checked tuples (1, 2 or 3
+    ints, one per spatial axis), `padding` its explicit padding. Checked on
+    a synthetic input whose every axis is the dilated kernel
+    ``(k - 1)*d + 1``: the kernel fits it unpadded, and a window of a padding
+    within the rule holds an input tap, so only the padding rule can fail.
+    """
+    k, p, d = kernel_size, padding, dilation
+    if len(k) == 3:  # W, then (D, H): the order the 3-D layers report in
+        _pool_padding_rule(k[2:] * 2, p[2], d[2:] * 2)
+        k, p, d = k[:2], p[:2], d[:2]
+    _pool_padding_rule(k, p, d)
+
+
+def _pool_padding_rule(kernel_size, padding, dilation):
+    size = tuple((k - 1) * d + 1 for k, d in zip(kernel_size, dilation))
+    fastconv.pool_geometry((1, 1) + size, kernel_size, None, padding, dilation)
+
+
+def _check_padding_mode(mode):
+    """Return `mode` if it is one of fastconv's padding modes, else raise ValueError."""
+    if not isinstance(mode, str) or mode not in fastconv.PADDING_MODES:
+        modes = ", ".join(map(repr, fastconv.PADDING_MODES))
+        raise ValueError(f"padding_mode must be one of {modes}, got {mode!r}")
+    return mode
 
 
 def _check_layout(layout, layouts=_LAYOUTS):

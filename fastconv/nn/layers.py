@@ -5,11 +5,10 @@ average and adaptive pooling.
 """
 
 import numbers
+from typing import Tuple
 
 import numpy as np
 
-from .._engine.geometry import check_pool_padding
-from .._engine.padding import check_padding_mode
 from ._buffers import ResultBuffers
 from ._checks import (
     _KEEP_ALL,
@@ -23,12 +22,13 @@ from ._checks import (
     _check_padding,
     _check_padding_1d,
     _check_padding_3d,
+    _check_padding_mode,
     _check_pair,
+    _check_pool_padding,
     _check_rng,
     _check_single,
     _check_triple,
     _he_normal,
-    _sides,
 )
 
 
@@ -165,7 +165,7 @@ class Conv2d(Layer):
         padding_mode="zeros",
     ):
         super().__init__()
-        self.padding_mode = check_padding_mode(padding_mode)
+        self.padding_mode = _check_padding_mode(padding_mode)
         self.in_channels = _check_int(in_channels, "in_channels", 1)
         self.out_channels = _check_int(out_channels, "out_channels", 1)
         self.kernel_size = self._sizes(kernel_size, "kernel_size", 1)
@@ -427,7 +427,7 @@ class ConvTranspose1d(ConvTranspose2d):
 class _Pool(Layer):
     """Shared set-up of the pooling layers."""
 
-    _functions = ()
+    _functions: Tuple[str, ...] = ()
     _layouts = ("NCHW", "NHWC")
     _sizes = staticmethod(_check_pair)
     _pad = staticmethod(_check_padding)
@@ -443,14 +443,8 @@ class _Pool(Layer):
         self.ceil_mode = _check_bool(ceil_mode, "ceil_mode")
         self.layout = _check_layout(_default_layout(layout, self._layouts), self._layouts)
         self.backend = _check_backend(backend, self._functions)
-        if not isinstance(self.padding, str):  # the engine's rule, before any input
-            k, d, p = self.kernel_size, self.dilation, self.padding
-            if len(k) == 1:  # a 1-D layer: its one row
-                k, d, p = (1,) + k, (1,) + d, (0, p)
-            if len(k) == 3:  # a 3-D layer: (depth, height) and width
-                check_pool_padding(k[2:] * 2, (p[2],) * 4, d[2:] * 2)
-                k, d, p = k[:2], d[:2], p[:2]
-            check_pool_padding(k, _sides(p), d)
+        if not isinstance(self.padding, str):  # the functions' rule, before any input
+            _check_pool_padding(self.kernel_size, self.padding, self.dilation)
         self._x = None
 
     def __repr__(self):
@@ -677,7 +671,7 @@ class AvgPool1d(AvgPool2d):
 class _AdaptivePool(Layer):
     """Shared set-up of the adaptive pooling layers: output size, layout, backend."""
 
-    _functions = ()
+    _functions: Tuple[str, ...] = ()
     _layouts = ("NCHW", "NHWC")
     _rank = 2
 

@@ -27,6 +27,7 @@ import time
 import traceback
 import types
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -76,12 +77,12 @@ class CaseResult:
     params: dict
     status: str
     message: str = ""
-    max_abs: float = None
+    max_abs: Optional[float] = None
     max_abs_at: str = ""
-    max_rel: float = None
+    max_rel: Optional[float] = None
     max_rel_at: str = ""
-    user_seconds: float = None
-    fast_seconds: float = None
+    user_seconds: Optional[float] = None
+    fast_seconds: Optional[float] = None
     traceback: str = ""
     note: str = ""
 

@@ -16,12 +16,13 @@ implementations in one process builds them once.
 
 import functools
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
+import fastconv
+
 from .. import naive
-from .._engine.geometry import conv_shapes, pool_out_shape, pool_window
 from ..compat import cs231n, dlai
 
 __all__ = ["Case", "FunctionSpec", "APIS", "specs", "tolerance"]
@@ -75,7 +76,7 @@ class Case:
     kwargs: dict
     expected: tuple
     dtype: np.dtype
-    forward: tuple = None
+    forward: Optional[tuple] = None
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class FunctionSpec:
     name: str
     returns: str
     outputs: tuple
-    tuple_len: int
+    tuple_len: Optional[int]
     fast: Callable
     build: Callable = field(repr=False)
 
@@ -314,7 +315,7 @@ def _dlai_conv_backward_cases():
 
 def _dlai_pool_inputs(row, index):
     name, why, shape, f, stride, dtype = row
-    out = pool_out_shape(shape, pool_window(shape[1:3], f, stride, 0, 1, False), "NHWC")
+    out = fastconv.pool_output_shape(shape, f, stride, layout="NHWC")
     if name.startswith("course"):
         rs = _course_rng(1)
         A_prev = rs.randn(*shape)
@@ -660,7 +661,7 @@ CS231N_POOL = [
 def _cs231n_conv_inputs(row, index):
     name, why, xs, ws, stride, pad, dtype = row
     F = ws[0]
-    out_shape = conv_shapes(xs, ws, stride, pad, 1, 1, "NCHW").out_shape
+    out_shape = fastconv.conv_output_shape(xs, ws, stride, pad)
     if name == "course":
         x = np.linspace(-0.1, 0.5, num=np.prod(xs)).reshape(xs)
         w = np.linspace(-0.2, 0.3, num=np.prod(ws)).reshape(ws)
@@ -706,8 +707,7 @@ def _cs231n_conv_cases(backward, kind):
 def _cs231n_pool_cases(backward, kind):
     cases = []
     for i, (name, why, xs, (ph, pw), stride, dtype) in enumerate(CS231N_POOL):
-        win = pool_window(xs[2:], (ph, pw), stride, 0, 1, False)
-        out_shape = pool_out_shape(xs, win, "NCHW")
+        out_shape = fastconv.pool_output_shape(xs, (ph, pw), stride)
         if name == "course":
             x = np.linspace(-0.3, 0.4, num=np.prod(xs)).reshape(xs)
             dout = _rng(800).standard_normal(out_shape)

@@ -15,9 +15,6 @@ import numpy as np
 
 import fastconv
 
-from .._engine import algorithms as _algorithms
-from .._engine import trace as _trace
-from .._engine.plan import plan_pool
 from . import peers
 from . import suite as _suite
 from .options import layer as _layer
@@ -43,17 +40,8 @@ def layer_plan(layer, dtype, layout, algorithm="auto"):
             algorithm=algorithm,
             **layer.kwargs(),
         )
-    kw = layer.kwargs()
-    return plan_pool(
-        layer.kind,
-        layer.x_shape(layout),
-        dtype,
-        kw["kernel_size"],
-        kw["stride"],
-        kw["padding"],
-        1,
-        False,
-        layout,
+    return fastconv.plan_pool2d(
+        layer.kind, layer.x_shape(layout), dtype, layout=layout, **layer.kwargs()
     )
 
 
@@ -79,7 +67,7 @@ def profile_layer(
         fn()
     samples = []
     for _ in range(rounds):
-        with _trace.recording() as rec:
+        with fastconv.record_phases() as rec:
             t0 = time.perf_counter()
             fn()
             total = time.perf_counter() - t0
@@ -155,7 +143,7 @@ def add_arguments(parser):
     parser.add_argument("--rounds", type=_positive_int, default=7)
     parser.add_argument(
         "--algorithm",
-        choices=_algorithms.NAMES,
+        choices=fastconv.ALGORITHMS,
         default="auto",
         help="force a convolution algorithm (default: what auto picks)",
     )

@@ -1,7 +1,8 @@
 """The canonical layer suite, read by the bench command, the profiler and benchmarks/.
 
 Sizes are given channels-first; every layer also runs channels-last with the
-same numbers. Output sizes and FLOPs come from the engine's geometry module.
+same numbers. Output shapes come from fastconv's shape functions, which run
+the calls' own checks, so a layer the suite lists is one fastconv accepts.
 """
 
 import math
@@ -9,7 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._engine.geometry import output_size, pool_window, transpose_output_size
+import fastconv
+
 from . import peers
 
 __all__ = [
@@ -99,29 +101,24 @@ class Layer(NamedTuple):
         return (a, b) + k if layout == "NCHW" else k + (b, a)
 
     def out_shape(self, layout):
-        """Shape of the output in `layout`."""
-        ch = self.C if self.F is None else self.F
-        out = tuple(self.out_size)
-        return (self.N, ch) + out if layout == "NCHW" else (self.N,) + out + (ch,)
+        """Shape of the output in `layout`, from fastconv's shape functions."""
+        x, name, kw = self.x_shape(layout), self.layout_name(layout), self.kwargs()
+        if self.kind == "conv":
+            return fastconv.conv_output_shape(
+                x, self.weight_shape(layout), layout=name, **kw
+            )
+        if self.kind == "conv_transpose":
+            return fastconv.conv_transpose_output_shape(
+                x, self.weight_shape(layout), layout=name, **kw
+            )
+        if self.kind == "adaptive_avg":
+            return fastconv.adaptive_pool_output_shape(x, layout=name, **kw)
+        return fastconv.pool_output_shape(x, layout=name, **kw)
 
     @property
     def out_size(self):
         """Output spatial sizes, one per axis."""
-        s, d = self.stride, self.dilation
-        if self.kind == "conv":
-            return tuple(
-                output_size(n, k, s, d, p, p)
-                for n, k, p in zip(self.size, self.kernel, self.padding)
-            )
-        if self.kind == "conv_transpose":
-            return tuple(
-                transpose_output_size(n, k, s, d, p, 0)
-                for n, k, p in zip(self.size, self.kernel, self.padding)
-            )
-        if self.kind == "adaptive_avg":
-            return tuple(self.kernel)
-        w = pool_window(self.size, self.kernel, self.stride, self.padding, 1, False)
-        return (w.OH, w.OW)
+        return self.out_shape("NCHW")[2:]  # (N, C, *out)
 
     def flops(self, backward=False):
         """Multiply-adds x 2 of a convolution (backward: grad_x plus grad_weight).
