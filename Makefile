@@ -42,6 +42,7 @@ train: $(VENV)/.installed-train
 lint: $(STAMP)
 	$(PY) -m ruff check fastconv tests benchmarks
 	$(PY) -m ruff format --check fastconv tests benchmarks
+	$(PY) -m mypy
 
 format: $(STAMP)
 	$(PY) -m ruff format fastconv tests benchmarks

@@ -6,6 +6,10 @@ one and overlap. The functions check their arguments once into a cached
 :class:`~fastconv._engine.adaptive.AdaptivePlan`, which the driver runs.
 """
 
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Tuple, Union, overload
+
 import numpy as np
 
 from ._engine import adaptive as _driver
@@ -15,6 +19,7 @@ from ._engine.plan import cached
 from ._engine.results import takes_out
 from ._engine.results import with_indices as _with_indices
 from ._engine.trace import phase
+from ._typing import Array, ArrayLike, Out, OutputSize
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -24,7 +29,7 @@ __all__ = [
 ]
 
 
-def _plan(x, output_size, layout, grad_out=None):
+def _plan(x, output_size, layout, grad_out=None) -> Tuple[Any, np.ndarray, Any]:
     x = as_pool_input(x, "x")
     layout = check_layout(layout)
     arrays = [x] if grad_out is None else [x, as_real_array(grad_out, "grad_out")]
@@ -53,7 +58,9 @@ def _plan(x, output_size, layout, grad_out=None):
 
 
 @takes_out()
-def adaptive_avg_pool2d(x, output_size, *, layout="NCHW"):
+def adaptive_avg_pool2d(
+    x: ArrayLike, output_size: OutputSize, *, layout: str = "NCHW", out: Out = None
+) -> Array:
     """2-D adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``.
 
     Parameters
@@ -81,7 +88,9 @@ def adaptive_avg_pool2d(x, output_size, *, layout="NCHW"):
 
 
 @takes_out()
-def adaptive_avg_pool2d_backward(grad_out, x, *, layout="NCHW"):
+def adaptive_avg_pool2d_backward(
+    grad_out: ArrayLike, x: ArrayLike, *, layout: str = "NCHW", out: Out = None
+) -> Array:
     """Gradient of :func:`adaptive_avg_pool2d` with respect to x.
 
     Parameters
@@ -100,8 +109,48 @@ def adaptive_avg_pool2d_backward(grad_out, x, *, layout="NCHW"):
     return _driver.avg_backward(plan, grad_out).astype(plan.result_dtype, copy=False)
 
 
+@overload
+def adaptive_max_pool2d(
+    x: ArrayLike,
+    output_size: OutputSize,
+    return_indices: Literal[False] = False,
+    *,
+    layout: str = "NCHW",
+    out: Out = None,
+) -> Array: ...
+
+
+@overload
+def adaptive_max_pool2d(
+    x: ArrayLike,
+    output_size: OutputSize,
+    return_indices: Literal[True],
+    *,
+    layout: str = "NCHW",
+    out: Out = None,
+) -> Tuple[Array, Array]: ...
+
+
+@overload
+def adaptive_max_pool2d(
+    x: ArrayLike,
+    output_size: OutputSize,
+    return_indices: bool = False,
+    *,
+    layout: str = "NCHW",
+    out: Out = None,
+) -> Union[Array, Tuple[Array, Array]]: ...
+
+
 @takes_out(_with_indices)
-def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW"):
+def adaptive_max_pool2d(
+    x: ArrayLike,
+    output_size: OutputSize,
+    return_indices: bool = False,
+    *,
+    layout: str = "NCHW",
+    out: Out = None,
+) -> Union[Array, Tuple[Array, Array]]:
     """2-D adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool2d``.
 
     Parameters
@@ -132,13 +181,20 @@ def adaptive_max_pool2d(x, output_size, return_indices=False, *, layout="NCHW"):
         raise TypeError(f"return_indices must be a bool, got {return_indices!r}")
     with phase("prepare"):
         plan, x, _ = _plan(x, output_size, layout)
-    out, idx = _driver.max_forward(plan, x)
-    out = out.astype(plan.result_dtype, copy=False)
-    return (out, idx) if return_indices else out
+    result, idx = _driver.max_forward(plan, x)
+    result = result.astype(plan.result_dtype, copy=False)
+    return (result, idx) if return_indices else result
 
 
 @takes_out()
-def adaptive_max_pool2d_backward(grad_out, x, *, layout="NCHW", indices=None):
+def adaptive_max_pool2d_backward(
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    *,
+    layout: str = "NCHW",
+    indices: Optional[ArrayLike] = None,
+    out: Out = None,
+) -> Array:
     """Gradient of :func:`adaptive_max_pool2d` with respect to x.
 
     Parameters

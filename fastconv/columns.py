@@ -6,6 +6,8 @@ is a one-row 2-D view; a 3-D x takes each depth tap's 2-D columns and
 places them in their rows.
 """
 
+from __future__ import annotations
+
 import numpy as np
 
 from . import oned, threed
@@ -21,6 +23,7 @@ from ._engine.geometry import (
 )
 from ._engine.results import takes_out
 from ._kernels.im2col import col2im_samples, im2col_samples
+from ._typing import Array, ArrayLike, Out, Padding, Shape, Size
 
 __all__ = ["im2col", "col2im", "unfold", "fold", "im2col3d", "col2im3d"]
 
@@ -43,7 +46,16 @@ def _per_sample(fn, n, nbytes):
 
 
 @takes_out()
-def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
+def im2col(
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    *,
+    layout: str = "NCHW",
+    out: Out = None,
+) -> Array:
     """Lay every sliding window of x out as a column (zero padding).
 
     Parameters
@@ -97,7 +109,17 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
 
 
 @takes_out()
-def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCHW"):
+def col2im(
+    cols: ArrayLike,
+    x_shape: Shape,
+    kernel_size: Size,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    *,
+    layout: str = "NCHW",
+    out: Out = None,
+) -> Array:
     """Sum columns back into an image: the adjoint of :func:`im2col`.
 
     Parameters
@@ -148,7 +170,15 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layou
 
 
 @takes_out()
-def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+def unfold(
+    input: ArrayLike,
+    kernel_size: Size,
+    dilation: Size = 1,
+    padding: Padding = 0,
+    stride: Size = 1,
+    *,
+    out: Out = None,
+) -> Array:
     """``torch.nn.functional.unfold``'s argument order for :func:`im2col` (NCHW).
 
     Returns
@@ -159,7 +189,16 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
 
 @takes_out()
-def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+def fold(
+    input: ArrayLike,
+    output_size: Size,
+    kernel_size: Size,
+    dilation: Size = 1,
+    padding: Padding = 0,
+    stride: Size = 1,
+    *,
+    out: Out = None,
+) -> Array:
     """``torch.nn.functional.fold``'s argument order for :func:`col2im` (NCHW).
 
     Parameters
@@ -267,7 +306,15 @@ def _cols3d_geometry(x_shape, kernel_size, stride, padding, dilation, layout2):
     return N, C, OD, k, taps, args2
 
 
-def im2col3d(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCDHW"):
+def im2col3d(
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    *,
+    layout: str = "NCDHW",
+) -> Array:
     """Lay every 3-D sliding window of x out as a column (zero padding).
 
     Parameters
@@ -303,14 +350,22 @@ def im2col3d(x, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCDHW")
             if cols5 is None:
                 cols5 = np.zeros((N, OD, c2.shape[2], k[0], KK * C), c2.dtype)
             cols5[:, :, :, a][:, od] = c2
+    assert cols5 is not None  # the loop ran at least once (_NO_TAP)
     if layout2 == "NCHW":  # (N, C, KD, KK, OD, P2)
         return cols5.reshape(N, C * k[0] * KK, OD * cols5.shape[-1])
     return cols5.reshape(N, OD * cols5.shape[2], k[0] * KK * C)  # (N, OD, P2, KD, KK*C)
 
 
 def col2im3d(
-    cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, *, layout="NCDHW"
-):
+    cols: ArrayLike,
+    x_shape: Shape,
+    kernel_size: Size,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    *,
+    layout: str = "NCDHW",
+) -> Array:
     """Return the adjoint of :func:`im2col3d`: columns summed back into x's shape.
 
     Parameters
@@ -356,4 +411,5 @@ def col2im3d(
         if x is None:
             x = np.zeros(x_shape, part.dtype)
         x[threed._depth(x, z, layout2)] += threed._unslice(part, N, len(z), layout2)
+    assert x is not None  # the loop ran at least once (_NO_TAP)
     return x

@@ -7,6 +7,10 @@ im2col + GEMM (+ col2im) kernels on tiles, one piece per core, calling
 numpy's BLAS single-threaded.
 """
 
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
 import numpy as np
 
 from ._engine import conv_driver
@@ -20,6 +24,7 @@ from ._engine.padding import check_padding_mode
 from ._engine.plan import ConvPlan, cached, plan_conv
 from ._engine.results import takes_out
 from ._engine.trace import phase
+from ._typing import Array, ArrayLike, DTypeLike, Grads, Out, Padding, Shape, Size
 
 __all__ = [
     "conv2d",
@@ -32,17 +37,17 @@ __all__ = [
 
 
 def plan_conv2d(
-    x_shape,
-    weight_shape,
-    dtype,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
+    x_shape: Shape,
+    weight_shape: Shape,
+    dtype: DTypeLike,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
     *,
-    layout="NCHW",
-    algorithm="auto",
-):
+    layout: str = "NCHW",
+    algorithm: str = "auto",
+) -> ConvPlan:
     """Plan a 2-D convolution once, to run it many times.
 
     Parameters
@@ -84,7 +89,7 @@ def plan_conv2d(
 
 def _plan(
     x, weight, bias, stride, padding, dilation, groups, layout, algorithm, grad_out=None
-):
+) -> Tuple[ConvPlan, np.ndarray, np.ndarray]:
     """Return the cached plan for these arrays and arguments, and x and weight."""
     x = as_real_array(x, "x")
     weight = as_real_array(weight, "weight")
@@ -101,18 +106,19 @@ def _plan(
 
 @takes_out()
 def conv2d(
-    x,
-    weight,
-    bias=None,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: Optional[ArrayLike] = None,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
     *,
-    layout="NCHW",
-    algorithm="auto",
-    padding_mode="zeros",
-):
+    layout: str = "NCHW",
+    algorithm: str = "auto",
+    padding_mode: str = "zeros",
+    out: Out = None,
+) -> Array:
     """2-D convolution (cross-correlation, as in deep learning).
 
     Parameters
@@ -172,8 +178,8 @@ def conv2d(
             x, weight, bias, stride, padding, dilation, groups, layout, algorithm
         )
         x, weight, bias = conv_driver.check_arrays(plan, x, weight, bias)
-    out = conv_driver.forward(plan, x, weight, bias)
-    return out.astype(plan.result_dtype, copy=False)
+    result = conv_driver.forward(plan, x, weight, bias)
+    return result.astype(plan.result_dtype, copy=False)
 
 
 def _pad_copy(x, weight, stride, padding, dilation, groups, layout, mode):
@@ -187,18 +193,19 @@ def _pad_copy(x, weight, stride, padding, dilation, groups, layout, mode):
 
 @takes_out(3)
 def conv2d_backward(
-    grad_out,
-    x,
-    weight,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    weight: ArrayLike,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
     *,
-    layout="NCHW",
-    algorithm="auto",
-    padding_mode="zeros",
-):
+    layout: str = "NCHW",
+    algorithm: str = "auto",
+    padding_mode: str = "zeros",
+    out: Out = None,
+) -> Grads:
     """Gradients of :func:`conv2d` with respect to x, weight and bias.
 
     Parameters
@@ -286,7 +293,7 @@ def _transpose_plan(
     layout,
     algorithm,
     *others,
-):
+) -> Tuple[ConvPlan, np.ndarray, np.ndarray, Tuple[int, ...]]:
     """Plan of the convolution a transposed one is the adjoint of, and its shapes.
 
     Returns (plan, x, weight, out_shape): the plan maps an input of the
@@ -319,18 +326,19 @@ def _fit(a, shape, layout):
 
 @takes_out()
 def conv_transpose2d(
-    x,
-    weight,
-    bias=None,
-    stride=1,
-    padding=0,
-    output_padding=0,
-    groups=1,
-    dilation=1,
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: Optional[ArrayLike] = None,
+    stride: Size = 1,
+    padding: Padding = 0,
+    output_padding: Size = 0,
+    groups: int = 1,
+    dilation: Size = 1,
     *,
-    layout="NCHW",
-    algorithm="auto",
-):
+    layout: str = "NCHW",
+    algorithm: str = "auto",
+    out: Out = None,
+) -> Array:
     """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
 
     The adjoint of :func:`conv2d` with the same weight and arguments: it
@@ -393,24 +401,25 @@ def conv_transpose2d(
                 )
             bias = prepare(bias, plan.dtype)
         x = _fit(x, plan.out_shape, layout)
-    out = conv_driver.grad_input(plan, x, weight, bias)
-    return out.astype(plan.result_dtype, copy=False)
+    result = conv_driver.grad_input(plan, x, weight, bias)
+    return result.astype(plan.result_dtype, copy=False)
 
 
 @takes_out(3)
 def conv_transpose2d_backward(
-    grad_out,
-    x,
-    weight,
-    stride=1,
-    padding=0,
-    output_padding=0,
-    groups=1,
-    dilation=1,
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    weight: ArrayLike,
+    stride: Size = 1,
+    padding: Padding = 0,
+    output_padding: Size = 0,
+    groups: int = 1,
+    dilation: Size = 1,
     *,
-    layout="NCHW",
-    algorithm="auto",
-):
+    layout: str = "NCHW",
+    algorithm: str = "auto",
+    out: Out = None,
+) -> Grads:
     """Gradients of :func:`conv_transpose2d` with respect to x, weight and bias.
 
     Parameters
@@ -454,7 +463,8 @@ def conv_transpose2d_backward(
     H, W = (x.shape[2], x.shape[3]) if layout == "NCHW" else (x.shape[1], x.shape[2])
     grad_x = full[:, :, :H, :W] if layout == "NCHW" else full[:, :H, :W, :]
     grad_b = conv_driver.grad_bias(grad_out, layout).astype(plan.dtype)
-    return tuple(
+    gx, gw, gb = (
         np.ascontiguousarray(g).astype(plan.result_dtype, copy=False)
         for g in (grad_x, grad_w, grad_b)
     )
+    return gx, gw, gb

@@ -8,7 +8,10 @@ functions are as fast as the 2-D ones on the same data. Arguments follow
 one-element tuples, ``padding`` an int, a 1-tuple, "valid" or "same".
 """
 
+from __future__ import annotations
+
 import numbers
+from typing import Any, Literal, Optional, Tuple, Union, overload
 
 import numpy as np
 
@@ -16,6 +19,7 @@ from . import adaptive, conv, pool
 from ._engine.args import as_pool_input, as_real_array
 from ._engine.results import takes_out
 from ._engine.results import with_indices as _with_indices
+from ._typing import Array, ArrayLike, Grads, OptSize, Out, OutputSize, Padding, Size
 
 __all__ = [
     "conv1d",
@@ -64,7 +68,7 @@ def _padding(padding):
     return (0, 0, p, p)
 
 
-def _lift(a, name, layout2, pooled=False):
+def _lift(a, name, layout2, pooled=False) -> np.ndarray:
     """(N, C, L) -> (N, C, 1, L) for NCHW, (N, L, C) -> (N, 1, L, C) for NHWC.
 
     `pooled`: a pooling's input, whose channels and length must not be empty.
@@ -78,7 +82,7 @@ def _drop(a, layout2):
     return a[:, :, 0, :] if layout2 == "NCHW" else a[:, 0, :, :]
 
 
-def _lift_weight(weight, layout2):
+def _lift_weight(weight, layout2) -> np.ndarray:
     """(F, C/groups, K) -> (F, C/groups, 1, K); NLC (K, C/g, F) -> (1, K, C/g, F).
 
     Transposed convolutions' weights, (C_in, F/groups, K) or (K, F/groups,
@@ -94,18 +98,19 @@ def _drop_weight(g, layout2):
 
 @takes_out()
 def conv1d(
-    x,
-    weight,
-    bias=None,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: Optional[ArrayLike] = None,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
     *,
-    layout="NCL",
-    algorithm="auto",
-    padding_mode="zeros",
-):
+    layout: str = "NCL",
+    algorithm: str = "auto",
+    padding_mode: str = "zeros",
+    out: Out = None,
+) -> Array:
     """1-D convolution (cross-correlation), as ``torch.nn.functional.conv1d``.
 
     Parameters
@@ -135,7 +140,7 @@ def conv1d(
     array([[[1., 3., 5., 7.]]])
     """
     layout2 = _layout(layout)
-    out = conv.conv2d(
+    result = conv.conv2d(
         _lift(x, "x", layout2),
         _lift_weight(weight, layout2),
         bias,
@@ -147,23 +152,24 @@ def conv1d(
         algorithm=algorithm,
         padding_mode=padding_mode,
     )
-    return _drop(out, layout2)
+    return _drop(result, layout2)
 
 
 @takes_out(3)
 def conv1d_backward(
-    grad_out,
-    x,
-    weight,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    weight: ArrayLike,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
     *,
-    layout="NCL",
-    algorithm="auto",
-    padding_mode="zeros",
-):
+    layout: str = "NCL",
+    algorithm: str = "auto",
+    padding_mode: str = "zeros",
+    out: Out = None,
+) -> Grads:
     """Gradients of :func:`conv1d` with respect to x, weight and bias.
 
     Parameters
@@ -194,7 +200,7 @@ def conv1d_backward(
     return _drop(gx, layout2), _drop_weight(gw, layout2), gb
 
 
-def _pool_args(kernel_size, stride, padding, dilation):
+def _pool_args(kernel_size, stride, padding, dilation) -> Tuple[Any, Any, Any, Any]:
     return (
         _single(kernel_size, "kernel_size"),
         _single(stride, "stride", optional=True),
@@ -203,18 +209,64 @@ def _pool_args(kernel_size, stride, padding, dilation):
     )
 
 
+@overload
+def max_pool1d(
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
+    *,
+    return_indices: Literal[False] = False,
+    layout: str = "NCL",
+    out: Out = None,
+) -> Array: ...
+
+
+@overload
+def max_pool1d(
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
+    *,
+    return_indices: Literal[True],
+    layout: str = "NCL",
+    out: Out = None,
+) -> Tuple[Array, Array]: ...
+
+
+@overload
+def max_pool1d(
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
+    *,
+    return_indices: bool = False,
+    layout: str = "NCL",
+    out: Out = None,
+) -> Union[Array, Tuple[Array, Array]]: ...
+
+
 @takes_out(_with_indices)
 def max_pool1d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    return_indices=False,
-    layout="NCL",
-):
+    return_indices: bool = False,
+    layout: str = "NCL",
+    out: Out = None,
+) -> Union[Array, Tuple[Array, Array]]:
     """1-D max pooling, as ``torch.nn.functional.max_pool1d``.
 
     Parameters
@@ -256,17 +308,18 @@ def max_pool1d(
 
 @takes_out()
 def max_pool1d_backward(
-    grad_out,
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    layout="NCL",
-    indices=None,
-):
+    layout: str = "NCL",
+    indices: Optional[ArrayLike] = None,
+    out: Out = None,
+) -> Array:
     """Gradient of :func:`max_pool1d` with respect to x.
 
     Parameters
@@ -298,15 +351,16 @@ def max_pool1d_backward(
 
 @takes_out()
 def avg_pool1d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
     *,
-    layout="NCL",
-):
+    layout: str = "NCL",
+    out: Out = None,
+) -> Array:
     """1-D average pooling, as ``torch.nn.functional.avg_pool1d``.
 
     Parameters
@@ -333,7 +387,7 @@ def avg_pool1d(
     """
     layout2 = _layout(layout)
     k, s, p, _ = _pool_args(kernel_size, stride, padding, 1)
-    out = pool.avg_pool2d(
+    result = pool.avg_pool2d(
         _lift(x, "x", layout2, pooled=True),
         k,
         s,
@@ -342,21 +396,22 @@ def avg_pool1d(
         count_include_pad,
         layout=layout2,
     )
-    return _drop(out, layout2)
+    return _drop(result, layout2)
 
 
 @takes_out()
 def avg_pool1d_backward(
-    grad_out,
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
     *,
-    layout="NCL",
-):
+    layout: str = "NCL",
+    out: Out = None,
+) -> Array:
     """Gradient of :func:`avg_pool1d` with respect to x.
 
     Parameters
@@ -396,7 +451,9 @@ def _out_size(output_size):
 
 
 @takes_out()
-def adaptive_avg_pool1d(x, output_size, *, layout="NCL"):
+def adaptive_avg_pool1d(
+    x: ArrayLike, output_size: OutputSize, *, layout: str = "NCL", out: Out = None
+) -> Array:
     """1-D adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool1d``.
 
     Parameters
@@ -417,14 +474,16 @@ def adaptive_avg_pool1d(x, output_size, *, layout="NCL"):
     array([[[2., 4.]]])
     """
     layout2 = _layout(layout)
-    out = adaptive.adaptive_avg_pool2d(
+    result = adaptive.adaptive_avg_pool2d(
         _lift(x, "x", layout2, pooled=True), _out_size(output_size), layout=layout2
     )
-    return _drop(out, layout2)
+    return _drop(result, layout2)
 
 
 @takes_out()
-def adaptive_avg_pool1d_backward(grad_out, x, *, layout="NCL"):
+def adaptive_avg_pool1d_backward(
+    grad_out: ArrayLike, x: ArrayLike, *, layout: str = "NCL", out: Out = None
+) -> Array:
     """Gradient of :func:`adaptive_avg_pool1d`; the output size is grad_out's."""
     layout2 = _layout(layout)
     gx = adaptive.adaptive_avg_pool2d_backward(
@@ -435,8 +494,48 @@ def adaptive_avg_pool1d_backward(grad_out, x, *, layout="NCL"):
     return _drop(gx, layout2)
 
 
+@overload
+def adaptive_max_pool1d(
+    x: ArrayLike,
+    output_size: OutputSize,
+    return_indices: Literal[False] = False,
+    *,
+    layout: str = "NCL",
+    out: Out = None,
+) -> Array: ...
+
+
+@overload
+def adaptive_max_pool1d(
+    x: ArrayLike,
+    output_size: OutputSize,
+    return_indices: Literal[True],
+    *,
+    layout: str = "NCL",
+    out: Out = None,
+) -> Tuple[Array, Array]: ...
+
+
+@overload
+def adaptive_max_pool1d(
+    x: ArrayLike,
+    output_size: OutputSize,
+    return_indices: bool = False,
+    *,
+    layout: str = "NCL",
+    out: Out = None,
+) -> Union[Array, Tuple[Array, Array]]: ...
+
+
 @takes_out(_with_indices)
-def adaptive_max_pool1d(x, output_size, return_indices=False, *, layout="NCL"):
+def adaptive_max_pool1d(
+    x: ArrayLike,
+    output_size: OutputSize,
+    return_indices: bool = False,
+    *,
+    layout: str = "NCL",
+    out: Out = None,
+) -> Union[Array, Tuple[Array, Array]]:
     """1-D adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool1d``.
 
     Parameters
@@ -465,7 +564,14 @@ def adaptive_max_pool1d(x, output_size, return_indices=False, *, layout="NCL"):
 
 
 @takes_out()
-def adaptive_max_pool1d_backward(grad_out, x, *, layout="NCL", indices=None):
+def adaptive_max_pool1d_backward(
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    *,
+    layout: str = "NCL",
+    indices: Optional[ArrayLike] = None,
+    out: Out = None,
+) -> Array:
     """Gradient of :func:`adaptive_max_pool1d`; `indices` as it returned them."""
     layout2 = _layout(layout)
     if indices is not None:
@@ -488,18 +594,19 @@ def _lift_indices(indices, layout2):
 
 @takes_out()
 def conv_transpose1d(
-    x,
-    weight,
-    bias=None,
-    stride=1,
-    padding=0,
-    output_padding=0,
-    groups=1,
-    dilation=1,
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: Optional[ArrayLike] = None,
+    stride: Size = 1,
+    padding: Padding = 0,
+    output_padding: Size = 0,
+    groups: int = 1,
+    dilation: Size = 1,
     *,
-    layout="NCL",
-    algorithm="auto",
-):
+    layout: str = "NCL",
+    algorithm: str = "auto",
+    out: Out = None,
+) -> Array:
     """1-D transposed convolution, as ``torch.nn.functional.conv_transpose1d``.
 
     Parameters
@@ -518,7 +625,7 @@ def conv_transpose1d(
         ``OL = (L - 1)*stride - 2*padding + dilation*(K - 1) + output_padding + 1``.
     """
     layout2 = _layout(layout)
-    out = conv.conv_transpose2d(
+    result = conv.conv_transpose2d(
         _lift(x, "x", layout2),
         _lift_weight(weight, layout2),
         bias,
@@ -530,23 +637,24 @@ def conv_transpose1d(
         layout=layout2,
         algorithm=algorithm,
     )
-    return _drop(out, layout2)
+    return _drop(result, layout2)
 
 
 @takes_out(3)
 def conv_transpose1d_backward(
-    grad_out,
-    x,
-    weight,
-    stride=1,
-    padding=0,
-    output_padding=0,
-    groups=1,
-    dilation=1,
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    weight: ArrayLike,
+    stride: Size = 1,
+    padding: Padding = 0,
+    output_padding: Size = 0,
+    groups: int = 1,
+    dilation: Size = 1,
     *,
-    layout="NCL",
-    algorithm="auto",
-):
+    layout: str = "NCL",
+    algorithm: str = "auto",
+    out: Out = None,
+) -> Grads:
     """Gradients of :func:`conv_transpose1d`: (grad_x, grad_weight, grad_bias)."""
     layout2 = _layout(layout)
     gx, gw, gb = conv.conv_transpose2d_backward(

@@ -7,6 +7,10 @@ The public functions check and normalise their arguments once, into a
 column copy would only add traffic).
 """
 
+from __future__ import annotations
+
+from typing import Literal, Optional, Tuple, Union, overload
+
 import numpy as np
 
 from ._engine import pool_driver
@@ -22,6 +26,7 @@ from ._engine.plan import PoolPlan, cached, plan_pool
 from ._engine.results import takes_out
 from ._engine.results import with_indices as _with_indices
 from ._engine.trace import phase
+from ._typing import Array, ArrayLike, DTypeLike, OptSize, Out, Padding, Shape, Size
 
 __all__ = [
     "max_pool2d",
@@ -76,18 +81,64 @@ def _plan(
     return plan, prepare(x, plan.dtype), grad_out
 
 
+@overload
+def max_pool2d(
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
+    *,
+    return_indices: Literal[False] = False,
+    layout: str = "NCHW",
+    out: Out = None,
+) -> Array: ...
+
+
+@overload
+def max_pool2d(
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
+    *,
+    return_indices: Literal[True],
+    layout: str = "NCHW",
+    out: Out = None,
+) -> Tuple[Array, Array]: ...
+
+
+@overload
+def max_pool2d(
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
+    *,
+    return_indices: bool = False,
+    layout: str = "NCHW",
+    out: Out = None,
+) -> Union[Array, Tuple[Array, Array]]: ...
+
+
 @takes_out(_with_indices)
 def max_pool2d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    return_indices=False,
-    layout="NCHW",
-):
+    return_indices: bool = False,
+    layout: str = "NCHW",
+    out: Out = None,
+) -> Union[Array, Tuple[Array, Array]]:
     """2-D max pooling.
 
     Parameters
@@ -126,24 +177,25 @@ def max_pool2d(
         plan, x, _ = _plan(
             "max", x, None, kernel_size, stride, padding, dilation, ceil_mode, layout
         )
-    out, idx = pool_driver.max_forward(plan, x, bool(return_indices))
-    out = out.astype(plan.result_dtype, copy=False)
-    return (out, idx) if return_indices else out
+    result, idx = pool_driver.max_forward(plan, x, bool(return_indices))
+    result = result.astype(plan.result_dtype, copy=False)
+    return (result, idx) if return_indices else result
 
 
 @takes_out()
 def max_pool2d_backward(
-    grad_out,
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    layout="NCHW",
-    indices=None,
-):
+    layout: str = "NCHW",
+    indices: Optional[ArrayLike] = None,
+    out: Out = None,
+) -> Array:
     """Gradient of :func:`max_pool2d` with respect to x.
 
     Parameters
@@ -186,16 +238,17 @@ def max_pool2d_backward(
 
 @takes_out()
 def avg_pool2d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
-    divisor_override=None,
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: Optional[int] = None,
     *,
-    layout="NCHW",
-):
+    layout: str = "NCHW",
+    out: Out = None,
+) -> Array:
     """2-D average pooling.
 
     Parameters
@@ -244,23 +297,24 @@ def avg_pool2d(
             count_include_pad,
             divisor_override,
         )
-    out = pool_driver.avg_forward(plan, x)
-    return out.astype(plan.result_dtype, copy=False)
+    result = pool_driver.avg_forward(plan, x)
+    return result.astype(plan.result_dtype, copy=False)
 
 
 @takes_out()
 def avg_pool2d_backward(
-    grad_out,
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
-    divisor_override=None,
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: Optional[int] = None,
     *,
-    layout="NCHW",
-):
+    layout: str = "NCHW",
+    out: Out = None,
+) -> Array:
     """Gradient of :func:`avg_pool2d` with respect to x.
 
     Parameters
@@ -303,19 +357,19 @@ def avg_pool2d_backward(
 
 
 def plan_pool2d(
-    kind,
-    x_shape,
-    dtype,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
-    count_include_pad=True,
-    divisor_override=None,
+    kind: str,
+    x_shape: Shape,
+    dtype: DTypeLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: Optional[int] = None,
     *,
-    layout="NCHW",
-):
+    layout: str = "NCHW",
+) -> PoolPlan:
     """Check a 2-D pooling once and return its plan, to run on many arrays.
 
     The pooling functions build the same plan (kept in a small cache);

@@ -23,6 +23,8 @@ Examples
 (2, 4, 5, 5, 5)
 """
 
+from __future__ import annotations
+
 from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -37,6 +39,7 @@ from ._engine.geometry import (
     pool_window,
     transpose_shapes,
 )
+from ._typing import ArrayLike, DTypeLike, OptSize, OutputSize, Padding, Shape, Size
 
 __all__ = [
     "Axis",
@@ -126,7 +129,7 @@ def _rank(x_shape, layout):
     return rank, layout, "NCHW" if layout == first else "NHWC"
 
 
-def _weight(weight_shape, rank):
+def _weight(weight_shape, rank) -> Tuple[int, ...]:
     return check_shape(weight_shape, "weight_shape", rank + 2)
 
 
@@ -169,8 +172,15 @@ def _spatial(shape, layout2):
 
 
 def conv_geometry(
-    x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *, layout=None
-):
+    x_shape: Shape,
+    weight_shape: Shape,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
+    *,
+    layout: Optional[str] = None,
+) -> Geometry:
     """Geometry of :func:`fastconv.conv1d`, ``conv2d`` or ``conv3d``.
 
     Parameters
@@ -226,8 +236,15 @@ def conv_geometry(
 
 
 def conv_output_shape(
-    x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *, layout=None
-):
+    x_shape: Shape,
+    weight_shape: Shape,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
+    *,
+    layout: Optional[str] = None,
+) -> Tuple[int, ...]:
     """Output shape of the convolution :func:`conv_geometry` describes."""
     return conv_geometry(
         x_shape, weight_shape, stride, padding, dilation, groups, layout=layout
@@ -235,16 +252,16 @@ def conv_output_shape(
 
 
 def conv_transpose_geometry(
-    x_shape,
-    weight_shape,
-    stride=1,
-    padding=0,
-    output_padding=0,
-    groups=1,
-    dilation=1,
+    x_shape: Shape,
+    weight_shape: Shape,
+    stride: Size = 1,
+    padding: Padding = 0,
+    output_padding: Size = 0,
+    groups: int = 1,
+    dilation: Size = 1,
     *,
-    layout=None,
-):
+    layout: Optional[str] = None,
+) -> Geometry:
     """Geometry of :func:`fastconv.conv_transpose1d`, ``2d`` or ``3d``.
 
     Parameters
@@ -340,16 +357,16 @@ def _triple(v):
 
 
 def conv_transpose_output_shape(
-    x_shape,
-    weight_shape,
-    stride=1,
-    padding=0,
-    output_padding=0,
-    groups=1,
-    dilation=1,
+    x_shape: Shape,
+    weight_shape: Shape,
+    stride: Size = 1,
+    padding: Padding = 0,
+    output_padding: Size = 0,
+    groups: int = 1,
+    dilation: Size = 1,
     *,
-    layout=None,
-):
+    layout: Optional[str] = None,
+) -> Tuple[int, ...]:
     """Output shape of the transposed convolution of :func:`conv_transpose_geometry`."""
     return conv_transpose_geometry(
         x_shape,
@@ -364,15 +381,15 @@ def conv_transpose_output_shape(
 
 
 def pool_geometry(
-    x_shape,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    x_shape: Shape,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    layout=None,
-):
+    layout: Optional[str] = None,
+) -> Geometry:
     """Geometry of max or average pooling (``max_pool1d`` ... ``avg_pool3d``).
 
     Parameters
@@ -422,22 +439,24 @@ def pool_geometry(
 
 
 def pool_output_shape(
-    x_shape,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    x_shape: Shape,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    layout=None,
-):
+    layout: Optional[str] = None,
+) -> Tuple[int, ...]:
     """Output shape of the pooling :func:`pool_geometry` describes."""
     return pool_geometry(
         x_shape, kernel_size, stride, padding, dilation, ceil_mode, layout=layout
     ).out_shape
 
 
-def adaptive_pool_output_shape(x_shape, output_size, *, layout=None):
+def adaptive_pool_output_shape(
+    x_shape: Shape, output_size: OutputSize, *, layout: Optional[str] = None
+) -> Tuple[int, ...]:
     """Output shape of an adaptive pooling (``adaptive_avg_pool1d`` ... ``_max_pool3d``).
 
     Parameters
@@ -471,7 +490,7 @@ def adaptive_pool_output_shape(x_shape, output_size, *, layout=None):
     return _out(x_shape, C, out, layout2)
 
 
-def result_type(*arrays_and_dtypes):
+def result_type(*arrays_and_dtypes: ArrayLike | DTypeLike) -> np.dtype:
     """Return the dtype fastconv's functions return for these inputs.
 
     float32 stays float32 and float64 float64; float16 computes in float32

@@ -16,7 +16,10 @@ results combined in tap order (the same whatever the thread count). Arguments fo
 KH, KW)) and "NDHWC" (weight (KD, KH, KW, C/groups, F)).
 """
 
+from __future__ import annotations
+
 import numbers
+from typing import Literal, Optional, Tuple, Union, overload
 
 import numpy as np
 
@@ -46,6 +49,7 @@ from ._engine.pool_driver import raise_bad_index
 from ._engine.results import takes_out
 from ._engine.results import with_indices as _with_indices
 from ._kernels import pool as _pool_k
+from ._typing import Array, ArrayLike, Grads, OptSize, Out, OutputSize, Padding, Size
 
 __all__ = [
     "conv3d",
@@ -140,7 +144,7 @@ def _depth_taps(n_from, n_to, stride, lo, dilation, K):
 _NO_TAP = [(0, np.arange(0), np.arange(0))]
 
 
-def _channels_last(x, weight, compute, layout2):
+def _channels_last(x, weight, compute, layout2) -> Tuple[np.ndarray, np.ndarray]:
     """Return x (N, D, H, W, C) and weight (KD, KH, KW, Cg, F), compute dtype, NDHWC.
 
     Both 3-D layouts run the 2-D engine on a channels-last stack: on the
@@ -175,18 +179,19 @@ def _tap(weight, kd, layout2):
 
 @takes_out()
 def conv3d(
-    x,
-    weight,
-    bias=None,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: Optional[ArrayLike] = None,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
     *,
-    layout="NCDHW",
-    algorithm="auto",
-    padding_mode="zeros",
-):
+    layout: str = "NCDHW",
+    algorithm: str = "auto",
+    padding_mode: str = "zeros",
+    out: Out = None,
+) -> Array:
     """3-D convolution (cross-correlation), as ``torch.nn.functional.conv3d``.
 
     Parameters
@@ -226,7 +231,7 @@ def conv3d(
     given = [x, weight] + ([] if bias is None else [as_real_array(bias, "bias", None)])
     compute, result = dtypes(*given)
     x, weight = _channels_last(x, weight, compute, layout2)
-    out = conv.conv2d(
+    res = conv.conv2d(
         depth.stack(x, g, groups),
         depth.stacked_weight(weight),
         bias,
@@ -237,26 +242,27 @@ def conv3d(
         layout="NHWC",
         algorithm=algorithm,
     )
-    out = out.reshape((g["N"], g["OD"]) + out.shape[1:])  # (N, OD, OH, OW, F)
+    res = res.reshape((g["N"], g["OD"]) + res.shape[1:])  # (N, OD, OH, OW, F)
     if layout2 == "NCHW":
-        out = depth.channels_first(out)
-    return out.astype(result, copy=False)
+        res = depth.channels_first(res)
+    return res.astype(result, copy=False)
 
 
 @takes_out(3)
 def conv3d_backward(
-    grad_out,
-    x,
-    weight,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    weight: ArrayLike,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
     *,
-    layout="NCDHW",
-    algorithm="auto",
-    padding_mode="zeros",
-):
+    layout: str = "NCDHW",
+    algorithm: str = "auto",
+    padding_mode: str = "zeros",
+    out: Out = None,
+) -> Grads:
     """Gradients of :func:`conv3d` with respect to x, weight and bias.
 
     Parameters
@@ -322,7 +328,8 @@ def conv3d_backward(
     if layout2 == "NCHW":
         grad_x = depth.channels_first(grad_x)
         grad_w = np.ascontiguousarray(grad_w.transpose(4, 3, 0, 1, 2))
-    return tuple(a.astype(result, copy=False) for a in (grad_x, grad_w, gb))
+    gx, gw, gb = (a.astype(result, copy=False) for a in (grad_x, grad_w, gb))
+    return gx, gw, gb
 
 
 # --------------------------------------------------------------------------
@@ -356,18 +363,64 @@ def _depth(a, od, layout2):
     return (slice(None), slice(None), od) if layout2 == "NCHW" else (slice(None), od)
 
 
+@overload
+def max_pool3d(
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
+    *,
+    return_indices: Literal[False] = False,
+    layout: str = "NCDHW",
+    out: Out = None,
+) -> Array: ...
+
+
+@overload
+def max_pool3d(
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
+    *,
+    return_indices: Literal[True],
+    layout: str = "NCDHW",
+    out: Out = None,
+) -> Tuple[Array, Array]: ...
+
+
+@overload
+def max_pool3d(
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
+    *,
+    return_indices: bool = False,
+    layout: str = "NCDHW",
+    out: Out = None,
+) -> Union[Array, Tuple[Array, Array]]: ...
+
+
 @takes_out(_with_indices)
 def max_pool3d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    return_indices=False,
-    layout="NCDHW",
-):
+    return_indices: bool = False,
+    layout: str = "NCDHW",
+    out: Out = None,
+) -> Union[Array, Tuple[Array, Array]]:
     """3-D max pooling, as ``torch.nn.functional.max_pool3d``.
 
     Parameters
@@ -416,7 +469,7 @@ def max_pool3d(
         v, i = _unslice(v, N, len(z), layout2), _unslice(i, N, len(z), layout2)
         depth = z[:, None, None] if layout2 == "NCHW" else z[:, None, None, None]
         i = i + depth * (H * W)  # the volume's flat index
-        if best is None:
+        if best is None or idx is None:
             shape = list(v.shape)
             shape[2 if layout2 == "NCHW" else 1] = g["OD"]
             best, idx = np.empty(shape, v.dtype), np.empty(shape, np.int64)
@@ -429,24 +482,25 @@ def max_pool3d(
         take = (vr > cur) | np.isnan(vr)
         best[at], idx[at] = np.where(take, vr, cur), np.where(take, ir, idx[at])
         seen[od] = True
-    if not seen.all():
+    if not seen.all() or best is None or idx is None:
         raise ValueError("a pooling window lies wholly in the depth padding")
     return (best, idx) if return_indices else best
 
 
 @takes_out()
 def max_pool3d_backward(
-    grad_out,
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    layout="NCDHW",
-    indices=None,
-):
+    layout: str = "NCDHW",
+    indices: Optional[ArrayLike] = None,
+    out: Out = None,
+) -> Array:
     """Gradient of :func:`max_pool3d` with respect to x.
 
     Parameters
@@ -520,16 +574,17 @@ def _avg_divisors(g, sizes, count_include_pad, divisor_override, layout2):
 
 @takes_out()
 def avg_pool3d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
-    divisor_override=None,
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: Optional[int] = None,
     *,
-    layout="NCDHW",
-):
+    layout: str = "NCDHW",
+    out: Out = None,
+) -> Array:
     """3-D average pooling, as ``torch.nn.functional.avg_pool3d``.
 
     Parameters
@@ -559,8 +614,8 @@ def avg_pool3d(
     sums = _avg_sums(x, g, layout2)
     sizes = x.shape[2:] if layout2 == "NCHW" else x.shape[1:4]
     g["out"] = sums.shape[2:] if layout2 == "NCHW" else sums.shape[1:4]
-    out = sums / _avg_divisors(g, sizes, count_include_pad, divisor_override, layout2)
-    return out.astype(sums.dtype, copy=False)
+    result = sums / _avg_divisors(g, sizes, count_include_pad, divisor_override, layout2)
+    return result.astype(sums.dtype, copy=False)
 
 
 def _avg_sums(x, g, layout2):
@@ -582,17 +637,18 @@ def _avg_sums(x, g, layout2):
 
 @takes_out()
 def avg_pool3d_backward(
-    grad_out,
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
-    divisor_override=None,
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: Optional[int] = None,
     *,
-    layout="NCDHW",
-):
+    layout: str = "NCDHW",
+    out: Out = None,
+) -> Array:
     """Gradient of :func:`avg_pool3d` with respect to x.
 
     Parameters
@@ -654,7 +710,9 @@ def _adaptive_sizes(output_size, x_shape, layout2):
 
 
 @takes_out()
-def adaptive_avg_pool3d(x, output_size, *, layout="NCDHW"):
+def adaptive_avg_pool3d(
+    x: ArrayLike, output_size: OutputSize, *, layout: str = "NCDHW", out: Out = None
+) -> Array:
     """3-D adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool3d``.
 
     Parameters
@@ -692,7 +750,9 @@ def adaptive_avg_pool3d(x, output_size, *, layout="NCDHW"):
 
 
 @takes_out()
-def adaptive_avg_pool3d_backward(grad_out, x, *, layout="NCDHW"):
+def adaptive_avg_pool3d_backward(
+    grad_out: ArrayLike, x: ArrayLike, *, layout: str = "NCDHW", out: Out = None
+) -> Array:
     """Gradient of :func:`adaptive_avg_pool3d`; the output size is grad_out's."""
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
@@ -718,8 +778,48 @@ def adaptive_avg_pool3d_backward(grad_out, x, *, layout="NCDHW"):
     return _unslice(gx, N, D, layout2).astype(dtype[1], copy=False)
 
 
+@overload
+def adaptive_max_pool3d(
+    x: ArrayLike,
+    output_size: OutputSize,
+    return_indices: Literal[False] = False,
+    *,
+    layout: str = "NCDHW",
+    out: Out = None,
+) -> Array: ...
+
+
+@overload
+def adaptive_max_pool3d(
+    x: ArrayLike,
+    output_size: OutputSize,
+    return_indices: Literal[True],
+    *,
+    layout: str = "NCDHW",
+    out: Out = None,
+) -> Tuple[Array, Array]: ...
+
+
+@overload
+def adaptive_max_pool3d(
+    x: ArrayLike,
+    output_size: OutputSize,
+    return_indices: bool = False,
+    *,
+    layout: str = "NCDHW",
+    out: Out = None,
+) -> Union[Array, Tuple[Array, Array]]: ...
+
+
 @takes_out(_with_indices)
-def adaptive_max_pool3d(x, output_size, return_indices=False, *, layout="NCDHW"):
+def adaptive_max_pool3d(
+    x: ArrayLike,
+    output_size: OutputSize,
+    return_indices: bool = False,
+    *,
+    layout: str = "NCDHW",
+    out: Out = None,
+) -> Union[Array, Tuple[Array, Array]]:
     """3-D adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool3d``.
 
     Parameters
@@ -760,13 +860,20 @@ def adaptive_max_pool3d(x, output_size, return_indices=False, *, layout="NCDHW")
             best, at = np.where(take, vz, best), np.where(take, iz, at)
         outs.append(best)
         idxs.append(at)
-    out = np.concatenate(outs, axis=axis)
+    result = np.concatenate(outs, axis=axis)
     idx = np.concatenate(idxs, axis=axis)
-    return (out, idx) if return_indices else out
+    return (result, idx) if return_indices else result
 
 
 @takes_out()
-def adaptive_max_pool3d_backward(grad_out, x, *, layout="NCDHW", indices=None):
+def adaptive_max_pool3d_backward(
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    *,
+    layout: str = "NCDHW",
+    indices: Optional[ArrayLike] = None,
+    out: Out = None,
+) -> Array:
     """Gradient of :func:`adaptive_max_pool3d`; `indices` as it returned them."""
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
@@ -834,18 +941,19 @@ def _transpose_taps(x_shape, w_shape, stride, padding, output_padding, dilation,
 
 @takes_out()
 def conv_transpose3d(
-    x,
-    weight,
-    bias=None,
-    stride=1,
-    padding=0,
-    output_padding=0,
-    groups=1,
-    dilation=1,
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: Optional[ArrayLike] = None,
+    stride: Size = 1,
+    padding: Padding = 0,
+    output_padding: Size = 0,
+    groups: int = 1,
+    dilation: Size = 1,
     *,
-    layout="NCDHW",
-    algorithm="auto",
-):
+    layout: str = "NCDHW",
+    algorithm: str = "auto",
+    out: Out = None,
+) -> Array:
     """3-D transposed convolution, as ``torch.nn.functional.conv_transpose3d``.
 
     Parameters
@@ -875,7 +983,7 @@ def conv_transpose3d(
         [np.asarray(bias).dtype] if bias is not None else []
     )
     dtypes = dtype_rule(np.result_type(*kinds))
-    N, out = x.shape[0], None
+    N, result = x.shape[0], None
     for kd, ids, z in taps or _NO_TAP:
         y = conv.conv_transpose2d(
             _slices(x, ids, layout2),
@@ -887,34 +995,36 @@ def conv_transpose3d(
             **args2,
         )
         y = _unslice(y, N, len(ids), layout2)
-        if out is None:
+        if result is None:
             shape = list(y.shape)
             shape[2 if layout2 == "NCHW" else 1] = OD
-            out = np.zeros(shape, dtypes[0])
-        out[_depth(out, z, layout2)] += y  # z holds no depth twice: one tap
+            result = np.zeros(shape, dtypes[0])
+        result[_depth(result, z, layout2)] += y  # z holds no depth twice: one tap
+    assert result is not None  # the loop ran at least once (_NO_TAP)
     if bias is not None:
         b = as_real_array(bias, "bias", ndim=1).astype(dtypes[0])
-        F = out.shape[1] if layout2 == "NCHW" else out.shape[-1]
+        F = result.shape[1] if layout2 == "NCHW" else result.shape[-1]
         if b.shape != (F,):
             raise ValueError(f"bias must have shape (F,) = ({F},), got shape {b.shape}")
-        out += b[:, None, None, None] if layout2 == "NCHW" else b
-    return out.astype(dtypes[1], copy=False)
+        result += b[:, None, None, None] if layout2 == "NCHW" else b
+    return result.astype(dtypes[1], copy=False)
 
 
 @takes_out(3)
 def conv_transpose3d_backward(
-    grad_out,
-    x,
-    weight,
-    stride=1,
-    padding=0,
-    output_padding=0,
-    groups=1,
-    dilation=1,
+    grad_out: ArrayLike,
+    x: ArrayLike,
+    weight: ArrayLike,
+    stride: Size = 1,
+    padding: Padding = 0,
+    output_padding: Size = 0,
+    groups: int = 1,
+    dilation: Size = 1,
     *,
-    layout="NCDHW",
-    algorithm="auto",
-):
+    layout: str = "NCDHW",
+    algorithm: str = "auto",
+    out: Out = None,
+) -> Grads:
     """Gradients of :func:`conv_transpose3d`: (grad_x, grad_weight, grad_bias).
 
     Parameters
@@ -965,4 +1075,5 @@ def conv_transpose3d_backward(
     s = gy.shape
     gy = gy.reshape(s[:3] + (-1,) if layout2 == "NCHW" else (s[0], -1) + s[3:])
     grad_b = conv_driver.grad_bias(gy, layout2).astype(dtypes[0])
-    return tuple(a.astype(dtypes[1], copy=False) for a in (grad_x, grad_w, grad_b))
+    gx, gw, gb = (a.astype(dtypes[1], copy=False) for a in (grad_x, grad_w, grad_b))
+    return gx, gw, gb

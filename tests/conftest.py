@@ -24,3 +24,6 @@ settings.register_profile(
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
 )
+
+# tests/typing is user code for mypy (make lint), not tests to run
+collect_ignore_glob = ["typing/*"]

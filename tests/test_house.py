@@ -1,6 +1,7 @@
 """The package's structure: no import circles; every tuning knob in config, noted."""
 
 import ast
+import inspect
 import pathlib
 
 import fastconv
@@ -220,3 +221,35 @@ def test_no_module_but_config_defines_a_size_threshold():
             if numeric:
                 assert (mod, target.id) in allowed, f"{mod}.{target.id} belongs in config"
 
+
+def _unannotated(fn):
+    """Return the parameters (and 'return') of `fn` that carry no annotation."""
+    sig = inspect.signature(fn)
+    missing = [
+        name
+        for name, p in sig.parameters.items()
+        if p.annotation is inspect.Parameter.empty and name != "self"
+    ]
+    if sig.return_annotation is inspect.Signature.empty:
+        missing.append("return")
+    return missing
+
+
+def test_every_public_function_is_annotated():
+    """The typed surface: every function of fastconv.__all__, its methods too."""
+    lazy = {"naive", "compat", "nn", "check"}
+    checked = 0
+    for name in fastconv.__all__:
+        if name in lazy:
+            continue
+        obj = getattr(fastconv, name)
+        if inspect.isfunction(obj):
+            assert not _unannotated(obj), f"fastconv.{name}: {_unannotated(obj)}"
+            checked += 1
+        elif inspect.isclass(obj) and obj.__module__.startswith("fastconv"):
+            for meth in ("forward", "backward"):
+                if hasattr(obj, meth):
+                    bad = _unannotated(getattr(obj, meth))
+                    assert not bad, f"fastconv.{name}.{meth}: {bad}"
+    assert checked >= 50
+    assert (PACKAGE / "py.typed").exists()

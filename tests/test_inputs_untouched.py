@@ -459,6 +459,29 @@ def _call_plan(target, call):
     plan.backward(gy, x, w)
 
 
+def _draw_pool_plan(d, target):
+    kind = d.choice(["max", "avg"], "kind")
+    p = _pool(d, 2, kind)
+    out, idx = (
+        fastconv.max_pool2d(*_zeros(p.x_shape), p.K, return_indices=True, **p.kwargs)
+        if kind == "max"
+        else (fastconv.avg_pool2d(*_zeros(p.x_shape), p.K, **p.kwargs), None)
+    )
+    x, gy = d.floats(p.x_shape, "x"), d.floats(out.shape, "grad_out")
+    indices = d.lay_out(idx, "indices") if idx is not None and d.bool("indices") else None
+    return Call((kind, x, gy, indices, p.K), p.kwargs)
+
+
+def _call_pool_plan(target, call):
+    # built from shapes; its forward and backward take the arrays
+    kind, x, gy, indices, K = call.args
+    kwargs = dict(call.kwargs)
+    layout = kwargs.pop("layout")
+    plan = target.plan_pool2d(kind, x.shape, x.dtype, K, layout=layout, **kwargs)
+    plan.forward(x, return_indices=kind == "max")
+    plan.backward(gy, x, indices)
+
+
 #: The public numpy API: run on fastconv, and on fastconv.naive for the names
 #: it has (every one but those in NAIVE_LACKS).
 API = [
@@ -503,8 +526,9 @@ API = [
     Entry("unfold", _draw_unfold),
     Entry("fold", _draw_fold),
     Entry("plan_conv2d", _draw_plan, _call_plan),
+    Entry("plan_pool2d", _draw_pool_plan, _call_pool_plan),
 ]
-NAIVE_LACKS = {"unfold", "fold", "plan_conv2d"}
+NAIVE_LACKS = {"unfold", "fold", "plan_conv2d", "plan_pool2d"}
 
 
 # --------------------------------------------------------------------------
@@ -936,8 +960,25 @@ NOT_ARRAY_FUNCTIONS = {
     "autotune",
     "get_autotune",
     "set_autotune",
-    # built by plan_conv2d from shapes: its entry runs forward and backward
+    # built by plan_conv2d and plan_pool2d from shapes: their entries run
+    # forward and backward
     "ConvPlan",
+    "PoolPlan",
+    # shapes in, shapes out (result_type reads dtypes only), and names
+    "conv_output_shape",
+    "conv_transpose_output_shape",
+    "pool_output_shape",
+    "adaptive_pool_output_shape",
+    "conv_geometry",
+    "conv_transpose_geometry",
+    "pool_geometry",
+    "Geometry",
+    "Axis",
+    "result_type",
+    "ALGORITHMS",
+    "PADDING_MODES",
+    # times the calls made inside its block
+    "record_phases",
     # the lazily loaded subpackages, each with its table (naive runs API)
     "naive",
     "compat",

@@ -18,6 +18,7 @@ dtype rule (one rule for every function):
 """
 
 import numbers
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 
-def as_real_array(value, name, ndim=4):
+def as_real_array(value: Any, name: str, ndim: Optional[int] = 4) -> np.ndarray:
     """`value` as an ndarray of a real dtype with `ndim` dimensions (no copy)."""
     arr = np.asarray(value)
     kind = arr.dtype.kind
@@ -49,7 +50,7 @@ def as_real_array(value, name, ndim=4):
     return arr
 
 
-def as_pool_input(value, name="x", ndim=4):
+def as_pool_input(value: Any, name: str = "x", ndim: int = 4) -> np.ndarray:
     """as_real_array for a pooling's input: only the batch axis may be empty.
 
     PyTorch refuses a pooling over no channels or an empty spatial axis
@@ -70,7 +71,7 @@ def check_pool_shape(shape, name="x"):
         )
 
 
-def dtype_rule(dtype, name="dtype"):
+def dtype_rule(dtype: Any, name: str = "dtype") -> Tuple[np.dtype, np.dtype]:
     """(compute dtype, result dtype) of `dtype` under the module's dtype rule."""
     try:
         result = np.dtype(dtype)
@@ -89,17 +90,17 @@ def dtype_rule(dtype, name="dtype"):
     return result, result
 
 
-def dtypes(*arrays):
+def dtypes(*arrays: np.ndarray) -> Tuple[np.dtype, np.dtype]:
     """(compute dtype, result dtype) for arrays under the module's dtype rule."""
     return dtype_rule(np.result_type(*arrays))
 
 
-def prepare(arr, dtype):
+def prepare(arr: np.ndarray, dtype: Any) -> np.ndarray:
     """C-contiguous copy of `arr` in `dtype`, or `arr` itself when it already is."""
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def check_indices(indices, out_shape):
+def check_indices(indices: Any, out_shape: Tuple[int, ...]) -> np.ndarray:
     """Return max-pool indices as C-contiguous int64, checked against `out_shape`."""
     indices = np.asarray(indices)
     if indices.dtype.kind not in "iu":

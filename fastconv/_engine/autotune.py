@@ -15,6 +15,7 @@ always across processes (leave autotuning off for that).
 import contextlib
 import threading
 import time
+from typing import Iterator
 
 import numpy as np
 
@@ -27,15 +28,15 @@ __all__ = ["get_autotune", "set_autotune", "autotune", "forget", "tuned_passes"]
 _enabled = False
 _lock = threading.Lock()
 # (ConvShapes, dtype, threads) -> passes dict
-_winners = {}
+_winners: dict = {}
 
 
-def get_autotune():
+def get_autotune() -> bool:
     """Return whether autotuning is on."""
     return _enabled
 
 
-def set_autotune(flag):
+def set_autotune(flag: bool) -> bool:
     """Turn autotuning on or off (process-wide); return the previous setting.
 
     Parameters
@@ -53,7 +54,7 @@ def set_autotune(flag):
 
 
 @contextlib.contextmanager
-def autotune(flag=True):
+def autotune(flag: bool = True) -> Iterator[None]:
     """Autotune (or not) inside a ``with`` block; the previous setting after."""
     previous = set_autotune(flag)
     try:

@@ -66,7 +66,7 @@ def sources(size, lo, hi, mode, axis):
     return np.where(i >= size, 2 * (size - 1) - i, i)
 
 
-def pad(x, pads, mode, axes):
+def pad(x: np.ndarray, pads, mode: str, axes) -> np.ndarray:
     """Return x padded in `mode` (a copy).
 
     Parameters
@@ -100,7 +100,7 @@ def _fold_axis(g, size, lo, hi, mode, axis):
     return out
 
 
-def fold(g, x_shape, pads, mode, axes):
+def fold(g: np.ndarray, x_shape, pads, mode: str, axes) -> np.ndarray:
     """grad_x from the gradient `g` of the padded x (the adjoint of :func:`pad`).
 
     The axes are folded in the reverse of the order :func:`pad` padded them.

@@ -25,8 +25,10 @@ whatever the number of threads):
 
 import collections
 import threading
+from typing import Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import (
     algorithms,
@@ -212,7 +214,9 @@ class ConvPlan:
         """Multiply-adds x 2 of the backward pass (grad_x and grad_weight)."""
         return 2 * self.flops
 
-    def forward(self, x, weight, bias=None):
+    def forward(
+        self, x: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None
+    ) -> np.ndarray:
         """Run the convolution on arrays of the plan's shapes.
 
         Parameters
@@ -229,7 +233,9 @@ class ConvPlan:
         out = conv_driver.forward(self, x, weight, bias)
         return out.astype(self.result_dtype, copy=False)
 
-    def backward(self, grad_out, x, weight):
+    def backward(
+        self, grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Gradients of the convolution with respect to x, weight and bias.
 
         Parameters
@@ -385,7 +391,7 @@ def plan_conv(
 # --------------------------------------------------------------------------
 # the plan caches of the public functions
 
-_caches = collections.defaultdict(collections.OrderedDict)
+_caches: collections.defaultdict = collections.defaultdict(collections.OrderedDict)
 _lock = threading.Lock()
 
 
@@ -495,7 +501,9 @@ class PoolPlan:
             want = -(-2 * cpu.usable_cores() // N)
             self.channel_blocks = max(1, min(want, C // config.POOL_MIN_CHANNEL_BLOCK))
 
-    def forward(self, x, return_indices=False):
+    def forward(
+        self, x: ArrayLike, return_indices: bool = False
+    ) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
         """Run the pooling on an x of the plan's shape.
 
         Parameters
@@ -522,7 +530,9 @@ class PoolPlan:
         out = out.astype(self.result_dtype, copy=False)
         return (out, idx) if return_indices else out
 
-    def backward(self, grad_out, x, indices=None):
+    def backward(
+        self, grad_out: ArrayLike, x: ArrayLike, indices: Optional[ArrayLike] = None
+    ) -> np.ndarray:
         """Gradient of the pooling with respect to x.
 
         Parameters

@@ -23,10 +23,14 @@ import functools
 import inspect
 import math
 import threading
+from typing import Any, Callable, Dict, TypeVar, Union, cast
 
 import numpy as np
 
 __all__ = ["empty", "takes_out", "with_indices"]
+
+#: a public function's type, which takes_out keeps
+F = TypeVar("F", bound=Callable[..., Any])
 
 _local = threading.local()
 
@@ -119,15 +123,23 @@ def _deliver(result, outs):
     return tuple(final) if isinstance(result, tuple) else final[0]
 
 
-def takes_out(n_results=1):
+def takes_out(
+    n_results: Union[int, Callable[[Dict[str, Any]], int]] = 1,
+) -> Callable[[F], F]:
     """Give a public function numpy's ``out=`` keyword; see the module docstring.
 
+    The function declares ``out: Out = None`` as its last keyword-only
+    parameter, so that its signature and its type say so; the wrapper takes
+    the argument, and the function's own `out` is always None.
     `n_results`: how many arrays the function returns, or a function of its
     bound arguments (``inspect.BoundArguments.arguments``) that says.
     """
 
-    def wrap(fn):
+    def wrap(fn: F) -> F:
         sig = inspect.signature(fn)
+        last = list(sig.parameters.values())[-1]
+        if last.name != "out" or last.kind is not inspect.Parameter.KEYWORD_ONLY:
+            raise TypeError(f"{fn.__name__} must declare out=None, keyword-only, last")
 
         @functools.wraps(fn)
         def call(*args, out=None, **kwargs):
@@ -150,11 +162,8 @@ def takes_out(n_results=1):
             return _deliver(result, outs)
 
         call.__doc__ = _with_out_doc(fn.__doc__)
-        call.takes_out = True
-        params = list(sig.parameters.values())
-        out_param = inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None)
-        call.__signature__ = sig.replace(parameters=params + [out_param])
-        return call
+        call.takes_out = True  # type: ignore[attr-defined]
+        return cast(F, call)
 
     return wrap
 

@@ -34,12 +34,12 @@ _pool = None
 _pool_lock = threading.Lock()
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """Return how many threads a call uses (default: the cores this process may use)."""
     return _num_threads
 
 
-def set_num_threads(n):
+def set_num_threads(n: int) -> int:
     """Use `n` threads (>= 1) for each call; returns the previous number.
 
     The setting is process-wide. Results do not depend on it: the pieces of

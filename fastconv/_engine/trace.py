@@ -15,12 +15,13 @@ by the number of pieces that ran at once).
 import contextlib
 import ctypes
 import time
+from typing import Dict, Iterator, Optional
 
 import numpy as np
 
 __all__ = ["phase", "recording", "kernel_clock", "kernel_traces", "add_kernel_phases"]
 
-_record = None  # dict phase -> seconds while recording, else None
+_record: Optional[Dict[str, float]] = None  # phase -> seconds while recording
 _NULL = contextlib.nullcontext()
 _NO_CLOCK = (0, 0)
 _clock = None
@@ -48,7 +49,7 @@ def phase(name):
 
 
 @contextlib.contextmanager
-def recording():
+def recording() -> Iterator[Dict[str, float]]:
     """Collect phase times of the calls made inside; yields the dict it fills.
 
     Public as :func:`fastconv.record_phases`: the dict maps each phase

@@ -11,6 +11,7 @@ here, as much as the im2col copy itself), a reused one does not.
 import contextlib
 import numbers
 import threading
+from typing import Iterator, Optional
 
 import numpy as np
 
@@ -28,15 +29,15 @@ __all__ = [
 #: Default bound, in bytes, on the scratch matrices one call allocates.
 DEFAULT_WORKSPACE_LIMIT = config.DEFAULT_WORKSPACE_LIMIT
 
-_workspace_limit = DEFAULT_WORKSPACE_LIMIT
+_workspace_limit: Optional[int] = DEFAULT_WORKSPACE_LIMIT
 
 
-def get_workspace_limit():
+def get_workspace_limit() -> Optional[int]:
     """Return the current workspace limit in bytes (``None`` means unlimited)."""
     return _workspace_limit
 
 
-def set_workspace_limit(nbytes):
+def set_workspace_limit(nbytes: Optional[int]) -> Optional[int]:
     """Bound the scratch memory (im2col columns) one call may allocate.
 
     The limit is process-wide: it applies to calls from every thread (each
@@ -67,7 +68,7 @@ def set_workspace_limit(nbytes):
 
 
 @contextlib.contextmanager
-def workspace_limit(nbytes):
+def workspace_limit(nbytes: Optional[int]) -> Iterator[None]:
     """Set the (process-wide) workspace limit inside a ``with`` block.
 
     The previous limit is restored after; threads that enter it concurrently
@@ -92,7 +93,7 @@ _local = threading.local()
 _ALIGN = 64
 
 
-def release_workspace():
+def release_workspace() -> None:
     """Free the calling thread's cached workspace buffers."""
     _local.buffers = {}
 
