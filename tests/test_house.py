@@ -124,7 +124,7 @@ def test_the_engine_and_kernels_import_no_consumer():
             assert not bad, f"{mod} imports {bad}"
 
 
-CONSUMERS = ("fastconv.nn", "fastconv.compat", "fastconv.tools")
+CONSUMERS = ("fastconv.nn", "fastconv.compat", "fastconv.tools", "fastconv.dask")
 # (consumer, private module) pairs kept on purpose, each with its reason;
 # none so far: every consumer reaches the engine through fastconv's __all__
 PRIVATE_IMPORTS_ALLOWED = set()
@@ -145,20 +145,18 @@ def test_the_private_import_finder_finds_one():
     graph = {
         "fastconv.tools.profile": {"fastconv", "fastconv._engine.trace"},
         "fastconv.nn.layers": {"fastconv._kernels.pool"},
-        "fastconv.dask._ops": {"fastconv._engine.plan"},  # not a checked consumer
+        "fastconv.dask._ops": {"fastconv._engine.plan"},
         "fastconv.pool": {"fastconv._engine.plan"},  # the public layer may
     }
     assert _private_imports(graph) == [
+        ("fastconv.dask._ops", "fastconv._engine.plan"),
         ("fastconv.nn.layers", "fastconv._kernels.pool"),
         ("fastconv.tools.profile", "fastconv._engine.trace"),
     ]
 
 
 def test_consumers_use_the_public_api_only():
-    """nn, compat and tools import fastconv's public names, never _engine or _kernels.
-
-    fastconv.dask is left out while it is being rewritten.
-    """
+    """nn, compat, tools and dask import fastconv's public names, never the engine's."""
     graph = import_graph()
     for package in CONSUMERS:  # the walk found every consumer's modules
         assert any(mod.startswith(package + ".") for mod in graph), package

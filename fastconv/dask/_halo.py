@@ -9,6 +9,15 @@ centred on): with every chunk boundary a multiple of s, input chunk j
 chunk, every output left), so that output chunks are the input's divided by
 the stride. Each chunk then reads ``lo`` rows of the chunk before it and
 ``max(0, ek - lo - s)`` of the one after: its halo.
+
+A call that can pad each end of an axis on its own (2-D: ``(top, bottom,
+left, right)``) is given the axis's padding at the axis's ends only. The
+3-D functions pad both ends alike; for their pooling the split *keeps the
+padding* instead: every chunk's call pads as the whole axis does, and a
+chunk after the first starts ``skip = ceil(lo / s)`` strides early (its
+halo is ``skip*s`` rows, not ``lo``), so that its call's first ``skip``
+outputs, which read the padding, come before the chunk's own and are
+dropped, as are any its trailing padding adds.
 """
 
 from typing import NamedTuple
@@ -22,7 +31,8 @@ class AxisSplit(NamedTuple):
     ``in_bounds`` are the input chunk boundaries ``[0, a_1, ..., size]``,
     ``out_bounds`` the output ones ``[0, O_1, ..., n_out]`` (chunk j of the
     input gives chunk j of the output), ``before`` and ``after`` the halo
-    each chunk reads from its neighbours.
+    each chunk reads from its neighbours; ``keep_padding``: every chunk's
+    call pads as the whole axis does (see the module's docstring).
     """
 
     size: int
@@ -34,6 +44,7 @@ class AxisSplit(NamedTuple):
     out_bounds: tuple
     before: int
     after: int
+    keep_padding: bool = False
 
     @property
     def in_chunks(self):
@@ -45,17 +56,26 @@ class AxisSplit(NamedTuple):
         """Output chunk sizes."""
         return tuple(b - a for a, b in zip(self.out_bounds, self.out_bounds[1:]))
 
+    def skip(self, j):
+        """Return how many outputs chunk j's call gives before the chunk's own."""
+        if not self.keep_padding or j == 0:
+            return 0
+        return -(-self.lo // self.stride)  # ceil(lo / s)
 
-def split_axis(chunks, size, ek, stride, lo, hi, n_out):
+
+def split_axis(chunks, size, ek, stride, lo, hi, n_out, keep_padding=False):
     """Move the chunk boundaries `chunks` (sizes) of one axis onto the stride grid.
 
     Each interior boundary goes to the nearest multiple of the stride that
     leaves both neighbours an output at least; boundaries that collide, or
     leave a chunk shorter than a halo, are dropped (the chunks merged).
     Returns an :class:`AxisSplit`; compare its ``in_chunks`` with `chunks`
-    to know whether the axis must be rechunked.
+    to know whether the axis must be rechunked. With `keep_padding` every
+    chunk's call pads as the whole axis does, its halo before it then
+    ``ceil(lo / stride) * stride`` rows.
     """
-    before, after = lo, max(0, ek - lo - stride)
+    before = -(-lo // stride) * stride if keep_padding else lo
+    after = max(0, ek - lo - stride)
     least = max(before, after, 1)
     outs = [0]
     b = 0
@@ -79,7 +99,9 @@ def split_axis(chunks, size, ek, stride, lo, hi, n_out):
     keep.append(len(bounds) - 1)
     in_bounds = tuple(bounds[j] for j in keep)
     out_bounds = tuple(outs[j] for j in keep)
-    return AxisSplit(size, ek, stride, lo, hi, in_bounds, out_bounds, before, after)
+    return AxisSplit(
+        size, ek, stride, lo, hi, in_bounds, out_bounds, before, after, keep_padding
+    )
 
 
 def block_rows(split, j):
@@ -91,15 +113,21 @@ def block_rows(split, j):
     first_row)``: the block's rows ``[r0, r1)`` that the chunk's outputs
     read, the padding to give the call on each side (the axis's own at its
     ends, none inside) and the global index of row ``r0``. The call then
-    yields exactly the outputs ``[O_j, O_{j+1})``.
+    yields exactly the outputs ``[O_j, O_{j+1})``; with ``keep_padding``,
+    the padding is the axis's own at every chunk, and the call's outputs
+    ``[skip, skip + O_{j+1} - O_j)`` (``split.skip(j)``) are the chunk's.
     """
     a = split.in_bounds[j]
     first, last = j == 0, j == len(split.in_bounds) - 2
     origin = a if first else a - split.before  # the block's first row
-    need0 = split.out_bounds[j] * split.stride - split.lo  # first window's start
     need1 = (split.out_bounds[j + 1] - 1) * split.stride - split.lo + split.ek
+    end = split.size if last else need1  # the last window's end
+    if split.keep_padding:
+        # the call's window m starts at origin - lo + m*s: window skip(j) is
+        # the chunk's first, O_j*s - lo (origin = (O_j - skip)*s after the first)
+        return 0, end - origin, split.lo, split.hi, origin
+    need0 = split.out_bounds[j] * split.stride - split.lo  # first window's start
     start = max(need0, 0)  # the first chunk starts in the padding
-    end = split.size if last else need1
     top = split.lo if first else 0
     bottom = split.hi if last else 0
     return start - origin, end - origin, top, bottom, start

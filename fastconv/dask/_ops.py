@@ -1,183 +1,657 @@
-"""The Dask graphs: each block runs the single-machine fastconv call.
+"""The public functions of :mod:`fastconv.dask`, every rank: check, then build the graph.
 
-Arguments are checked once, on the whole array's shape, by the same geometry
-the numpy functions use; the blocks then call :mod:`fastconv` on clean
-pieces. Spatial chunks read their halo from the next chunk
-(:func:`dask.array.overlap.overlap`, boundary "none": the padding is given to
-the call, at the axis's ends only; see :mod:`fastconv.dask._halo`). Weights
-and bias enter the graph as one key each, which every task references.
+Each function checks its arguments once, on the whole array's shape, with
+:func:`fastconv.conv_geometry` or :func:`fastconv.pool_geometry` (the
+single-machine functions' own checks, at every rank), and hands the
+resulting :class:`fastconv.Geometry` and the call each block makes (the
+single-machine function of its rank) to the rank-generic graph builders of
+:mod:`fastconv.dask._graph`.
 """
 
-import operator
-import warnings
-
-import dask
-import dask.array as da
 import numpy as np
-from dask.highlevelgraph import HighLevelGraph
 
 import fastconv
 
-from .._engine.args import as_real_array, check_pool_shape, dtype_rule
-from .._engine.geometry import check_layout, conv_shapes, pool_out_shape, pool_window
-from .._engine.threads import set_num_threads
-from ._halo import block_rows, split_axis
+from ._graph import (
+    LAYOUT_AXES,
+    RechunkWarning,
+    as_dask,
+    check_indices,
+    conv_backward,
+    conv_forward,
+    layout_axes,
+    pool_backward,
+    pool_forward,
+)
 
 __all__ = [
+    "conv1d",
+    "conv1d_backward",
+    "max_pool1d",
+    "max_pool1d_backward",
+    "avg_pool1d",
+    "avg_pool1d_backward",
     "conv2d",
     "conv2d_backward",
     "max_pool2d",
     "max_pool2d_backward",
     "avg_pool2d",
     "avg_pool2d_backward",
+    "conv3d",
+    "conv3d_backward",
+    "max_pool3d",
+    "max_pool3d_backward",
+    "avg_pool3d",
+    "avg_pool3d_backward",
+    "RechunkWarning",
 ]
 
-
-class RechunkWarning(UserWarning):
-    """An input was rechunked to a chunking the operation can compute."""
-
-
-def _axes(layout):
-    """(channel axis, H axis, W axis) of `layout`."""
-    return (1, 2, 3) if layout == "NCHW" else (3, 1, 2)
-
-
-def _as_dask(x, name="x", pooled=False):
-    """Check `x` as a Dask array of the API; `pooled`: a pooling's input."""
-    if not isinstance(x, da.Array):
-        raise TypeError(f"{name} must be a dask.array.Array, got {type(x).__name__}")
-    if x.ndim != 4:
-        raise ValueError(f"{name} must be 4-D, got shape {x.shape}")
-    if x.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{name} must have a real (bool, integer or float) dtype, got dtype {x.dtype}"
-        )
-    if any(np.isnan(c) for c in x.shape):
-        raise ValueError(f"{name} must have known chunk sizes (call compute_chunk_sizes)")
-    if pooled:
-        check_pool_shape(x.shape, name)
-    return x
-
-
-def _rechunk(x, chunks, name, why):
-    """`x` rechunked to `chunks` (a dict axis -> sizes), with a warning if it changes."""
-    changed = {a: c for a, c in chunks.items() if tuple(c) != x.chunks[a]}
-    if not changed:
-        return x
-    axes = ", ".join(f"axis {a}: {x.chunks[a]} -> {tuple(c)}" for a, c in changed.items())
-    warnings.warn(f"{name} rechunked ({axes}): {why}", RechunkWarning, stacklevel=4)
-    return x.rechunk({a: tuple(c) for a, c in changed.items()})
-
-
-def _on_worker():
-    """In a Dask worker process, run fastconv on one thread (the cluster's parallelism).
-
-    A worker runs as many tasks at once as it has threads; each fastconv
-    call spreading over every core as well would oversubscribe them. Only
-    in a worker process of its own (started by a nanny): the setting is
-    process-wide, and a worker living in the user's process (a
-    ``Client(processes=False)``) must not change it for the user's calls.
-    """
-    try:
-        from distributed import get_worker
-
-        worker = get_worker()
-    except (ImportError, ValueError):
-        return
-    if getattr(worker, "nanny", None):
-        set_num_threads(1)
-
-
-def _chunk_algorithm(algorithm, shapes, dtype, passes, spatial):
-    """Return the algorithm each chunk forces, to compute as the whole array does.
-
-    "auto" on a chunk's shape could choose another algorithm than on the
-    whole array's, so chunks force the whole array's choice for `passes`
-    (each sample's result is then the same bit for bit: measured, every
-    algorithm). Where its passes differ, chunks run "im2col"; so they do
-    for Winograd when the planes are split (`spatial`): its tiles would
-    start elsewhere in a chunk, and its results differ by Winograd's own
-    error (about 1e-5 of max|y| in float32), not by rounding.
-    """
-    if algorithm != "auto":
-        return algorithm
-    plan = fastconv.plan_conv2d(
-        shapes.x_shape,
-        shapes.weight_shape,
-        dtype,
-        (shapes.win.sh, shapes.win.sw),
-        (shapes.win.top, shapes.win.bottom, shapes.win.left, shapes.win.right),
-        (shapes.win.dh, shapes.win.dw),
-        shapes.groups,
-        layout=shapes.layout,
-    )
-    names = {plan.passes[p] for p in passes}
-    name = names.pop()
-    if names or (spatial and name.startswith("winograd")):
-        return "im2col"
-    return name
-
-
-def _key(value, name):
-    """`value` (an ndarray or None) as one graph key: embedded once, not per task."""
-    if value is None:
-        return None
-    return dask.delayed(value, pure=True, name=f"{name}-{dask.base.tokenize(value)}")
-
-
-def _spatial(x, win, layout, name):
-    """Return x rechunked onto the stride grid of H and W, and the two splits."""
-    _, ha, wa = _axes(layout)
-    ekh, ekw = (win.KH - 1) * win.dh + 1, (win.KW - 1) * win.dw + 1
-    sh = split_axis(x.chunks[ha], win.H, ekh, win.sh, win.top, win.bottom, win.OH)
-    sw = split_axis(x.chunks[wa], win.W, ekw, win.sw, win.left, win.right, win.OW)
-    x = _rechunk(
-        x,
-        {ha: sh.in_chunks, wa: sw.in_chunks},
-        name,
-        f"spatial chunk boundaries moved onto the stride grid (multiples of "
-        f"{(sh.stride, sw.stride)}) and chunks kept at least the halo "
-        f"({max(sh.before, sh.after)} rows, {max(sw.before, sw.after)} columns)",
-    )
-    return x, sh, sw
-
-
-def _with_halo(x, sh, sw, layout):
-    """Return x with each chunk extended by its split's halos from its neighbours."""
-    _, ha, wa = _axes(layout)
-    depth = {a: 0 for a in range(4)}
-    # an axis of one chunk has no neighbours to read (and its halo may be
-    # longer than the axis, which dask refuses)
-    for a, split in ((ha, sh), (wa, sw)):
-        if len(split.in_chunks) > 1:
-            depth[a] = (split.before, split.after)
-    if not any(depth.values()):
-        return x
-    return da.overlap.overlap(x, depth=depth, boundary="none")
-
-
-def _piece(block, sh, sw, layout, loc):
-    """Return the part of a halo'd block its outputs read, its padding and origin."""
-    _, ha, wa = _axes(layout)
-    i, j = loc[ha], loc[wa]
-    r0, r1, top, bottom, row0 = block_rows(sh, i)
-    c0, c1, left, right, col0 = block_rows(sw, j)
-    index = [slice(None)] * 4
-    index[ha], index[wa] = slice(r0, r1), slice(c0, c1)
-    return block[tuple(index)], (top, bottom, left, right), (row0, col0)
-
-
-def _out_chunks(x, sh, sw, layout, channels):
-    ca, ha, wa = _axes(layout)
-    chunks = list(x.chunks)
-    chunks[ha], chunks[wa] = sh.out_chunks, sw.out_chunks
-    if channels is not None:
-        chunks[ca] = (channels,)
-    return tuple(chunks)
+_CONV_BACKWARD = {
+    1: fastconv.conv1d_backward,
+    2: fastconv.conv2d_backward,
+    3: fastconv.conv3d_backward,
+}
+_MAX_POOL_BACKWARD = {
+    1: fastconv.max_pool1d_backward,
+    2: fastconv.max_pool2d_backward,
+    3: fastconv.max_pool3d_backward,
+}
+_AVG_POOL_BACKWARD = {
+    1: fastconv.avg_pool1d_backward,
+    2: fastconv.avg_pool2d_backward,
+    3: fastconv.avg_pool3d_backward,
+}
 
 
 # --------------------------------------------------------------------------
-# forward passes
+# the 2-D convolution each rank runs: what "auto" is planned on
+
+#: 1-D layout -> the 2-D layout of its 1 x L view (as fastconv.conv1d runs it)
+_VIEW_1D = {"NCL": "NCHW", "NLC": "NHWC"}
+
+
+def _plan_shapes(geom):
+    """Return the plan_conv2d arguments of the 2-D convolution the whole array runs.
+
+    1-D: the 1 x L view, x (N, C, 1, L) or (N, 1, L, C). 3-D: the stack of
+    depth taps, x (N*OD, H, W, C*KD) by weight (KH, KW, KD*C/groups, F),
+    NHWC (:mod:`fastconv._engine.depth`).
+    """
+    x_shape, w_shape, layout = geom.x_shape, geom.weight_shape, geom.layout
+    if geom.rank == 1:
+        plane = (fastconv.Axis(1, 1, 1, 1, 1, 0, 0),) + geom.axes  # the view's row, L
+        if layout == "NCL":
+            x_shape = x_shape[:2] + (1,) + x_shape[2:]  # (N, C, 1, L)
+            w_shape = w_shape[:2] + (1,) + w_shape[2:]  # (F, C/groups, 1, K)
+        else:
+            x_shape = x_shape[:1] + (1,) + x_shape[1:]  # (N, 1, L, C)
+            w_shape = (1,) + w_shape  # (1, K, C/groups, F)
+        layout = _VIEW_1D[layout]
+    elif geom.rank == 3:
+        depth, plane = geom.axes[0], geom.axes[1:]
+        ca = LAYOUT_AXES[layout][0]
+        C, F = x_shape[ca], geom.out_shape[ca]
+        KD = depth.kernel
+        # (N*OD, H, W, C*KD) and (KH, KW, KD*C/groups, F)
+        x_shape = (x_shape[0] * depth.out, plane[0].size, plane[1].size, C * KD)
+        w_shape = (plane[0].kernel, plane[1].kernel, KD * (C // geom.groups), F)
+        layout = "NHWC"
+    else:
+        plane = geom.axes
+    return dict(
+        x_shape=x_shape,
+        weight_shape=w_shape,
+        stride=tuple(a.stride for a in plane),
+        padding=tuple(p for a in plane for p in (a.lo, a.hi)),
+        dilation=tuple(a.dilation for a in plane),
+        groups=geom.groups,
+        layout=layout,
+    )
+
+
+# --------------------------------------------------------------------------
+# what each block calls: the single-machine function of its rank
+#
+# 1-D forward calls run the 2-D function on the 1 x L view, as fastconv's
+# own 1-D functions do, so that each end of L takes a padding of its own;
+# the view's window is (1, K), its stride (1, s), its dilation (1, d).
+
+
+def _view(a, layout):
+    # (N, C, L) -> (N, C, 1, L); (N, L, C) -> (N, 1, L, C)
+    return a[:, :, None] if layout == "NCL" else a[:, None]
+
+
+def _unview(a, layout):
+    # (N, C, 1, L) -> (N, C, L); (N, 1, L, C) -> (N, L, C)
+    return a[:, :, 0] if layout == "NCL" else a[:, 0]
+
+
+def _conv_call(geom, stride, dilation):
+    """Return ``call(piece, w, b, pad, algorithm)`` for :func:`conv_forward`."""
+    layout, groups = geom.layout, geom.groups
+    if geom.rank == 1:
+        (L,) = geom.axes
+
+        def call(piece, w, b, pads, algorithm):
+            ((lo, hi),) = pads
+            out = fastconv.conv2d(
+                _view(piece, layout),
+                w[:, :, None]
+                if layout == "NCL"
+                else w[None],  # (F, Cg, 1, K), (1, K, Cg, F)
+                b,
+                (1, L.stride),
+                (0, 0, lo, hi),
+                (1, L.dilation),
+                groups,
+                layout=_VIEW_1D[layout],
+                algorithm=algorithm,
+            )
+            return _unview(out, layout)
+
+    elif geom.rank == 2:
+
+        def call(piece, w, b, pads, algorithm):
+            return fastconv.conv2d(
+                piece,
+                w,
+                b,
+                stride,
+                sum(pads, ()),  # (top, bottom, left, right)
+                dilation,
+                groups,
+                layout=layout,
+                algorithm=algorithm,
+            )
+
+    else:
+
+        def call(piece, w, b, padding, algorithm):
+            return fastconv.conv3d(
+                piece,
+                w,
+                b,
+                stride,
+                padding,
+                dilation,
+                groups,
+                layout=layout,
+                algorithm=algorithm,
+            )
+
+    return call
+
+
+def _max_pool_call(geom, kernel_size, stride, padding, dilation, ceil_mode, ri):
+    """Return ``call(piece, pads)`` for :func:`pool_forward` (`ri`: return_indices)."""
+    layout = geom.layout
+    if geom.rank == 1:
+        (L,) = geom.axes
+
+        def call(piece, pads):
+            ((lo, hi),) = pads
+            res = fastconv.max_pool2d(
+                _view(piece, layout),
+                (1, L.kernel),
+                (1, L.stride),
+                (0, 0, lo, hi),
+                (1, L.dilation),
+                ceil_mode,
+                return_indices=ri,
+                layout=_VIEW_1D[layout],
+            )
+            # indices h*L + l with h = 0: the position in L
+            return tuple(_unview(r, layout) for r in res) if ri else _unview(res, layout)
+
+    elif geom.rank == 2:
+
+        def call(piece, pads):
+            return fastconv.max_pool2d(
+                piece,
+                kernel_size,
+                stride,
+                sum(pads, ()),
+                dilation,
+                ceil_mode,
+                return_indices=ri,
+                layout=layout,
+            )
+
+    else:
+
+        def call(piece, pads):
+            return fastconv.max_pool3d(
+                piece,
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+                ceil_mode,
+                return_indices=ri,
+                layout=layout,
+            )
+
+    return call
+
+
+def _avg_pool_call(geom, kernel_size, stride, padding, ceil_mode, include, div):
+    """Return ``call(piece, pads)`` for :func:`pool_forward`."""
+    layout = geom.layout
+    if geom.rank == 1:
+        (L,) = geom.axes
+
+        def call(piece, pads):
+            ((lo, hi),) = pads
+            out = fastconv.avg_pool2d(
+                _view(piece, layout),
+                (1, L.kernel),
+                (1, L.stride),
+                (0, 0, lo, hi),
+                ceil_mode,
+                include,
+                layout=_VIEW_1D[layout],
+            )
+            return _unview(out, layout)
+
+    elif geom.rank == 2:
+
+        def call(piece, pads):
+            return fastconv.avg_pool2d(
+                piece,
+                kernel_size,
+                stride,
+                sum(pads, ()),
+                ceil_mode,
+                include,
+                div,
+                layout=layout,
+            )
+
+    else:
+
+        def call(piece, pads):
+            return fastconv.avg_pool3d(
+                piece,
+                kernel_size,
+                stride,
+                padding,
+                ceil_mode,
+                include,
+                div,
+                layout=layout,
+            )
+
+    return call
+
+
+# --------------------------------------------------------------------------
+# each family, any rank: check x (and grad_out, weight) as Dask or numpy
+# arrays of the rank first, then the geometry on their shapes
+
+
+def _array(value, name, ndim):
+    """`value` (a weight or bias) as an ndarray of a real dtype with `ndim` axes."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must have a real (bool, integer or float) dtype, "
+            f"got dtype {arr.dtype}"
+        )
+    if arr.ndim != ndim:
+        raise ValueError(
+            f"{name} must be {ndim}-D, got an array of shape {arr.shape} ({arr.ndim}-D)"
+        )
+    return arr
+
+
+def _conv_inputs(rank, layout, x, weight, grad_out=None):
+    layout_axes(layout, rank)
+    x = as_dask(x, ndim=rank + 2)
+    if grad_out is not None:
+        grad_out = as_dask(grad_out, "grad_out", ndim=rank + 2)
+    return x, _array(weight, "weight", rank + 2), grad_out
+
+
+def _pool_inputs(rank, layout, x, grad_out=None):
+    layout_axes(layout, rank)
+    x = as_dask(x, ndim=rank + 2, pooled=True)
+    if grad_out is not None:
+        grad_out = as_dask(grad_out, "grad_out", ndim=rank + 2)
+    return x, grad_out
+
+
+def _conv(rank, x, weight, bias, stride, padding, dilation, groups, layout, algorithm):
+    x, weight, _ = _conv_inputs(rank, layout, x, weight)
+    if bias is not None:
+        bias = _array(bias, "bias", 1)
+    geom = fastconv.conv_geometry(
+        x.shape, weight.shape, stride, padding, dilation, groups, layout=layout
+    )
+    call = _conv_call(geom, stride, dilation)
+    plan = _plan_shapes(geom)
+    token = f"fastconv-conv{rank}d"
+    return conv_forward(x, weight, bias, geom, plan, call, padding, algorithm, token)
+
+
+def _conv_backward(
+    rank, grad_out, x, weight, stride, padding, dilation, groups, layout, algorithm
+):
+    x, weight, grad_out = _conv_inputs(rank, layout, x, weight, grad_out)
+    geom = fastconv.conv_geometry(
+        x.shape, weight.shape, stride, padding, dilation, groups, layout=layout
+    )
+    backward = _CONV_BACKWARD[rank]
+
+    def call(gb, xb, w, algorithm):
+        return backward(
+            gb,
+            xb,
+            w,
+            stride,
+            padding,
+            dilation,
+            groups,
+            layout=layout,
+            algorithm=algorithm,
+        )
+
+    plan = _plan_shapes(geom)
+    token = f"fastconv-conv{rank}d-backward"
+    return conv_backward(grad_out, x, weight, geom, plan, call, algorithm, token)
+
+
+def _max_pool(
+    rank, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout
+):
+    x, _ = _pool_inputs(rank, layout, x)
+    geom = fastconv.pool_geometry(
+        x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout=layout
+    )
+    call = _max_pool_call(
+        geom, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
+    token = f"fastconv-max-pool{rank}d"
+    return pool_forward(x, geom, call, token, return_indices)
+
+
+def _max_pool_backward(
+    rank, grad_out, x, kernel_size, stride, padding, dilation, ceil_mode, layout, indices
+):
+    x, grad_out = _pool_inputs(rank, layout, x, grad_out)
+    geom = fastconv.pool_geometry(
+        x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout=layout
+    )
+    indices = check_indices(indices, geom.out_shape, rank)
+    backward = _MAX_POOL_BACKWARD[rank]
+
+    def call(gb, xb, eb):
+        return backward(
+            gb,
+            xb,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            ceil_mode,
+            layout=layout,
+            indices=eb,
+        )
+
+    return pool_backward(grad_out, x, geom, call, indices)
+
+
+def _avg_pool(rank, x, kernel_size, stride, padding, ceil_mode, include, div, layout):
+    x, _ = _pool_inputs(rank, layout, x)
+    geom = fastconv.pool_geometry(
+        x.shape, kernel_size, stride, padding, 1, ceil_mode, layout=layout
+    )
+    call = _avg_pool_call(geom, kernel_size, stride, padding, ceil_mode, include, div)
+    return pool_forward(x, geom, call, f"fastconv-avg-pool{rank}d")
+
+
+def _avg_pool_backward(
+    rank, grad_out, x, kernel_size, stride, padding, ceil_mode, include, div, layout
+):
+    x, grad_out = _pool_inputs(rank, layout, x, grad_out)
+    geom = fastconv.pool_geometry(
+        x.shape, kernel_size, stride, padding, 1, ceil_mode, layout=layout
+    )
+    # avg_pool1d has no divisor_override (torch's neither)
+    extra = {} if rank == 1 else {"divisor_override": div}
+    backward = _AVG_POOL_BACKWARD[rank]
+
+    def call(gb, xb, eb):
+        return backward(
+            gb,
+            xb,
+            kernel_size,
+            stride,
+            padding,
+            ceil_mode,
+            include,
+            layout=layout,
+            **extra,
+        )
+
+    return pool_backward(grad_out, x, geom, call)
+
+
+# --------------------------------------------------------------------------
+# 1-D
+
+
+def conv1d(
+    x,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    *,
+    layout="NCL",
+    algorithm="auto",
+):
+    """:func:`fastconv.conv1d` of a Dask array, lazily, chunk by chunk.
+
+    Parameters
+    ----------
+    x : dask.array.Array of shape (N, C, L), or (N, L, C) for "NLC"
+        Any chunking along N and L; chunks along C are merged, and chunk
+        boundaries along L moved onto the stride grid, each with a
+        :class:`RechunkWarning`.
+    weight : array_like of shape (F, C/groups, K), or (K, C/groups, F) for "NLC"
+    bias : array_like of shape (F,), optional
+        numpy arrays, sent to the workers once per graph.
+    stride, padding, dilation, groups, layout, algorithm
+        As for :func:`fastconv.conv1d`.
+
+    Returns
+    -------
+    out : dask.array.Array of shape (N, F, OL), or (N, OL, F) for "NLC"
+        Chunked as x along N, the outputs of x's chunks along L, one chunk
+        along F. Equal to :func:`fastconv.conv1d` of the whole array within
+        rounding.
+    """
+    return _conv(1, x, weight, bias, stride, padding, dilation, groups, layout, algorithm)
+
+
+def conv1d_backward(
+    grad_out,
+    x,
+    weight,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    *,
+    layout="NCL",
+    algorithm="auto",
+):
+    """:func:`fastconv.conv1d_backward` over Dask arrays: data-parallel gradients.
+
+    Parameters
+    ----------
+    grad_out : dask.array.Array of shape (N, F, OL), or (N, OL, F) for "NLC"
+    x : dask.array.Array of shape (N, C, L), or (N, L, C)
+        Any chunking along N (grad_out is rechunked to x's); chunks along C
+        and L are merged, with a :class:`RechunkWarning`.
+    weight : array_like, as for :func:`fastconv.conv1d`
+    stride, padding, dilation, groups, layout, algorithm
+        As given to :func:`conv1d`.
+
+    Returns
+    -------
+    grad_x : dask.array.Array, x's shape and chunks
+    grad_weight : dask.array.Array, weight's shape
+    grad_bias : dask.array.Array of shape (F,)
+        Sums over the batch chunks of each chunk's partial gradient, reduced
+        in a tree on the workers.
+    """
+    return _conv_backward(
+        1, grad_out, x, weight, stride, padding, dilation, groups, layout, algorithm
+    )
+
+
+def max_pool1d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    return_indices=False,
+    layout="NCL",
+):
+    """:func:`fastconv.max_pool1d` of a Dask array, lazily, chunk by chunk.
+
+    Parameters
+    ----------
+    x : dask.array.Array of shape (N, C, L), or (N, L, C) for "NLC"
+        Any chunking along N and C; chunk boundaries along L are moved onto
+        the stride grid (with a :class:`RechunkWarning`).
+    kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout
+        As for :func:`fastconv.max_pool1d`.
+
+    Returns
+    -------
+    out : dask.array.Array of shape (N, C, OL), or (N, OL, C)
+    indices : dask.array.Array of int64, out's shape and chunks
+        With `return_indices`: each maximum's position in the whole L. Both
+        equal the single-machine results bit for bit.
+    """
+    return _max_pool(
+        1, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout
+    )
+
+
+def max_pool1d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    layout="NCL",
+    indices=None,
+):
+    """:func:`fastconv.max_pool1d_backward` over Dask arrays.
+
+    Parameters
+    ----------
+    grad_out : dask.array.Array, the output's shape
+    x : dask.array.Array of shape (N, C, L), or (N, L, C)
+        Any chunking along N and C; chunks along L are merged (with a
+        :class:`RechunkWarning`).
+    kernel_size, stride, padding, dilation, ceil_mode, layout
+        As given to :func:`max_pool1d`.
+    indices : dask.array.Array of ints, optional
+        The indices :func:`max_pool1d` returned (``return_indices=True``).
+
+    Returns
+    -------
+    grad_x : dask.array.Array, x's shape and chunks; bit for bit the
+        single-machine result.
+    """
+    return _max_pool_backward(
+        1, grad_out, x, kernel_size, stride, padding, dilation, ceil_mode, layout, indices
+    )
+
+
+def avg_pool1d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    *,
+    layout="NCL",
+):
+    """:func:`fastconv.avg_pool1d` of a Dask array, lazily, chunk by chunk.
+
+    Parameters
+    ----------
+    x : dask.array.Array of shape (N, C, L), or (N, L, C) for "NLC"
+        Chunked as for :func:`max_pool1d`.
+    kernel_size, stride, padding, ceil_mode, count_include_pad, layout
+        As for :func:`fastconv.avg_pool1d` (no divisor_override, as there).
+
+    Returns
+    -------
+    out : dask.array.Array of shape (N, C, OL), or (N, OL, C)
+        Equal to the single-machine call within rounding.
+    """
+    return _avg_pool(
+        1, x, kernel_size, stride, padding, ceil_mode, count_include_pad, None, layout
+    )
+
+
+def avg_pool1d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    *,
+    layout="NCL",
+):
+    """:func:`fastconv.avg_pool1d_backward` over Dask arrays.
+
+    Parameters
+    ----------
+    grad_out : dask.array.Array, the output's shape
+    x : dask.array.Array of shape (N, C, L), or (N, L, C)
+        Chunked as for :func:`max_pool1d_backward`.
+    kernel_size, stride, padding, ceil_mode, count_include_pad, layout
+        As given to :func:`avg_pool1d`.
+
+    Returns
+    -------
+    grad_x : dask.array.Array, x's shape and chunks
+    """
+    return _avg_pool_backward(
+        1,
+        grad_out,
+        x,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        None,
+        layout,
+    )
+
+
+# --------------------------------------------------------------------------
+# 2-D
 
 
 def conv2d(
@@ -213,245 +687,7 @@ def conv2d(
         chunks, one chunk along F. Equal to :func:`fastconv.conv2d` of the
         whole array within rounding: a chunk's GEMMs may have another width.
     """
-    layout = check_layout(layout)
-    x = _as_dask(x)
-    weight = as_real_array(weight, "weight")
-    if bias is not None:
-        bias = as_real_array(bias, "bias", ndim=1)
-    shapes = conv_shapes(x.shape, weight.shape, stride, padding, dilation, groups, layout)
-    ca, _, _ = _axes(layout)
-    x = _rechunk(x, {ca: (shapes.C,)}, "x", "every output needs all input channels")
-    x, sh, sw = _spatial(x, shapes.win, layout, "x")
-    kinds = [x.dtype, weight.dtype] + ([bias.dtype] if bias is not None else [])
-    dtype, out_dtype = dtype_rule(np.result_type(*kinds))
-    spatial = len(sh.in_chunks) > 1 or len(sw.in_chunks) > 1
-    algorithm = _chunk_algorithm(algorithm, shapes, dtype, ("forward",), spatial)
-
-    def block(xb, w, b, block_info=None):
-        _on_worker()
-        piece, pad, _ = _piece(xb, sh, sw, layout, block_info[0]["chunk-location"])
-        return fastconv.conv2d(
-            piece,
-            w,
-            b,
-            stride,
-            pad,
-            dilation,
-            groups,
-            layout=layout,
-            algorithm=algorithm,
-        )
-
-    return da.map_blocks(
-        block,
-        _with_halo(x, sh, sw, layout),
-        _key(weight, "weight"),
-        _key(bias, "bias"),
-        chunks=_out_chunks(x, sh, sw, layout, shapes.F),
-        dtype=out_dtype,
-        meta=np.empty((0,) * 4, out_dtype),
-        token="fastconv-conv2d",
-    )
-
-
-def _pool_window(x, kernel_size, stride, padding, dilation, ceil_mode, layout):
-    _, ha, wa = _axes(layout)
-    return pool_window(
-        (x.shape[ha], x.shape[wa]), kernel_size, stride, padding, dilation, ceil_mode
-    )
-
-
-def max_pool2d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
-    *,
-    return_indices=False,
-    layout="NCHW",
-):
-    """:func:`fastconv.max_pool2d` of a Dask array, lazily, chunk by chunk.
-
-    Parameters
-    ----------
-    x : dask.array.Array of shape (N, C, H, W), or (N, H, W, C) for "NHWC"
-        Any chunking along N and C; spatial chunk boundaries are moved onto
-        the stride grid (with a :class:`RechunkWarning`).
-    kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout
-        As for :func:`fastconv.max_pool2d`.
-
-    Returns
-    -------
-    out : dask.array.Array of shape (N, C, OH, OW), or (N, OH, OW, C)
-    indices : dask.array.Array of int64, out's shape and chunks
-        With `return_indices`: each maximum's flat index ``h*W + w`` in its
-        whole input plane, as the single-machine call gives it. Both equal
-        the single-machine results bit for bit.
-    """
-    layout = check_layout(layout)
-    x = _as_dask(x, pooled=True)
-    win = _pool_window(x, kernel_size, stride, padding, dilation, ceil_mode, layout)
-    x, sh, sw = _spatial(x, win, layout, "x")
-    out_dtype = dtype_rule(x.dtype)[1]
-    _, ha, wa = _axes(layout)
-
-    def block(xb, block_info=None):
-        _on_worker()
-        piece, pad, (row0, col0) = _piece(
-            xb, sh, sw, layout, block_info[0]["chunk-location"]
-        )
-        kw = dict(ceil_mode=ceil_mode, layout=layout, return_indices=return_indices)
-        res = fastconv.max_pool2d(
-            piece, (win.KH, win.KW), (win.sh, win.sw), pad, (win.dh, win.dw), **kw
-        )
-        if not return_indices:
-            return res
-        out, idx = res
-        if (row0, col0) != (0, 0) or piece.shape[wa] != win.W:
-            # the piece's flat indices, as indices of the whole plane
-            h, w = np.divmod(idx, piece.shape[wa])
-            idx = (h + row0) * win.W + (w + col0)
-        return out, idx
-
-    halo = _with_halo(x, sh, sw, layout)
-    chunks = _out_chunks(x, sh, sw, layout, None)
-    if not return_indices:
-        return da.map_blocks(
-            block,
-            halo,
-            chunks=chunks,
-            dtype=out_dtype,
-            meta=np.empty((0,) * 4, out_dtype),
-            token="fastconv-max-pool2d",
-        )
-    pairs = da.map_blocks(
-        block,
-        halo,
-        chunks=chunks,
-        dtype=object,
-        meta=np.empty((0,) * 4, object),
-        token="fastconv-max-pool2d-indices",
-    )
-    return _item(pairs, 0, out_dtype), _item(pairs, 1, np.dtype(np.int64))
-
-
-def avg_pool2d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
-    divisor_override=None,
-    *,
-    layout="NCHW",
-):
-    """:func:`fastconv.avg_pool2d` of a Dask array, lazily, chunk by chunk.
-
-    Parameters
-    ----------
-    x : dask.array.Array of shape (N, C, H, W), or (N, H, W, C) for "NHWC"
-        Chunked as for :func:`max_pool2d`.
-    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, layout
-        As for :func:`fastconv.avg_pool2d`.
-
-    Returns
-    -------
-    out : dask.array.Array of shape (N, C, OH, OW), or (N, OH, OW, C)
-        Equal to the single-machine call within rounding: a window at a
-        chunk's edge may be summed by another of the kernel's paths, in
-        another order (tested to 1e-6 x max(1, max|ref|) in float32).
-    """
-    layout = check_layout(layout)
-    x = _as_dask(x, pooled=True)
-    win = _pool_window(x, kernel_size, stride, padding, 1, ceil_mode, layout)
-    x, sh, sw = _spatial(x, win, layout, "x")
-    out_dtype = dtype_rule(x.dtype)[1]
-
-    def block(xb, block_info=None):
-        _on_worker()
-        piece, pad, _ = _piece(xb, sh, sw, layout, block_info[0]["chunk-location"])
-        return fastconv.avg_pool2d(
-            piece,
-            (win.KH, win.KW),
-            (win.sh, win.sw),
-            pad,
-            ceil_mode,
-            count_include_pad,
-            divisor_override,
-            layout=layout,
-        )
-
-    return da.map_blocks(
-        block,
-        _with_halo(x, sh, sw, layout),
-        chunks=_out_chunks(x, sh, sw, layout, None),
-        dtype=out_dtype,
-        meta=np.empty((0,) * 4, out_dtype),
-        token="fastconv-avg-pool2d",
-    )
-
-
-# --------------------------------------------------------------------------
-# backward passes: chunks along N (data parallelism); spatial chunks merged
-
-
-def _item(pairs, k, dtype):
-    """Item `k` of each block of an array of tuples, as an array of `dtype`."""
-    return da.map_blocks(
-        operator.itemgetter(k),
-        pairs,
-        dtype=dtype,
-        meta=np.empty((0,) * pairs.ndim, dtype),
-        token=f"fastconv-item{k}",
-    )
-
-
-def _whole_planes(x, layout, name):
-    """`x` with one chunk along H and W (the backward passes split the batch)."""
-    _, ha, wa = _axes(layout)
-    return _rechunk(
-        x,
-        {ha: (x.shape[ha],), wa: (x.shape[wa],)},
-        name,
-        "the backward passes split the batch (and, for pooling, the channels), "
-        "not the planes",
-    )
-
-
-def _like(g, x, axes, name):
-    """`g` (grad_out, indices) rechunked as `x` along `axes`."""
-    return _rechunk(g, {a: x.chunks[a] for a in axes}, name, f"to match x along {axes}")
-
-
-def _partial_sums(pairs, k, shape, dtype, name):
-    """Sum over the blocks of item `k` of each block's tuple: a tree reduction.
-
-    The blocks' partial sums become the blocks of a (n_blocks, *shape)
-    array, which dask's sum reduces in a tree (``split_every``), on the
-    workers.
-    """
-    n = pairs.npartitions
-    tok = dask.base.tokenize(pairs, k)
-    stacked = f"{name}-partials-{tok}"
-    keys = list(dask.core.flatten(pairs.__dask_keys__()))
-    zeros = (0,) * len(shape)
-    dsk = {
-        (stacked, i) + zeros: (_expand, (operator.itemgetter(k), key))
-        for i, key in enumerate(keys)
-    }
-    graph = HighLevelGraph.from_collections(stacked, dsk, dependencies=[pairs])
-    chunks = ((1,) * n,) + tuple((s,) for s in shape)
-    parts = da.Array(
-        graph, stacked, chunks, meta=np.empty((0,) * (1 + len(shape)), dtype)
-    )
-    return parts.sum(axis=0, dtype=dtype)
-
-
-def _expand(a):
-    return a[None]
+    return _conv(2, x, weight, bias, stride, padding, dilation, groups, layout, algorithm)
 
 
 def conv2d_backward(
@@ -486,93 +722,42 @@ def conv2d_backward(
         Sums over the batch chunks of each chunk's partial gradient, reduced
         in a tree on the workers (dask's sum), not gathered to the client.
     """
-    layout = check_layout(layout)
-    x = _as_dask(x)
-    grad_out = _as_dask(grad_out, "grad_out")
-    weight = as_real_array(weight, "weight")
-    shapes = conv_shapes(x.shape, weight.shape, stride, padding, dilation, groups, layout)
-    if grad_out.shape != shapes.out_shape:
-        raise ValueError(
-            f"grad_out must have the output's shape {shapes.out_shape}, "
-            f"got shape {grad_out.shape}"
-        )
-    ca, ha, wa = _axes(layout)
-    x = _rechunk(x, {ca: (shapes.C,)}, "x", "every output needs all input channels")
-    x = _whole_planes(x, layout, "x")
-    grad_out = _like(grad_out, x, (0,), "grad_out")
-    grad_out = _rechunk(
-        grad_out,
-        {ca: (shapes.F,), ha: (shapes.win.OH,), wa: (shapes.win.OW,)},
-        "grad_out",
-        "one chunk along the filters and the plane",
-    )
-    compute, dtype = dtype_rule(np.result_type(x.dtype, weight.dtype, grad_out.dtype))
-    algorithm = _chunk_algorithm(
-        algorithm, shapes, compute, ("grad_x", "grad_w"), spatial=False
+    return _conv_backward(
+        2, grad_out, x, weight, stride, padding, dilation, groups, layout, algorithm
     )
 
-    def block(gb, xb, w):
-        _on_worker()
-        return fastconv.conv2d_backward(
-            gb,
-            xb,
-            w,
-            stride,
-            padding,
-            dilation,
-            groups,
-            layout=layout,
-            algorithm=algorithm,
-        )
 
-    pairs = da.map_blocks(
-        block,
-        grad_out,
-        x,
-        _key(weight, "weight"),
-        chunks=x.chunks,
-        dtype=object,
-        meta=np.empty((0,) * 4, object),
-        token="fastconv-conv2d-backward",
-    )
-    grad_x = _item(pairs, 0, dtype)
-    grad_w = _partial_sums(pairs, 1, weight.shape, dtype, "fastconv-grad-weight")
-    grad_b = _partial_sums(pairs, 2, (shapes.F,), dtype, "fastconv-grad-bias")
-    return grad_x, grad_w, grad_b
+def max_pool2d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    return_indices=False,
+    layout="NCHW",
+):
+    """:func:`fastconv.max_pool2d` of a Dask array, lazily, chunk by chunk.
 
+    Parameters
+    ----------
+    x : dask.array.Array of shape (N, C, H, W), or (N, H, W, C) for "NHWC"
+        Any chunking along N and C; spatial chunk boundaries are moved onto
+        the stride grid (with a :class:`RechunkWarning`).
+    kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout
+        As for :func:`fastconv.max_pool2d`.
 
-def _pool_backward(grad_out, x, out_shape, layout, fn, extra=None):
-    """grad_x of a pooling, block by block along N and C; `fn(gb, xb, eb)`."""
-    x = _whole_planes(x, layout, "x")
-    if grad_out.shape != out_shape:
-        raise ValueError(
-            f"grad_out must have the output's shape {out_shape}, "
-            f"got shape {grad_out.shape}"
-        )
-    ca, ha, wa = _axes(layout)
-    chunks = {
-        0: x.chunks[0],
-        ca: x.chunks[ca],
-        ha: (out_shape[ha],),
-        wa: (out_shape[wa],),
-    }
-    grad_out = _rechunk(grad_out, chunks, "grad_out", "to match x's blocks")
-    args = [grad_out, x]
-    if extra is not None:
-        args.append(_rechunk(extra, chunks, "indices", "to match x's blocks"))
-    dtype = dtype_rule(np.result_type(x.dtype, grad_out.dtype))[1]
-
-    def block(gb, xb, eb=None):
-        _on_worker()
-        return fn(gb, xb, eb)
-
-    return da.map_blocks(
-        block,
-        *args,
-        chunks=x.chunks,
-        dtype=dtype,
-        meta=np.empty((0,) * 4, dtype),
-        token="fastconv-pool-backward",
+    Returns
+    -------
+    out : dask.array.Array of shape (N, C, OH, OW), or (N, OH, OW, C)
+    indices : dask.array.Array of int64, out's shape and chunks
+        With `return_indices`: each maximum's flat index ``h*W + w`` in its
+        whole input plane, as the single-machine call gives it. Both equal
+        the single-machine results bit for bit.
+    """
+    return _max_pool(
+        2, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout
     )
 
 
@@ -606,31 +791,49 @@ def max_pool2d_backward(
     grad_x : dask.array.Array, x's shape and chunks; bit for bit the
         single-machine result.
     """
-    layout = check_layout(layout)
-    x = _as_dask(x, pooled=True)
-    grad_out = _as_dask(grad_out, "grad_out")
-    win = _pool_window(x, kernel_size, stride, padding, dilation, ceil_mode, layout)
-    out_shape = pool_out_shape(x.shape, win, layout)
-    if indices is not None:
-        indices = _as_dask(indices, "indices")
-        if indices.dtype.kind not in "iu":
-            raise TypeError(
-                "indices must be an integer array (what max_pool2d(..., "
-                f"return_indices=True) returns), got dtype {indices.dtype}"
-            )
-        if indices.shape != out_shape:
-            raise ValueError(
-                f"indices must have the output's shape {out_shape}, "
-                f"got shape {indices.shape}"
-            )
-    kw = dict(ceil_mode=ceil_mode, layout=layout)
+    return _max_pool_backward(
+        2, grad_out, x, kernel_size, stride, padding, dilation, ceil_mode, layout, indices
+    )
 
-    def fn(gb, xb, eb):
-        return fastconv.max_pool2d_backward(
-            gb, xb, kernel_size, stride, padding, dilation, indices=eb, **kw
-        )
 
-    return _pool_backward(grad_out, x, out_shape, layout, fn, indices)
+def avg_pool2d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    *,
+    layout="NCHW",
+):
+    """:func:`fastconv.avg_pool2d` of a Dask array, lazily, chunk by chunk.
+
+    Parameters
+    ----------
+    x : dask.array.Array of shape (N, C, H, W), or (N, H, W, C) for "NHWC"
+        Chunked as for :func:`max_pool2d`.
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, layout
+        As for :func:`fastconv.avg_pool2d`.
+
+    Returns
+    -------
+    out : dask.array.Array of shape (N, C, OH, OW), or (N, OH, OW, C)
+        Equal to the single-machine call within rounding: a window at a
+        chunk's edge may be summed by another of the kernel's paths, in
+        another order (tested to 1e-6 x max(1, max|ref|) in float32).
+    """
+    return _avg_pool(
+        2,
+        x,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+        layout,
+    )
 
 
 def avg_pool2d_backward(
@@ -659,23 +862,254 @@ def avg_pool2d_backward(
     -------
     grad_x : dask.array.Array, x's shape and chunks
     """
-    layout = check_layout(layout)
-    x = _as_dask(x, pooled=True)
-    grad_out = _as_dask(grad_out, "grad_out")
-    win = _pool_window(x, kernel_size, stride, padding, 1, ceil_mode, layout)
-    out_shape = pool_out_shape(x.shape, win, layout)
+    return _avg_pool_backward(
+        2,
+        grad_out,
+        x,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+        layout,
+    )
 
-    def fn(gb, xb, eb):
-        return fastconv.avg_pool2d_backward(
-            gb,
-            xb,
-            kernel_size,
-            stride,
-            padding,
-            ceil_mode,
-            count_include_pad,
-            divisor_override,
-            layout=layout,
-        )
 
-    return _pool_backward(grad_out, x, out_shape, layout, fn)
+# --------------------------------------------------------------------------
+# 3-D
+
+
+def conv3d(
+    x,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    *,
+    layout="NCDHW",
+    algorithm="auto",
+):
+    """:func:`fastconv.conv3d` of a Dask array, lazily, chunk by chunk.
+
+    Parameters
+    ----------
+    x : dask.array.Array of shape (N, C, D, H, W), or (N, D, H, W, C) for "NDHWC"
+        Any chunking along N, D, H and W; chunks along C are merged, and
+        spatial chunk boundaries moved onto the stride grid, each with a
+        :class:`RechunkWarning`.
+    weight : array_like of shape (F, C/groups, KD, KH, KW), or (KD, KH, KW,
+        C/groups, F) for "NDHWC"
+    bias : array_like of shape (F,), optional
+        numpy arrays, sent to the workers once per graph.
+    stride, padding, dilation, groups, layout, algorithm
+        As for :func:`fastconv.conv3d`.
+
+    Returns
+    -------
+    out : dask.array.Array of shape (N, F, OD, OH, OW), or (N, OD, OH, OW, F)
+        Chunked as x along N, the outputs of x's spatial chunks, one chunk
+        along F. Equal to :func:`fastconv.conv3d` of the whole array within
+        rounding.
+
+    Notes
+    -----
+    :func:`fastconv.conv3d` pads both ends of an axis alike; a chunk at one
+    end of a split axis gets that end's padding as explicit zeros, in a
+    padded copy of its block.
+    """
+    return _conv(3, x, weight, bias, stride, padding, dilation, groups, layout, algorithm)
+
+
+def conv3d_backward(
+    grad_out,
+    x,
+    weight,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    *,
+    layout="NCDHW",
+    algorithm="auto",
+):
+    """:func:`fastconv.conv3d_backward` over Dask arrays: data-parallel gradients.
+
+    Parameters
+    ----------
+    grad_out : dask.array.Array of shape (N, F, OD, OH, OW), or (N, OD, OH, OW, F)
+    x : dask.array.Array of shape (N, C, D, H, W), or (N, D, H, W, C)
+        Any chunking along N (grad_out is rechunked to x's); chunks along C,
+        D, H and W are merged, with a :class:`RechunkWarning`.
+    weight : array_like, as for :func:`fastconv.conv3d`
+    stride, padding, dilation, groups, layout, algorithm
+        As given to :func:`conv3d`.
+
+    Returns
+    -------
+    grad_x : dask.array.Array, x's shape and chunks
+    grad_weight : dask.array.Array, weight's shape
+    grad_bias : dask.array.Array of shape (F,)
+        Sums over the batch chunks of each chunk's partial gradient, reduced
+        in a tree on the workers.
+    """
+    return _conv_backward(
+        3, grad_out, x, weight, stride, padding, dilation, groups, layout, algorithm
+    )
+
+
+def max_pool3d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    return_indices=False,
+    layout="NCDHW",
+):
+    """:func:`fastconv.max_pool3d` of a Dask array, lazily, chunk by chunk.
+
+    Parameters
+    ----------
+    x : dask.array.Array of shape (N, C, D, H, W), or (N, D, H, W, C) for "NDHWC"
+        Any chunking along N and C; spatial chunk boundaries are moved onto
+        the stride grid (with a :class:`RechunkWarning`).
+    kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout
+        As for :func:`fastconv.max_pool3d`.
+
+    Returns
+    -------
+    out : dask.array.Array of shape (N, C, OD, OH, OW), or (N, OD, OH, OW, C)
+    indices : dask.array.Array of int64, out's shape and chunks
+        With `return_indices`: each maximum's flat index ``d*H*W + h*W + w``
+        in its whole input volume. Both equal the single-machine results
+        bit for bit.
+
+    Notes
+    -----
+    :func:`fastconv.max_pool3d` pads both ends of an axis alike, so every
+    chunk's call pads as the whole array's does: a chunk after the first
+    reads ``ceil(padding / stride) * stride`` entries before it (not
+    ``padding``) and drops the outputs its padding adds.
+    """
+    return _max_pool(
+        3, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout
+    )
+
+
+def max_pool3d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    layout="NCDHW",
+    indices=None,
+):
+    """:func:`fastconv.max_pool3d_backward` over Dask arrays.
+
+    Parameters
+    ----------
+    grad_out : dask.array.Array, the output's shape
+    x : dask.array.Array of shape (N, C, D, H, W), or (N, D, H, W, C)
+        Any chunking along N and C; chunks along D, H and W are merged
+        (with a :class:`RechunkWarning`).
+    kernel_size, stride, padding, dilation, ceil_mode, layout
+        As given to :func:`max_pool3d`.
+    indices : dask.array.Array of ints, optional
+        The indices :func:`max_pool3d` returned (``return_indices=True``).
+
+    Returns
+    -------
+    grad_x : dask.array.Array, x's shape and chunks; bit for bit the
+        single-machine result.
+    """
+    return _max_pool_backward(
+        3, grad_out, x, kernel_size, stride, padding, dilation, ceil_mode, layout, indices
+    )
+
+
+def avg_pool3d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    *,
+    layout="NCDHW",
+):
+    """:func:`fastconv.avg_pool3d` of a Dask array, lazily, chunk by chunk.
+
+    Parameters
+    ----------
+    x : dask.array.Array of shape (N, C, D, H, W), or (N, D, H, W, C) for "NDHWC"
+        Chunked as for :func:`max_pool3d` (and its chunks' calls pad as
+        there).
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, layout
+        As for :func:`fastconv.avg_pool3d`.
+
+    Returns
+    -------
+    out : dask.array.Array of shape (N, C, OD, OH, OW), or (N, OD, OH, OW, C)
+        Equal to the single-machine call within rounding.
+    """
+    return _avg_pool(
+        3,
+        x,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+        layout,
+    )
+
+
+def avg_pool3d_backward(
+    grad_out,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    *,
+    layout="NCDHW",
+):
+    """:func:`fastconv.avg_pool3d_backward` over Dask arrays.
+
+    Parameters
+    ----------
+    grad_out : dask.array.Array, the output's shape
+    x : dask.array.Array of shape (N, C, D, H, W), or (N, D, H, W, C)
+        Chunked as for :func:`max_pool3d_backward`.
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, layout
+        As given to :func:`avg_pool3d`.
+
+    Returns
+    -------
+    grad_x : dask.array.Array, x's shape and chunks
+    """
+    return _avg_pool_backward(
+        3,
+        grad_out,
+        x,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+        layout,
+    )
