@@ -188,6 +188,15 @@ def test_every_knob_in_config_says_what_set_it():
         assert isinstance(getattr(config, name), (int, float, dict))
 
 
+def _is_number(node):
+    """Whether an expression is a number or arithmetic on numbers (1 << 20)."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+    if isinstance(node, ast.BinOp):
+        return _is_number(node.left) and _is_number(node.right)
+    return False
+
+
 def test_no_module_but_config_defines_a_size_threshold():
     """Byte and size thresholds (NAME = <number>) live in config only."""
     allowed = {
@@ -212,11 +221,7 @@ def test_no_module_but_config_defines_a_size_threshold():
             target = node.targets[0]
             if not isinstance(target, ast.Name) or not target.id.isupper():
                 continue
-            numeric = isinstance(node.value, (ast.Constant, ast.BinOp)) and not (
-                isinstance(node.value, ast.Constant)
-                and not isinstance(node.value.value, (int, float))
-            )
-            if numeric:
+            if _is_number(node.value):
                 assert (mod, target.id) in allowed, f"{mod}.{target.id} belongs in config"
 
 

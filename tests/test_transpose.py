@@ -65,16 +65,16 @@ FUSED = [
 def test_conv_transpose2d_backward_fused_pass_equals_the_passes_apart(
     case, layout, monkeypatch
 ):
-    from fastconv._engine import conv_driver
+    from fastconv._engine import conv_driver, im2col
 
     x, w, _ = _arrays(case, layout, np.float64)
     kw = dict(case[4], layout=layout, algorithm="im2col")
     gy = randn(rng(2), fastconv.conv_transpose2d(x, w, **kw).shape, np.float64)
     calls = []
-    run = conv_driver._backward_im2col
+    run = im2col.run_backward
     monkeypatch.setattr(
-        conv_driver,
-        "_backward_im2col",
+        im2col,
+        "run_backward",
         lambda *a, **k: calls.append(k.get("want_y", False)) or run(*a, **k),
     )
     fused = fastconv.conv_transpose2d_backward(gy, x, w, **kw)

@@ -1,6 +1,10 @@
-"""The convolution algorithms: which apply to a layer, and which "auto" picks.
+"""The selector: which convolution algorithms apply to a layer, and which "auto" picks.
 
-A plan runs three passes, each with an algorithm of its own: the forward
+The algorithms themselves are registered in :mod:`.registry`, one module
+each (:mod:`.im2col`, :mod:`.pointwise`, :mod:`.direct`, :mod:`.winograd`),
+all implementing :class:`~fastconv._engine.algorithm.Algorithm`; this
+module owns "auto": its rules, the cost model and (with :mod:`.autotune`)
+the timed choice. A plan runs three passes, each with an algorithm of its own: the forward
 pass, grad_x and grad_weight. ``algorithm=`` on :func:`fastconv.conv2d`,
 :func:`fastconv.conv2d_backward` and :func:`fastconv.plan_conv2d` names one
 for every pass it implements (the others are chosen as by "auto"), and
@@ -20,46 +24,24 @@ layer.
 
 import numpy as np
 
-from . import config, winograd
+from . import config, registry
+from .algorithm import PASSES
 from .geometry import phase_planes
+from .pointwise import applies as _pointwise
 
-__all__ = ["NAMES", "PASSES", "implements", "reason_not", "choose"]
+__all__ = ["NAMES", "PASSES", "implements", "reason_not", "features", "cost", "choose"]
 
-PASSES = ("forward", "grad_x", "grad_w")
-NAMES = ("auto", "im2col", "pointwise", "direct", "winograd-2x2", "winograd-4x4")
+NAMES = registry.NAMES
 
 
 def implements(name, shapes):
     """Return the passes algorithm `name` implements for this layer."""
-    if name == "direct" and shapes.layout == "NHWC" and shapes.groups == 1:
-        # along the filters: grad_x would be a reduction over them
-        return ("forward", "grad_w")
-    if name.startswith("winograd"):
-        if winograd.grad_x_applies(shapes):
-            return PASSES
-        return ("forward", "grad_w")
-    return PASSES
-
-
-def _pointwise(win):
-    return (
-        win.KH == win.KW == win.sh == win.sw == 1
-        and win.top == win.bottom == win.left == win.right == 0
-    )
+    return registry.get(name).implements(shapes)
 
 
 def reason_not(name, shapes):
     """Why algorithm `name` cannot run this layer (a phrase), or None if it can."""
-    win = shapes.win
-    if name == "pointwise" and not _pointwise(win):
-        return (
-            f"it needs a 1x1 kernel with stride 1 and no padding, got kernel "
-            f"{(win.KH, win.KW)}, stride {(win.sh, win.sw)}, padding "
-            f"{(win.top, win.bottom, win.left, win.right)}"
-        )
-    if name.startswith("winograd"):
-        return winograd.applies(shapes)
-    return None
+    return registry.get(name).reason_not(shapes)
 
 
 # --------------------------------------------------------------------------
@@ -68,51 +50,21 @@ def reason_not(name, shapes):
 
 
 def features(name, shapes, dtype, pass_):
-    """Return the cost model's counts for one pass (dotted with config.COST).
-
-    im2col: (1, multiply-adds, column elements, weight elements read by the
-    tiles' GEMMs: the weight once a tile of about ``TILE_BYTES`` of columns).
-    Winograd F(m x m, 3x3), a = m + 2: (1, GEMM multiply-adds
-    a*a*tiles*C*F, input transform elements a*a*tiles*C, output transform
-    elements a*a*tiles*F, weight transform elements a*a*C*F). For grad_x, C
-    and F swap places.
-    """
-    win = shapes.win
-    OH, OW = (win.H, win.W) if pass_ == "grad_x" else (win.OH, win.OW)
-    C, F = (shapes.F, shapes.C) if pass_ == "grad_x" else (shapes.C, shapes.F)
-    P = OH * OW
-    if name == "im2col":
-        K = C // shapes.groups * win.KH * win.KW
-        per_tile = min(
-            max(P, 1),
-            max(
-                config.MIN_TILE_COLUMNS,
-                config.TILE_BYTES // (K * np.dtype(dtype).itemsize),
-            ),
-        )
-        tiles = shapes.N * -(-P // per_tile)
-        return (
-            1.0,
-            shapes.N * P * K * F / shapes.groups,
-            shapes.N * P * K,
-            tiles * K * F,
-        )
-    m = 4 if name == "winograd-4x4" else 2
-    a2 = (m + 2) ** 2
-    t = shapes.N * winograd.tiles(OH, win.dh, m) * winograd.tiles(OW, win.dw, m)
-    return (1.0, a2 * t * C * F, a2 * t * C, a2 * t * F, a2 * C * F)
+    """Return algorithm `name`'s cost features for one pass (dotted with config.COST)."""
+    return registry.get(name).features(shapes, dtype, pass_)
 
 
 def cost(name, shapes, dtype, pass_):
     """Return the predicted seconds of a pass by im2col or a Winograd algorithm."""
+    alg = registry.get(name)
     coef = config.COST[np.dtype(dtype).name, shapes.layout]
-    c = coef[0] if name == "im2col" else coef[1]
-    return float(np.dot(c, features(name, shapes, dtype, pass_)))
+    c = coef[0] if alg.cost_model == "im2col" else coef[1]
+    return float(np.dot(c, alg.features(shapes, dtype, pass_)))
 
 
 def _winograd_candidates(shapes, dtype, pass_):
     """Winograd algorithms "auto" may pick for this pass."""
-    if winograd.applies(shapes) is not None or pass_ not in implements(
+    if reason_not("winograd-2x2", shapes) is not None or pass_ not in implements(
         "winograd-2x2", shapes
     ):
         return []

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from . import algorithms, config
+from . import algorithms, config, registry
 from .threads import get_num_threads
 
 __all__ = ["get_autotune", "set_autotune", "autotune", "forget", "tuned_passes"]
@@ -113,8 +113,8 @@ def tuned_passes(shapes, dtype, build):
         auto = algorithms.choose(shapes, dtype)
         if 0 in shapes.x_shape + shapes.out_shape + shapes.weight_shape:
             return auto  # nothing to time
-        if auto["forward"] == "pointwise":
-            return auto  # plain GEMMs; its settings serve all passes or none
+        if registry.get(auto["forward"]).all_or_none:
+            return auto  # its settings serve all passes or none: nothing to mix
         passes = _time_candidates(shapes, dtype, build)
         with _lock:
             _winners.setdefault(key, passes)

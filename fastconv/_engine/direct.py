@@ -23,9 +23,12 @@ from .._kernels import depthwise_nhwc as _kd
 from .._kernels import direct as _k
 from .._kernels import direct_nhwc as _kh
 from . import blas, config, results, threads, workspace
+from .algorithm import PASSES, Algorithm
 from .geometry import conv_window
 
 __all__ = [
+    "Direct",
+    "ENTRY",
     "forward",
     "grad_x",
     "grad_w",
@@ -311,3 +314,56 @@ def _grad_w_depthwise(plan, grad_out, x, S):
     gb = np.empty(C)
     _conv_kernels.sum_slots(bias_parts, 0, C, gb)
     return flat.reshape(plan.weight_shape), gb.astype(plan.dtype)
+
+
+class Direct(Algorithm):
+    """The sums computed directly: every NCHW layer; NHWC grouped or, two passes, not."""
+
+    name = "direct"
+
+    def implements(self, shapes):
+        """Return every pass, but forward and grad_w for NHWC without groups.
+
+        Along the filters, grad_x would be a reduction over them.
+        """
+        if shapes.layout == "NHWC" and shapes.groups == 1:
+            return ("forward", "grad_w")
+        return PASSES
+
+    def items(self, plan, pass_):
+        """Return the work items of one pass (:func:`items`)."""
+        return items(plan)[PASSES.index(pass_)]
+
+    def describe(self, plan, pass_):
+        """Describe one pass's items (and, NHWC, the kernel that runs them)."""
+        if plan.layout == "NHWC":
+            return (
+                f"direct, {self.items(plan, pass_)} items ({describe_nhwc(plan, pass_)})"
+            )
+        fwd, gx, gw = items(plan)
+        what = {
+            "forward": f"{fwd} items (sample x group x block of filters)",
+            "grad_x": f"{gx} items (sample x group)",
+            "grad_w": f"{gw} items (one filter over the batch, dots by BLAS)",
+        }[pass_]
+        return f"direct, {what}"
+
+    def workspace(self, plan, passes):
+        """Return the per-thread scratch of the direct kernels (:func:`scratch_elems`)."""
+        return sum(scratch_elems(plan)), 0, 0
+
+    def forward(self, plan, x, weight, bias):
+        """Run the direct forward pass (:func:`forward`)."""
+        return forward(plan, x, weight, bias)
+
+    def grad_x(self, plan, grad_out, weight, fill=None):
+        """Run the direct grad_x pass (:func:`grad_x`), then add `fill`."""
+        return self.add_fill(plan, grad_x(plan, grad_out, weight), fill)
+
+    def grad_w(self, plan, grad_out, x, weight):
+        """Run the direct grad_weight pass (:func:`grad_w`)."""
+        return tuple(grad_w(plan, grad_out, x))
+
+
+#: the registered instance
+ENTRY = Direct()

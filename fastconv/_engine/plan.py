@@ -36,9 +36,8 @@ from . import (
     config,
     conv_driver,
     cpu,
-    direct,
     pool_driver,
-    winograd,
+    registry,
     workspace,
 )
 from .args import (
@@ -58,8 +57,6 @@ __all__ = [
     "plan_pool",
     "cached",
 ]
-
-ALGORITHMS = ("im2col", "pointwise")
 
 
 class ConvPlan:
@@ -115,48 +112,54 @@ class ConvPlan:
             shapes.weight_shape,
             shapes.out_shape,
         )
-        # the pointwise settings when the plan runs "pointwise" (a forced
-        # algorithm runs in every pass, so it is all passes or none)
-        pointwise = self.passes["forward"] == "pointwise"
+        # each pass's algorithm (the registry's entries)
+        self.algos = {p: registry.get(name) for p, name in self.passes.items()}
         self.algorithm = self.passes["forward"]
         self.planes = algorithms.planes_of(shapes)
+        self._tile_im2col(shapes)
+        # an algorithm whose forward pass cuts its work otherwise (pointwise)
+        self.algos["forward"].tile(self)
+        # scratch: the largest any algorithm of the plan needs per thread and
+        # per slot, and what the call shares (the tiling's own included)
+        base = (
+            self.algos["forward"]
+            if self.algos["forward"].all_or_none
+            else registry.TILING
+        )
+        runs = {}
+        for p, alg in self.algos.items():
+            runs.setdefault(alg, []).append(p)
+        needs = [base.workspace(self, ())] + [
+            alg.workspace(self, tuple(ps)) for alg, ps in runs.items()
+        ]
+        per_thread, partial, shared = (max(n) for n in zip(*needs))
+        threads = min(cpu.usable_cores(), max(self.items, 1))
+        self.workspace_bytes = (
+            threads * per_thread + self.slots * partial + shared
+        ) * self.dtype.itemsize
+        self.flops = shapes.flops
+        self.parallel = self.flops >= config.MIN_PARALLEL_FLOPS
+
+    def _tile_im2col(self, shapes):
+        """Set the im2col tiling: forward bands; backward slots and channel units.
+
+        Every plan has it: the fused im2col kernels run any pass the
+        selector gives them, and an algorithm that cuts its forward pass
+        otherwise changes what it needs in :meth:`Algorithm.tile`.
+        """
+        win = shapes.win
         K = shapes.Cg * win.KH * win.KW  # GEMM depth of a group
-        itemsize = self.dtype.itemsize
-        row_bytes = max(1, K * win.OW * itemsize)
-        # NHWC pointwise: the rows of x and of the output run on from one
-        # sample into the next, so the forward pass treats the batch as one
-        # tall image and cuts it into a few wide bands, each GEMM packing the
-        # weight once for many rows (resnet-1x1: 4 bands of 392 rows instead
-        # of 8 samples of 196, 5% faster)
-        self.merge_batch = pointwise and self.layout == "NHWC"
-        if self.merge_batch:
-            tall = shapes.N * win.OH
-            rows = max(
-                -(-config.MIN_TILE_COLUMNS // max(win.OW, 1)),
-                -(-tall // config.MAX_SLOTS),
-            )
-            rows = min(max(tall, 1), rows)
-        elif pointwise:
-            # no columns to keep in cache: a whole sample per item, unless the
-            # batch is too small to give every core work
-            rows = (
-                win.OH
-                if shapes.N >= config.POINTWISE_BANDS
-                else max(1, -(-win.OH // config.POINTWISE_BANDS))
-            )
-        else:
-            limit = workspace.get_workspace_limit() or 2**62
-            rows = max(
-                config.TILE_BYTES // row_bytes,
-                -(-config.MIN_TILE_COLUMNS // max(win.OW, 1)),
-            )
-            rows = min(max(win.OH, 1), max(1, min(rows, limit // 16 // row_bytes)))
+        row_bytes = max(1, K * win.OW * self.dtype.itemsize)
+        self.merge_batch = False
+        limit = workspace.get_workspace_limit() or 2**62
+        rows = max(
+            config.TILE_BYTES // row_bytes,
+            -(-config.MIN_TILE_COLUMNS // max(win.OW, 1)),
+        )
+        rows = min(max(win.OH, 1), max(1, min(rows, limit // 16 // row_bytes)))
         self.tile_rows = rows
-        tiles = -(-win.OH // rows) if win.OH else 0
-        self.items = shapes.N * tiles
-        if self.merge_batch:
-            self.items = -(-(shapes.N * win.OH) // rows)
-        self.cols_elems = 0 if pointwise else rows * win.OW * K
+        self.items = shapes.N * (-(-win.OH // rows) if win.OH else 0)
+        self.cols_elems = rows * win.OW * K
         partial = shapes.F * K + shapes.F
         budget = max(partial, (workspace.get_workspace_limit() or 2**62) // 2)
         self.slots = max(1, min(shapes.N, config.MAX_SLOTS, budget // max(partial, 1)))
@@ -170,7 +173,6 @@ class ConvPlan:
         self.planar = (
             self.layout == "NHWC"
             and shapes.groups == 1
-            and not pointwise
             and shapes.C * win.KW <= config.PLANAR_RUN
         )
         if self.planar:
@@ -183,31 +185,15 @@ class ConvPlan:
             if self.layout == "NHWC" and self.units > 1 and shapes.groups == 1
             else 0
         )
-        if pointwise:
-            # two plain GEMMs over the batch, split by their outputs: blocks of
-            # filters for grad_weight, bands of rows for grad_x; no partials
-            most = shapes.groups if shapes.groups > 1 else shapes.F
-            self.filter_blocks = max(1, min(most, config.MAX_SLOTS))
-            self.slots = self.units = 1
-            self.unit_scratch = 0
-            partial = 0
-        threads = min(cpu.usable_cores(), max(self.items, 1))
-        per_thread = self.cols_elems + self.unit_scratch
-        if "direct" in self.passes.values():
-            per_thread = max(per_thread, sum(direct.scratch_elems(self)))
-        if any(a.startswith("winograd") for a in self.passes.values()):
-            per_thread = max(per_thread, sum(winograd.scratch_elems(self)))
-        shared = 0
-        if self.passes["grad_w"].startswith("winograd"):  # (a*a, C, F) sums a slot
-            a2 = (winograd.tile_size(self, "grad_w") + 2) ** 2
-            partial = max(partial, a2 * shapes.C * shapes.F + shapes.F)
-        if any(a.startswith("winograd") for a in self.passes.values()):
-            shared = 36 * shapes.C * shapes.F  # the transformed weight, at most
-        self.workspace_bytes = (
-            threads * per_thread + self.slots * partial + shared
-        ) * itemsize
-        self.flops = shapes.flops
-        self.parallel = self.flops >= config.MIN_PARALLEL_FLOPS
+
+    def exact_when_split(self, pass_: str) -> bool:
+        """Whether `pass_` computes each output the same when the planes are cut.
+
+        True when its results on chunks of the planes (with halos) equal
+        the whole array's bit for bit, as :mod:`fastconv.dask` needs; False
+        for Winograd, whose tiles start at the planes' origin.
+        """
+        return self.algos[pass_].split_exact
 
     @property
     def backward_flops(self):
@@ -282,72 +268,12 @@ class ConvPlan:
 
 def _describe(plan, pass_):
     """One line on how `pass_` runs: its algorithm and its work items."""
-    s, w = plan.shapes, plan.window
-    alg = plan.passes[pass_]
-    K = s.Cg * w.KH * w.KW
-    tiles = -(-w.OH // plan.tile_rows) if w.OH else 0
-    if alg == "direct" and plan.layout == "NHWC":
-        n = direct.items(plan)[algorithms.PASSES.index(pass_)]
-        return f"direct, {n} items ({direct.describe_nhwc(plan, pass_)})"
-    if alg == "direct":
-        fwd, gx, gw = direct.items(plan)
-        what = {
-            "forward": f"{fwd} items (sample x group x block of filters)",
-            "grad_x": f"{gx} items (sample x group)",
-            "grad_w": f"{gw} items (one filter over the batch, dots by BLAS)",
-        }[pass_]
-        return f"direct, {what}"
-    if alg.startswith("winograd"):
-        n = winograd.items(plan, pass_)
-        m = winograd.tile_size(plan, pass_)
-        if pass_ == "grad_w":
-            return f"{alg} F(3x3, {m}x{m}), {n} items (slots of samples)"
-        rows = winograd.band_rows(plan, pass_)
-        return (
-            f"{alg}, {n} items (bands of {rows} rows of {m}x{m} output tiles "
-            f"over the batch); {(m + 2) ** 2} GEMMs a band"
-        )
-    if alg == "pointwise":
-        if pass_ == "forward":
-            how = (
-                f"bands of {plan.tile_rows} rows of the batch as one "
-                f"{s.N * w.OH}-row image"
-                if plan.merge_batch
-                else f"{s.N} samples x {tiles} bands of {plan.tile_rows} rows"
-            )
-            return f"pointwise (x is the column matrix), {plan.items} items ({how})"
-        if pass_ == "grad_w":
-            return f"pointwise, {plan.filter_blocks} blocks of filters over the batch"
-        return "pointwise, the forward's items"
-    if pass_ == "forward":
-        gemm = (
-            f"({s.Fg} x {K}) @ ({K} x {plan.tile_rows * w.OW})"
-            if plan.layout == "NCHW"
-            else f"({plan.tile_rows * w.OW} x {K}) @ ({K} x {s.Fg})"
-        )
-        return (
-            f"im2col, {plan.items} items ({s.N} samples x {tiles} tiles of "
-            f"{plan.tile_rows} output rows); GEMM per tile and group {gemm}"
-            + ("; planar columns (few channels)" if plan.planar else "")
-        )
-    together = plan.passes["grad_x"] == plan.passes["grad_w"]
-    return (
-        f"im2col, {plan.slots * plan.units} items ({plan.slots} slots of samples x "
-        f"{plan.units} channel blocks)"
-        + ("; grad_x and grad_w in one pass" if together else "")
-    )
+    return plan.algos[pass_].describe(plan, pass_)
 
 
 def pass_items(plan, pass_):
     """Work items of one pass of `plan` (what its threads share)."""
-    alg = plan.passes[pass_]
-    if alg == "direct":
-        return direct.items(plan)[algorithms.PASSES.index(pass_)]
-    if alg.startswith("winograd"):
-        return winograd.items(plan, pass_)
-    if alg == "pointwise":
-        return plan.filter_blocks if pass_ == "grad_w" else plan.items
-    return plan.items if pass_ == "forward" else plan.slots * plan.units
+    return plan.algos[pass_].items(plan, pass_)
 
 
 def _threads_text(plan):

@@ -17,9 +17,13 @@ import numpy as np
 from .._kernels import conv as _conv_kernels
 from .._kernels import winograd as _kw
 from . import blas, config, cpu, results, threads, workspace
+from .algorithm import PASSES, Algorithm
 from .geometry import conv_window
 
 __all__ = [
+    "Winograd",
+    "F2",
+    "F4",
     "tiles",
     "applies",
     "grad_x_applies",
@@ -66,8 +70,8 @@ def _grad_window(win):
 
 
 def tile_size(plan, pass_):
-    """Return the outputs a tile side of one pass: 4 for "winograd-4x4", else 2."""
-    return 4 if plan.passes[pass_] == "winograd-4x4" else 2
+    """Return the outputs a tile side of one pass (its algorithm's m: 2 or 4)."""
+    return plan.algos[pass_].m
 
 
 def _rows(win, C, F, itemsize, m):
@@ -132,15 +136,15 @@ def _scratch(win, N, C, F, itemsize, m):
     return a2 * T * C, a2 * T * F, (2 * a2 + rows) * max(C, F)
 
 
-def scratch_elems(plan):
-    """Per-thread scratch (V, M, patch) of the plan's Winograd passes: element counts."""
+def scratch_elems(plan, passes):
+    """Per-thread scratch (V, M, patch) of the Winograd `passes`: element counts."""
     s, size = plan.shapes, np.dtype(plan.dtype).itemsize
     need = [(0, 0, 0)]
     for p in ("forward", "grad_x"):
-        if plan.passes[p].startswith("winograd"):
+        if p in passes:
             win, C, F, m = _pass_geometry(plan, p)
             need.append(_scratch(win, s.N, C, F, size, m))
-    if plan.passes["grad_w"].startswith("winograd"):
+    if "grad_w" in passes:
         need.append(_scratch(s.win, s.N, s.C, s.F, size, tile_size(plan, "grad_w")))
     return tuple(max(e) for e in zip(*need))
 
@@ -251,3 +255,82 @@ def grad_w(plan, grad_out, x):
     gb = np.empty(F)
     _conv_kernels.sum_slots(bias_parts, 0, F, gb)
     return gw, gb.astype(plan.dtype)
+
+
+class Winograd(Algorithm):
+    """Winograd F(m x m, 3x3): 3x3, stride 1, groups 1, any dilation.
+
+    Parameters
+    ----------
+    m : {2, 4}
+        Outputs a tile side: (m + 2)**2 GEMMs a band of tiles, 2.25x (m = 2)
+        or 4x (m = 4) fewer multiply-adds than im2col's.
+    """
+
+    cost_model = "winograd"
+    #: its tiles start at the planes' origin: a chunk's tiles start elsewhere,
+    #: and their transforms round differently (about 1e-5 of max|y| in float32)
+    split_exact = False
+
+    def __init__(self, m):
+        self.m = m
+        self.name = f"winograd-{m}x{m}"
+
+    def reason_not(self, shapes):
+        """Say why the layer is no Winograd F(m x m, 3x3) one (:func:`applies`)."""
+        return applies(shapes)
+
+    def implements(self, shapes):
+        """Return every pass, or forward and grad_w where grad_x's padding is too wide."""
+        return PASSES if grad_x_applies(shapes) else ("forward", "grad_w")
+
+    def features(self, shapes, dtype, pass_):
+        """Return (1, GEMM multiply-adds a*a*T*C*F, the transforms' elements).
+
+        a = m + 2, T the tiles of the pass's output (for grad_x, x's, with C
+        and F swapped).
+        """
+        win = shapes.win
+        OH, OW = (win.H, win.W) if pass_ == "grad_x" else (win.OH, win.OW)
+        C, F = (shapes.F, shapes.C) if pass_ == "grad_x" else (shapes.C, shapes.F)
+        a2 = (self.m + 2) ** 2
+        t = shapes.N * tiles(OH, win.dh, self.m) * tiles(OW, win.dw, self.m)
+        return (1.0, a2 * t * C * F, a2 * t * C, a2 * t * F, a2 * C * F)
+
+    def items(self, plan, pass_):
+        """Return bands of tile rows (forward, grad_x) or slots (grad_w)."""
+        return items(plan, pass_)
+
+    def describe(self, plan, pass_):
+        """Describe the bands of tiles, or grad_weight's slots."""
+        n, m = items(plan, pass_), self.m
+        if pass_ == "grad_w":
+            return f"{self.name} F(3x3, {m}x{m}), {n} items (slots of samples)"
+        rows = band_rows(plan, pass_)
+        return (
+            f"{self.name}, {n} items (bands of {rows} rows of {m}x{m} output tiles "
+            f"over the batch); {(m + 2) ** 2} GEMMs a band"
+        )
+
+    def workspace(self, plan, passes):
+        """Return the bands' scratch, grad_w's slots (a*a, C, F), the transform U."""
+        s = plan.shapes
+        partial = (self.m + 2) ** 2 * s.C * s.F + s.F if "grad_w" in passes else 0
+        return sum(scratch_elems(plan, passes)), partial, 36 * s.C * s.F
+
+    def forward(self, plan, x, weight, bias):
+        """Run the Winograd forward pass (:func:`forward`)."""
+        return forward(plan, x, weight, bias)
+
+    def grad_x(self, plan, grad_out, weight, fill=None):
+        """Run grad_x as a Winograd forward pass (:func:`grad_x`), then add `fill`."""
+        return self.add_fill(plan, grad_x(plan, grad_out, weight), fill)
+
+    def grad_w(self, plan, grad_out, x, weight):
+        """Run grad_weight as F(3x3, m x m) (:func:`grad_w`)."""
+        return tuple(grad_w(plan, grad_out, x))
+
+
+#: the registered instances: F(2x2, 3x3) and F(4x4, 3x3)
+F2 = Winograd(2)
+F4 = Winograd(4)

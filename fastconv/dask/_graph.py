@@ -163,7 +163,7 @@ def _chunk_algorithm(algorithm, shapes, dtype, passes, spatial):
     plan = fastconv.plan_conv2d(dtype=dtype, **shapes)
     names = {plan.passes[p] for p in passes}
     name = names.pop()
-    if names or (spatial and name.startswith("winograd")):
+    if names or (spatial and not all(plan.exact_when_split(p) for p in passes)):
         return "im2col"
     return name
 
