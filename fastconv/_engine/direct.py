@@ -337,16 +337,15 @@ class Direct(Algorithm):
     def describe(self, plan, pass_):
         """Describe one pass's items (and, NHWC, the kernel that runs them)."""
         if plan.layout == "NHWC":
-            return (
-                f"direct, {self.items(plan, pass_)} items ({describe_nhwc(plan, pass_)})"
-            )
+            n, what = self.items(plan, pass_), describe_nhwc(plan, pass_)
+            return f"{self.name}, {n} items ({what})"
         fwd, gx, gw = items(plan)
         what = {
             "forward": f"{fwd} items (sample x group x block of filters)",
             "grad_x": f"{gx} items (sample x group)",
             "grad_w": f"{gw} items (one filter over the batch, dots by BLAS)",
         }[pass_]
-        return f"direct, {what}"
+        return f"{self.name}, {what}"
 
     def workspace(self, plan, passes):
         """Return the per-thread scratch of the direct kernels (:func:`scratch_elems`)."""

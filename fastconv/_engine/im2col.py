@@ -217,13 +217,13 @@ class Im2col(Algorithm):
                 else f"({plan.tile_rows * w.OW} x {K}) @ ({K} x {s.Fg})"
             )
             return (
-                f"im2col, {plan.items} items ({s.N} samples x {tiles} tiles of "
+                f"{self.name}, {plan.items} items ({s.N} samples x {tiles} tiles of "
                 f"{plan.tile_rows} output rows); GEMM per tile and group {gemm}"
                 + ("; planar columns (few channels)" if plan.planar else "")
             )
         together = plan.algos["grad_x"] is plan.algos["grad_w"]
         return (
-            f"im2col, {plan.slots * plan.units} items ({plan.slots} slots of "
+            f"{self.name}, {plan.slots * plan.units} items ({plan.slots} slots of "
             f"samples x {plan.units} channel blocks)"
             + ("; grad_x and grad_w in one pass" if together else "")
         )

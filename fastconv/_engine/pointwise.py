@@ -163,10 +163,10 @@ class Pointwise(Algorithm):
                 if plan.merge_batch
                 else f"{s.N} samples x {tiles} bands of {plan.tile_rows} rows"
             )
-            return f"pointwise (x is the column matrix), {plan.items} items ({how})"
+            return f"{self.name} (x is the column matrix), {plan.items} items ({how})"
         if pass_ == "grad_w":
-            return f"pointwise, {plan.filter_blocks} blocks of filters over the batch"
-        return "pointwise, the forward's items"
+            return f"{self.name}, {plan.filter_blocks} blocks of filters over the batch"
+        return f"{self.name}, the forward's items"
 
     def forward(self, plan, x, weight, bias):
         """Run the tile kernel without columns (:func:`.im2col.run_forward`)."""
