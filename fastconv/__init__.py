@@ -34,6 +34,7 @@ from .adaptive import (
 from .columns import col2im, fold, im2col, unfold
 from .conv import (
     ConvPlan,
+    PreparedWeight,
     conv2d,
     conv2d_backward,
     conv_transpose2d,
@@ -112,6 +113,7 @@ __all__ = [
     "adaptive_max_pool3d_backward",
     "plan_conv2d",
     "ConvPlan",
+    "PreparedWeight",
     "plan_pool2d",
     "PoolPlan",
     "max_pool2d",

@@ -21,7 +21,7 @@ from ._engine.geometry import (
     transpose_shapes,
 )
 from ._engine.padding import check_padding_mode
-from ._engine.plan import ConvPlan, cached, plan_conv
+from ._engine.plan import ConvPlan, PreparedWeight, cached, plan_conv
 from ._engine.results import takes_out
 from ._engine.trace import phase
 from ._typing import Array, ArrayLike, DTypeLike, Grads, Out, Padding, Shape, Size
@@ -33,6 +33,7 @@ __all__ = [
     "conv_transpose2d_backward",
     "plan_conv2d",
     "ConvPlan",
+    "PreparedWeight",
 ]
 
 

@@ -89,6 +89,126 @@ def test_plan_runs_the_convolution_of_conv2d_bitwise(algorithm):
     assert_close(p.forward(x, w, b), naive.conv2d(x, w, b, stride=2, padding=1))
 
 
+# (layout, x shape, weight shape, kwargs): layers whose forward algorithm
+# prepares the weight (Winograd's U, NHWC depthwise and grouped layouts) and
+# ones whose does not (im2col, pointwise, NCHW direct)
+PREPARED = [
+    ("NCHW", (2, 32, 9, 10), (32, 32, 3, 3), dict(padding=1)),
+    ("NHWC", (2, 9, 10, 32), (3, 3, 32, 40), dict(padding=1)),
+    ("NHWC", (2, 9, 10, 16), (3, 3, 1, 16), dict(padding=1, groups=16)),
+    ("NHWC", (2, 9, 10, 16), (3, 3, 1, 16), dict(stride=2, groups=16)),
+    ("NHWC", (2, 9, 10, 8), (3, 3, 2, 8), dict(groups=4)),
+    ("NCHW", (2, 8, 9, 10), (8, 2, 3, 3), dict(groups=4)),
+    ("NHWC", (2, 5, 6, 8), (1, 1, 8, 6), {}),
+    ("NCHW", (2, 32, 11, 10), (32, 32, 3, 3), dict(padding=2, dilation=2)),
+    ("NHWC", (2, 9, 10, 16), (3, 3, 1, 16), dict(padding=2, dilation=2, groups=16)),
+    ("NHWC", (0, 9, 10, 16), (3, 3, 1, 16), dict(padding=1, groups=16)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", PREPARED)
+def test_prepared_weight_runs_as_the_weight_bitwise(case, dtype):
+    layout, xs, ws, kw = case
+    gen = rng(5)
+    x, w = randn(gen, xs, dtype), randn(gen, ws, dtype)
+    F = ws[0] if layout == "NCHW" else ws[-1]
+    b = randn(gen, (F,), dtype)
+    for alg in algorithms.NAMES:
+        shapes = fastconv.plan_conv2d(xs, ws, dtype, layout=layout, **kw).shapes
+        if alg != "auto" and algorithms.reason_not(alg, shapes) is not None:
+            continue
+        if alg != "auto" and "forward" not in algorithms.implements(alg, shapes):
+            continue
+        plan = fastconv.plan_conv2d(xs, ws, dtype, layout=layout, algorithm=alg, **kw)
+        w_before = w.copy()
+        pw = plan.prepare_weight(w)
+        w[...] = 0  # a snapshot: the prepared weight is the plan's own
+        assert_same(plan.forward(x, pw, b), plan.forward(x, w_before, b))
+        assert_same(plan.forward(x, pw), plan.forward(x, w_before))
+        w[...] = w_before
+        assert repr(pw).startswith(f"PreparedWeight({ws}, {plan.algorithm}")
+
+
+def test_prepared_weight_is_not_transformed_again(monkeypatch):
+    from fastconv._engine import winograd
+
+    plan = fastconv.plan_conv2d(
+        (2, 32, 9, 10), (32, 32, 3, 3), np.float32, padding=1, algorithm="winograd-2x2"
+    )
+    x, w = randn(rng(6), plan.x_shape), randn(rng(7), plan.weight_shape)
+    x, w = x.astype(np.float32), w.astype(np.float32)
+    pw = plan.prepare_weight(w)
+    calls = []
+    real = winograd.transform_weight
+    monkeypatch.setattr(
+        winograd, "transform_weight", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    plan.forward(x, pw)
+    assert calls == []
+    plan.forward(x, w)
+    assert calls == [1]
+
+
+def test_prepared_direct_weight_is_not_reordered_again(monkeypatch):
+    from fastconv._engine import direct
+
+    plan = fastconv.plan_conv2d(
+        (2, 9, 10, 16),
+        (3, 3, 1, 16),
+        np.float64,
+        padding=1,
+        groups=16,
+        layout="NHWC",
+        algorithm="direct",
+    )
+    x, w = randn(rng(6), plan.x_shape), randn(rng(7), plan.weight_shape)
+    pw = plan.prepare_weight(w)
+    calls = []
+    real = direct._row_variants
+    monkeypatch.setattr(
+        direct, "_row_variants", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    plan.forward(x, pw)
+    assert calls == []
+    plan.forward(x, w)
+    assert calls == [1]
+
+
+def test_prepared_weight_belongs_to_its_layer_and_is_read_only():
+    from fastconv._engine.prepared import PreparedWeight
+
+    plan = fastconv.plan_conv2d((1, 2, 5, 5), (3, 2, 3, 3), np.float64)
+    other = fastconv.plan_conv2d((1, 2, 5, 5), (3, 2, 3, 3), np.float64, padding=1)
+    x = np.ones((1, 2, 5, 5))
+    pw = other.prepare_weight(np.ones((3, 2, 3, 3)))
+    with pytest.raises(ValueError, match="PreparedWeight of another layer"):
+        plan.forward(x, pw)
+    with pytest.raises(ValueError, match=r"weight must have the plan's shape"):
+        plan.prepare_weight(np.ones((3, 2, 2, 2)))
+    # a plan of the same layer (not the same object) takes it
+    mine = plan.prepare_weight(np.ones((3, 2, 3, 3)))
+    again = fastconv.plan_conv2d((1, 2, 5, 5), (3, 2, 3, 3), np.float64)
+    assert again is not plan
+    assert_same(again.forward(x, mine), plan.forward(x, np.ones((3, 2, 3, 3))))
+    # x and bias are still checked
+    with pytest.raises(ValueError, match=r"x must have the plan's shape"):
+        plan.forward(np.ones((1, 2, 6, 5)), mine)
+    with pytest.raises(ValueError, match=r"bias must have shape"):
+        plan.forward(x, mine, np.ones(2))
+    # only plan.forward takes one
+    with pytest.raises(TypeError, match="only ConvPlan.forward takes one"):
+        plan.backward(np.ones(plan.out_shape), x, mine)
+    with pytest.raises(TypeError, match="only ConvPlan.forward takes one"):
+        fastconv.conv2d(x, mine)
+    with pytest.raises(TypeError, match="comes from ConvPlan.prepare_weight"):
+        PreparedWeight(None, mine.key, mine.weight, None)
+    with pytest.raises(ValueError, match="read-only"):
+        mine.weight[...] = 0
+    with pytest.raises(AttributeError):
+        mine.weight = np.zeros((3, 2, 3, 3))
+
+
 def _resnet_nhwc_plan(dtype, algorithm="auto"):
     """The plan of the suite's resnet-3x3 layer, NHWC."""
     return fastconv.plan_conv2d(

@@ -964,6 +964,7 @@ NOT_ARRAY_FUNCTIONS = {
     # forward and backward
     "ConvPlan",
     "PoolPlan",
+    "PreparedWeight",  # made by ConvPlan.prepare_weight: tests/test_engine.py
     # shapes in, shapes out (result_type reads dtypes only), and names
     "conv_output_shape",
     "conv_transpose_output_shape",

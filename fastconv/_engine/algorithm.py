@@ -90,8 +90,21 @@ class Algorithm:
 
     # ------------------------------------------------------------------- run
 
-    def forward(self, plan, x, weight, bias) -> np.ndarray:
-        """Return the convolution's output (compute dtype, ``plan.out_shape``)."""
+    def prepare(self, plan, weight):
+        """Return what the forward pass makes of the weight alone, or None.
+
+        A transform or packing that depends only on the weight (Winograd's
+        U, a reordered weight): :meth:`ConvPlan.prepare_weight` keeps it, so
+        an inference loop with fixed weights pays it once.
+        """
+        return None
+
+    def forward(self, plan, x, weight, bias, prepared=None) -> np.ndarray:
+        """Return the convolution's output (compute dtype, ``plan.out_shape``).
+
+        `prepared`: what :meth:`prepare` returned for this weight, or None
+        (the forward pass then prepares it itself).
+        """
         raise NotImplementedError
 
     def grad_x(self, plan, grad_out, weight, fill=None) -> np.ndarray:

@@ -58,7 +58,10 @@ def cost(name, shapes, dtype, pass_):
     """Return the predicted seconds of a pass by im2col or a Winograd algorithm."""
     alg = registry.get(name)
     coef = config.COST[np.dtype(dtype).name, shapes.layout]
-    c = coef[0] if alg.cost_model == "im2col" else coef[1]
+    rows = {"im2col": coef[0], "winograd": coef[1]}
+    if alg.cost_model not in rows:
+        raise ValueError(f"algorithm {name!r} is not in the cost model")
+    c = rows[alg.cost_model]
     return float(np.dot(c, alg.features(shapes, dtype, pass_)))
 
 
@@ -136,7 +139,7 @@ def choose(shapes, dtype, requested="auto"):
             # a pass the forced algorithm lacks: "auto" would pick, but
             # "pointwise" runs all its passes or none (they share settings)
             other = _auto(shapes, dtype, p)
-            passes[p] = "im2col" if other == "pointwise" else other
+            passes[p] = "im2col" if registry.get(other).all_or_none else other
     return passes
 
 

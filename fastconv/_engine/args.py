@@ -22,6 +22,8 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
+from .prepared import PreparedWeight
+
 __all__ = [
     "as_real_array",
     "as_pool_input",
@@ -36,6 +38,11 @@ __all__ = [
 
 def as_real_array(value: Any, name: str, ndim: Optional[int] = 4) -> np.ndarray:
     """`value` as an ndarray of a real dtype with `ndim` dimensions (no copy)."""
+    if isinstance(value, PreparedWeight):
+        raise TypeError(
+            f"{name} is a PreparedWeight: only ConvPlan.forward takes one (pass "
+            "its .weight to the other calls)"
+        )
     arr = np.asarray(value)
     kind = arr.dtype.kind
     if kind not in "biuf":

@@ -15,6 +15,7 @@ from .args import as_real_array, prepare
 from .trace import phase
 
 __all__ = [
+    "check_weight",
     "check_arrays",
     "check_grad_out",
     "forward",
@@ -26,19 +27,25 @@ __all__ = [
 ]
 
 
-def check_arrays(plan, x, weight, bias):
-    """x, weight and bias as C-contiguous arrays of the plan's compute dtype."""
-    x = as_real_array(x, "x")
+def check_weight(plan, weight):
+    """Weight as a C-contiguous array of the plan's shape and compute dtype."""
     weight = as_real_array(weight, "weight")
-    if x.shape != plan.x_shape:
-        raise ValueError(
-            f"x must have the plan's shape {plan.x_shape}, got shape {x.shape}"
-        )
     if weight.shape != plan.weight_shape:
         raise ValueError(
             f"weight must have the plan's shape {plan.weight_shape}, got "
             f"shape {weight.shape}"
         )
+    return prepare(weight, plan.dtype)
+
+
+def check_arrays(plan, x, weight, bias):
+    """x, weight and bias as C-contiguous arrays of the plan's compute dtype."""
+    x = as_real_array(x, "x")
+    if x.shape != plan.x_shape:
+        raise ValueError(
+            f"x must have the plan's shape {plan.x_shape}, got shape {x.shape}"
+        )
+    weight = check_weight(plan, weight)
     if bias is not None:
         bias = as_real_array(bias, "bias", ndim=None)
         F = plan.shapes.F
@@ -48,7 +55,7 @@ def check_arrays(plan, x, weight, bias):
                 f"got shape {bias.shape}"
             )
         bias = prepare(bias, plan.dtype)
-    return prepare(x, plan.dtype), prepare(weight, plan.dtype), bias
+    return prepare(x, plan.dtype), weight, bias
 
 
 def check_grad_out(plan, grad_out):
@@ -62,9 +69,13 @@ def check_grad_out(plan, grad_out):
     return prepare(grad_out, plan.dtype)
 
 
-def forward(plan, x, weight, bias):
-    """Output of the convolution for clean arrays (compute dtype)."""
-    return plan.algos["forward"].forward(plan, x, weight, bias)
+def forward(plan, x, weight, bias, prepared=None):
+    """Output of the convolution for clean arrays (compute dtype).
+
+    `prepared`: what the forward algorithm made of this weight beforehand
+    (:meth:`ConvPlan.prepare_weight`), or None.
+    """
+    return plan.algos["forward"].forward(plan, x, weight, bias, prepared)
 
 
 def backward(plan, grad_out, x, weight):

@@ -143,13 +143,28 @@ def _transposed(plan, weight):
     return wt
 
 
-def forward(plan, x, weight, bias):
-    """Output (compute dtype) of the direct forward pass."""
+def prepare(plan, weight):
+    """Return the forward pass's weight as its kernels read it, or None.
+
+    NHWC depthwise 3x3: the eight row variants; NHWC grouped: the weight
+    with the groups innermost; otherwise the weight as stored (None).
+    """
+    if plan.layout != "NHWC":
+        return None
+    if _depthwise_3x3(plan):
+        return _row_variants(plan, weight)
+    if plan.groups > 1:
+        return _transposed(plan, weight)
+    return None
+
+
+def forward(plan, x, weight, bias, prepared=None):
+    """Output (compute dtype) of the direct forward pass (`prepared`: see prepare)."""
     out = results.empty(plan.out_shape, plan.dtype)
     if out.size == 0:
         return out
     if plan.layout == "NHWC":
-        return _forward_nhwc(plan, x, weight, bias, out)
+        return _forward_nhwc(plan, x, weight, bias, out, prepared)
     has_bias = bias is not None
     b = bias if has_bias else out.reshape(-1)[:1]
     win, pl, groups = plan.window, plan.planes, plan.groups
@@ -224,15 +239,15 @@ def grad_w(plan, grad_out, x):
     return gw, gb.astype(plan.dtype)
 
 
-def _forward_nhwc(plan, x, weight, bias, out):
+def _forward_nhwc(plan, x, weight, bias, out, prepared=None):
     has_bias = bias is not None
     b = bias if has_bias else out.reshape(-1)[:1]
     win = plan.window
+    wt = prepare(plan, weight) if prepared is None else prepared
     if _depthwise_3x3(plan):
         b = bias if has_bias else np.zeros(plan.shapes.C, plan.dtype)
-        return _run_depthwise(plan, x, _row_variants(plan, weight), b, out, win)
+        return _run_depthwise(plan, x, wt, b, out, win)
     if plan.groups > 1:
-        wt = _transposed(plan, weight)
 
         def piece(lo, hi, clock, tr):
             xt, acc = _buffers(plan)
@@ -351,9 +366,13 @@ class Direct(Algorithm):
         """Return the per-thread scratch of the direct kernels (:func:`scratch_elems`)."""
         return sum(scratch_elems(plan)), 0, 0
 
-    def forward(self, plan, x, weight, bias):
+    def prepare(self, plan, weight):
+        """Return the forward pass's weight as its kernels read it (:func:`prepare`)."""
+        return prepare(plan, weight)
+
+    def forward(self, plan, x, weight, bias, prepared=None):
         """Run the direct forward pass (:func:`forward`)."""
-        return forward(plan, x, weight, bias)
+        return forward(plan, x, weight, bias, prepared)
 
     def grad_x(self, plan, grad_out, weight, fill=None):
         """Run the direct grad_x pass (:func:`grad_x`), then add `fill`."""

@@ -234,7 +234,7 @@ class Im2col(Algorithm):
         K = s.Cg * s.win.KH * s.win.KW
         return plan.cols_elems + plan.unit_scratch, s.F * K + s.F, 0
 
-    def forward(self, plan, x, weight, bias):
+    def forward(self, plan, x, weight, bias, prepared=None):
         """Run the fused tile forward pass (:func:`run_forward`)."""
         return run_forward(plan, x, weight, bias)
 

@@ -49,9 +49,11 @@ from .args import (
     prepare,
 )
 from .geometry import check_layout, check_shape, conv_shapes, pool_out_shape, pool_window
+from .prepared import PREPARE, PreparedWeight
 
 __all__ = [
     "ConvPlan",
+    "PreparedWeight",
     "PoolPlan",
     "plan_conv",
     "plan_pool",
@@ -201,23 +203,74 @@ class ConvPlan:
         return 2 * self.flops
 
     def forward(
-        self, x: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None
+        self,
+        x: ArrayLike,
+        weight: Union[ArrayLike, PreparedWeight],
+        bias: Optional[ArrayLike] = None,
     ) -> np.ndarray:
         """Run the convolution on arrays of the plan's shapes.
 
         Parameters
         ----------
         x : array_like of shape ``x_shape``
-        weight : array_like of shape ``weight_shape``
+        weight : array_like of shape ``weight_shape``, or PreparedWeight
+            A :class:`PreparedWeight` from this plan's :meth:`prepare_weight`
+            skips the weight's transforms (an inference loop's fixed weight).
         bias : array_like of shape (F,), optional
 
         Returns
         -------
         out : ndarray of shape ``out_shape`` and dtype ``result_dtype``
         """
+        prepared = None
+        if isinstance(weight, PreparedWeight):
+            if weight.key != self._prepared_key():
+                raise ValueError(
+                    "weight is a PreparedWeight of another layer or algorithm: "
+                    "prepare it with this plan's prepare_weight"
+                )
+            prepared, weight = weight.state, weight.weight
         x, weight, bias = conv_driver.check_arrays(self, x, weight, bias)
-        out = conv_driver.forward(self, x, weight, bias)
+        out = conv_driver.forward(self, x, weight, bias, prepared)
         return out.astype(self.result_dtype, copy=False)
+
+    def prepare_weight(self, weight: ArrayLike) -> PreparedWeight:
+        """Prepare a fixed weight once for many :meth:`forward` calls.
+
+        The plan's forward algorithm transforms or reorders the weight on
+        every call (Winograd's transform U, the NHWC direct kernels' weight
+        layouts); prepared, it does so once. The weight is copied: changing
+        the array afterwards does not change the prepared one.
+
+        Parameters
+        ----------
+        weight : array_like of shape ``weight_shape``
+
+        Returns
+        -------
+        PreparedWeight
+            Pass it as :meth:`forward`'s `weight`.
+
+        Examples
+        --------
+        >>> import numpy as np, fastconv
+        >>> plan = fastconv.plan_conv2d((2, 32, 16, 16), (32, 32, 3, 3), np.float32,
+        ...                             padding=1, algorithm="winograd-4x4")
+        >>> w = np.ones((32, 32, 3, 3), np.float32)
+        >>> pw = plan.prepare_weight(w)  # U transformed once
+        >>> x = np.ones((2, 32, 16, 16), np.float32)
+        >>> bool(np.array_equal(plan.forward(x, pw), plan.forward(x, w)))
+        True
+        """
+        w = conv_driver.check_weight(self, weight)
+        w = w.copy() if np.may_share_memory(w, weight) else w  # a snapshot, its own
+        empty = 0 in self.out_shape  # the forward pass returns at once
+        state = None if empty else self.algos["forward"].prepare(self, w)
+        return PreparedWeight(PREPARE, self._prepared_key(), w, state)
+
+    def _prepared_key(self):
+        """Return what a prepared weight depends on: shapes, dtype, forward algorithm."""
+        return (self.shapes, self.dtype.name, self.algos["forward"].name)
 
     def backward(
         self, grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike

@@ -168,7 +168,7 @@ class Pointwise(Algorithm):
             return f"{self.name}, {plan.filter_blocks} blocks of filters over the batch"
         return f"{self.name}, the forward's items"
 
-    def forward(self, plan, x, weight, bias):
+    def forward(self, plan, x, weight, bias, prepared=None):
         """Run the tile kernel without columns (:func:`.im2col.run_forward`)."""
         return im2col.run_forward(plan, x, weight, bias)
 

@@ -149,26 +149,42 @@ def scratch_elems(plan, passes):
     return tuple(max(e) for e in zip(*need))
 
 
-def _run(plan, pass_, x, weight, bias, out):
-    nchw = plan.layout == "NCHW"
-    win, C, F, m = _pass_geometry(plan, pass_)
-    N = x.shape[0]
-    if nchw:  # (F, C, 3, 3) -> (3, 3, C, F), a view
+def transform_weight(plan, pass_, weight, U=None):
+    """Return U (a*a, C, F): the weight's transform for `pass_`, in `U` if given.
+
+    U holds the weight as stored, (3, 3, C, F) read as (C, F) a tap; grad_x
+    uses it transposed (the flipped weight's).
+    """
+    m = tile_size(plan, pass_)
+    if plan.layout == "NCHW":  # (F, C, 3, 3) -> (3, 3, C, F), a view
         weight = weight.transpose(2, 3, 1, 0)
-    size = np.dtype(plan.dtype).itemsize
-    rows, bands = _geometry(win, N, C, F, size, m)
-    nv, nm, npatch = _scratch(win, N, C, F, size, m)
-    gemm = blas.gemm(plan.dtype)
-    # U (a*a, C, F) of the weight as stored; grad_x uses it transposed
+    if U is None:
+        U = np.empty(((m + 2) ** 2, weight.shape[2], weight.shape[3]), plan.dtype)
     flip = pass_ == "grad_x"
-    (U,) = workspace.scratch(
-        plan.dtype, ((m + 2) ** 2, weight.shape[2], weight.shape[3]), key="weights"
-    )
     threads.parallel_for(
         lambda lo, hi: _kw.weight_transform(weight, flip, U, lo, hi),
         weight.shape[2],
         U.nbytes if plan.parallel else 0,
     )
+    return U
+
+
+def _run(plan, pass_, x, weight, bias, out, U=None):
+    """Run the forward or grad_x pass; `U`: the weight's transform, if prepared."""
+    nchw = plan.layout == "NCHW"
+    win, C, F, m = _pass_geometry(plan, pass_)
+    N = x.shape[0]
+    size = np.dtype(plan.dtype).itemsize
+    rows, bands = _geometry(win, N, C, F, size, m)
+    nv, nm, npatch = _scratch(win, N, C, F, size, m)
+    gemm = blas.gemm(plan.dtype)
+    flip = pass_ == "grad_x"
+    if U is None:
+        w = weight.transpose(2, 3, 1, 0) if nchw else weight
+        (U,) = workspace.scratch(
+            plan.dtype, ((m + 2) ** 2, w.shape[2], w.shape[3]), key="weights"
+        )
+        transform_weight(plan, pass_, weight, U)
 
     def piece(lo, hi, clock, tr):
         V, M, P = workspace.scratch(plan.dtype, (nv,), (nm,), (npatch,))
@@ -180,13 +196,13 @@ def _run(plan, pass_, x, weight, bias, out):
     return out
 
 
-def forward(plan, x, weight, bias):
-    """Output (compute dtype) of the Winograd forward pass."""
+def forward(plan, x, weight, bias, U=None):
+    """Output (compute dtype) of the Winograd forward pass; `U` if prepared."""
     out = results.empty(plan.out_shape, plan.dtype)
     if out.size == 0:
         return out
     b = bias if bias is not None else np.zeros(plan.shapes.F, plan.dtype)
-    return _run(plan, "forward", x, weight, b, out)
+    return _run(plan, "forward", x, weight, b, out, U)
 
 
 def grad_x(plan, grad_out, weight):
@@ -313,14 +329,24 @@ class Winograd(Algorithm):
         )
 
     def workspace(self, plan, passes):
-        """Return the bands' scratch, grad_w's slots (a*a, C, F), the transform U."""
-        s = plan.shapes
-        partial = (self.m + 2) ** 2 * s.C * s.F + s.F if "grad_w" in passes else 0
-        return sum(scratch_elems(plan, passes)), partial, 36 * s.C * s.F
+        """Return the bands' scratch, grad_w's slots (a*a, C, F), the transform U.
 
-    def forward(self, plan, x, weight, bias):
+        The bands' scratch is sized over every Winograd pass of the plan,
+        whatever its tile size (V, M and the patch are each the largest any
+        of them needs, as the thread's buffers are).
+        """
+        s = plan.shapes
+        every = tuple(p for p, a in plan.algos.items() if isinstance(a, Winograd))
+        partial = (self.m + 2) ** 2 * s.C * s.F + s.F if "grad_w" in passes else 0
+        return sum(scratch_elems(plan, every)), partial, 36 * s.C * s.F
+
+    def prepare(self, plan, weight):
+        """Return the weight's transform U for the forward pass."""
+        return transform_weight(plan, "forward", weight)
+
+    def forward(self, plan, x, weight, bias, prepared=None):
         """Run the Winograd forward pass (:func:`forward`)."""
-        return forward(plan, x, weight, bias)
+        return forward(plan, x, weight, bias, prepared)
 
     def grad_x(self, plan, grad_out, weight, fill=None):
         """Run grad_x as a Winograd forward pass (:func:`grad_x`), then add `fill`."""
