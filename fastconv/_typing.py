@@ -16,6 +16,7 @@ __all__ = [
     "Shape",
     "Out",
     "Grads",
+    "Seed",
 ]
 
 #: Inputs: anything numpy turns into a real array.
@@ -38,3 +39,5 @@ Shape = Sequence[int]
 Out = Union[None, np.ndarray, Tuple[Optional[np.ndarray], ...]]
 #: A convolution's backward: (grad_x, grad_weight, grad_bias).
 Grads = Tuple[Array, Array, Array]
+#: A layer's rng: a seed, a Generator, or None for a fresh one.
+Seed = Union[None, int, np.random.Generator]

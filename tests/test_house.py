@@ -250,9 +250,39 @@ def test_every_public_function_is_annotated():
             assert not _unannotated(obj), f"fastconv.{name}: {_unannotated(obj)}"
             checked += 1
         elif inspect.isclass(obj) and obj.__module__.startswith("fastconv"):
-            for meth in ("forward", "backward"):
+            for meth in ("forward", "backward", "prepare_weight"):
                 if hasattr(obj, meth):
                     bad = _unannotated(getattr(obj, meth))
                     assert not bad, f"fastconv.{name}.{meth}: {bad}"
     assert checked >= 50
     assert (PACKAGE / "py.typed").exists()
+
+
+def test_every_public_layer_and_dask_function_is_annotated():
+    from fastconv import dask as fd
+    from fastconv import nn
+
+    for name in nn.__all__:
+        obj = getattr(nn, name)
+        methods = (
+            [obj]
+            if inspect.isfunction(obj)
+            else [
+                getattr(obj, m)
+                for m in (
+                    "__init__",
+                    "__call__",
+                    "forward",
+                    "backward",
+                    "parameters",
+                    "step",
+                )
+                if m in vars(obj)
+            ]
+        )
+        for fn in methods:
+            assert not _unannotated(fn), f"nn.{name}.{fn.__name__}: {_unannotated(fn)}"
+    for name in fd.__all__:
+        obj = getattr(fd, name)
+        if inspect.isfunction(obj):
+            assert not _unannotated(obj), f"fastconv.dask.{name}: {_unannotated(obj)}"

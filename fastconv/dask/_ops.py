@@ -8,9 +8,15 @@ single-machine function of its rank) to the rank-generic graph builders of
 :mod:`fastconv.dask._graph`.
 """
 
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
+import dask.array as da
 import numpy as np
 
 import fastconv
+from fastconv._typing import ArrayLike, OptSize, Padding, Size
 
 from ._graph import (
     LAYOUT_AXES,
@@ -442,17 +448,17 @@ def _avg_pool_backward(
 
 
 def conv1d(
-    x,
-    weight,
-    bias=None,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
+    x: da.Array,
+    weight: ArrayLike,
+    bias: Optional[ArrayLike] = None,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
     *,
-    layout="NCL",
-    algorithm="auto",
-):
+    layout: str = "NCL",
+    algorithm: str = "auto",
+) -> da.Array:
     """:func:`fastconv.conv1d` of a Dask array, lazily, chunk by chunk.
 
     Parameters
@@ -478,17 +484,17 @@ def conv1d(
 
 
 def conv1d_backward(
-    grad_out,
-    x,
-    weight,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
+    grad_out: da.Array,
+    x: da.Array,
+    weight: ArrayLike,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
     *,
-    layout="NCL",
-    algorithm="auto",
-):
+    layout: str = "NCL",
+    algorithm: str = "auto",
+) -> Tuple[da.Array, da.Array, da.Array]:
     """:func:`fastconv.conv1d_backward` over Dask arrays: data-parallel gradients.
 
     Parameters
@@ -515,16 +521,16 @@ def conv1d_backward(
 
 
 def max_pool1d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    x: da.Array,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    return_indices=False,
-    layout="NCL",
-):
+    return_indices: bool = False,
+    layout: str = "NCL",
+) -> Union[da.Array, Tuple[da.Array, da.Array]]:
     """:func:`fastconv.max_pool1d` of a Dask array, lazily, chunk by chunk.
 
     Parameters
@@ -548,17 +554,17 @@ def max_pool1d(
 
 
 def max_pool1d_backward(
-    grad_out,
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    grad_out: da.Array,
+    x: da.Array,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    layout="NCL",
-    indices=None,
-):
+    layout: str = "NCL",
+    indices: Optional[da.Array] = None,
+) -> da.Array:
     """:func:`fastconv.max_pool1d_backward` over Dask arrays.
 
     Parameters
@@ -583,15 +589,15 @@ def max_pool1d_backward(
 
 
 def avg_pool1d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
+    x: da.Array,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
     *,
-    layout="NCL",
-):
+    layout: str = "NCL",
+) -> da.Array:
     """:func:`fastconv.avg_pool1d` of a Dask array, lazily, chunk by chunk.
 
     Parameters
@@ -612,16 +618,16 @@ def avg_pool1d(
 
 
 def avg_pool1d_backward(
-    grad_out,
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
+    grad_out: da.Array,
+    x: da.Array,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
     *,
-    layout="NCL",
-):
+    layout: str = "NCL",
+) -> da.Array:
     """:func:`fastconv.avg_pool1d_backward` over Dask arrays.
 
     Parameters
@@ -655,17 +661,17 @@ def avg_pool1d_backward(
 
 
 def conv2d(
-    x,
-    weight,
-    bias=None,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
+    x: da.Array,
+    weight: ArrayLike,
+    bias: Optional[ArrayLike] = None,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
     *,
-    layout="NCHW",
-    algorithm="auto",
-):
+    layout: str = "NCHW",
+    algorithm: str = "auto",
+) -> da.Array:
     """:func:`fastconv.conv2d` of a Dask array, lazily, chunk by chunk.
 
     Parameters
@@ -691,17 +697,17 @@ def conv2d(
 
 
 def conv2d_backward(
-    grad_out,
-    x,
-    weight,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
+    grad_out: da.Array,
+    x: da.Array,
+    weight: ArrayLike,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
     *,
-    layout="NCHW",
-    algorithm="auto",
-):
+    layout: str = "NCHW",
+    algorithm: str = "auto",
+) -> Tuple[da.Array, da.Array, da.Array]:
     """:func:`fastconv.conv2d_backward` over Dask arrays: data-parallel gradients.
 
     Parameters
@@ -728,16 +734,16 @@ def conv2d_backward(
 
 
 def max_pool2d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    x: da.Array,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    return_indices=False,
-    layout="NCHW",
-):
+    return_indices: bool = False,
+    layout: str = "NCHW",
+) -> Union[da.Array, Tuple[da.Array, da.Array]]:
     """:func:`fastconv.max_pool2d` of a Dask array, lazily, chunk by chunk.
 
     Parameters
@@ -762,17 +768,17 @@ def max_pool2d(
 
 
 def max_pool2d_backward(
-    grad_out,
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    grad_out: da.Array,
+    x: da.Array,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    layout="NCHW",
-    indices=None,
-):
+    layout: str = "NCHW",
+    indices: Optional[da.Array] = None,
+) -> da.Array:
     """:func:`fastconv.max_pool2d_backward` over Dask arrays.
 
     Parameters
@@ -797,16 +803,16 @@ def max_pool2d_backward(
 
 
 def avg_pool2d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
-    divisor_override=None,
+    x: da.Array,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: Optional[int] = None,
     *,
-    layout="NCHW",
-):
+    layout: str = "NCHW",
+) -> da.Array:
     """:func:`fastconv.avg_pool2d` of a Dask array, lazily, chunk by chunk.
 
     Parameters
@@ -837,17 +843,17 @@ def avg_pool2d(
 
 
 def avg_pool2d_backward(
-    grad_out,
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
-    divisor_override=None,
+    grad_out: da.Array,
+    x: da.Array,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: Optional[int] = None,
     *,
-    layout="NCHW",
-):
+    layout: str = "NCHW",
+) -> da.Array:
     """:func:`fastconv.avg_pool2d_backward` over Dask arrays.
 
     Parameters
@@ -881,17 +887,17 @@ def avg_pool2d_backward(
 
 
 def conv3d(
-    x,
-    weight,
-    bias=None,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
+    x: da.Array,
+    weight: ArrayLike,
+    bias: Optional[ArrayLike] = None,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
     *,
-    layout="NCDHW",
-    algorithm="auto",
-):
+    layout: str = "NCDHW",
+    algorithm: str = "auto",
+) -> da.Array:
     """:func:`fastconv.conv3d` of a Dask array, lazily, chunk by chunk.
 
     Parameters
@@ -924,17 +930,17 @@ def conv3d(
 
 
 def conv3d_backward(
-    grad_out,
-    x,
-    weight,
-    stride=1,
-    padding=0,
-    dilation=1,
-    groups=1,
+    grad_out: da.Array,
+    x: da.Array,
+    weight: ArrayLike,
+    stride: Size = 1,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    groups: int = 1,
     *,
-    layout="NCDHW",
-    algorithm="auto",
-):
+    layout: str = "NCDHW",
+    algorithm: str = "auto",
+) -> Tuple[da.Array, da.Array, da.Array]:
     """:func:`fastconv.conv3d_backward` over Dask arrays: data-parallel gradients.
 
     Parameters
@@ -961,16 +967,16 @@ def conv3d_backward(
 
 
 def max_pool3d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    x: da.Array,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    return_indices=False,
-    layout="NCDHW",
-):
+    return_indices: bool = False,
+    layout: str = "NCDHW",
+) -> Union[da.Array, Tuple[da.Array, da.Array]]:
     """:func:`fastconv.max_pool3d` of a Dask array, lazily, chunk by chunk.
 
     Parameters
@@ -1002,17 +1008,17 @@ def max_pool3d(
 
 
 def max_pool3d_backward(
-    grad_out,
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    grad_out: da.Array,
+    x: da.Array,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
     *,
-    layout="NCDHW",
-    indices=None,
-):
+    layout: str = "NCDHW",
+    indices: Optional[da.Array] = None,
+) -> da.Array:
     """:func:`fastconv.max_pool3d_backward` over Dask arrays.
 
     Parameters
@@ -1037,16 +1043,16 @@ def max_pool3d_backward(
 
 
 def avg_pool3d(
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
-    divisor_override=None,
+    x: da.Array,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: Optional[int] = None,
     *,
-    layout="NCDHW",
-):
+    layout: str = "NCDHW",
+) -> da.Array:
     """:func:`fastconv.avg_pool3d` of a Dask array, lazily, chunk by chunk.
 
     Parameters
@@ -1076,17 +1082,17 @@ def avg_pool3d(
 
 
 def avg_pool3d_backward(
-    grad_out,
-    x,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
-    divisor_override=None,
+    grad_out: da.Array,
+    x: da.Array,
+    kernel_size: Size,
+    stride: OptSize = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: Optional[int] = None,
     *,
-    layout="NCDHW",
-):
+    layout: str = "NCDHW",
+) -> da.Array:
     """:func:`fastconv.avg_pool3d_backward` over Dask arrays.
 
     Parameters

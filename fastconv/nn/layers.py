@@ -4,11 +4,15 @@ Convolution and pooling in 1-D, 2-D and 3-D; transposed convolution; max,
 average and adaptive pooling.
 """
 
+from __future__ import annotations
+
 import numbers
-from typing import Tuple
+from types import ModuleType
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
+from .._typing import ArrayLike, DTypeLike, OptSize, OutputSize, Padding, Seed, Size
 from ._buffers import ResultBuffers
 from ._checks import (
     _KEEP_ALL,
@@ -46,39 +50,39 @@ class Layer:
     allocating results after its first steps.
     """
 
-    def __init__(self):
-        self.params = {}
-        self.grads = {}
+    def __init__(self) -> None:
+        self.params: Dict[str, np.ndarray] = {}
+        self.grads: Dict[str, np.ndarray] = {}
         self.training = True
         # the engine's results, kept for the next step's calls (see _buffers)
         self._buffers = ResultBuffers()
 
-    def __call__(self, x):
+    def __call__(self, x: np.ndarray) -> np.ndarray:
         """Return ``self.forward(x)``."""
         return self.forward(x)
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Output of the layer for input `x`; remembers what backward needs."""
         raise NotImplementedError
 
-    def backward(self, grad_out):
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """Gradient with respect to the last forward's input; sets ``grads``."""
         raise NotImplementedError
 
-    def parameters(self):
+    def parameters(self) -> List[Tuple[np.ndarray, np.ndarray]]:
         """List of ``(param, grad)`` array pairs, for the optimisers."""
         return [(self.params[k], self.grads[k]) for k in self.params]
 
-    def named_parameters(self):
+    def named_parameters(self) -> List[Tuple[str, np.ndarray, np.ndarray]]:
         """List of ``(name, param, grad)``."""
         return [(k, self.params[k], self.grads[k]) for k in self.params]
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Layer:
         """Set training mode (Dropout drops only in training); return self."""
         self.training = _check_bool(mode, "mode")
         return self
 
-    def eval(self):
+    def eval(self) -> Layer:
         """Set evaluation mode; return self."""
         return self.train(False)
 
@@ -149,21 +153,21 @@ class Conv2d(Layer):
 
     def __init__(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Size,
+        stride: Size = 1,
+        padding: Padding = 0,
+        dilation: Size = 1,
+        groups: int = 1,
+        bias: bool = True,
         *,
-        layout=None,
-        dtype=np.float32,
-        rng=None,
-        backend=None,
-        padding_mode="zeros",
-    ):
+        layout: Optional[str] = None,
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+        backend: Optional[ModuleType] = None,
+        padding_mode: str = "zeros",
+    ) -> None:
         super().__init__()
         self.padding_mode = _check_padding_mode(padding_mode)
         self.in_channels = _check_int(in_channels, "in_channels", 1)
@@ -189,7 +193,7 @@ class Conv2d(Layer):
         if use_bias:
             self.params["bias"] = np.zeros(self.out_channels, dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self._x = None
+        self._x: Optional[np.ndarray] = None
 
     def _weight_shape(self):
         """(F, C/groups, *K), or (*K, C/groups, F) channels-last; and the fan-in."""
@@ -210,7 +214,7 @@ class Conv2d(Layer):
             opts["padding_mode"] = self.padding_mode
         return opts
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Convolve x (N, C, H, W) or (N, H, W, C) to (N, F, OH, OW) or (N, OH, OW, F)."""
         self._x = x
         return self._buffers.call(
@@ -222,7 +226,7 @@ class Conv2d(Layer):
             **self._options(),
         )
 
-    def backward(self, grad_out):
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """Set the weight and bias gradients; return the gradient for x."""
         x = self._saved("_x")
         gw_buf, gb_buf = self.grads["weight"], self.grads.get("bias")
@@ -241,7 +245,7 @@ class Conv2d(Layer):
             gb_buf[...] = gb
         return gx
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self.in_channels}, {self.out_channels}, kernel_size="
             f"{self.kernel_size}, stride={self.stride}, padding={self.padding!r}, "
@@ -336,21 +340,21 @@ class ConvTranspose2d(Conv2d):
 
     def __init__(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        groups=1,
-        bias=True,
-        dilation=1,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Size,
+        stride: Size = 1,
+        padding: Padding = 0,
+        output_padding: Size = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: Size = 1,
         *,
-        layout=None,
-        dtype=np.float32,
-        rng=None,
-        backend=None,
-    ):
+        layout: Optional[str] = None,
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+        backend: Optional[ModuleType] = None,
+    ) -> None:
         super().__init__(
             in_channels,
             out_channels,
@@ -428,13 +432,21 @@ class _Pool(Layer):
     """Shared set-up of the pooling layers."""
 
     _functions: Tuple[str, ...] = ()
+    _options: Any  # the subclass's keyword arguments of its functions
     _layouts = ("NCHW", "NHWC")
     _sizes = staticmethod(_check_pair)
     _pad = staticmethod(_check_padding)
 
     def __init__(
-        self, kernel_size, stride, padding, dilation, ceil_mode, layout, backend
-    ):
+        self,
+        kernel_size: Size,
+        stride: OptSize,
+        padding: Padding,
+        dilation: Size,
+        ceil_mode: bool,
+        layout: Optional[str],
+        backend: Optional[ModuleType],
+    ) -> None:
         super().__init__()
         self.kernel_size = self._sizes(kernel_size, "kernel_size", 1)
         self.stride = None if stride is None else self._sizes(stride, "stride", 1)
@@ -445,23 +457,23 @@ class _Pool(Layer):
         self.backend = _check_backend(backend, self._functions)
         if not isinstance(self.padding, str):  # the functions' rule, before any input
             _check_pool_padding(self.kernel_size, self.padding, self.dilation)
-        self._x = None
+        self._x: Optional[np.ndarray] = None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(kernel_size={self.kernel_size}, stride="
             f"{self.stride}, padding={self.padding!r}, layout={self.layout!r}, "
             f"backend={_backend_name(self.backend)})"
         )
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Pool each window of x (max or mean, by the subclass)."""
         self._x = x
         return self._buffers.call(
             self.backend, self._functions[0], x, self.kernel_size, **self._options()
         )
 
-    def backward(self, grad_out):
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """Gradient for x of the pooling, from the saved forward input."""
         x = self._saved("_x")
         return self._buffers.call(
@@ -509,15 +521,15 @@ class MaxPool2d(_Pool):
 
     def __init__(
         self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        dilation=1,
-        ceil_mode=False,
+        kernel_size: Size,
+        stride: OptSize = None,
+        padding: Padding = 0,
+        dilation: Size = 1,
+        ceil_mode: bool = False,
         *,
-        layout=None,
-        backend=None,
-    ):
+        layout: Optional[str] = None,
+        backend: Optional[ModuleType] = None,
+    ) -> None:
         super().__init__(
             kernel_size, stride, padding, dilation, ceil_mode, layout, backend
         )
@@ -531,7 +543,7 @@ class MaxPool2d(_Pool):
             layout=self.layout,
         )
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Max of each window of x; the argmaxes are kept for the backward pass."""
         self._x = x
         out, self._indices = self._buffers.call(
@@ -544,7 +556,7 @@ class MaxPool2d(_Pool):
         )
         return out
 
-    def backward(self, grad_out):
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """Gradient for x: grad_out sent to the forward pass's argmaxes."""
         x = self._saved("_x")
         return self._buffers.call(
@@ -589,15 +601,15 @@ class AvgPool2d(_Pool):
 
     def __init__(
         self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        ceil_mode=False,
-        count_include_pad=True,
+        kernel_size: Size,
+        stride: OptSize = None,
+        padding: Padding = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
         *,
-        layout=None,
-        backend=None,
-    ):
+        layout: Optional[str] = None,
+        backend: Optional[ModuleType] = None,
+    ) -> None:
         super().__init__(kernel_size, stride, padding, 1, ceil_mode, layout, backend)
         self.count_include_pad = _check_bool(count_include_pad, "count_include_pad")
 
@@ -675,28 +687,34 @@ class _AdaptivePool(Layer):
     _layouts = ("NCHW", "NHWC")
     _rank = 2
 
-    def __init__(self, output_size, *, layout=None, backend=None):
+    def __init__(
+        self,
+        output_size: OutputSize,
+        *,
+        layout: Optional[str] = None,
+        backend: Optional[ModuleType] = None,
+    ) -> None:
         super().__init__()
         self.output_size = _check_output_size(output_size, self._rank)
         self.layout = _check_layout(_default_layout(layout, self._layouts), self._layouts)
         self.backend = _check_backend(backend, self._functions)
-        self._x = None
+        self._x: Optional[np.ndarray] = None
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Pool x down to the output size (mean or max, by the subclass)."""
         self._x = x
         return self._buffers.call(
             self.backend, self._functions[0], x, self.output_size, layout=self.layout
         )
 
-    def backward(self, grad_out):
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """Gradient for x of the pooling, from the saved forward input."""
         x = self._saved("_x")
         return self._buffers.call(
             self.backend, self._functions[1], grad_out, x, layout=self.layout
         )
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self.output_size!r}, layout={self.layout!r}, "
             f"backend={_backend_name(self.backend)})"
@@ -758,11 +776,17 @@ class AdaptiveMaxPool2d(_AdaptivePool):
 
     _functions = ("adaptive_max_pool2d", "adaptive_max_pool2d_backward")
 
-    def __init__(self, output_size, *, layout=None, backend=None):
+    def __init__(
+        self,
+        output_size: OutputSize,
+        *,
+        layout: Optional[str] = None,
+        backend: Optional[ModuleType] = None,
+    ) -> None:
         super().__init__(output_size, layout=layout, backend=backend)
-        self._indices = None
+        self._indices: Optional[np.ndarray] = None
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Max of each window of x; the argmaxes are kept for the backward pass."""
         self._x = x
         out, self._indices = self._buffers.call(
@@ -775,7 +799,7 @@ class AdaptiveMaxPool2d(_AdaptivePool):
         )
         return out
 
-    def backward(self, grad_out):
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """Gradient for x: grad_out sent to the forward pass's argmaxes."""
         x = self._saved("_x")
         return self._buffers.call(
@@ -926,21 +950,21 @@ class Conv3d(Conv2d):
 
     def __init__(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Size,
+        stride: Size = 1,
+        padding: Padding = 0,
+        dilation: Size = 1,
+        groups: int = 1,
+        bias: bool = True,
         *,
-        layout="NCDHW",
-        dtype=np.float32,
-        rng=None,
-        backend=None,
-        padding_mode="zeros",
-    ):
+        layout: Optional[str] = "NCDHW",
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+        backend: Optional[ModuleType] = None,
+        padding_mode: str = "zeros",
+    ) -> None:
         super().__init__(
             in_channels,
             out_channels,
@@ -1078,21 +1102,21 @@ class ReLU(Layer):
     (array([0., 0., 2.]), array([0., 0., 1.]))
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self._mask = None
+        self._mask: Optional[np.ndarray] = None
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """``max(x, 0)``."""
         x = np.asarray(x)
         self._mask = x > 0
         return np.maximum(x, 0)  # NaN propagates, as in PyTorch
 
-    def backward(self, grad_out):
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """grad_out where x > 0, else 0."""
         return np.asarray(grad_out) * self._saved("_mask")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "ReLU()"
 
 
@@ -1112,11 +1136,11 @@ class Flatten(Layer):
     ((2, 60), (2, 3, 4, 5))
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self._shape = None
+        self._shape: Optional[Tuple[int, ...]] = None
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Return x reshaped to (N, prod(x.shape[1:]))."""
         x = np.asarray(x)
         if x.ndim < 1:
@@ -1124,11 +1148,11 @@ class Flatten(Layer):
         self._shape = x.shape
         return x.reshape(x.shape[0], -1)  # (N, features)
 
-    def backward(self, grad_out):
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """grad_out reshaped back to the last input's shape."""
         return np.asarray(grad_out).reshape(self._saved("_shape"))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Flatten()"
 
 
@@ -1160,8 +1184,14 @@ class Linear(Layer):
     """
 
     def __init__(
-        self, in_features, out_features, bias=True, *, dtype=np.float32, rng=None
-    ):
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__()
         self.in_features = _check_int(in_features, "in_features", 1)
         self.out_features = _check_int(out_features, "out_features", 1)
@@ -1174,9 +1204,9 @@ class Linear(Layer):
         if use_bias:
             self.params["bias"] = np.zeros(self.out_features, dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self._x = None
+        self._x: Optional[np.ndarray] = None
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Map x (N, in_features) to (N, out_features)."""
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.in_features:
@@ -1190,7 +1220,7 @@ class Linear(Layer):
             y += self.params["bias"]
         return y
 
-    def backward(self, grad_out):
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """Set the weight and bias gradients; return the gradient for x."""
         x = self._saved("_x")
         grad_out = np.asarray(grad_out)
@@ -1199,7 +1229,7 @@ class Linear(Layer):
             self.grads["bias"][...] = grad_out.sum(axis=0)
         return grad_out @ self.params["weight"]  # (N, in_features)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"Linear({self.in_features}, {self.out_features}, "
             f"bias={'bias' in self.params})"
@@ -1230,17 +1260,17 @@ class Dropout(Layer):
     array([1., 1., 1.])
     """
 
-    def __init__(self, p=0.5, *, rng=None):
+    def __init__(self, p: float = 0.5, *, rng: Seed = None) -> None:
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, numbers.Real):
             raise TypeError(f"p must be a float in [0, 1), got {p!r}")
         if not 0 <= p < 1:
             raise ValueError(f"p must be in [0, 1), got {p!r}")
-        self.p = float(p)
-        self.rng = _check_rng(rng)
-        self._mask = None
+        self.p: float = float(p)
+        self.rng: np.random.Generator = _check_rng(rng)
+        self._mask: Union[np.ndarray, str, None] = None
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Return x with dropped entries zeroed and the rest scaled (training only)."""
         x = np.asarray(x)
         if not self.training or self.p == 0:
@@ -1251,14 +1281,14 @@ class Dropout(Layer):
         self._mask = keep.astype(dtype) * dtype.type(1 / (1 - self.p))
         return x * self._mask
 
-    def backward(self, grad_out):
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """grad_out through the same mask and scale as the last forward."""
         mask = self._saved("_mask")
         if mask is _KEEP_ALL:
             return np.asarray(grad_out)
         return np.asarray(grad_out) * mask
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Dropout(p={self.p})"
 
 
@@ -1281,7 +1311,7 @@ class Sequential(Layer):
     (5, 2)
     """
 
-    def __init__(self, *layers):
+    def __init__(self, *layers: Layer) -> None:
         super().__init__()
         for i, layer in enumerate(layers):
             for method in ("forward", "backward", "parameters"):
@@ -1301,23 +1331,23 @@ class Sequential(Layer):
     def __iter__(self):
         return iter(self.layers)
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Run x through every layer."""
         for layer in self.layers:
             x = layer.forward(x)
         return x
 
-    def backward(self, grad_out):
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """Backward through every layer, last first; return the input gradient."""
         for layer in reversed(self.layers):
             grad_out = layer.backward(grad_out)
         return grad_out
 
-    def parameters(self):
+    def parameters(self) -> List[Tuple[np.ndarray, np.ndarray]]:
         """Every layer's ``(param, grad)`` pairs, in layer order."""
         return [pair for layer in self.layers for pair in layer.parameters()]
 
-    def named_parameters(self):
+    def named_parameters(self) -> List[Tuple[str, np.ndarray, np.ndarray]]:
         """``(f"{index}.{name}", param, grad)`` for every layer's parameters."""
         out = []
         for i, layer in enumerate(self.layers):
@@ -1325,18 +1355,18 @@ class Sequential(Layer):
                 out += [(f"{i}.{n}", p, g) for n, p, g in layer.named_parameters()]
         return out
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Layer:
         """Set training mode here and in every layer; return self."""
         super().train(mode)
         for layer in self.layers:
             layer.train(mode)
         return self
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, np.ndarray]:
         """``{name: copy of param}`` for every parameter."""
         return {n: p.copy() for n, p, _ in self.named_parameters()}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, ArrayLike]) -> None:
         """Copy `state` (from :meth:`state_dict`) into the parameters, in place."""
         own = {n: p for n, p, _ in self.named_parameters()}
         if set(state) != set(own):
@@ -1351,6 +1381,6 @@ class Sequential(Layer):
                 )
             p[...] = value
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = "".join(f"\n  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential({inner}\n)"

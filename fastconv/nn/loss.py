@@ -1,9 +1,15 @@
 """Softmax and the softmax cross-entropy loss."""
 
+from __future__ import annotations
+
+from typing import Optional
+
 import numpy as np
 
+from .._typing import ArrayLike
 
-def softmax(logits):
+
+def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax of logits (N, K), computed stably.
 
     Examples
@@ -38,15 +44,15 @@ class SoftmaxCrossEntropy:
            [ 0.125,  0.125,  0.125, -0.375]])
     """
 
-    def __init__(self):
-        self._probs = None
-        self._labels = None
+    def __init__(self) -> None:
+        self._probs: Optional[np.ndarray] = None
+        self._labels: Optional[np.ndarray] = None
 
-    def __call__(self, logits, labels):
+    def __call__(self, logits: np.ndarray, labels: ArrayLike) -> float:
         """Return ``self.forward(logits, labels)``."""
         return self.forward(logits, labels)
 
-    def forward(self, logits, labels):
+    def forward(self, logits: np.ndarray, labels: ArrayLike) -> float:
         """Mean loss over the batch, as a Python float.
 
         Parameters
@@ -78,12 +84,12 @@ class SoftmaxCrossEntropy:
         rows = np.arange(len(labels))
         return float(np.mean(log_norm - z[rows, labels]))
 
-    def backward(self):
+    def backward(self) -> np.ndarray:
         """Gradient of the mean loss with respect to the logits, shape (N, K)."""
-        probs = self._probs
-        if probs is None:
+        probs, labels = self._probs, self._labels
+        if probs is None or labels is None:
             raise RuntimeError("SoftmaxCrossEntropy.backward called before forward")
         grad = probs.copy()
-        grad[np.arange(len(self._labels)), self._labels] -= 1
-        grad /= len(self._labels)
+        grad[np.arange(len(labels)), labels] -= 1
+        grad /= len(labels)
         return grad

@@ -1,6 +1,9 @@
 """Optimisers: SGD with momentum and Adam (PyTorch's update rules)."""
 
+from __future__ import annotations
+
 import numbers
+from typing import Iterable, Tuple
 
 import numpy as np
 
@@ -70,14 +73,20 @@ class SGD:
     array([0.855])
     """
 
-    def __init__(self, params, lr=0.01, momentum=0.0, weight_decay=0.0):
+    def __init__(
+        self,
+        params: Iterable[Tuple[np.ndarray, np.ndarray]],
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
         self.pairs = _param_pairs(params)
         self.lr = _check_real(lr, "lr", 0.0, low_open=True)
         self.momentum = _check_real(momentum, "momentum", 0.0)
         self.weight_decay = _check_real(weight_decay, "weight_decay", 0.0)
         self.velocity = [np.zeros_like(p) for p, _ in self.pairs]
 
-    def step(self):
+    def step(self) -> None:
         """Update every parameter in place from its current gradient."""
         for (p, g), v in zip(self.pairs, self.velocity):
             if self.weight_decay:
@@ -114,7 +123,14 @@ class Adam:
     array([0.9, 1.1])
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(
+        self,
+        params: Iterable[Tuple[np.ndarray, np.ndarray]],
+        lr: float = 1e-3,
+        betas: Tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
         self.pairs = _param_pairs(params)
         self.lr = _check_real(lr, "lr", 0.0, low_open=True)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
@@ -129,7 +145,7 @@ class Adam:
         self.m = [np.zeros_like(p) for p, _ in self.pairs]
         self.v = [np.zeros_like(p) for p, _ in self.pairs]
 
-    def step(self):
+    def step(self) -> None:
         """Update every parameter in place from its current gradient."""
         self.t += 1
         b1, b2 = self.betas
