@@ -33,6 +33,8 @@ from . import oned, threed
 from ._engine.args import check_pool_shape, dtype_rule
 from ._engine.geometry import (
     adaptive_output_size,
+    as_pair,
+    as_triple,
     check_shape,
     conv_shapes,
     conv_window,
@@ -318,7 +320,9 @@ def conv_transpose_geometry(
             groups,
             layout2,
         )
-        per_axis = [_pair(v) for v in (stride, padding, output_padding, dilation)]
+        names = ("stride", "padding", "output_padding", "dilation")
+        values = (stride, padding, output_padding, dilation)
+        per_axis = [as_pair(v, n) for v, n in zip(values, names)]
     else:
         OD, _, args2 = threed._transpose_taps(
             x_shape, weight_shape, stride, padding, output_padding, dilation, layout2
@@ -329,7 +333,9 @@ def conv_transpose_geometry(
             weight_shape[:2] + weight_shape[3:] if layout2 == "NCHW" else weight_shape[1:]
         )
         out4, _ = transpose_shapes(x2, w2, groups=groups, layout=layout2, **args2)
-        per_axis = [_triple(v) for v in (stride, padding, output_padding, dilation)]
+        names = ("stride", "padding", "output_padding", "dilation")
+        values = (stride, padding, output_padding, dilation)
+        per_axis = [as_triple(v, n) for v, n in zip(values, names)]
         out4 = _out(out4, F, (OD,) + _spatial(out4, layout2), layout2)
     out = _drop(out4, layout2) if rank == 1 else out4
     stride, padding, output_padding, dilation = per_axis
@@ -346,14 +352,6 @@ def conv_transpose_geometry(
         )
     )
     return Geometry(layout, x_shape, out, axes, weight_shape, int(groups))
-
-
-def _pair(v):
-    return tuple(v) * (2 // len(v)) if isinstance(v, (tuple, list)) else (v, v)
-
-
-def _triple(v):
-    return tuple(v) * (3 // len(v)) if isinstance(v, (tuple, list)) else (v, v, v)
 
 
 def conv_transpose_output_shape(
@@ -430,7 +428,7 @@ def pool_geometry(
             g["dil2"],
             ceil_mode,
         )
-        dd = _triple(dilation)[0]
+        dd = as_triple(dilation, "dilation")[0]
         depth = Axis(g["D"], g["OD"], g["k"][0], g["s"][0], dd, g["p"][0], g["p"][0])
         axes = (depth,) + _window_axes(win)
     C = x_shape[1] if layout2 == "NCHW" else x_shape[-1]
