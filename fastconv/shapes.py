@@ -416,19 +416,8 @@ def pool_geometry(
         g = threed._pool_geometry(
             x_shape, kernel_size, stride, padding, dilation, ceil_mode, layout2
         )
-        covered = set().union(*(od.tolist() for _, od, _ in g["taps"]))
-        if len(covered) < g["OD"]:  # max_pool3d's check, from its taps
-            raise ValueError("a pooling window lies wholly in the depth padding")
-        w2 = g["win2"]
-        win = pool_window(
-            sizes[1:],
-            w2["kernel_size"],
-            w2["stride"],
-            w2["padding"],
-            g["dil2"],
-            ceil_mode,
-        )
-        dd = as_triple(dilation, "dilation")[0]
+        win = pool_window(sizes[1:], ceil_mode=ceil_mode, **g["plane"])
+        dd = g["depth"]["dilation"][0]
         depth = Axis(g["D"], g["OD"], g["k"][0], g["s"][0], dd, g["p"][0], g["p"][0])
         axes = (depth,) + _window_axes(win)
     C = x_shape[1] if layout2 == "NCHW" else x_shape[-1]

@@ -9,9 +9,10 @@ one GEMM-shaped problem KD times deeper, instead of KD convolutions and
 their sums. The stack costs KD copies of x, made by a jitted kernel (numpy's
 pad, take and transpose took 24-29 ms of a 41-43 ms forward on the bench's
 3-D layer, float32); "NCDHW" arrays are transposed to channels-last and
-back around it. Pooling runs
-the 2-D kernels once per depth tap on the slices it reads, the taps'
-results combined in tap order (the same whatever the thread count). Arguments follow
+back around it. Pooling, plain and adaptive, is separable: each depth slice
+is pooled by the 2-D engine, then the depth axis, as a 2-D pooling of the
+(D, OH*OW) columns with a (KD, 1) window; both are free views of the
+arrays. Arguments follow
 ``torch.nn.functional.conv3d``; layouts "NCDHW" (weight (F, C/groups, KD,
 KH, KW)) and "NDHWC" (weight (KD, KH, KW, C/groups, F)).
 """
@@ -36,7 +37,6 @@ from ._engine.args import (
     prepare,
 )
 from ._engine.geometry import (
-    adaptive_bounds,
     as_triple,
     check_layout,
     check_pool_padding,
@@ -171,6 +171,11 @@ def _unslice(planes, N, n, layout2):
     """(N*n, ...) planes back to (N, C, n, H, W) or (N, n, H, W, C)."""
     s = planes.reshape((N, n) + planes.shape[1:])
     return np.moveaxis(s, 1, 2) if layout2 == "NCHW" else s
+
+
+def _depth(a, od, layout2):
+    """Return the index of depths `od` of a (NCDHW axis 2, NDHWC axis 1)."""
+    return (slice(None), slice(None), od) if layout2 == "NCHW" else (slice(None), od)
 
 
 def _tap(weight, kd, layout2):
@@ -333,11 +338,17 @@ def conv3d_backward(
 
 
 # --------------------------------------------------------------------------
-# pooling: each depth tap's slices pooled in 2-D, the taps combined in order
+# pooling, plain and adaptive: separable. A window's max (sum) is the max
+# (sum) over its depths of each depth slice's 2-D window max (sum), so every
+# depth slice is pooled in 2-D, then the depth axis as a 2-D pooling of
+# window (KD, 1) over the (D, OH*OW) columns. Both passes are the 2-D engine
+# on free views; the first maximum in (d, h, w) order is the slice's first in
+# (h, w) order at the first depth that reaches the maximum, which is what the
+# two passes pick, in that order.
 
 
 def _pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, layout2):
-    """Return the 2-D window arguments, and each depth tap with its output depths."""
+    """Return the checked window arguments per axis, (D, H, W) each."""
     k = as_triple(kernel_size, "kernel_size")
     s = k if stride is None else as_triple(stride, "stride")
     p = as_triple(padding, "padding")
@@ -353,14 +364,63 @@ def _pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, l
     OD = output_size(D, k[0], s[0], d[0], p[0], p[0], ceil_mode)
     if OD < 1:
         raise ValueError(f"kernel depth {k[0]} exceeds the padded input depth")
-    taps = _depth_taps(OD, D, s[0], p[0], d[0], k[0])
-    win2 = dict(kernel_size=k[1:], stride=s[1:], padding=p[1:], ceil_mode=ceil_mode)
-    return dict(D=D, OD=OD, k=k, s=s, p=p, taps=taps, win2=win2, dil2=d[1:])
+    covered = np.zeros(OD, bool)
+    for _, od, _ in _depth_taps(OD, D, s[0], p[0], d[0], k[0]):
+        covered[od] = True
+    if not covered.all():
+        raise ValueError("a pooling window lies wholly in the depth padding")
+    plane = dict(kernel_size=k[1:], stride=s[1:], padding=p[1:], dilation=d[1:])
+    depth = dict(
+        kernel_size=(k[0], 1), stride=(s[0], 1), padding=(p[0], 0), dilation=(d[0], 1)
+    )
+    return dict(D=D, OD=OD, k=k, s=s, p=p, plane=plane, depth=depth)
 
 
-def _depth(a, od, layout2):
-    """Return the index of depths `od` of a (NCDHW axis 2, NDHWC axis 1)."""
-    return (slice(None), slice(None), od) if layout2 == "NCHW" else (slice(None), od)
+def _planes(a, layout2):
+    """Return a volume's depth slices as 2-D images: (N, C*D, H, W) or (N*D, H, W, C)."""
+    s = a.shape
+    if layout2 == "NCHW":
+        return a.reshape(s[0], s[1] * s[2], s[3], s[4])
+    return a.reshape(s[0] * s[1], s[2], s[3], s[4])
+
+
+def _columns(r, N, D, layout2):
+    """Return the slices' 2-D results as a depth-by-plane image.
+
+    (N, C*D, OH, OW) -> (N, C, D, OH*OW); (N*D, OH, OW, C) -> (N, D, OH*OW, C).
+    """
+    s = r.shape
+    if layout2 == "NCHW":
+        return r.reshape(N, s[1] // D, D, s[2] * s[3])
+    return r.reshape(N, D, s[1] * s[2], s[3])
+
+
+def _volume(r, plane, layout2):
+    """Return the depth pass's result as a volume.
+
+    (N, C, OD, OH*OW) -> (N, C, OD, OH, OW); (N, OD, OH*OW, C) -> (N, OD, OH, OW, C).
+    """
+    s = r.shape
+    if layout2 == "NCHW":
+        return r.reshape(s[:3] + tuple(plane))
+    return r.reshape(s[:2] + tuple(plane) + s[3:])
+
+
+def _plane_shape(r, layout2):
+    return r.shape[2:4] if layout2 == "NCHW" else r.shape[1:3]
+
+
+def _flat_indices(plane_idx, depth_idx, N, D, HW, layout2):
+    """Volume indices ``d*H*W + h*W + w`` of the two passes' argmaxes.
+
+    plane_idx: each slice's ``h*W + w``, as the slices' 2-D result; depth_idx:
+    the depth pass's ``d*P + j`` in the (D, P) columns, P = OH*OW.
+    """
+    cols = _columns(plane_idx, N, D, layout2)
+    P = cols.shape[3] if layout2 == "NCHW" else cols.shape[2]
+    depth = depth_idx // P
+    axis = 2 if layout2 == "NCHW" else 1
+    return depth * HW + np.take_along_axis(cols, depth, axis=axis)
 
 
 @overload
@@ -454,37 +514,21 @@ def max_pool3d(
     g = _pool_geometry(
         x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout2
     )
+    N, D = x.shape[0], g["D"]
+    plane_args = dict(g["plane"], ceil_mode=ceil_mode, layout=layout2)
+    depth_args = dict(g["depth"], ceil_mode=ceil_mode, layout=layout2)
+    if not return_indices:
+        v = pool.max_pool2d(_planes(x, layout2), **plane_args)
+        best = pool.max_pool2d(_columns(v, N, D, layout2), **depth_args)
+        return _volume(best, _plane_shape(v, layout2), layout2)
+    v, i = pool.max_pool2d(_planes(x, layout2), return_indices=True, **plane_args)
+    best, k = pool.max_pool2d(
+        _columns(v, N, D, layout2), return_indices=True, **depth_args
+    )
     H, W = x.shape[3:5] if layout2 == "NCHW" else x.shape[2:4]
-    N = x.shape[0]
-    best = idx = None
-    seen = np.zeros(g["OD"], bool)
-    for _, od, z in g["taps"]:
-        v, i = pool.max_pool2d(
-            _slices(x, z, layout2),
-            dilation=g["dil2"],
-            return_indices=True,
-            layout=layout2,
-            **g["win2"],
-        )
-        v, i = _unslice(v, N, len(z), layout2), _unslice(i, N, len(z), layout2)
-        depth = z[:, None, None] if layout2 == "NCHW" else z[:, None, None, None]
-        i = i + depth * (H * W)  # the volume's flat index
-        if best is None or idx is None:
-            shape = list(v.shape)
-            shape[2 if layout2 == "NCHW" else 1] = g["OD"]
-            best, idx = np.empty(shape, v.dtype), np.empty(shape, np.int64)
-        first = ~seen[od]
-        at = _depth(best, od[first], layout2)
-        best[at], idx[at] = v[_depth(v, first, layout2)], i[_depth(i, first, layout2)]
-        rest = ~first  # later taps: the scan rule, a NaN wins
-        at = _depth(best, od[rest], layout2)
-        cur, vr, ir = best[at], v[_depth(v, rest, layout2)], i[_depth(i, rest, layout2)]
-        take = (vr > cur) | np.isnan(vr)
-        best[at], idx[at] = np.where(take, vr, cur), np.where(take, ir, idx[at])
-        seen[od] = True
-    if not seen.all() or best is None or idx is None:
-        raise ValueError("a pooling window lies wholly in the depth padding")
-    return (best, idx) if return_indices else best
+    idx = _flat_indices(i, k, N, D, H * W, layout2)
+    plane = _plane_shape(v, layout2)
+    return _volume(best, plane, layout2), _volume(idx, plane, layout2)
 
 
 @takes_out()
@@ -535,10 +579,7 @@ def max_pool3d_backward(
             x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout2
         )
         H, W = x.shape[3:5] if layout2 == "NCHW" else x.shape[2:4]
-        w2 = g["win2"]
-        win = pool_window(
-            (H, W), w2["kernel_size"], w2["stride"], w2["padding"], g["dil2"], ceil_mode
-        )
+        win = pool_window((H, W), ceil_mode=ceil_mode, **g["plane"])
         N, C = x.shape[0], x.shape[1 if layout2 == "NCHW" else 4]
         plane = (g["OD"], win.OH, win.OW)
         out_shape = (N, C) + plane if layout2 == "NCHW" else (N,) + plane + (C,)
@@ -611,28 +652,52 @@ def avg_pool3d(
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
     g = _pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, layout2)
-    sums = _avg_sums(x, g, layout2)
+    N, D = x.shape[0], g["D"]
+    sums = pool.avg_pool2d(  # each slice's window sums, then the depths'
+        _planes(x, layout2), **_avg_args(g, "plane", ceil_mode, layout2)
+    )
+    plane = _plane_shape(sums, layout2)
+    sums = pool.avg_pool2d(
+        _columns(sums, N, D, layout2), **_avg_args(g, "depth", ceil_mode, layout2)
+    )
+    sums = _volume(sums, plane, layout2)
     sizes = x.shape[2:] if layout2 == "NCHW" else x.shape[1:4]
-    g["out"] = sums.shape[2:] if layout2 == "NCHW" else sums.shape[1:4]
+    g["out"] = (g["OD"],) + tuple(plane)
     result = sums / _avg_divisors(g, sizes, count_include_pad, divisor_override, layout2)
     return result.astype(sums.dtype, copy=False)
 
 
-def _avg_sums(x, g, layout2):
-    """Each window's sum: the depth taps' 2-D window sums (divisor 1), in tap order."""
-    N = x.shape[0]
-    total = None
-    for _, od, z in g["taps"]:
-        s2 = pool.avg_pool2d(
-            _slices(x, z, layout2), divisor_override=1, layout=layout2, **g["win2"]
-        )
-        s2 = _unslice(s2, N, len(z), layout2)
-        if total is None:
-            shape = list(s2.shape)
-            shape[2 if layout2 == "NCHW" else 1] = g["OD"]
-            total = np.zeros(shape, s2.dtype)
-        total[_depth(total, od, layout2)] += s2
-    return total
+def _avg_args(g, part, ceil_mode, layout2):
+    """avg_pool2d's arguments for the window sums of one pass (divisor 1)."""
+    args = {k: v for k, v in g[part].items() if k != "dilation"}
+    return dict(args, ceil_mode=ceil_mode, divisor_override=1, layout=layout2)
+
+
+def _flat_plane(a, layout2):
+    """Return a volume's planes flattened, the inverse of :func:`_volume`.
+
+    (N, C, OD, OH, OW) -> (N, C, OD, OH*OW); (N, OD, OH, OW, C) -> (N, OD, OH*OW, C).
+    """
+    s = a.shape
+    if layout2 == "NCHW":
+        return a.reshape(s[0], s[1], s[2], s[3] * s[4])
+    return a.reshape(s[0], s[1], s[2] * s[3], s[4])
+
+
+def _column_shape(x_shape, plane, layout2):
+    """Shape of :func:`_columns`' result for a volume of `x_shape` pooled to `plane`."""
+    P = plane[0] * plane[1]
+    if layout2 == "NCHW":
+        return (x_shape[0], x_shape[1], x_shape[2], P)
+    return (x_shape[0], x_shape[1], P, x_shape[4])
+
+
+def _uncolumns(c, plane, layout2):
+    """Return the slices' 2-D results from columns, the inverse of :func:`_columns`."""
+    s = c.shape
+    if layout2 == "NCHW":
+        return c.reshape((s[0], s[1] * s[2]) + tuple(plane))
+    return c.reshape((s[0] * s[1],) + tuple(plane) + (s[3],))
 
 
 @takes_out()
@@ -675,22 +740,25 @@ def avg_pool3d_backward(
         g, sizes, count_include_pad, divisor_override, layout2
     )
     share = share.astype(dtype[0], copy=False)
-    N = x.shape[0]
-    grad_x = np.zeros(x.shape, dtype[0])
-    for _, od, z in g["taps"]:
-        gx = pool.avg_pool2d_backward(
-            _slices(share, od, layout2),
-            _slices(x, z, layout2),
-            divisor_override=1,
-            layout=layout2,
-            **g["win2"],
-        )
-        grad_x[_depth(grad_x, z, layout2)] += _unslice(gx, N, len(z), layout2)
-    return grad_x.astype(dtype[1], copy=False)
+    plane = out_sizes[1:]
+    # the two passes' adjoints in reverse order: the depth pass's, on the
+    # columns (whose values it does not read), then the slices'
+    columns = np.empty(_column_shape(x.shape, plane, layout2), dtype[0])
+    g_cols = pool.avg_pool2d_backward(
+        _flat_plane(share, layout2),
+        columns,
+        **_avg_args(g, "depth", ceil_mode, layout2),
+    )
+    gx = pool.avg_pool2d_backward(
+        _uncolumns(g_cols, plane, layout2),
+        _planes(x, layout2),
+        **_avg_args(g, "plane", ceil_mode, layout2),
+    )
+    return gx.reshape(x.shape).astype(dtype[1], copy=False)
 
 
-# --------------------------------------------------------------------------
-# adaptive pooling: depth windows by PyTorch's rule over the 2-D results
+# adaptive pooling: the same two passes, each an adaptive 2-D pooling (the
+# depth pass's windows by PyTorch's rule over D, every column kept)
 
 
 def _adaptive_sizes(output_size, x_shape, layout2):
@@ -732,21 +800,19 @@ def adaptive_avg_pool3d(
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
     OD, OH, OW = _adaptive_sizes(output_size, x.shape, layout2)
-    D = x.shape[2] if layout2 == "NCHW" else x.shape[1]
+    _check_depth_size(OD, output_size)
+    N, D = x.shape[0], x.shape[2 if layout2 == "NCHW" else 1]
+    means = adaptive.adaptive_avg_pool2d(_planes(x, layout2), (OH, OW), layout=layout2)
+    plane = _plane_shape(means, layout2)
+    means = adaptive.adaptive_avg_pool2d(
+        _columns(means, N, D, layout2), (OD, None), layout=layout2
+    )
+    return _volume(means, plane, layout2)
+
+
+def _check_depth_size(OD, output_size):
     if not isinstance(OD, (int, np.integer)) or isinstance(OD, bool) or OD < 1:
         raise ValueError(f"output_size must hold ints >= 1 or None, got {output_size!r}")
-    N = x.shape[0]
-    planes = adaptive.adaptive_avg_pool2d(
-        _slices(x, np.arange(D), layout2), (OH, OW), layout=layout2
-    )
-    planes = _unslice(planes, N, D, layout2)  # every depth's 2-D means
-    starts, ends = adaptive_bounds(D, OD)
-    axis = 2 if layout2 == "NCHW" else 1
-    parts = []
-    for a, b in zip(starts, ends):
-        window = np.take(planes, np.arange(a, b), axis=axis)
-        parts.append(window.sum(axis=axis, keepdims=True) / (b - a))
-    return np.concatenate(parts, axis=axis).astype(planes.dtype, copy=False)
 
 
 @takes_out()
@@ -757,25 +823,17 @@ def adaptive_avg_pool3d_backward(
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
-    axis = 2 if layout2 == "NCHW" else 1
-    OD = grad_out.shape[axis]
-    D = x.shape[axis]
-    N = x.shape[0]
-    starts, ends = adaptive_bounds(D, OD)
-    dtype = dtype_rule(np.result_type(x.dtype, grad_out.dtype))
-    # each depth's share of its depth windows' gradients, then the 2-D backward
-    shares = np.zeros(grad_out.shape[:axis] + (D,) + grad_out.shape[axis + 1 :], dtype[0])
-    for o, (a, b) in enumerate(zip(starts, ends)):
-        g = np.take(grad_out, [o], axis=axis) / (b - a)
-        idx = [slice(None)] * 5
-        idx[axis] = slice(a, b)
-        shares[tuple(idx)] += g
-    gx = adaptive.adaptive_avg_pool2d_backward(
-        _slices(shares, np.arange(D), layout2),
-        _slices(x, np.arange(D), layout2),
-        layout=layout2,
+    plane = grad_out.shape[3:5] if layout2 == "NCHW" else grad_out.shape[2:4]
+    # the passes' adjoints in reverse order (the depth pass's on columns
+    # whose values it does not read)
+    columns = np.empty(_column_shape(x.shape, plane, layout2), x.dtype)
+    g_cols = adaptive.adaptive_avg_pool2d_backward(
+        _flat_plane(grad_out, layout2), columns, layout=layout2
     )
-    return _unslice(gx, N, D, layout2).astype(dtype[1], copy=False)
+    gx = adaptive.adaptive_avg_pool2d_backward(
+        _uncolumns(g_cols, plane, layout2), _planes(x, layout2), layout=layout2
+    )
+    return gx.reshape(x.shape)
 
 
 @overload
@@ -839,30 +897,24 @@ def adaptive_max_pool3d(
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
     OD, OH, OW = _adaptive_sizes(output_size, x.shape, layout2)
-    axis = 2 if layout2 == "NCHW" else 1
-    D = x.shape[axis]
-    H, W = x.shape[3:5] if layout2 == "NCHW" else x.shape[2:4]
-    N = x.shape[0]
+    _check_depth_size(OD, output_size)
+    N, D = x.shape[0], x.shape[2 if layout2 == "NCHW" else 1]
+    if not return_indices:
+        v = adaptive.adaptive_max_pool2d(_planes(x, layout2), (OH, OW), layout=layout2)
+        best = adaptive.adaptive_max_pool2d(
+            _columns(v, N, D, layout2), (OD, None), layout=layout2
+        )
+        return _volume(best, _plane_shape(v, layout2), layout2)
     v, i = adaptive.adaptive_max_pool2d(
-        _slices(x, np.arange(D), layout2), (OH, OW), True, layout=layout2
+        _planes(x, layout2), (OH, OW), True, layout=layout2
     )
-    v, i = _unslice(v, N, D, layout2), _unslice(i, N, D, layout2)
-    shape = [1] * 5
-    shape[axis] = D
-    i = i + (np.arange(D) * (H * W)).reshape(shape)
-    outs, idxs = [], []
-    for a, b in zip(*adaptive_bounds(D, OD)):
-        best = np.take(v, [a], axis=axis)
-        at = np.take(i, [a], axis=axis)
-        for z in range(a + 1, b):  # the scan rule across depth, in order
-            vz, iz = np.take(v, [z], axis=axis), np.take(i, [z], axis=axis)
-            take = (vz > best) | np.isnan(vz)
-            best, at = np.where(take, vz, best), np.where(take, iz, at)
-        outs.append(best)
-        idxs.append(at)
-    result = np.concatenate(outs, axis=axis)
-    idx = np.concatenate(idxs, axis=axis)
-    return (result, idx) if return_indices else result
+    best, k = adaptive.adaptive_max_pool2d(
+        _columns(v, N, D, layout2), (OD, None), True, layout=layout2
+    )
+    H, W = x.shape[3:5] if layout2 == "NCHW" else x.shape[2:4]
+    idx = _flat_indices(i, k, N, D, H * W, layout2)
+    plane = _plane_shape(v, layout2)
+    return _volume(best, plane, layout2), _volume(idx, plane, layout2)
 
 
 @takes_out()

@@ -294,28 +294,31 @@ def torch_calls(spec, x, w, b, gy):
             )
 
         return forward, backward
-    if n != 2:
+    if n not in (2, 3):  # aten has no 1-D pooling backward of its own
         return None
     k = ints(kw["kernel_size"])
     if kind == "max":
-        _, idx = F.max_pool2d(tx, k, s, pad, return_indices=True)
+        max_pool = getattr(F, f"max_pool{n}d")
+        max_back = getattr(torch.ops.aten, f"max_pool{n}d_with_indices_backward")
+        _, idx = max_pool(tx, k, s, pad, return_indices=True)
 
         def forward():
             with torch.no_grad():
-                return F.max_pool2d(tx, k, s, pad)
+                return max_pool(tx, k, s, pad)
 
         def backward():
-            return torch.ops.aten.max_pool2d_with_indices_backward(
-                tgy, tx, k, s, pad, [1, 1], False, idx
-            )
+            return max_back(tgy, tx, k, s, pad, [1] * n, False, idx)
 
         return forward, backward
 
+    avg_pool = getattr(F, f"avg_pool{n}d")
+    avg_back = getattr(torch.ops.aten, f"avg_pool{n}d_backward")
+
     def forward():
         with torch.no_grad():
-            return F.avg_pool2d(tx, k, s, pad)
+            return avg_pool(tx, k, s, pad)
 
     def backward():
-        return torch.ops.aten.avg_pool2d_backward(tgy, tx, k, s, pad, False, True, None)
+        return avg_back(tgy, tx, k, s, pad, False, True, None)
 
     return forward, backward
