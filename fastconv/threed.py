@@ -12,7 +12,8 @@ pad, take and transpose took 24-29 ms of a 41-43 ms forward on the bench's
 back around it. Pooling, plain and adaptive, is separable: each depth slice
 is pooled by the 2-D engine, then the depth axis, as a 2-D pooling of the
 (D, OH*OW) columns with a (KD, 1) window; both are free views of the
-arrays. Arguments follow
+arrays. The transposed convolution is the convolution's adjoint through
+the same stack. Arguments follow
 ``torch.nn.functional.conv3d``; layouts "NCDHW" (weight (F, C/groups, KD,
 KH, KW)) and "NDHWC" (weight (KD, KH, KW, C/groups, F)).
 """
@@ -44,6 +45,7 @@ from ._engine.geometry import (
     pool_window,
     resolve_padding_3d,
     transpose_output_size,
+    transpose_shapes,
 )
 from ._engine.pool_driver import raise_bad_index
 from ._engine.results import takes_out
@@ -158,6 +160,15 @@ def _channels_last(x, weight, compute, layout2) -> Tuple[np.ndarray, np.ndarray]
     return x, weight
 
 
+def _backward_inputs(grad_out, x, weight, layout2):
+    """Return x, weight, grad_out channels-last in the compute dtype; the result dtype."""
+    compute, result = dtypes(x, weight, grad_out)
+    x, weight = _channels_last(x, weight, compute, layout2)
+    gy = prepare(grad_out, compute)
+    gy = depth.channels_last(gy) if layout2 == "NCHW" else gy
+    return x, weight, gy, result
+
+
 def _slices(a, depths, layout2):
     """Return a[:, :, depths] (NDHWC: a[:, depths]) as a batch of planes (a copy)."""
     if layout2 == "NCHW":
@@ -176,10 +187,6 @@ def _unslice(planes, N, n, layout2):
 def _depth(a, od, layout2):
     """Return the index of depths `od` of a (NCDHW axis 2, NDHWC axis 1)."""
     return (slice(None), slice(None), od) if layout2 == "NCHW" else (slice(None), od)
-
-
-def _tap(weight, kd, layout2):
-    return weight[:, :, kd] if layout2 == "NCHW" else weight[kd]
 
 
 @takes_out()
@@ -313,10 +320,7 @@ def conv3d_backward(
             f"grad_out's batch and depth must be x's {g['N']} and the output's "
             f"{g['OD']}, got shape {grad_out.shape}"
         )
-    compute, result = dtypes(x, weight, grad_out)
-    x, weight = _channels_last(x, weight, compute, layout2)
-    gy = prepare(grad_out, compute)
-    gy = depth.channels_last(gy) if layout2 == "NCHW" else gy
+    x, weight, gy, result = _backward_inputs(grad_out, x, weight, layout2)
     gs, gw, gb = conv.conv2d_backward(
         gy.reshape((g["N"] * g["OD"],) + gy.shape[2:]),
         depth.stack(x, g, groups),
@@ -964,7 +968,7 @@ def _scatter_volume(grad_out, x, idx, layout2):
 
 
 # --------------------------------------------------------------------------
-# transposed convolution: each input depth scattered through the depth taps
+# transposed convolution: the adjoint of conv3d, through the same stack
 
 
 def _transpose_taps(x_shape, w_shape, stride, padding, output_padding, dilation, layout2):
@@ -989,6 +993,49 @@ def _transpose_taps(x_shape, w_shape, stride, padding, output_padding, dilation,
     taps = _depth_taps(D, OD, s[0], p[0], d[0], KD)
     args2 = dict(stride=s[1:], padding=p[1:], output_padding=op[1:], dilation=d[1:])
     return OD, taps, args2
+
+
+def _depth_fit(x, OD):
+    """Return x (N, D, H, W, C) as the stack's input planes (N*OD, H, W, C).
+
+    The convolution a transposed one is the adjoint of can have OD > D
+    output depths (output_padding at least the stride, below the dilation):
+    the extra ones are zeros, as conv_transpose2d fits its input.
+    """
+    if x.shape[1] != OD:
+        full = np.zeros((x.shape[0], OD) + x.shape[2:], x.dtype)
+        full[:, : x.shape[1]] = x
+        x = full
+    return x.reshape((-1,) + x.shape[2:])
+
+
+def _transpose_geometry(
+    x_shape, w_shape, stride, padding, output_padding, groups, dilation, layout2
+):
+    """Geometry of the convolution a transposed one is the adjoint of.
+
+    Returns (g, args2): :func:`_geometry` of that convolution, whose input
+    has the transposed output's shape (``g["x_shape"]``, NDHWC), and the
+    (H, W) arguments of the stack's 2-D transposed convolution.
+    """
+    OD, _, args2 = _transpose_taps(
+        x_shape, w_shape, stride, padding, output_padding, dilation, layout2
+    )
+    # the (H, W) part checks groups and channels as conv_transpose2d does
+    if layout2 == "NCHW":
+        x2, w2 = x_shape[:2] + x_shape[3:], w_shape[:2] + w_shape[3:]
+        N, C_in, KD, Fg = x_shape[0], x_shape[1], w_shape[2], w_shape[1]
+    else:
+        x2, w2 = x_shape[:1] + x_shape[2:], w_shape[1:]
+        N, C_in, KD, Fg = x_shape[0], x_shape[4], w_shape[0], w_shape[3]
+    out4, _ = transpose_shapes(x2, w2, groups=groups, layout=layout2, **args2)
+    OH, OW = out4[2:] if layout2 == "NCHW" else out4[1:3]
+    KH, KW = w2[2:] if layout2 == "NCHW" else w2[:2]
+    conv_x = (N, OD, OH, OW, Fg * groups)
+    conv_w = (KD, KH, KW, Fg, C_in)
+    g = _geometry(conv_x, conv_w, stride, padding, dilation, groups, "NHWC")
+    g["x_shape"] = conv_x
+    return g, args2
 
 
 @takes_out()
@@ -1028,38 +1075,34 @@ def conv_transpose3d(
     layout2 = _layout(layout)
     x = as_real_array(x, "x", ndim=5)
     weight = as_real_array(weight, "weight", ndim=5)
-    OD, taps, args2 = _transpose_taps(
-        x.shape, weight.shape, stride, padding, output_padding, dilation, layout2
+    g, args2 = _transpose_geometry(
+        x.shape, weight.shape, stride, padding, output_padding, groups, dilation, layout2
     )
-    kinds = [x.dtype, weight.dtype] + (
-        [np.asarray(bias).dtype] if bias is not None else []
-    )
-    dtypes = dtype_rule(np.result_type(*kinds))
-    N, result = x.shape[0], None
-    for kd, ids, z in taps or _NO_TAP:
-        y = conv.conv_transpose2d(
-            _slices(x, ids, layout2),
-            _tap(weight, kd, layout2),
-            None,
-            groups=groups,
-            layout=layout2,
-            algorithm=algorithm,
-            **args2,
-        )
-        y = _unslice(y, N, len(ids), layout2)
-        if result is None:
-            shape = list(y.shape)
-            shape[2 if layout2 == "NCHW" else 1] = OD
-            result = np.zeros(shape, dtypes[0])
-        result[_depth(result, z, layout2)] += y  # z holds no depth twice: one tap
-    assert result is not None  # the loop ran at least once (_NO_TAP)
+    given = [x, weight] + ([] if bias is None else [as_real_array(bias, "bias", None)])
+    compute, result = dtypes(*given)
+    x, weight = _channels_last(x, weight, compute, layout2)
     if bias is not None:
-        b = as_real_array(bias, "bias", ndim=1).astype(dtypes[0])
-        F = result.shape[1] if layout2 == "NCHW" else result.shape[-1]
-        if b.shape != (F,):
-            raise ValueError(f"bias must have shape (F,) = ({F},), got shape {b.shape}")
-        result += b[:, None, None, None] if layout2 == "NCHW" else b
-    return result.astype(dtypes[1], copy=False)
+        bias = as_real_array(bias, "bias", ndim=None)
+        if bias.shape != (g["C"],):
+            raise ValueError(
+                f"bias must have shape (F,) = ({g['C']},), got shape {bias.shape}"
+            )
+    # the adjoint of conv3d: its stack's 2-D grad_x pass, then the stack's adjoint
+    planes = conv.conv_transpose2d(
+        _depth_fit(x, g["OD"]),
+        depth.stacked_weight(weight),
+        None,
+        groups=groups,
+        layout="NHWC",
+        algorithm=algorithm,
+        **args2,
+    )
+    res = depth.unstack(planes, g["x_shape"], g, groups)  # (N, OD, OH, OW, F)
+    if bias is not None:
+        res += prepare(bias, compute)
+    if layout2 == "NCHW":
+        res = depth.channels_first(res)
+    return res.astype(result, copy=False)
 
 
 @takes_out(3)
@@ -1095,37 +1138,34 @@ def conv_transpose3d_backward(
     x = as_real_array(x, "x", ndim=5)
     weight = as_real_array(weight, "weight", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
-    OD, taps, args2 = _transpose_taps(
-        x.shape, weight.shape, stride, padding, output_padding, dilation, layout2
+    g, args2 = _transpose_geometry(
+        x.shape, weight.shape, stride, padding, output_padding, groups, dilation, layout2
     )
-    axis = 2 if layout2 == "NCHW" else 1
-    if grad_out.shape[axis] != OD or grad_out.shape[0] != x.shape[0]:
+    out_shape = g["x_shape"]
+    if layout2 == "NCHW":
+        out_shape = out_shape[:1] + out_shape[4:] + out_shape[1:4]
+    if grad_out.shape != out_shape:
         raise ValueError(
-            f"grad_out's batch and depth must be x's {x.shape[0]} and the output's "
-            f"{OD}, got shape {grad_out.shape}"
+            f"grad_out must have the output's shape {out_shape}, got shape "
+            f"{grad_out.shape}"
         )
-    dtypes = dtype_rule(np.result_type(x.dtype, weight.dtype, grad_out.dtype))
-    N = x.shape[0]
-    grad_x = np.zeros(x.shape, dtypes[0])
-    grad_w = np.zeros(weight.shape, dtypes[0])
-    for kd, ids, z in taps:
-        gx, gw, _ = conv.conv_transpose2d_backward(
-            _slices(grad_out, z, layout2),
-            _slices(x, ids, layout2),
-            _tap(weight, kd, layout2),
-            groups=groups,
-            layout=layout2,
-            algorithm=algorithm,
-            **args2,
-        )
-        grad_x[_depth(grad_x, ids, layout2)] += _unslice(gx, N, len(ids), layout2)
-        if layout2 == "NCHW":
-            grad_w[:, :, kd] = gw
-        else:
-            grad_w[kd] = gw
-    gy = prepare(grad_out, dtypes[0])  # as 4-D: (N, F, OD, OH*OW) or (N, OD*OH, OW, F)
-    s = gy.shape
-    gy = gy.reshape(s[:3] + (-1,) if layout2 == "NCHW" else (s[0], -1) + s[3:])
-    grad_b = conv_driver.grad_bias(gy, layout2).astype(dtypes[0])
-    gx, gw, gb = (a.astype(dtypes[1], copy=False) for a in (grad_x, grad_w, grad_b))
+    x, weight, gy, result = _backward_inputs(grad_out, x, weight, layout2)
+    # grad_out's stack is the gradient of the stack conv_transpose3d unstacks
+    gx, gw, _ = conv.conv_transpose2d_backward(
+        depth.stack(gy, g, groups),
+        _depth_fit(x, g["OD"]),
+        depth.stacked_weight(weight),
+        groups=groups,
+        layout="NHWC",
+        algorithm=algorithm,
+        **args2,
+    )
+    grad_x = gx.reshape((x.shape[0], g["OD"]) + x.shape[2:])[:, : x.shape[1]]
+    grad_w = depth.unstacked_weight(gw, weight.shape)
+    s = gy.shape  # as 4-D (N, OD*OH, OW, F) for the bias's sum
+    grad_b = conv_driver.grad_bias(gy.reshape((s[0], -1) + s[3:]), "NHWC")
+    if layout2 == "NCHW":
+        grad_x = depth.channels_first(np.ascontiguousarray(grad_x))
+        grad_w = np.ascontiguousarray(grad_w.transpose(4, 3, 0, 1, 2))
+    gx, gw, gb = (a.astype(result, copy=False) for a in (grad_x, grad_w, grad_b))
     return gx, gw, gb

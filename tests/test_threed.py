@@ -208,6 +208,15 @@ TRANSPOSE_CASES = [
         dict(groups=2, dilation=(2, 1, 1)),
     ),
     ("stride3-gaps", (1, 2, 2, 2, 2), 2, (2, 2, 2), dict(stride=3)),
+    # output_padding at the stride, below the dilation: the convolution this
+    # one transposes has more output depths (and rows) than x has
+    (
+        "op-past-stride",
+        (2, 2, 2, 3, 2),
+        2,
+        (2, 2, 1),
+        dict(stride=1, dilation=(3, 2, 1), output_padding=(2, 1, 0)),
+    ),
 ]
 
 

@@ -219,6 +219,8 @@ MORE_LAYERS = [
     _nd("max3d-2s2", "max", 2, 32, (16, 56, 56), None, 2, 2, 0),
     _nd("avg3d-3s2", "avg", 2, 32, (16, 56, 56), None, 3, 2, 1),
     _nd("dcgan-convT", "conv_transpose", 16, 128, (16, 16), 64, 4, 2, 1),
+    _nd("unet3d-convT", "conv_transpose", 2, 64, (8, 28, 28), 32, 2, 2, 0),
+    _nd("convT3d-3x3x3", "conv_transpose", 2, 32, (8, 28, 28), 32, 3, 1, 1),
     Layer("adaptive-avg", "adaptive_avg", 32, 512, (7, 7), None, (1, 1), 1, (0, 0)),
 ]
 
