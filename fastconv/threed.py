@@ -26,7 +26,7 @@ from typing import Literal, Optional, Tuple, Union, overload
 import numpy as np
 
 from . import adaptive, conv, pool
-from ._engine import conv_driver, depth
+from ._engine import conv_driver, depth, pool_driver
 from ._engine import padding as padding_modes
 from ._engine.args import (
     as_pool_input,
@@ -50,7 +50,6 @@ from ._engine.geometry import (
 from ._engine.pool_driver import raise_bad_index
 from ._engine.results import takes_out
 from ._engine.results import with_indices as _with_indices
-from ._kernels import pool as _pool_k
 from ._typing import Array, ArrayLike, Grads, OptSize, Out, OutputSize, Padding, Size
 
 __all__ = [
@@ -160,7 +159,9 @@ def _channels_last(x, weight, compute, layout2) -> Tuple[np.ndarray, np.ndarray]
     return x, weight
 
 
-def _backward_inputs(grad_out, x, weight, layout2):
+def _backward_inputs(
+    grad_out, x, weight, layout2
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.dtype]:
     """Return x, weight, grad_out channels-last in the compute dtype; the result dtype."""
     compute, result = dtypes(x, weight, grad_out)
     x, weight = _channels_last(x, weight, compute, layout2)
@@ -949,20 +950,14 @@ def _scatter_volume(grad_out, x, idx, layout2):
     N = x.shape[0]
     if layout2 == "NCHW":  # volumes as (N, C, 1, D*H*W) planes
         C, V, OV = x.shape[1], int(np.prod(x.shape[2:])), int(np.prod(gy.shape[2:]))
-        bad = _pool_k.max_unpool_add_nchw(
-            gy.reshape(N, C, 1, OV), idx.reshape(N, C, 1, OV), grad_x.reshape(N, C, 1, V)
-        )
+        planes = (N, C, 1, OV), (N, C, 1, V)
     else:
         C, V, OV = x.shape[4], int(np.prod(x.shape[1:4])), int(np.prod(gy.shape[1:4]))
-        bad = _pool_k.max_unpool_add_nhwc(
-            gy.reshape(N, 1, OV, C),
-            idx.reshape(N, 1, OV, C),
-            grad_x.reshape(N, 1, V, C),
-            0,
-            N,
-            1,
-        )
-    if grad_x.size and bad >= 0:
+        planes = (N, 1, OV, C), (N, 1, V, C)
+    bad = pool_driver.unpool_add(
+        gy.reshape(planes[0]), idx.reshape(planes[0]), grad_x.reshape(planes[1]), layout2
+    )
+    if grad_x.size and bad:
         raise_bad_index(idx, V)
     return grad_x.astype(dtype[1], copy=False)
 

@@ -220,16 +220,14 @@ def max_backward(plan, grad_out, idx):
             gy, ik = grad_out.reshape(shape), idx.reshape(shape)
             gx = grad_x.reshape((-1, 1) + grad_x.shape[2:])
             plan._run(
-                lambda a, c: bad.append(
-                    _pool_k.max_unpool_add_nchw(gy[a:c], ik[a:c], gx[a:c])
-                ),
+                lambda a, c: bad.append(_pool_k.max_unpool_add_nchw(gy, ik, gx, a, c)),
                 len(gx),
                 work,
             )
         else:
             plan._run(
                 lambda a, c: bad.append(
-                    _pool_k.max_unpool_add_nhwc(grad_out, idx, grad_x, a, c, 1)
+                    _pool_k.max_unpool_add_nhwc(grad_out, idx, grad_x, 1, a, c)
                 ),
                 grad_x.shape[0],
                 work,

@@ -428,8 +428,9 @@ class PoolPlan:
         Average pooling only.
     divisor : int
         Average pooling's divisor_override, 0 for none.
-    kernels : dict
-        The jitted kernel of each pass, by name.
+    tasks : dict
+        The parallel work of each pass (:func:`fastconv._engine.pool_driver.tasks`):
+        a kernel, its arguments' names, items and bytes.
     items : int
         Work items of the backward pass: N*C planes (NCHW) or N samples
         (NHWC), each NHWC sample cut into ``channel_blocks`` blocks of
@@ -449,24 +450,6 @@ class PoolPlan:
         self.out_shape = pool_out_shape(x_shape, win, layout)
         self.count_include_pad, self.divisor = count_include_pad, divisor
         nchw = layout == "NCHW"
-        if kind == "avg":
-            self.kernels = {
-                "forward": f"avg_pool_{layout.lower()}",
-                "backward": f"avg_pool_backward_{layout.lower()}",
-            }
-        elif nchw:
-            self.kernels = {
-                "forward": "max_pool_values_nchw",
-                "forward with indices": "max_pool_nchw",
-                "backward": "max_pool_backward_nchw",
-            }
-        else:
-            rows = "_rows" if x_shape[3] < config.POOL_ROWS_BELOW_CHANNELS else ""
-            self.kernels = {
-                "forward": f"max_pool_values_nhwc{rows}" if rows else "max_pool_nhwc",
-                "forward with indices": f"max_pool_nhwc{rows}",
-                "backward": f"max_pool_backward_nhwc{rows}",
-            }
         # NCHW: planes (every kernel runs plane by plane, so one sample still
         # gives every core work); NHWC: output rows forward (n*OH + oh);
         # backward, samples (windows overlap across rows), cut into blocks of
@@ -479,6 +462,15 @@ class PoolPlan:
         if not nchw and N:
             want = -(-2 * cpu.usable_cores() // N)
             self.channel_blocks = max(1, min(want, C // config.POOL_MIN_CHANNEL_BLOCK))
+        self.tasks = pool_driver.tasks(self)
+        self.task_constants = dict(
+            win=win,
+            KH=win.KH,
+            KW=win.KW,
+            B=self.channel_blocks,
+            inc=count_include_pad,
+            div=divisor,
+        )
 
     def forward(
         self, x: ArrayLike, return_indices: bool = False
@@ -561,7 +553,9 @@ class PoolPlan:
             opts = f", count_include_pad={self.count_include_pad}" + (
                 f", divisor {self.divisor}" if self.divisor else ""
             )
-        kernels = ", ".join(f"{k}: {v}" for k, v in self.kernels.items())
+        kernels = ", ".join(
+            f"{k}: {t.kernel.__name__}" for k, t in self.tasks.items() if t is not None
+        )
         what = ("planes",) * 2 if self.layout == "NCHW" else ("rows", "samples")
         blocks = (
             f" x {self.channel_blocks} channel blocks" if self.channel_blocks > 1 else ""

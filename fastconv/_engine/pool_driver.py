@@ -1,72 +1,136 @@
-"""Running a :class:`~fastconv._engine.plan.PoolPlan`: its kernels, on the threads."""
+"""Running a :class:`~fastconv._engine.plan.PoolPlan`: its tasks, on the threads.
+
+:func:`tasks` chooses the kernels of a plan once, as data
+(:class:`~fastconv._engine.threads.Task`: a kernel, the names of its
+arguments, its items and the bytes they touch); a call binds its arrays to
+those names and :func:`~fastconv._engine.threads.execute` runs the pieces.
+Every pooling kernel takes its range of items last: planes (N*C of them,
+NCHW), output rows (N*OH, NHWC forward) or (sample, channel block) pairs
+(NHWC backward).
+"""
+
+from math import prod
 
 import numpy as np
 
 from .._kernels import pool as _k
-from . import config, results, threads
+from . import config, results
+from .threads import Task, execute
 from .trace import phase
 
 __all__ = [
+    "tasks",
     "max_forward",
     "max_backward",
     "avg_forward",
     "avg_backward",
+    "unpool_add",
     "raise_bad_index",
 ]
 
+#: each kernel's arguments before its range, by name
+_X_OUT = ("x", "win", "out")
+_X_OUT_IDX = ("x", "win", "out", "idx", "want_idx")
+_SEARCH = ("grad_out", "x", "win", "grad_x")
+_UNPOOL = ("grad_out", "idx", "grad_x")
+_STORE = ("grad_out", "idx", "grad_x", "KH", "KW")
+_AVG = ("x", "win", "inc", "div", "out")
+_AVG_BACK = ("grad_out", "win", "inc", "div", "grad_x")
 
-def _parallel(plan, fn, n, nbytes):
-    """threads.parallel_for with the pooling split size of `plan`'s kernels."""
-    few = plan.layout == "NHWC" and plan.x_shape[3] < config.POOL_ROWS_BELOW_CHANNELS
-    split = config.SPLIT_MIN_BYTES if few else config.POOL_SPLIT_BYTES
-    threads.parallel_for(fn, n, nbytes, split)
+
+def tasks(plan):
+    """Return the parallel work of each pass of `plan`, a dict of Tasks.
+
+    Max pooling: "forward" (values only), "forward with indices", "backward"
+    (the window search), "unpool" (from indices, adding) and "unpool tiled"
+    (from indices, storing: windows that tile the plane, else None).
+    Average pooling: "forward" and "backward".
+    """
+    win = plan.window
+    nchw = plan.layout == "NCHW"
+    # NHWC with few channels: a loop along C per pixel is too short, so the
+    # kernels that run whole rows of pixels at once
+    few = not nchw and plan.x_shape[3] < config.POOL_ROWS_BELOW_CHANNELS
+    split = "SPLIT_MIN_BYTES" if few else "POOL_SPLIT_BYTES"
+    size = np.dtype(plan.dtype).itemsize
+    xb, ob = prod(plan.x_shape) * size, prod(plan.out_shape) * size
+    ib = prod(plan.out_shape) * 8  # int64 indices
+    rows, samples = plan.forward_items, plan.items
+    blocks = plan.items * plan.channel_blocks  # NCHW: channel_blocks = 1
+
+    def task(kernel, args, items, nbytes):
+        return Task(kernel, args, items, nbytes, split)
+
+    if plan.kind == "avg":
+        if nchw:
+            fwd, back, back_args = _k.avg_pool_nchw, _k.avg_pool_backward_nchw, _AVG_BACK
+        else:
+            fwd, back = _k.avg_pool_nhwc, _k.avg_pool_backward_nhwc
+            back_args = _AVG_BACK + ("B",)
+        return {
+            "forward": task(fwd, _AVG, rows, xb + ob),
+            "backward": task(back, back_args, blocks, ob + xb),
+        }
+    if nchw:
+        values = task(_k.max_pool_values_nchw, _X_OUT, rows, xb + ob)
+        indices = task(_k.max_pool_nchw, _X_OUT_IDX, rows, xb + ob)
+        search = task(_k.max_pool_backward_nchw, _SEARCH, samples, 2 * xb + ob)
+        add = task(_k.max_unpool_add_nchw, _UNPOOL, samples, ob + ib + xb)
+        store = task(_k.max_unpool_tiled_nchw, _STORE, samples, ob + ib + xb)
+        tiled = True  # planes from POOL_TILED_PLANE_BYTES (read per call)
+    else:
+        if few:
+            values = task(_k.max_pool_values_nhwc_rows, _X_OUT, rows, xb + ob)
+            indices = task(_k.max_pool_nhwc_rows, _X_OUT_IDX, rows, xb + ob)
+            search = task(_k.max_pool_backward_nhwc_rows, _SEARCH, samples, 2 * xb + ob)
+        else:  # the values come from the kernel with indices, told not to store them
+            values = task(_k.max_pool_nhwc, _X_OUT_IDX, rows, xb + ob)
+            indices = values
+            search = task(_k.max_pool_backward_nhwc, _SEARCH, samples, 2 * xb + ob)
+        add = task(_k.max_unpool_add_nhwc, _UNPOOL + ("B",), blocks, ob + ib + xb)
+        # stored by output rows, which own their input rows
+        store = task(_k.max_unpool_tiled_nhwc, _STORE, rows, ob + ib + xb)
+        # a loop along C: not for few channels (cs231n-pool's 3: 7x slower)
+        tiled = not few
+    return {
+        "forward": values,
+        "forward with indices": indices,
+        "backward": search,
+        "unpool": add,
+        "unpool tiled": store if tiled and _tiles(win) else None,
+    }
 
 
-def _items(plan, *arrays):
-    """Return the arrays as the plan's items: NCHW (N, C, ...) as (N*C, 1, ...)."""
-    if plan.layout != "NCHW":
-        return arrays
-    return tuple(a.reshape(-1, 1, *a.shape[2:]) if a.ndim == 4 else a for a in arrays)
+def _tiles(win):
+    """Whether the windows tile the plane: stride = kernel, no padding or dilation."""
+    return (
+        (win.sh, win.sw) == (win.KH, win.KW)
+        and (win.dh, win.dw) == (1, 1)
+        and win.top == win.left == 0
+    )
+
+
+def _run(plan, name, **values):
+    """Run the plan's task `name` on the call's values (NCHW arrays as planes)."""
+    bound = dict(plan.task_constants, **values)
+    if plan.layout == "NCHW":  # (N, C, H, W) as N*C planes (N*C, 1, H, W)
+        for key, v in values.items():
+            if type(v) is np.ndarray:
+                bound[key] = v.reshape(-1, 1, v.shape[2], v.shape[3])
+    with phase("kernel"):
+        return execute(plan.tasks[name], bound)
 
 
 def max_forward(plan, x, want_idx):
     """Return (out, indices) of max pooling; indices is a dummy without `want_idx`."""
     out = results.empty(plan.out_shape, plan.dtype)
-    idx = (
-        results.empty(plan.out_shape, np.int64, 1)
-        if want_idx
-        else np.empty((1,) * 4, np.int64)
-    )
+    if want_idx:
+        idx = results.empty(plan.out_shape, np.int64, 1)
+    else:  # a dummy the kernels do not write
+        idx = np.empty((1,) * 4, np.int64)
     if out.size:
-        win = plan.window
-        work = x.nbytes + out.nbytes
-        xs, outs = _items(plan, x, out)
-        idxs = _items(plan, idx)[0] if want_idx else idx
-        values = plan.kernels["forward"]
-        if want_idx or values == "max_pool_nhwc":  # kernels with want_idx
-            kernel = getattr(_k, plan.kernels["forward with indices"])
-        else:
-            kernel = getattr(_k, values)
-        if plan.layout == "NHWC":  # a range of output rows each
-            if kernel is _k.max_pool_values_nhwc_rows:
-
-                def piece(a, b):
-                    kernel(x, win, out, a, b)
-            else:
-
-                def piece(a, b):
-                    kernel(x, win, out, idx, want_idx, a, b)
-        elif want_idx:
-
-            def piece(a, b):
-                kernel(xs[a:b], win, outs[a:b], idxs[a:b], True)
-        else:
-
-            def piece(a, b):
-                kernel(xs[a:b], win, outs[a:b])
-
-        with phase("kernel"):
-            _parallel(plan, piece, plan.forward_items, work)
+        name = "forward with indices" if want_idx else "forward"
+        _run(plan, name, x=x, out=out, idx=idx, want_idx=want_idx)
     return out, idx
 
 
@@ -84,68 +148,43 @@ def max_backward(plan, grad_out, x, idx=None):
             return grad_x
         if idx is not None:
             return _unpool(plan, grad_out, idx, grad_x)
-        kernel = getattr(_k, plan.kernels["backward"])
-        win = plan.window
-        gys, xs, gxs = _items(plan, grad_out, x, grad_x)
-        with phase("kernel"):
-            _parallel(
-                plan,
-                lambda a, b: kernel(gys[a:b], xs[a:b], win, gxs[a:b]),
-                plan.items,
-                2 * x.nbytes + grad_out.nbytes,
-            )
+        _run(plan, "backward", grad_out=grad_out, x=x, grad_x=grad_x)
     return grad_x
-
-
-def _tiles(win):
-    """Whether the windows tile the plane: stride = kernel, no padding or dilation."""
-    return (
-        (win.sh, win.sw) == (win.KH, win.KW)
-        and (win.dh, win.dw) == (1, 1)
-        and win.top == win.left == 0
-    )
 
 
 def _unpool(plan, grad_out, idx, grad_x):
+    arrays = dict(grad_out=grad_out, idx=idx, grad_x=grad_x)
     win = plan.window
-    KH, KW = win.KH, win.KW
-    work = grad_out.nbytes + idx.nbytes + grad_x.nbytes
-    if plan.layout == "NCHW":  # planes
-        gys, idxs, gxs = _items(plan, grad_out, idx, grad_x)
-        n = n_store = plan.items
-
-        def add(a, b):
-            return _k.max_unpool_add_nchw(gys[a:b], idxs[a:b], gxs[a:b])
-
-        def store(a, b):
-            return _k.max_unpool_tiled_nchw(gys[a:b], idxs[a:b], gxs[a:b], KH, KW)
-
-        tiled = win.H * win.W * grad_x.itemsize >= config.POOL_TILED_PLANE_BYTES
-    else:  # (sample, channel block); stored by output rows, which own their input rows
-        B = plan.channel_blocks
-        n, n_store = plan.items * B, plan.forward_items
-
-        def add(a, b):
-            return _k.max_unpool_add_nhwc(grad_out, idx, grad_x, a, b, B)
-
-        def store(a, b):
-            return _k.max_unpool_tiled_nhwc(grad_out, idx, grad_x, KH, KW, a, b)
-
-        # a loop along C: not for few channels (cs231n-pool's 3: 7x slower)
-        tiled = plan.x_shape[3] >= config.POOL_ROWS_BELOW_CHANNELS
-    if tiled and _tiles(win):
+    big = win.H * win.W * grad_x.itemsize >= config.POOL_TILED_PLANE_BYTES
+    if plan.tasks["unpool tiled"] is not None and (big or plan.layout == "NHWC"):
         # each element stored once; valid if each index is in its own window
-        hits = []
-        with phase("kernel"):
-            _parallel(plan, lambda a, b: hits.append(store(a, b)), n_store, work)
-        if sum(hits) == idx.size:
+        if sum(_run(plan, "unpool tiled", **arrays)) == idx.size:
             return grad_x
-    bad = []  # one entry a piece: -1, or where it stopped
-    with phase("kernel"):
-        _parallel(plan, lambda a, b: bad.append(add(a, b)), n, work)
-    if max(bad) >= 0:
+    # one entry a piece: -1, or where it stopped
+    if max(_run(plan, "unpool", **arrays)) >= 0:
         raise_bad_index(idx, plan.window.H * plan.window.W)
     return grad_x
+
+
+def unpool_add(grad_out, idx, grad_x, layout, B=1):
+    """Add each grad_out entry into grad_x at its plane index, on the threads.
+
+    grad_out, idx (N, C, 1, O) or (N, 1, O, C), grad_x (N, C, 1, P) or (N, 1,
+    P, C), each plane flattened to one row; grad_x is zeroed first. Returns
+    whether an index lay outside [0, P) (the scatter stopped there).
+    """
+    size = grad_out.nbytes + idx.nbytes + grad_x.nbytes
+    if layout == "NCHW":
+        N, C = grad_x.shape[:2]
+        items = tuple(a.reshape(-1, 1, *a.shape[2:]) for a in (grad_out, idx, grad_x))
+        task = Task(_k.max_unpool_add_nchw, _UNPOOL, N * C, size, "POOL_SPLIT_BYTES")
+        bound = dict(zip(_UNPOOL, items))
+    else:
+        N = grad_x.shape[0]
+        args = _UNPOOL + ("B",)
+        task = Task(_k.max_unpool_add_nhwc, args, N * B, size, "POOL_SPLIT_BYTES")
+        bound = dict(grad_out=grad_out, idx=idx, grad_x=grad_x, B=B)
+    return max(execute(task, bound), default=-1) >= 0
 
 
 def raise_bad_index(idx, plane):
@@ -163,20 +202,7 @@ def avg_forward(plan, x):
     """Average pooling's output."""
     out = results.empty(plan.out_shape, plan.dtype)
     if out.size:
-        kernel = getattr(_k, plan.kernels["forward"])
-        win, inc, div = plan.window, plan.count_include_pad, plan.divisor
-        xs, outs = _items(plan, x, out)
-        if plan.layout == "NHWC":  # a range of output rows each
-
-            def piece(a, b):
-                kernel(x, win, inc, div, out, a, b)
-        else:
-
-            def piece(a, b):
-                kernel(xs[a:b], win, inc, div, outs[a:b])
-
-        with phase("kernel"):
-            _parallel(plan, piece, plan.forward_items, x.nbytes + out.nbytes)
+        _run(plan, "forward", x=x, out=out)
     return out
 
 
@@ -187,19 +213,5 @@ def avg_backward(plan, grad_out):
         if not grad_out.size:
             grad_x[...] = 0
             return grad_x
-        kernel = getattr(_k, plan.kernels["backward"])
-        win, inc, div = plan.window, plan.count_include_pad, plan.divisor
-        gys, gxs = _items(plan, grad_out, grad_x)
-        B = plan.channel_blocks
-        with phase("kernel"):
-            _parallel(
-                plan,
-                lambda a, b: (
-                    kernel(gys[a:b], win, inc, div, gxs[a:b])
-                    if plan.layout == "NCHW"
-                    else kernel(grad_out, win, inc, div, grad_x, a, b, B)
-                ),
-                plan.items * B,  # NCHW: B = 1
-                grad_out.nbytes + grad_x.nbytes,
-            )
+        _run(plan, "backward", grad_out=grad_out, grad_x=grad_x)
     return grad_x

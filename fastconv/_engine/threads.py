@@ -16,6 +16,7 @@ cores are used during a call.
 import concurrent.futures
 import numbers
 import threading
+from typing import Any, Callable, NamedTuple, Tuple
 
 from . import blas, config, trace
 from .cpu import usable_cores
@@ -27,6 +28,8 @@ __all__ = [
     "split",
     "parallel_for",
     "run_pieces",
+    "Task",
+    "execute",
 ]
 
 _num_threads = usable_cores()
@@ -116,6 +119,34 @@ def run(fn, n, nbytes, min_bytes=None):
 def parallel_for(fn, n, nbytes, min_bytes=None):
     """Call ``fn(lo, hi)`` over pieces covering ``range(n)`` (see :func:`run`)."""
     run(lambda piece, lo, hi: fn(lo, hi), n, nbytes, min_bytes)
+
+
+class Task(NamedTuple):
+    """A kernel's parallel work, as data: ``kernel(*args, lo, hi)`` over items.
+
+    A plan builds its tasks once; a call binds `args` (names of the call's
+    values, in the kernel's order) and :func:`execute` runs the pieces.
+    """
+
+    kernel: Callable[..., Any]
+    args: Tuple[str, ...]
+    items: int
+    nbytes: int  # memory the whole task touches, for the split
+    split: str  # the config knob of the least a piece is worth, read per call
+
+
+def execute(task, values):
+    """Run `task` with its args taken from `values`; return the pieces' results."""
+    bound = [values[name] for name in task.args]
+    kernel = task.kernel
+    results = []
+    parallel_for(
+        lambda lo, hi: results.append(kernel(*bound, lo, hi)),
+        task.items,
+        task.nbytes,
+        getattr(config, task.split),
+    )
+    return results
 
 
 def run_pieces(plan, n_items, fn, nbytes, phases):

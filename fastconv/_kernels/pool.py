@@ -148,7 +148,7 @@ def _window_scan(x2, h0, KH, w0, j_lo, j_hi):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_nchw(x, win, out, idx, want_idx):
+def _max_pool_nchw(x, win, out, idx, want_idx):
     """X (N, C, H, W) -> out, idx (N, C, OH, OW); idx is the flat h*W + w.
 
     Separable: a vertical pass per window row band, then a horizontal pass;
@@ -188,6 +188,12 @@ def max_pool_nchw(x, win, out, idx, want_idx):
                     out[n, c, oh, ow] = b
                     if want_idx:
                         idx[n, c, oh, ow] = (h0 + bi * dh) * W + w0 + bj * dw
+
+
+@njit(cache=True, nogil=True)
+def max_pool_nchw(x, win, out, idx, want_idx, lo, hi):
+    """Items ``[lo, hi)`` (planes (N*C, 1, H, W)) of :func:`_max_pool_nchw`."""
+    _max_pool_nchw(x[lo:hi], win, out[lo:hi], idx[lo:hi] if want_idx else idx, want_idx)
 
 
 @njit(cache=True, inline="always")
@@ -244,7 +250,7 @@ def _horizontal_max(v, n, s, KW, dw, of, off):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_values_nchw(x, win, out):
+def _max_pool_values_nchw(x, win, out):
     """Max values only (no argmax): x (N, C, H, W) -> out (N, C, OH, OW).
 
     Separable: per output row, a vertical max over the window's in-bounds
@@ -286,7 +292,13 @@ def max_pool_values_nchw(x, win, out):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_backward_nchw(grad_out, x, win, grad_x):
+def max_pool_values_nchw(x, win, out, lo, hi):
+    """Items ``[lo, hi)`` (planes) of :func:`_max_pool_values_nchw`."""
+    _max_pool_values_nchw(x[lo:hi], win, out[lo:hi])
+
+
+@njit(cache=True, nogil=True)
+def _max_pool_backward_nchw(grad_out, x, win, grad_x):
     """Route each grad_out (N, C, OH, OW) to its window's argmax in grad_x."""
     KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
     top, left = win.top, win.left
@@ -307,6 +319,12 @@ def max_pool_backward_nchw(grad_out, x, win, grad_x):
                     w0, j_lo, j_hi = _taps(ow, sw, left, KW, dw, W, cols)
                     b, bi, bj = _window_argmax(vmax, vrow, w0, j_lo, j_hi, dw, 1, 0)
                     g2[h0 + bi * dh, w0 + bj * dw] += grad_out[n, c, oh, ow]
+
+
+@njit(cache=True, nogil=True)
+def max_pool_backward_nchw(grad_out, x, win, grad_x, lo, hi):
+    """Items ``[lo, hi)`` (planes) of :func:`_max_pool_backward_nchw`."""
+    _max_pool_backward_nchw(grad_out[lo:hi], x[lo:hi], win, grad_x[lo:hi])
 
 
 @njit(cache=True, inline="always")
@@ -409,7 +427,7 @@ def max_pool_values_nhwc_rows(x, win, out, r0, r1):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_backward_nhwc_rows(grad_out, x, win, grad_x):
+def _max_pool_backward_nhwc_rows(grad_out, x, win, grad_x):
     """NHWC max-pool backward for few channels (separable, see max_pool_nhwc_rows)."""
     KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
     top, left = win.top, win.left
@@ -429,6 +447,12 @@ def max_pool_backward_nhwc_rows(grad_out, x, win, grad_x):
             for ow in range(OW):
                 for c in range(C):
                     g2[n, pos[ow, c] * C + c] += grad_out[n, oh, ow, c]
+
+
+@njit(cache=True, nogil=True)
+def max_pool_backward_nhwc_rows(grad_out, x, win, grad_x, lo, hi):
+    """Items ``[lo, hi)`` (samples) of :func:`_max_pool_backward_nhwc_rows`."""
+    _max_pool_backward_nhwc_rows(grad_out[lo:hi], x[lo:hi], win, grad_x[lo:hi])
 
 
 @njit(cache=True, nogil=True)
@@ -478,7 +502,7 @@ def max_pool_nhwc(x, win, out, idx, want_idx, r0, r1):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_backward_nhwc(grad_out, x, win, grad_x):
+def _max_pool_backward_nhwc(grad_out, x, win, grad_x):
     """NHWC max-pool backward; one sample per iteration (windows overlap in h, w)."""
     KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
     top, left = win.top, win.left
@@ -514,6 +538,12 @@ def max_pool_backward_nhwc(grad_out, x, win, grad_x):
                     gx[n, arg[c], c] += grad_out[n, oh, ow, c]
 
 
+@njit(cache=True, nogil=True)
+def max_pool_backward_nhwc(grad_out, x, win, grad_x, lo, hi):
+    """Items ``[lo, hi)`` (samples) of :func:`_max_pool_backward_nhwc`."""
+    _max_pool_backward_nhwc(grad_out[lo:hi], x[lo:hi], win, grad_x[lo:hi])
+
+
 @njit(cache=True, inline="always")
 def _channel_block(item, B, C):
     """Item -> (sample, first channel, end channel): sample item // B, block item % B."""
@@ -523,7 +553,7 @@ def _channel_block(item, B, C):
 
 
 @njit(cache=True, nogil=True)
-def max_unpool_add_nchw(grad_out, idx, grad_x):
+def _max_unpool_add_nchw(grad_out, idx, grad_x):
     """Max-pool backward from the forward's indices: no window search.
 
     grad_x (N, C, H, W) is zeroed, then ``grad_x[n, c].flat[idx[n, c, o]] +=
@@ -549,7 +579,13 @@ def max_unpool_add_nchw(grad_out, idx, grad_x):
 
 
 @njit(cache=True, nogil=True)
-def max_unpool_tiled_nchw(grad_out, idx, grad_x, KH, KW):
+def max_unpool_add_nchw(grad_out, idx, grad_x, lo, hi):
+    """Items ``[lo, hi)`` (planes) of :func:`_max_unpool_add_nchw`."""
+    return _max_unpool_add_nchw(grad_out[lo:hi], idx[lo:hi], grad_x[lo:hi])
+
+
+@njit(cache=True, nogil=True)
+def _max_unpool_tiled_nchw(grad_out, idx, grad_x, KH, KW):
     """max_unpool_tiled_nhwc for planes: grad_x (P, 1, H, W) stored once.
 
     Windows of KH x KW at stride (KH, KW) from (0, 0), no padding or
@@ -609,7 +645,13 @@ def max_unpool_tiled_nchw(grad_out, idx, grad_x, KH, KW):
 
 
 @njit(cache=True, nogil=True)
-def max_unpool_add_nhwc(grad_out, idx, grad_x, item0, item1, B):
+def max_unpool_tiled_nchw(grad_out, idx, grad_x, KH, KW, lo, hi):
+    """Items ``[lo, hi)`` (planes) of :func:`_max_unpool_tiled_nchw`."""
+    return _max_unpool_tiled_nchw(grad_out[lo:hi], idx[lo:hi], grad_x[lo:hi], KH, KW)
+
+
+@njit(cache=True, nogil=True)
+def max_unpool_add_nhwc(grad_out, idx, grad_x, B, item0, item1):
     """NHWC max_unpool_add_nchw: idx (N, OH, OW, C) holds each plane's h*W + w.
 
     Items ``[item0, item1)`` of N*B: item i is sample i // B, its channel
@@ -735,7 +777,7 @@ def _avg_rows_s2(x2, h0, K, left, lo, hi, div, orow):
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_nchw(x, win, count_include_pad, divisor_override, out):
+def _avg_pool_nchw(x, win, count_include_pad, divisor_override, out):
     """X (N, C, H, W) -> out (N, C, OH, OW); divisor_override <= 0 means none.
 
     Separable: per output row, the window's rows are summed a whole input
@@ -804,6 +846,12 @@ def avg_pool_nchw(x, win, count_include_pad, divisor_override, out):
                     )
 
 
+@njit(cache=True, nogil=True)
+def avg_pool_nchw(x, win, count_include_pad, divisor_override, out, lo, hi):
+    """Items ``[lo, hi)`` (planes) of :func:`_avg_pool_nchw`."""
+    _avg_pool_nchw(x[lo:hi], win, count_include_pad, divisor_override, out[lo:hi])
+
+
 @njit(cache=True, inline="always")
 def _spread(g, ow, win, W, eh, h_lo, h_hi, inc, override, grow):
     """grow[w] += g / divisor over the columns of window ow (of a row h_lo..h_hi)."""
@@ -814,7 +862,7 @@ def _spread(g, ow, win, W, eh, h_lo, h_hi, inc, override, grow):
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_backward_nchw(grad_out, win, count_include_pad, divisor_override, grad_x):
+def _avg_pool_backward_nchw(grad_out, win, count_include_pad, divisor_override, grad_x):
     """Spread each grad_out / divisor over its clipped window of grad_x.
 
     Separable, like the forward pass: an output row's shares are gathered
@@ -871,6 +919,16 @@ def avg_pool_backward_nchw(grad_out, win, count_include_pad, divisor_override, g
 
 
 @njit(cache=True, nogil=True)
+def avg_pool_backward_nchw(
+    grad_out, win, count_include_pad, divisor_override, grad_x, lo, hi
+):
+    """Items ``[lo, hi)`` (planes) of :func:`_avg_pool_backward_nchw`."""
+    _avg_pool_backward_nchw(
+        grad_out[lo:hi], win, count_include_pad, divisor_override, grad_x[lo:hi]
+    )
+
+
+@njit(cache=True, nogil=True)
 def avg_pool_nhwc(x, win, count_include_pad, divisor_override, out, r0, r1):
     """X (N, H, W, C) -> out (N, OH, OW, C), output rows [r0, r1) of the N*OH.
 
@@ -912,7 +970,7 @@ def avg_pool_nhwc(x, win, count_include_pad, divisor_override, out, r0, r1):
 
 @njit(cache=True, nogil=True)
 def avg_pool_backward_nhwc(
-    grad_out, win, count_include_pad, divisor_override, grad_x, item0, item1, B
+    grad_out, win, count_include_pad, divisor_override, grad_x, B, item0, item1
 ):
     """NHWC avg-pool backward; items as max_unpool_add_nhwc's (sample, channel block).
 
