@@ -244,10 +244,10 @@ def _nd_layout(ndim, layout, name):
 def _one_d(kernel_size, stride, padding, dilation):
     """1-D window arguments as the (1, K) 2-D ones of a one-row view."""
     return (
-        oned._single(kernel_size, "kernel_size"),
-        oned._single(stride, "stride"),
-        oned._padding(padding),
-        oned._single(dilation, "dilation"),
+        oned.Row.size(kernel_size, "kernel_size"),
+        oned.Row.size(stride, "stride"),
+        oned.Row.padding(padding),
+        oned.Row.size(dilation, "dilation"),
     )
 
 

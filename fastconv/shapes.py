@@ -207,9 +207,9 @@ def conv_geometry(
         s = conv_shapes(
             _lift(x_shape, layout2),
             _lift_weight(weight_shape, layout2),
-            oned._single(stride, "stride"),
-            oned._padding(padding),
-            oned._single(dilation, "dilation"),
+            oned.Row.size(stride, "stride"),
+            oned.Row.padding(padding),
+            oned.Row.size(dilation, "dilation"),
             groups,
             layout2,
         )
@@ -293,10 +293,10 @@ def conv_transpose_geometry(
 
     if rank == 1:
         args = (
-            oned._single(stride, "stride"),
-            (0, oned._single(padding, "padding")[1]),
-            (0, oned._single(output_padding, "output_padding")[1]),
-            oned._single(dilation, "dilation"),
+            oned.Row.size(stride, "stride"),
+            oned.Row.pair(padding, "padding"),
+            oned.Row.pair(output_padding, "output_padding"),
+            oned.Row.size(dilation, "dilation"),
         )
         out4, _ = transpose_shapes(
             _lift(x_shape, layout2),
@@ -407,7 +407,9 @@ def pool_geometry(
     check_pool_shape(x_shape, "x_shape")
     sizes = _spatial(x_shape, layout2)
     if rank == 1:
-        k, s, p, d = oned._pool_args(kernel_size, stride, padding, dilation)
+        R = oned.Row
+        k, s = R.size(kernel_size, "kernel_size"), R.size(stride, "stride", True)
+        p, d = R.padding(padding), R.size(dilation, "dilation")
         axes = _window_axes(pool_window((1,) + sizes, k, s, p, d, ceil_mode))[1:]
     elif rank == 2:
         win = pool_window(sizes, kernel_size, stride, padding, dilation, ceil_mode)
@@ -462,7 +464,7 @@ def adaptive_pool_output_shape(
     check_pool_shape(x_shape, "x_shape")
     sizes = _spatial(x_shape, layout2)
     if rank == 1:
-        out = adaptive_output_size(oned._out_size(output_size), (1,) + sizes)[1:]
+        out = adaptive_output_size(oned.Row.output_size(output_size), (1,) + sizes)[1:]
     elif rank == 2:
         out = adaptive_output_size(output_size, sizes)
     else:

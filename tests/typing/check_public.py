@@ -20,7 +20,9 @@ def convolutions(x: np.ndarray, w: np.ndarray) -> None:
     gx, gw, gb = fastconv.conv2d_backward(y, x, w, padding="same")
     buf = np.empty_like(y)
     assert fastconv.conv2d(x, w, out=buf) is not None
-    fastconv.conv1d(x, w, padding=1)
+    assert_type(fastconv.conv1d(x, w, padding=1), np.ndarray)
+    grads = fastconv.conv_transpose1d_backward(x, x, w)
+    assert_type(grads, Tuple[np.ndarray, np.ndarray, np.ndarray])
     fastconv.conv3d(x, w, padding_mode="circular")
     fastconv.conv_transpose2d(x, w, stride=2, output_padding=1)
     plan = fastconv.plan_conv2d(x.shape, w.shape, np.float32, padding=1)
@@ -35,7 +37,14 @@ def pooling(x: np.ndarray, flag: bool) -> None:
     either = fastconv.max_pool3d(x, 2, return_indices=flag)
     assert not isinstance(either, int)
     v, i = fastconv.adaptive_max_pool1d(x, 4, True)
-    fastconv.avg_pool1d(x, 3, stride=None, count_include_pad=False)
+    assert_type(fastconv.max_pool1d(x, 2), np.ndarray)
+    assert_type(
+        fastconv.max_pool1d(x, 2, return_indices=True), Tuple[np.ndarray, np.ndarray]
+    )
+    assert_type(fastconv.avg_pool1d(x, 3, count_include_pad=False), np.ndarray)
+    # torch's avg_pool1d has no divisor_override, nor its type (the ignore
+    # fails the lint if mypy stops refusing it)
+    fastconv.avg_pool1d(x, 3, divisor_override=2)  # type: ignore[call-arg]
     fastconv.adaptive_avg_pool2d(x, (None, 7))
     pool = fastconv.plan_pool2d("max", x.shape, x.dtype, 2)
     pool.forward(x, return_indices=True)
