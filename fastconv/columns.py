@@ -40,9 +40,11 @@ def _cols_geometry(x_shape, kernel_size, stride, padding, dilation, layout):
     return layout, x_shape, win, N, C
 
 
-def _per_sample(fn, n, nbytes):
+def _per_sample(kernel, values, n, nbytes):
+    """Run a columns kernel, ``kernel(src, win, nchw, lo, hi, dst)``, per sample."""
+    task = threads.Task(kernel, ("src", "win", "nchw", "lo", "hi", "dst"), n, nbytes)
     with blas.hold():
-        threads.parallel_for(fn, n, nbytes)
+        threads.execute(task, values)
 
 
 @takes_out()
@@ -104,7 +106,8 @@ def im2col(
     cols = results.empty(shape, dtype)
     if cols.size:
         nchw = layout == "NCHW"
-        _per_sample(lambda a, b: im2col_samples(x, win, nchw, a, b, cols), N, cols.nbytes)
+        values = dict(src=x, win=win, nchw=nchw, dst=cols)
+        _per_sample(im2col_samples, values, N, cols.nbytes)
     return cols.astype(out_dtype, copy=False)
 
 
@@ -163,7 +166,8 @@ def col2im(
     x = results.empty(x_shape, dtype)  # each sample zeroed by its kernel
     if x.size and cols.size:
         nchw = layout == "NCHW"
-        _per_sample(lambda a, b: col2im_samples(cols, win, nchw, a, b, x), N, cols.nbytes)
+        values = dict(src=cols, win=win, nchw=nchw, dst=x)
+        _per_sample(col2im_samples, values, N, cols.nbytes)
     else:
         x[...] = 0
     return x.astype(out_dtype, copy=False)

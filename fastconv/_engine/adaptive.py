@@ -15,11 +15,10 @@ kernels of its own over flat arrays, and its own split between threads
 import numpy as np
 
 from .._kernels import adaptive as _k
-from .._kernels import pool as _pool_k
 from . import config, results, threads
 from .args import dtype_rule
 from .geometry import adaptive_bounds, adaptive_output_size
-from .pool_driver import raise_bad_index
+from .pool_driver import raise_bad_index, unpool_add
 from .trace import phase
 
 __all__ = [
@@ -63,13 +62,22 @@ class AdaptivePlan:
             adaptive_bounds(W, OW),
         )
 
-    def _run(self, fn, n, nbytes):
-        threads.parallel_for(fn, n, nbytes, config.POOL_SPLIT_BYTES)
+    def _run(self, kernel, args, items, nbytes, values):
+        """Run `kernel` over `items` (threads.Task), the plan's windows bound."""
+        task = threads.Task(kernel, args, items, nbytes, "POOL_SPLIT_BYTES")
+        bounds = dict(hs=self.hs, he=self.he, ws=self.ws, we=self.we)
+        with phase("kernel"):
+            return threads.execute(task, dict(bounds, **values))
 
 
 def plan_adaptive(x_shape, dtype, output_size, layout):
     """Return the :class:`AdaptivePlan` of these arguments."""
     return AdaptivePlan(x_shape, dtype, output_size, layout)
+
+
+#: the kernels' arguments before their range (threads.Task): the input, the
+#: windows' bounds (hs, he along H; ws, we along W), the output
+_ARGS = ("x", "hs", "he", "ws", "we", "out")
 
 
 def _planes(a):
@@ -83,20 +91,13 @@ def avg_forward(plan, x):
         return _global_forward(plan, x)
     out = results.empty(plan.out_shape, plan.dtype)
     if out.size:
-        b = (plan.hs, plan.he, plan.ws, plan.we)
         work = x.nbytes + out.nbytes
-        with phase("kernel"):
-            if plan.layout == "NCHW":
-                xp, op = _planes(x), _planes(out)
-                plan._run(
-                    lambda a, c: _k.adaptive_avg_nchw(xp[a:c], *b, op[a:c]), len(xp), work
-                )
-            else:
-                plan._run(
-                    lambda a, c: _k.adaptive_avg_nhwc(x, *b, out, a, c),
-                    out.shape[0] * out.shape[1],
-                    work,
-                )
+        if plan.layout == "NCHW":  # planes
+            values = dict(x=_planes(x), out=_planes(out))
+            plan._run(_k.adaptive_avg_nchw, _ARGS, len(values["x"]), work, values)
+        else:  # output rows
+            rows = out.shape[0] * out.shape[1]
+            plan._run(_k.adaptive_avg_nhwc, _ARGS, rows, work, dict(x=x, out=out))
     return out
 
 
@@ -106,24 +107,17 @@ def avg_backward(plan, grad_out):
         return _global_backward(plan, grad_out)
     grad_x = results.empty(plan.x_shape, plan.dtype)
     if grad_x.size:
-        b = (plan.hs, plan.he, plan.ws, plan.we)
         work = grad_out.nbytes + grad_x.nbytes
-        with phase("kernel"):
-            if plan.layout == "NCHW":
-                gp, xp = _planes(grad_out), _planes(grad_x)
-                plan._run(
-                    lambda a, c: _k.adaptive_avg_backward_nchw(gp[a:c], *b, xp[a:c]),
-                    len(xp),
-                    work,
-                )
-            else:
-                plan._run(
-                    lambda a, c: _k.adaptive_avg_backward_nhwc(
-                        grad_out, *b, grad_x, a, c
-                    ),
-                    grad_x.shape[0],
-                    work,
-                )
+        if plan.layout == "NCHW":  # planes
+            kernel, values = (
+                _k.adaptive_avg_backward_nchw,
+                dict(x=_planes(grad_out), out=_planes(grad_x)),
+            )
+            items = len(values["out"])
+        else:  # samples
+            kernel, values = _k.adaptive_avg_backward_nhwc, dict(x=grad_out, out=grad_x)
+            items = grad_x.shape[0]
+        plan._run(kernel, _ARGS, items, work, values)
     return grad_x
 
 
@@ -188,22 +182,15 @@ def max_forward(plan, x):
     out = results.empty(plan.out_shape, plan.dtype)
     idx = results.empty(plan.out_shape, np.int64, 1)
     if out.size:
-        b = (plan.hs, plan.he, plan.ws, plan.we)
         work = x.nbytes + out.nbytes + idx.nbytes
-        with phase("kernel"):
-            if plan.layout == "NCHW":
-                xp, op, ip = _planes(x), _planes(out), _planes(idx)
-                plan._run(
-                    lambda a, c: _k.adaptive_max_nchw(xp[a:c], *b, op[a:c], ip[a:c]),
-                    len(xp),
-                    work,
-                )
-            else:
-                plan._run(
-                    lambda a, c: _k.adaptive_max_nhwc(x, *b, out, idx, a, c),
-                    out.shape[0] * out.shape[1],
-                    work,
-                )
+        args = _ARGS + ("idx",)
+        if plan.layout == "NCHW":  # planes
+            values = dict(x=_planes(x), out=_planes(out), idx=_planes(idx))
+            plan._run(_k.adaptive_max_nchw, args, len(values["x"]), work, values)
+        else:  # output rows
+            values = dict(x=x, out=out, idx=idx)
+            rows = out.shape[0] * out.shape[1]
+            plan._run(_k.adaptive_max_nhwc, args, rows, work, values)
     return out, idx
 
 
@@ -212,27 +199,9 @@ def max_backward(plan, grad_out, idx):
     grad_x = results.empty(plan.x_shape, plan.dtype)
     if not grad_x.size:
         return grad_x
-    work = grad_out.nbytes + idx.nbytes + grad_x.nbytes
-    bad = []
     with phase("kernel"):
-        if plan.layout == "NCHW":
-            shape = (-1, 1) + grad_out.shape[2:]
-            gy, ik = grad_out.reshape(shape), idx.reshape(shape)
-            gx = grad_x.reshape((-1, 1) + grad_x.shape[2:])
-            plan._run(
-                lambda a, c: bad.append(_pool_k.max_unpool_add_nchw(gy, ik, gx, a, c)),
-                len(gx),
-                work,
-            )
-        else:
-            plan._run(
-                lambda a, c: bad.append(
-                    _pool_k.max_unpool_add_nhwc(grad_out, idx, grad_x, 1, a, c)
-                ),
-                grad_x.shape[0],
-                work,
-            )
-    if max(bad) >= 0:
+        bad = unpool_add(grad_out, idx, grad_x, plan.layout)
+    if bad:
         nchw = plan.layout == "NCHW"
         H, W = plan.x_shape[2:] if nchw else plan.x_shape[1:3]
         raise_bad_index(idx, H * W)

@@ -24,6 +24,10 @@ __all__ = [
 ]
 
 
+#: the stack's kernels' arguments before their range (threads.Task)
+_ARGS = ("src", "dims", "depth", "dst")
+
+
 def _dims(shape, g, groups):
     # (G, Cg, D, P, OD, KD) of an NDHWC shape: P = H*W, the 2-D plane
     return (groups, g["C"] // groups, g["D"], shape[2] * shape[3], g["OD"], g["KD"])
@@ -56,11 +60,8 @@ def stack(x, g, groups):
     (out,) = workspace.scratch(x.dtype, (N * OD, H, W, C * KD), key="depth stack")
     dims, depth = _dims(x.shape, g, groups), _depth(g)
     xf, of = x.reshape(-1), out.reshape(-1)
-    threads.parallel_for(
-        lambda lo, hi: _k.stack_nhwc(xf, dims, depth, of, lo, hi),
-        N * OD,
-        x.nbytes + out.nbytes,
-    )
+    task = threads.Task(_k.stack_nhwc, _ARGS, N * OD, x.nbytes + out.nbytes)
+    threads.execute(task, dict(src=xf, dims=dims, depth=depth, dst=of))
     return out
 
 
@@ -74,11 +75,8 @@ def unstack(gs, x_shape, g, groups):
     gx = np.empty(x_shape, gs.dtype)
     dims, depth = _dims(x_shape, g, groups), _depth(g)
     gf, xf = gs.reshape(-1), gx.reshape(-1)
-    threads.parallel_for(
-        lambda lo, hi: _k.unstack_nhwc(gf, dims, depth, xf, lo, hi),
-        g["N"] * g["D"],
-        gs.nbytes + gx.nbytes,
-    )
+    task = threads.Task(_k.unstack_nhwc, _ARGS, g["N"] * g["D"], gs.nbytes + gx.nbytes)
+    threads.execute(task, dict(src=gf, dims=dims, depth=depth, dst=xf))
     return gx
 
 
@@ -105,9 +103,8 @@ def _transpose(a, B, M, K, shape):
     out = np.empty(shape, a.dtype)
     af, of = a.reshape(-1), out.reshape(-1)
     blocks = B * -(-M // _k.BLOCK)
-    threads.parallel_for(
-        lambda lo, hi: _k.transpose(af, (B, M, K), of, lo, hi), blocks, 2 * a.nbytes
-    )
+    task = threads.Task(_k.transpose, ("src", "dims", "dst"), blocks, 2 * a.nbytes)
+    threads.execute(task, dict(src=af, dims=(B, M, K), dst=of))
     return out
 
 

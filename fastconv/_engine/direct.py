@@ -109,13 +109,24 @@ def _row_variants(plan, weight):
 def _run_depthwise(plan, x, wz, bias, out, win):
     fn = _kd.forward_3x3[win.sw]
 
-    def piece(lo, hi, clock, tr):
-        fn(x, wz, bias, out, win, lo, hi, clock, tr)
-
-    threads.run_pieces(
-        plan, x.shape[0] * win.OH, piece, x.nbytes + out.nbytes, _kh.PHASES
-    )
+    args = ("x", "weight", "bias", "out", "win", "lo", "hi", "clock", "trace")
+    values = dict(x=x, weight=wz, bias=bias, out=out, win=win)
+    _run(plan, fn, args, x.shape[0] * win.OH, x.nbytes + out.nbytes, _kh, values)
     return out
+
+
+def _local_buffers(plan):
+    """Return the piece's two scratch buffers (:func:`_buffers`) as Locals."""
+    buf0, buf1 = threads.locals_of(lambda: _buffers(plan), 2)
+    return dict(buf0=buf0, buf1=buf1)
+
+
+def _run(plan, kernel, args, items, nbytes, kernels, values):
+    """Run `kernel` over `items` as a Task, the phases of its module `kernels`."""
+    task = threads.Task(
+        kernel, args, items, nbytes if plan.parallel else 0, phases=kernels.PHASES
+    )
+    threads.execute(task, values)
 
 
 def _slots(plan):
@@ -169,13 +180,11 @@ def forward(plan, x, weight, bias, prepared=None):
     b = bias if has_bias else out.reshape(-1)[:1]
     win, pl, groups = plan.window, plan.planes, plan.groups
 
-    def piece(lo, hi, clock, tr):
-        P, G = _buffers(plan)
-        _k.forward_nchw(
-            x, weight, b, has_bias, out, win, pl, groups, lo, hi, P, G, clock, tr
-        )
-
-    threads.run_pieces(plan, items(plan)[0], piece, x.nbytes + out.nbytes, _k.PHASES)
+    args = ("x", "weight", "bias", "has_bias", "out", "win", "planes", "groups")
+    values = dict(x=x, weight=weight, bias=b, has_bias=has_bias, out=out, win=win)
+    values.update(planes=pl, groups=groups, **_local_buffers(plan))
+    args += ("lo", "hi", "buf0", "buf1", "clock", "trace")
+    _run(plan, _k.forward_nchw, args, items(plan)[0], x.nbytes + out.nbytes, _k, values)
     return out
 
 
@@ -192,25 +201,21 @@ def grad_x(plan, grad_out, weight):
             return _run_depthwise(plan, grad_out, wz, zero, gx, gwin)
         wt = _transposed(plan, weight)
 
-        def piece_h(lo, hi, clock, tr):
-            acc, gt = _buffers(plan)
-            _kh.grad_x_groups(
-                grad_out, wt, gx, plan.window, plan.groups, lo, hi, gt, acc, clock, tr
-            )
-
-        threads.run_pieces(
-            plan, items(plan)[1], piece_h, gx.nbytes + grad_out.nbytes, _kh.PHASES
-        )
+        args = ("grad_out", "weight", "grad_x", "win", "groups", "lo", "hi")
+        args += ("buf1", "buf0", "clock", "trace")  # (acc, gt) = the buffers
+        values = dict(grad_out=grad_out, weight=wt, grad_x=gx, win=plan.window)
+        values.update(groups=plan.groups, **_local_buffers(plan))
+        nbytes = gx.nbytes + grad_out.nbytes
+        _run(plan, _kh.grad_x_groups, args, items(plan)[1], nbytes, _kh, values)
         return gx
     win, pl, groups = plan.window, plan.planes, plan.groups
 
-    def piece(lo, hi, clock, tr):
-        P, G = _buffers(plan)
-        _k.grad_x_nchw(grad_out, weight, gx, win, pl, groups, lo, hi, P, G, clock, tr)
-
-    threads.run_pieces(
-        plan, items(plan)[1], piece, gx.nbytes + grad_out.nbytes, _k.PHASES
-    )
+    args = ("grad_out", "weight", "grad_x", "win", "planes", "groups", "lo", "hi")
+    args += ("buf0", "buf1", "clock", "trace")
+    values = dict(grad_out=grad_out, weight=weight, grad_x=gx, win=win, planes=pl)
+    values.update(groups=groups, **_local_buffers(plan))
+    nbytes = gx.nbytes + grad_out.nbytes
+    _run(plan, _k.grad_x_nchw, args, items(plan)[1], nbytes, _k, values)
     return gx
 
 
@@ -225,15 +230,12 @@ def grad_w(plan, grad_out, x):
         gemm = blas.gemm(plan.dtype)
         ones = np.ones(pl.L, plan.dtype)
 
-        def piece(lo, hi, clock, tr):
-            P, G = _buffers(plan)
-            _k.grad_w_nchw(
-                grad_out, x, gw, gb, win, pl, groups, lo, hi, P, G, ones, gemm, clock, tr
-            )
-
-        threads.run_pieces(
-            plan, items(plan)[2], piece, x.nbytes + grad_out.nbytes, _k.PHASES
-        )
+        args = ("grad_out", "x", "gw", "gb", "win", "planes", "groups", "lo", "hi")
+        args += ("buf0", "buf1", "ones", "gemm", "clock", "trace")
+        values = dict(grad_out=grad_out, x=x, gw=gw, gb=gb, win=win, planes=pl)
+        values.update(groups=groups, ones=ones, gemm=gemm, **_local_buffers(plan))
+        nbytes = x.nbytes + grad_out.nbytes
+        _run(plan, _k.grad_w_nchw, args, items(plan)[2], nbytes, _k, values)
     elif gb.size:
         gb[:] = grad_out.sum(axis=(0, 2, 3), dtype=np.float64)
     return gw, gb.astype(plan.dtype)
@@ -247,19 +249,17 @@ def _forward_nhwc(plan, x, weight, bias, out, prepared=None):
     if _depthwise_3x3(plan):
         b = bias if has_bias else np.zeros(plan.shapes.C, plan.dtype)
         return _run_depthwise(plan, x, wt, b, out, win)
+    values = dict(x=x, weight=wt, bias=b, has_bias=has_bias, out=out, win=win)
+    args = ("x", "weight", "bias", "has_bias", "out", "win")
     if plan.groups > 1:
-
-        def piece(lo, hi, clock, tr):
-            xt, acc = _buffers(plan)
-            _kh.forward_groups(
-                x, wt, b, has_bias, out, win, plan.groups, lo, hi, xt, acc, clock, tr
-            )
+        kernel = _kh.forward_groups
+        args += ("groups", "lo", "hi", "buf0", "buf1", "clock", "trace")
+        values.update(groups=plan.groups, **_local_buffers(plan))
     else:
-
-        def piece(lo, hi, clock, tr):
-            _kh.forward_filters(x, weight, b, has_bias, out, win, lo, hi, clock, tr)
-
-    threads.run_pieces(plan, items(plan)[0], piece, x.nbytes + out.nbytes, _kh.PHASES)
+        kernel = _kh.forward_filters
+        args += ("lo", "hi", "clock", "trace")
+        values["weight"] = weight
+    _run(plan, kernel, args, items(plan)[0], x.nbytes + out.nbytes, _kh, values)
     return out
 
 
@@ -276,34 +276,21 @@ def _grad_w_nhwc(plan, grad_out, x):
     )
     (bias_parts,) = workspace.scratch(np.float64, (S, s.F), key="slot bias")
     win = plan.window
+    values = dict(grad_out=grad_out, x=x, parts=parts, bias_parts=bias_parts, win=win)
+    args = ("grad_out", "x", "parts", "bias_parts", "win")
     if plan.groups > 1:
-
-        def piece(lo, hi, clock, tr):
-            xt, gt = _buffers(plan)
-            _kh.grad_w_groups(
-                grad_out,
-                x,
-                parts,
-                bias_parts,
-                win,
-                plan.groups,
-                lo,
-                hi,
-                xt,
-                gt,
-                clock,
-                tr,
-            )
+        kernel = _kh.grad_w_groups
+        args += ("groups", "lo", "hi", "buf0", "buf1", "clock", "trace")
+        values.update(groups=plan.groups, **_local_buffers(plan))
     else:
-
-        def piece(lo, hi, clock, tr):
-            _kh.grad_w_filters(grad_out, x, parts, bias_parts, win, lo, hi, clock, tr)
-
-    threads.run_pieces(plan, S, piece, x.nbytes + grad_out.nbytes, _kh.PHASES)
+        kernel = _kh.grad_w_filters
+        args += ("lo", "hi", "clock", "trace")
+    _run(plan, kernel, args, S, x.nbytes + grad_out.nbytes, _kh, values)
     flat = np.empty(parts.shape[1], plan.dtype)
-    threads.parallel_for(
-        lambda a, b: _conv_kernels.sum_slots(parts, a, b, flat), flat.size, parts.nbytes
+    sums = threads.Task(
+        _conv_kernels.sum_slots, ("parts", "lo", "hi", "out"), flat.size, parts.nbytes
     )
+    threads.execute(sums, dict(parts=parts, out=flat))
     gb = np.empty(s.F)
     _conv_kernels.sum_slots(bias_parts, 0, s.F, gb)
     gw = np.empty(plan.weight_shape, plan.dtype)
@@ -320,10 +307,10 @@ def _grad_w_depthwise(plan, grad_out, x, S):
     (bias_parts,) = workspace.scratch(np.float64, (S, C), key="slot bias")
     fn = _kd.grad_w_3x3[plan.window.sw]
 
-    def piece(lo, hi, clock, tr):
-        fn(grad_out, x, parts, bias_parts, plan.window, lo, hi, clock, tr)
-
-    threads.run_pieces(plan, S, piece, x.nbytes + grad_out.nbytes, _kh.PHASES)
+    args = ("grad_out", "x", "parts", "bias_parts", "win", "lo", "hi", "clock", "trace")
+    values = dict(grad_out=grad_out, x=x, parts=parts, bias_parts=bias_parts)
+    values["win"] = plan.window
+    _run(plan, fn, args, S, x.nbytes + grad_out.nbytes, _kh, values)
     flat = np.empty(9 * C, plan.dtype)
     _conv_kernels.sum_slots(parts, 0, 9 * C, flat)
     gb = np.empty(C)

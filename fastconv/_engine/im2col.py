@@ -20,6 +20,17 @@ __all__ = ["Im2col", "ENTRY", "run_forward", "columns"]
 _FORWARD = {"NCHW": _k.forward_nchw, "NHWC": _k.forward_nhwc}
 _BACKWARD = {"NCHW": _k.backward_nchw, "NHWC": _k.backward_nhwc}
 
+#: the kernels' arguments, by name (threads.Task); NHWC's take "planar" last
+_FORWARD_ARGS = (
+    "x", "weight", "bias", "has_bias", "out", "win", "groups", "rows",
+    "lo", "hi", "cols", "gemm", "clock", "trace",
+)  # fmt: skip
+_BACKWARD_ARGS = (
+    "grad_out", "x", "weight", "grad_x", "parts", "bias_parts", "win", "groups",
+    "rows", "units", "want_gx", "want_gw", "lo", "hi", "cols", "scratch", "gemm",
+    "clock", "trace", "y", "want_y", "fill",
+)  # fmt: skip
+
 
 def columns(plan, extra=0):
     """Return this thread's column buffer for one tile, and `extra` more elements.
@@ -52,28 +63,27 @@ def run_forward(plan, x, weight, bias):
         y = out.reshape(1, N * out.shape[1], out.shape[2], out.shape[3])
         win = win._replace(H=N * win.H, OH=N * win.OH)
 
-    extra = (plan.planar,) if plan.layout == "NHWC" else ()
-
-    def piece(lo, hi, clock, tr):
-        kernel(
-            x,
-            weight,
-            b,
-            has_bias,
-            y,
-            win,
-            groups,
-            rows,
-            lo,
-            hi,
-            columns(plan)[0],
-            gemm,
-            clock,
-            tr,
-            *extra,
-        )
-
-    threads.run_pieces(plan, plan.items, piece, x.nbytes + out.nbytes, _k.FORWARD_PHASES)
+    task = threads.Task(
+        kernel,
+        _FORWARD_ARGS + (("planar",) if plan.layout == "NHWC" else ()),
+        plan.items,
+        x.nbytes + out.nbytes if plan.parallel else 0,
+        phases=_k.FORWARD_PHASES,
+    )
+    values = dict(
+        x=x,
+        weight=weight,
+        bias=b,
+        has_bias=has_bias,
+        out=y,
+        win=win,
+        groups=groups,
+        rows=rows,
+        cols=threads.Local(lambda: columns(plan)[0]),
+        gemm=gemm,
+        planar=plan.planar,
+    )
+    threads.execute(task, values)
     return out
 
 
@@ -110,38 +120,37 @@ def run_backward(plan, grad_out, x, weight, want_gx, want_gw, want_y=False, fill
         kernel = _BACKWARD[plan.layout]
         gemm = blas.gemm(plan.dtype)
         groups, rows, units = plan.groups, plan.tile_rows, plan.units
-        extra = (plan.planar,) if plan.layout == "NHWC" else ()
-
-        def piece(lo, hi, clock, tr):
-            cols, scratch = columns(plan, plan.unit_scratch)
-            kernel(
-                grad_out,
-                x,
-                weight,
-                grad_x,
-                parts,
-                bias_parts,
-                win,
-                groups,
-                rows,
-                units,
-                want_gx,
-                want_gw,
-                lo,
-                hi,
-                cols,
-                scratch,
-                gemm,
-                clock,
-                tr,
-                y,
-                want_y,
-                fill,
-                *extra,
-            )
-
-        work = 2 * x.nbytes + grad_out.nbytes
-        threads.run_pieces(plan, plan.slots * units, piece, work, _k.BACKWARD_PHASES)
+        task = threads.Task(
+            kernel,
+            _BACKWARD_ARGS + (("planar",) if plan.layout == "NHWC" else ()),
+            plan.slots * units,
+            2 * x.nbytes + grad_out.nbytes if plan.parallel else 0,
+            phases=_k.BACKWARD_PHASES,
+        )
+        # the piece's column buffer and unit scratch, on its thread
+        cols, scratch = threads.locals_of(lambda: columns(plan, plan.unit_scratch), 2)
+        values = dict(
+            grad_out=grad_out,
+            x=x,
+            weight=weight,
+            grad_x=grad_x,
+            parts=parts,
+            bias_parts=bias_parts,
+            win=win,
+            groups=groups,
+            rows=rows,
+            units=units,
+            want_gx=want_gx,
+            want_gw=want_gw,
+            cols=cols,
+            scratch=scratch,
+            gemm=gemm,
+            y=y,
+            want_y=want_y,
+            fill=fill,
+            planar=plan.planar,
+        )
+        threads.execute(task, values)
     else:
         parts[...] = 0
         bias_parts[...] = 0
@@ -160,9 +169,10 @@ def _sum_slots(plan, parts, bias_parts):
         # new arrays for the results: the partials are workspace views
         flat = parts.reshape(plan.slots, -1)  # (S, F*K)
         grad_w = np.empty(flat.shape[1], plan.dtype)
-        threads.parallel_for(
-            lambda a, b: _k.sum_slots(flat, a, b, grad_w), grad_w.size, parts.nbytes
+        task = threads.Task(
+            _k.sum_slots, ("parts", "lo", "hi", "out"), grad_w.size, parts.nbytes
         )
+        threads.execute(task, dict(parts=flat, out=grad_w))
         grad_b = np.empty(s.F)
         _k.sum_slots(bias_parts, 0, s.F, grad_b)
     return grad_w.reshape(plan.weight_shape), grad_b.astype(plan.dtype)

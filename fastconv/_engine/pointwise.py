@@ -11,7 +11,7 @@ filters and grad_x by the forward's bands: no partial sums, so no slots.
 import numpy as np
 
 from .._kernels import pointwise as _pw
-from . import blas, config, im2col, results, threads, trace
+from . import blas, config, im2col, results, threads
 from .algorithm import Algorithm
 
 __all__ = ["Pointwise", "ENTRY", "applies"]
@@ -31,6 +31,17 @@ _POINTWISE = {
 }
 
 
+#: the kernels' arguments, by name (threads.Task)
+_WEIGHT_ARGS = (
+    "grad_out", "x", "grad_w", "grad_b", "groups", "blocks", "lo", "hi", "gemm",
+    "clock", "trace",
+)  # fmt: skip
+_INPUT_ARGS = (
+    "grad_out", "weight", "grad_x", "groups", "rows", "lo", "hi", "gemm", "clock",
+    "trace",
+)  # fmt: skip
+
+
 def run_backward(plan, grad_out, x, weight, want_gx=True, want_gw=True):
     """Backward pass of a pointwise plan: a weight pass and an input pass."""
     s = plan.shapes
@@ -39,55 +50,28 @@ def run_backward(plan, grad_out, x, weight, want_gx=True, want_gw=True):
     grad_b = np.zeros(s.F)  # float64
     weights, inputs = _POINTWISE[plan.layout]
     gemm = blas.gemm(plan.dtype)
-    clock = trace.kernel_clock()
-    n = threads.get_num_threads()
-    traces = trace.kernel_traces(2 * n, len(_pw.PHASES))
     groups, rows, blocks = plan.groups, plan.tile_rows, plan.filter_blocks
     work = 2 * x.nbytes + grad_out.nbytes if plan.parallel else 0
-    with blas.hold():
-        if grad_w.size and want_gw:
-            k1 = threads.run(
-                lambda i, lo, hi: weights(
-                    grad_out,
-                    x,
-                    grad_w,
-                    grad_b,
-                    groups,
-                    blocks,
-                    lo,
-                    hi,
-                    gemm,
-                    clock,
-                    traces[i],
-                ),
-                blocks,
-                work,
-            )
-        else:
-            k1 = 0
-        if grad_x.size and want_gx:
-            k2 = threads.run(
-                lambda i, lo, hi: inputs(
-                    grad_out,
-                    weight,
-                    grad_x,
-                    groups,
-                    rows,
-                    lo,
-                    hi,
-                    gemm,
-                    clock,
-                    traces[n + i],
-                ),
-                plan.items,
-                work,
-            )
-        else:
-            k2 = 0
-    trace.add_kernel_phases(
-        _pw.PHASES[:1] + _pw.PHASES[2:], traces[:, [0, 2]], max(k1, 1)
+    values = dict(
+        grad_out=grad_out,
+        x=x,
+        weight=weight,
+        grad_x=grad_x,
+        grad_w=grad_w,
+        grad_b=grad_b,
+        groups=groups,
+        blocks=blocks,
+        rows=rows,
+        gemm=gemm,
     )
-    trace.add_kernel_phases(_pw.PHASES[1:2], traces[n:, 1:2], max(k2, 1))
+    # each kernel times its own phases: the weight pass the first and last,
+    # the input pass the middle one
+    if grad_w.size and want_gw:
+        task = threads.Task(weights, _WEIGHT_ARGS, blocks, work, phases=_pw.PHASES)
+        threads.execute(task, values)
+    if grad_x.size and want_gx:
+        task = threads.Task(inputs, _INPUT_ARGS, plan.items, work, phases=_pw.PHASES)
+        threads.execute(task, values)
     if not want_gw:
         return grad_x, None, None
     return grad_x, grad_w, grad_b.astype(plan.dtype)

@@ -16,7 +16,7 @@ cores are used during a call.
 import concurrent.futures
 import numbers
 import threading
-from typing import Any, Callable, NamedTuple, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 from . import blas, config, trace
 from .cpu import usable_cores
@@ -27,8 +27,9 @@ __all__ = [
     "run",
     "split",
     "parallel_for",
-    "run_pieces",
     "Task",
+    "Local",
+    "locals_of",
     "execute",
 ]
 
@@ -122,47 +123,82 @@ def parallel_for(fn, n, nbytes, min_bytes=None):
 
 
 class Task(NamedTuple):
-    """A kernel's parallel work, as data: ``kernel(*args, lo, hi)`` over items.
+    """A kernel's parallel work, as data: the kernel called on pieces of its items.
 
-    A plan builds its tasks once; a call binds `args` (names of the call's
-    values, in the kernel's order) and :func:`execute` runs the pieces.
+    `args` names the kernel's arguments in order. The call's values bind
+    most (:func:`execute`); four names are the piece's own: ``lo`` and
+    ``hi``, its range of items (appended last when `args` leaves them
+    out), and ``clock`` and ``trace``, the profiler's (kernels that time
+    their `phases`). A value wrapped in :class:`Local` is made by each
+    piece on its thread (its workspace buffers).
     """
 
     kernel: Callable[..., Any]
     args: Tuple[str, ...]
     items: int
-    nbytes: int  # memory the whole task touches, for the split
-    split: str  # the config knob of the least a piece is worth, read per call
+    nbytes: int  # memory the whole task touches, for the split (0: one piece)
+    split: str = "SPLIT_MIN_BYTES"  # the config knob of the least a piece is worth
+    phases: Tuple[str, ...] = ()  # the kernel's profiled phases; BLAS held at 1
+
+
+class Local(NamedTuple):
+    """A kernel argument each piece makes on its own thread.
+
+    Locals sharing one `make` are made once a piece; `item` picks one of
+    the tuple it returns.
+    """
+
+    make: Callable[[], Any]
+    item: Optional[int] = None
+
+
+def locals_of(make, n):
+    """Return `n` Locals for the items of the tuple ``make()`` returns."""
+    return [Local(make, i) for i in range(n)]
+
+
+_PIECE = ("lo", "hi", "clock", "trace")
 
 
 def execute(task, values):
-    """Run `task` with its args taken from `values`; return the pieces' results."""
-    bound = [values[name] for name in task.args]
-    kernel = task.kernel
-    results = []
-    parallel_for(
-        lambda lo, hi: results.append(kernel(*bound, lo, hi)),
-        task.items,
-        task.nbytes,
-        getattr(config, task.split),
-    )
-    return results
+    """Run `task`, its arguments bound from `values`; return the pieces' results.
 
-
-def run_pieces(plan, n_items, fn, nbytes, phases):
-    """Run a plan's kernel, ``fn(lo, hi, clock, trace)``, over `n_items` items.
-
-    The items go to the threads as :func:`run` cuts them (`nbytes` touched,
-    none when the plan is too small to split), with numpy's BLAS held at
-    one thread meanwhile; each piece's phase times (``trace[k]`` for
-    ``phases[k]``) go to the profiler.
+    The items go to the threads as :func:`run` cuts them; a task with
+    `phases` runs with numpy's BLAS held at one thread, its pieces' phase
+    times going to the profiler.
     """
-    traces = trace.kernel_traces(get_num_threads(), len(phases))
+    names = task.args if "lo" in task.args else task.args + ("lo", "hi")
+    bound = [None if n in _PIECE else values[n] for n in names]
+    own = [(k, n) for k, n in enumerate(names) if n in _PIECE or type(bound[k]) is Local]
+    kernel, results = task.kernel, []
+    traces = trace.kernel_traces(get_num_threads(), len(task.phases))
     clock = trace.kernel_clock()
+
+    def piece(i, lo, hi):
+        args, made = list(bound), {}
+        for k, n in own:
+            if n == "lo":
+                args[k] = lo
+            elif n == "hi":
+                args[k] = hi
+            elif n == "clock":
+                args[k] = clock
+            elif n == "trace":
+                args[k] = traces[i]
+            else:
+                local = bound[k]
+                key = id(local.make)
+                if key not in made:
+                    made[key] = local.make()
+                got = made[key]
+                args[k] = got if local.item is None else got[local.item]
+        results.append(kernel(*args))
+
+    split = getattr(config, task.split)
+    if not task.phases:
+        run(piece, task.items, task.nbytes, split)
+        return results
     with blas.hold():
-        pieces = run(
-            lambda i, lo, hi: fn(lo, hi, clock, traces[i]),
-            n_items,
-            nbytes if plan.parallel else 0,
-        )
-    trace.add_kernel_phases(phases, traces, pieces)
+        pieces = run(piece, task.items, task.nbytes, split)
+    trace.add_kernel_phases(task.phases, traces, pieces)
+    return results

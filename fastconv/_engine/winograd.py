@@ -39,6 +39,17 @@ __all__ = [
 tiles = _kw.tiles
 
 
+#: the kernels' arguments, by name (threads.Task)
+_FORWARD_ARGS = (
+    "x", "nchw", "U", "trans_u", "bias", "out", "win", "rows", "lo", "hi",
+    "V", "M", "P", "gemm", "clock", "trace",
+)  # fmt: skip
+_GRAD_W_ARGS = (
+    "x", "nchw", "gy", "parts", "bias_parts", "win", "rows", "lo", "hi",
+    "V", "Y", "P", "gemm", "clock", "trace",
+)  # fmt: skip
+
+
 def applies(shapes):
     """Whether the layer is one Winograd F(2x2, 3x3) runs (None) or why not."""
     w = shapes.win
@@ -161,11 +172,13 @@ def transform_weight(plan, pass_, weight, U=None):
     if U is None:
         U = np.empty(((m + 2) ** 2, weight.shape[2], weight.shape[3]), plan.dtype)
     flip = pass_ == "grad_x"
-    threads.parallel_for(
-        lambda lo, hi: _kw.weight_transform(weight, flip, U, lo, hi),
+    task = threads.Task(
+        _kw.weight_transform,
+        ("w", "flip", "U"),
         weight.shape[2],
         U.nbytes if plan.parallel else 0,
     )
+    threads.execute(task, dict(w=weight, flip=flip, U=U))
     return U
 
 
@@ -186,13 +199,18 @@ def _run(plan, pass_, x, weight, bias, out, U=None):
         )
         transform_weight(plan, pass_, weight, U)
 
-    def piece(lo, hi, clock, tr):
-        V, M, P = workspace.scratch(plan.dtype, (nv,), (nm,), (npatch,))
-        _kw.forward(
-            x, nchw, U, flip, bias, out, win, rows, lo, hi, V, M, P, gemm, clock, tr
-        )
-
-    threads.run_pieces(plan, bands, piece, x.nbytes + out.nbytes, _kw.PHASES)
+    V, M, P = threads.locals_of(
+        lambda: workspace.scratch(plan.dtype, (nv,), (nm,), (npatch,)), 3
+    )
+    task = threads.Task(
+        _kw.forward,
+        _FORWARD_ARGS,
+        bands,
+        x.nbytes + out.nbytes if plan.parallel else 0,
+        phases=_kw.PHASES,
+    )
+    values = dict(x=x, nchw=nchw, U=U, trans_u=flip, bias=bias, out=out, win=win)
+    threads.execute(task, dict(values, rows=rows, V=V, M=M, P=P, gemm=gemm))
     return out
 
 
@@ -234,38 +252,29 @@ def grad_w(plan, grad_out, x):
     gemm = blas.gemm(plan.dtype)
     win = plan.window
 
-    def piece(lo, hi, clock, tr):
-        V, Y, P = workspace.scratch(plan.dtype, (nv,), (ny,), (npatch,))
-        _kw.grad_w(
-            x,
-            nchw,
-            grad_out,
-            parts,
-            bias_parts,
-            win,
-            rows,
-            lo,
-            hi,
-            V,
-            Y,
-            P,
-            gemm,
-            clock,
-            tr,
-        )
-
-    threads.run_pieces(plan, S, piece, x.nbytes + grad_out.nbytes, _kw.PHASES)
+    V, Y, P = threads.locals_of(
+        lambda: workspace.scratch(plan.dtype, (nv,), (ny,), (npatch,)), 3
+    )
+    task = threads.Task(
+        _kw.grad_w,
+        _GRAD_W_ARGS,
+        S,
+        x.nbytes + grad_out.nbytes if plan.parallel else 0,
+        phases=_kw.PHASES,
+    )
+    values = dict(x=x, nchw=nchw, gy=grad_out, parts=parts, bias_parts=bias_parts)
+    threads.execute(task, dict(values, win=win, rows=rows, V=V, Y=Y, P=P, gemm=gemm))
     flat = parts.reshape(S, -1)
     acc = np.empty(flat.shape[1], plan.dtype)
-    threads.parallel_for(
-        lambda a, b: _conv_kernels.sum_slots(flat, a, b, acc), acc.size, flat.nbytes
+    sums = threads.Task(
+        _conv_kernels.sum_slots, ("parts", "lo", "hi", "out"), acc.size, flat.nbytes
     )
+    threads.execute(sums, dict(parts=flat, out=acc))
     gw = np.empty((3, 3, C, F), plan.dtype)
-    threads.parallel_for(
-        lambda lo, hi: _kw.grad_w_transform(acc.reshape(a2, C, F), gw, lo, hi),
-        C,
-        acc.nbytes if plan.parallel else 0,
+    transform = threads.Task(
+        _kw.grad_w_transform, ("acc", "gw"), C, acc.nbytes if plan.parallel else 0
     )
+    threads.execute(transform, dict(acc=acc.reshape(a2, C, F), gw=gw))
     if nchw:
         gw = np.ascontiguousarray(gw.transpose(3, 2, 0, 1))
     gb = np.empty(F)

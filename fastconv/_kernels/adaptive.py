@@ -176,7 +176,7 @@ def global_avg_backward_nhwc(gyf, HW, C, gxf, n0, n1):
 
 
 @njit(cache=True, nogil=True)
-def adaptive_avg_nchw(x, hs, he, ws, we, out):
+def _adaptive_avg_nchw(x, hs, he, ws, we, out):
     """X planes (P, H, W) -> out (P, OH, OW): each window's mean.
 
     Separable: a window row band summed along whole rows, in row order
@@ -203,6 +203,12 @@ def adaptive_avg_nchw(x, hs, he, ws, we, out):
                 for w in range(ws[ow] + 1, we[ow]):
                     acc += v[w]
                 of[o + ow] = acc / ((he[oh] - hs[oh]) * (we[ow] - ws[ow]))
+
+
+@njit(cache=True, nogil=True)
+def adaptive_avg_nchw(x, hs, he, ws, we, out, lo, hi):
+    """Planes ``[lo, hi)`` of :func:`_adaptive_avg_nchw`."""
+    _adaptive_avg_nchw(x[lo:hi], hs, he, ws, we, out[lo:hi])
 
 
 @njit(cache=True, nogil=True)
@@ -243,7 +249,7 @@ def adaptive_avg_nhwc(x, hs, he, ws, we, out, r0, r1):
 
 
 @njit(cache=True, nogil=True)
-def adaptive_avg_backward_nchw(grad_out, hs, he, ws, we, grad_x):
+def _adaptive_avg_backward_nchw(grad_out, hs, he, ws, we, grad_x):
     """grad_x planes (P, H, W): each grad_out / area added over its window."""
     P, H, W = grad_x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
@@ -260,6 +266,12 @@ def adaptive_avg_backward_nchw(grad_out, hs, he, ws, we, grad_x):
                     r = np.uint64(base + h * W)
                     for w in range(np.uint64(ws[ow]), np.uint64(we[ow])):
                         gx[r + w] += share
+
+
+@njit(cache=True, nogil=True)
+def adaptive_avg_backward_nchw(grad_out, hs, he, ws, we, grad_x, lo, hi):
+    """Planes ``[lo, hi)`` of :func:`_adaptive_avg_backward_nchw`."""
+    _adaptive_avg_backward_nchw(grad_out[lo:hi], hs, he, ws, we, grad_x[lo:hi])
 
 
 @njit(cache=True, nogil=True)
@@ -288,7 +300,7 @@ def adaptive_avg_backward_nhwc(grad_out, hs, he, ws, we, grad_x, n0, n1):
 
 
 @njit(cache=True, nogil=True)
-def adaptive_max_nchw(x, hs, he, ws, we, out, idx):
+def _adaptive_max_nchw(x, hs, he, ws, we, out, idx):
     """X planes (P, H, W) -> out, idx (P, OH, OW); idx the flat h*W + w.
 
     Separable as the fixed-window max pooling: a vertical pass over the
@@ -309,6 +321,12 @@ def adaptive_max_nchw(x, hs, he, ws, we, out, idx):
                 b, bi, bj = _window_argmax(vmax, vrow, w0, 0, we[ow] - w0, 1, 1, 0)
                 out[p, oh, ow] = b
                 idx[p, oh, ow] = (h0 + bi) * W + w0 + bj
+
+
+@njit(cache=True, nogil=True)
+def adaptive_max_nchw(x, hs, he, ws, we, out, idx, lo, hi):
+    """Planes ``[lo, hi)`` of :func:`_adaptive_max_nchw`."""
+    _adaptive_max_nchw(x[lo:hi], hs, he, ws, we, out[lo:hi], idx[lo:hi])
 
 
 @njit(cache=True, nogil=True)
