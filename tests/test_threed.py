@@ -136,6 +136,42 @@ def test_pool3d_and_its_gradients_match_the_oracle(case, layout, dtype):
         )
 
 
+# windows that hold ties and NaNs: the separable passes (slices, then depth)
+# must pick the oracle's argmax, the first maximum in (d, h, w) order, a NaN
+# winning as the scan rule has it
+TIE_CASES = [
+    ("2s2", dict(kernel_size=2)),
+    ("3s1-pad", dict(kernel_size=3, stride=1, padding=1)),
+    ("dilated", dict(kernel_size=2, stride=1, dilation=(2, 1, 2))),
+    ("ceil", dict(kernel_size=(3, 2, 2), stride=2, ceil_mode=True)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS_3D)
+@pytest.mark.parametrize("case", TIE_CASES, ids=[c[0] for c in TIE_CASES])
+def test_pool3d_ties_and_nans_take_the_oracle_s_argmax(case, layout, dtype):
+    _, kw = case
+    gen = rng(12)
+    for nan_share in (0.0, 0.1):
+        vals = gen.integers(0, 3, (2, 3, 5, 6, 5)).astype(dtype)  # many ties
+        vals[gen.random(vals.shape) < nan_share] = np.nan
+        x = (
+            vals
+            if layout == "NCDHW"
+            else np.ascontiguousarray(vals.transpose(0, 2, 3, 4, 1))
+        )
+        out, idx = fastconv.max_pool3d(x, return_indices=True, layout=layout, **kw)
+        ref, ref_idx = naive.max_pool3d(x, return_indices=True, layout=layout, **kw)
+        assert_same(out, ref)
+        assert_same(idx, ref_idx)
+        for size in ((2, 3, 2), (3, 1, 4)):
+            m, i = fastconv.adaptive_max_pool3d(x, size, True, layout=layout)
+            rm, ri = naive.adaptive_max_pool3d(x, size, True, layout=layout)
+            assert_same(m, rm)
+            assert_same(i, ri)
+
+
 def test_pool3d_matches_torch():
     torch = pytest.importorskip("torch", reason="PyTorch not installed")
     F = torch.nn.functional
