@@ -324,7 +324,7 @@ def conv_transpose_geometry(
         values = (stride, padding, output_padding, dilation)
         per_axis = [as_pair(v, n) for v, n in zip(values, names)]
     else:
-        OD, _, args2 = threed._transpose_taps(
+        OD, args2 = threed._transpose_args(
             x_shape, weight_shape, stride, padding, output_padding, dilation, layout2
         )
         # the (H, W) part: x and weight without their depth axis

@@ -966,8 +966,8 @@ def _scatter_volume(grad_out, x, idx, layout2):
 # transposed convolution: the adjoint of conv3d, through the same stack
 
 
-def _transpose_taps(x_shape, w_shape, stride, padding, output_padding, dilation, layout2):
-    """Output depth OD and, per depth tap, the (input depths, output depths) it joins."""
+def _transpose_args(x_shape, w_shape, stride, padding, output_padding, dilation, layout2):
+    """Return the checked output depth OD and the (H, W) arguments of a 3-D transpose."""
     D = x_shape[2] if layout2 == "NCHW" else x_shape[1]
     KD = w_shape[2] if layout2 == "NCHW" else w_shape[0]
     s, p = as_triple(stride, "stride"), as_triple(padding, "padding")
@@ -985,9 +985,8 @@ def _transpose_taps(x_shape, w_shape, stride, padding, output_padding, dilation,
     OD = transpose_output_size(D, KD, s[0], d[0], p[0], op[0])
     if OD < 1:
         raise ValueError(f"the transposed convolution's output depth would be {OD}")
-    taps = _depth_taps(D, OD, s[0], p[0], d[0], KD)
     args2 = dict(stride=s[1:], padding=p[1:], output_padding=op[1:], dilation=d[1:])
-    return OD, taps, args2
+    return OD, args2
 
 
 def _depth_fit(x, OD):
@@ -1013,7 +1012,7 @@ def _transpose_geometry(
     has the transposed output's shape (``g["x_shape"]``, NDHWC), and the
     (H, W) arguments of the stack's 2-D transposed convolution.
     """
-    OD, _, args2 = _transpose_taps(
+    OD, args2 = _transpose_args(
         x_shape, w_shape, stride, padding, output_padding, dilation, layout2
     )
     # the (H, W) part checks groups and channels as conv_transpose2d does

@@ -171,8 +171,11 @@ def execute(task, values):
     bound = [None if n in _PIECE else values[n] for n in names]
     own = [(k, n) for k, n in enumerate(names) if n in _PIECE or type(bound[k]) is Local]
     kernel, results = task.kernel, []
-    traces = trace.kernel_traces(get_num_threads(), len(task.phases))
-    clock = trace.kernel_clock()
+    # the profiler's arguments, for kernels that time their phases only
+    traces = (
+        trace.kernel_traces(get_num_threads(), len(task.phases)) if task.phases else None
+    )
+    clock = trace.kernel_clock() if task.phases else None
 
     def piece(i, lo, hi):
         args, made = list(bound), {}
