@@ -15,11 +15,10 @@ from ._engine import blas, results, threads
 from ._engine.args import as_real_array, dtypes, prepare
 from ._engine.geometry import (
     as_pair,
-    as_triple,
     check_layout,
     check_shape,
     conv_window,
-    resolve_padding_3d,
+    window_axes,
 )
 from ._engine.results import takes_out
 from ._kernels.im2col import col2im_samples, im2col_samples
@@ -291,23 +290,21 @@ def _uncols_nd(cols, x_shape, kernel_size, stride, padding, dilation, layout):
 
 
 def _cols3d_geometry(x_shape, kernel_size, stride, padding, dilation, layout2):
-    if layout2 == "NCHW":
-        N, C, D, H, W = x_shape
-    else:
-        N, D, H, W, C = x_shape
-    k = as_triple(kernel_size, "kernel_size")
-    s, d = as_triple(stride, "stride"), as_triple(dilation, "dilation")
-    if min(k) < 1 or min(s) < 1 or min(d) < 1:
-        raise ValueError(f"kernel_size, stride, dilation must be >= 1, got {k}, {s}, {d}")
-    pads = resolve_padding_3d(padding, (D, H, W), k, s, d)
-    OD = (D + pads[0] + pads[1] - d[0] * (k[0] - 1) - 1) // s[0] + 1
-    if OD < 1:
-        raise ValueError(f"kernel depth {k[0]} exceeds the padded input depth")
-    taps = threed._depth_taps(OD, D, s[0], pads[0], d[0], k[0])
-    args2 = dict(
-        kernel_size=k[1:], stride=s[1:], padding=pads[2:], dilation=d[1:], layout=layout2
+    N, C, sizes = (
+        (x_shape[0], x_shape[1], x_shape[2:])
+        if layout2 == "NCHW"
+        else (x_shape[0], x_shape[4], x_shape[1:4])
     )
-    return N, C, OD, k, taps, args2
+    d, h, w = window_axes(sizes, kernel_size, stride, padding, dilation)
+    taps = threed._depth_taps(d.out, d.size, d.stride, d.lo, d.dilation, d.kernel)
+    args2 = dict(
+        kernel_size=(h.kernel, w.kernel),
+        stride=(h.stride, w.stride),
+        padding=(h.lo, h.hi, w.lo, w.hi),
+        dilation=(h.dilation, w.dilation),
+        layout=layout2,
+    )
+    return N, C, d.out, (d.kernel, h.kernel, w.kernel), taps, args2
 
 
 def im2col3d(

@@ -16,10 +16,7 @@ import numpy as np
 from ._engine import conv_driver
 from ._engine import padding as padding_modes
 from ._engine.args import as_real_array, prepare
-from ._engine.geometry import (
-    conv_shapes,
-    transpose_shapes,
-)
+from ._engine.geometry import conv_params, transpose_params
 from ._engine.padding import check_padding_mode
 from ._engine.plan import ConvPlan, PreparedWeight, cached, plan_conv
 from ._engine.results import takes_out
@@ -187,8 +184,7 @@ def _pad_copy(x, weight, stride, padding, dilation, groups, layout, mode):
     """Return x padded into a copy in `mode`, and the (top, bottom, left, right) used."""
     x = as_real_array(x, "x")
     w = as_real_array(weight, "weight")
-    win = conv_shapes(x.shape, w.shape, stride, padding, dilation, groups, layout).win
-    pads = (win.top, win.bottom, win.left, win.right)
+    pads = conv_params(x.shape, w.shape, stride, padding, dilation, groups, layout).pads
     return padding_modes.pad(x, pads, mode, padding_modes.spatial_axes(layout)), pads
 
 
@@ -302,9 +298,9 @@ def _transpose_plan(
     """
     x = as_real_array(x, "x")
     weight = as_real_array(weight, "weight")
-    out_shape, _ = transpose_shapes(
+    out_shape = transpose_params(
         x.shape, weight.shape, stride, padding, output_padding, dilation, groups, layout
-    )
+    ).out_shape
     arrays = [x, weight] + [as_real_array(a, n, ndim=None) for a, n in others]
     dtype = np.result_type(*arrays)
     args = (out_shape, weight.shape, dtype, stride, padding, dilation, groups, layout)

@@ -29,17 +29,15 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from . import oned, threed
+from . import oned
 from ._engine.args import check_pool_shape, dtype_rule
 from ._engine.geometry import (
+    Axis,
     adaptive_output_size,
-    as_pair,
-    as_triple,
     check_shape,
-    conv_shapes,
-    conv_window,
-    pool_window,
-    transpose_shapes,
+    conv_params,
+    pool_axes,
+    transpose_params,
 )
 from ._typing import ArrayLike, DTypeLike, OptSize, OutputSize, Padding, Shape, Size
 
@@ -59,26 +57,6 @@ __all__ = [
 
 #: The layouts of each rank, channels-first first (the default).
 LAYOUTS = {1: ("NCL", "NLC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
-
-
-class Axis(NamedTuple):
-    """One spatial axis of a convolution or pooling.
-
-    ``out = floor((size + lo + hi - (kernel - 1)*dilation - 1) / stride) + 1``
-    for a convolution or pooling (rounded up under ceil_mode, the last
-    window starting inside the input or the low padding); for a transposed
-    convolution `size` is its input's, `out` its output's,
-    ``(size - 1)*stride - lo - hi + (kernel - 1)*dilation + 1`` (hi is the
-    padding less output_padding).
-    """
-
-    size: int
-    out: int
-    kernel: int
-    stride: int
-    dilation: int
-    lo: int
-    hi: int
 
 
 class Geometry(NamedTuple):
@@ -154,14 +132,6 @@ def _drop(shape, layout2):
     return shape[:2] + shape[3:] if layout2 == "NCHW" else shape[:1] + shape[2:]
 
 
-def _window_axes(win):
-    """(H, W) axes of a 2-D :class:`~fastconv._engine.geometry.Window`."""
-    return (
-        Axis(win.H, win.OH, win.KH, win.sh, win.dh, win.top, win.bottom),
-        Axis(win.W, win.OW, win.KW, win.sw, win.dw, win.left, win.right),
-    )
-
-
 def _out(x_shape, channels, sizes, layout2):
     """(N, channels, *sizes) or (N, *sizes, channels)."""
     if layout2 == "NCHW":
@@ -203,37 +173,21 @@ def conv_geometry(
     """
     rank, layout, layout2 = _rank(x_shape, layout)
     x_shape, weight_shape = tuple(x_shape), _weight(weight_shape, rank)
-    if rank == 1:
-        s = conv_shapes(
+    if rank == 1:  # conv1d's one-row view: its argument forms and checks
+        R = oned.Row
+        p = conv_params(
             _lift(x_shape, layout2),
             _lift_weight(weight_shape, layout2),
-            oned.Row.size(stride, "stride"),
-            oned.Row.padding(padding),
-            oned.Row.size(dilation, "dilation"),
+            R.size(stride, "stride"),
+            R.padding(padding),
+            R.size(dilation, "dilation"),
             groups,
             layout2,
         )
-        axes = _window_axes(s.win)[1:]
-        out = _drop(s.out_shape, layout2)
-    elif rank == 2:
-        s = conv_shapes(x_shape, weight_shape, stride, padding, dilation, groups, layout2)
-        axes, out = _window_axes(s.win), s.out_shape
+        axes, out = p.axes[1:], _drop(p.out_shape, layout2)
     else:
-        g = threed._geometry(
-            x_shape, weight_shape, stride, padding, dilation, groups, layout2
-        )
-        k = _spatial(weight_shape, layout2) if layout2 == "NCHW" else weight_shape[:3]
-        win = conv_window(
-            _spatial(x_shape, layout2)[1:],
-            k[1:],
-            g["stride2"],
-            g["pads2"],
-            g["dilation2"],
-        )
-        sd, dd, lo, hi = g["depth"]
-        axes = (Axis(g["D"], g["OD"], g["KD"], sd, dd, lo, hi),) + _window_axes(win)
-        F = weight_shape[0] if layout2 == "NCHW" else weight_shape[-1]
-        out = _out(x_shape, F, (a.out for a in axes), layout2)
+        p = conv_params(x_shape, weight_shape, stride, padding, dilation, groups, layout2)
+        axes, out = p.axes, p.out_shape
     return Geometry(layout, x_shape, out, axes, weight_shape, int(groups))
 
 
@@ -283,34 +237,21 @@ def conv_transpose_geometry(
     """
     rank, layout, layout2 = _rank(x_shape, layout)
     x_shape, weight_shape = tuple(x_shape), _weight(weight_shape, rank)
-    x_spatial = _spatial(x_shape, layout2)
-    if layout2 == "NCHW":
-        kernel = weight_shape[2:]
-        F = weight_shape[1] * groups
-    else:
-        kernel = weight_shape[:-2]
-        F = weight_shape[-2] * groups
-
-    if rank == 1:
-        args = (
-            oned.Row.size(stride, "stride"),
-            oned.Row.pair(padding, "padding"),
-            oned.Row.pair(output_padding, "output_padding"),
-            oned.Row.size(dilation, "dilation"),
-        )
-        out4, _ = transpose_shapes(
+    if rank == 1:  # conv_transpose1d's one-row view
+        R = oned.Row
+        t = transpose_params(
             _lift(x_shape, layout2),
             _lift_weight(weight_shape, layout2),
-            args[0],
-            args[1],
-            args[2],
-            args[3],
+            R.size(stride, "stride"),
+            R.pair(padding, "padding"),
+            R.pair(output_padding, "output_padding"),
+            R.size(dilation, "dilation"),
             groups,
             layout2,
         )
-        per_axis = [a[1:] for a in args]
-    elif rank == 2:
-        out4, _ = transpose_shapes(
+        axes, out = t.axes[1:], _drop(t.out_shape, layout2)
+    else:
+        t = transpose_params(
             x_shape,
             weight_shape,
             stride,
@@ -320,37 +261,7 @@ def conv_transpose_geometry(
             groups,
             layout2,
         )
-        names = ("stride", "padding", "output_padding", "dilation")
-        values = (stride, padding, output_padding, dilation)
-        per_axis = [as_pair(v, n) for v, n in zip(values, names)]
-    else:
-        OD, args2 = threed._transpose_args(
-            x_shape, weight_shape, stride, padding, output_padding, dilation, layout2
-        )
-        # the (H, W) part: x and weight without their depth axis
-        x2 = x_shape[:2] + x_shape[3:] if layout2 == "NCHW" else x_shape[:1] + x_shape[2:]
-        w2 = (
-            weight_shape[:2] + weight_shape[3:] if layout2 == "NCHW" else weight_shape[1:]
-        )
-        out4, _ = transpose_shapes(x2, w2, groups=groups, layout=layout2, **args2)
-        names = ("stride", "padding", "output_padding", "dilation")
-        values = (stride, padding, output_padding, dilation)
-        per_axis = [as_triple(v, n) for v, n in zip(values, names)]
-        out4 = _out(out4, F, (OD,) + _spatial(out4, layout2), layout2)
-    out = _drop(out4, layout2) if rank == 1 else out4
-    stride, padding, output_padding, dilation = per_axis
-    axes = tuple(
-        Axis(n, o, k, st, d, p, p - op)
-        for n, o, k, st, d, p, op in zip(
-            x_spatial,
-            _spatial(out, layout2),
-            kernel,
-            stride,
-            padding,
-            output_padding,
-            dilation,
-        )
-    )
+        axes, out = t.axes, t.out_shape
     return Geometry(layout, x_shape, out, axes, weight_shape, int(groups))
 
 
@@ -406,22 +317,13 @@ def pool_geometry(
     x_shape = tuple(x_shape)
     check_pool_shape(x_shape, "x_shape")
     sizes = _spatial(x_shape, layout2)
-    if rank == 1:
+    if rank == 1:  # the 1-D functions' one-row view
         R = oned.Row
         k, s = R.size(kernel_size, "kernel_size"), R.size(stride, "stride", True)
         p, d = R.padding(padding), R.size(dilation, "dilation")
-        axes = _window_axes(pool_window((1,) + sizes, k, s, p, d, ceil_mode))[1:]
-    elif rank == 2:
-        win = pool_window(sizes, kernel_size, stride, padding, dilation, ceil_mode)
-        axes = _window_axes(win)
+        axes = pool_axes((1,) + sizes, k, s, p, d, ceil_mode)[1:]
     else:
-        g = threed._pool_geometry(
-            x_shape, kernel_size, stride, padding, dilation, ceil_mode, layout2
-        )
-        win = pool_window(sizes[1:], ceil_mode=ceil_mode, **g["plane"])
-        dd = g["depth"]["dilation"][0]
-        depth = Axis(g["D"], g["OD"], g["k"][0], g["s"][0], dd, g["p"][0], g["p"][0])
-        axes = (depth,) + _window_axes(win)
+        axes = pool_axes(sizes, kernel_size, stride, padding, dilation, ceil_mode)
     C = x_shape[1] if layout2 == "NCHW" else x_shape[-1]
     out = _out(x_shape, C, (a.out for a in axes), layout2)
     return Geometry(layout, x_shape, out, axes)
@@ -465,16 +367,8 @@ def adaptive_pool_output_shape(
     sizes = _spatial(x_shape, layout2)
     if rank == 1:
         out = adaptive_output_size(oned.Row.output_size(output_size), (1,) + sizes)[1:]
-    elif rank == 2:
-        out = adaptive_output_size(output_size, sizes)
     else:
-        od = threed._adaptive_sizes(output_size, x_shape, layout2)[0]
-        items = output_size if isinstance(output_size, (tuple, list)) else (output_size,)
-        out = (od,) + adaptive_output_size(tuple(items)[-2:], sizes[1:])
-        if isinstance(od, bool) or not isinstance(od, (int, np.integer)) or od < 1:
-            raise ValueError(
-                f"output_size must hold ints >= 1 or None, got {output_size!r}"
-            )
+        out = adaptive_output_size(output_size, sizes)
     C = x_shape[1] if layout2 == "NCHW" else x_shape[-1]
     return _out(x_shape, C, out, layout2)
 

@@ -20,7 +20,6 @@ KH, KW)) and "NDHWC" (weight (KD, KH, KW, C/groups, F)).
 
 from __future__ import annotations
 
-import numbers
 from typing import Literal, Optional, Tuple, Union, overload
 
 import numpy as np
@@ -38,14 +37,12 @@ from ._engine.args import (
     prepare,
 )
 from ._engine.geometry import (
-    as_triple,
+    adaptive_output_size,
     check_layout,
-    check_pool_padding,
-    output_size,
-    pool_window,
-    resolve_padding_3d,
-    transpose_output_size,
-    transpose_shapes,
+    conv_params,
+    pool_axes,
+    pool_out_shape,
+    transpose_params,
 )
 from ._engine.pool_driver import raise_bad_index
 from ._engine.results import takes_out
@@ -77,49 +74,6 @@ def _layout(layout):
     if not isinstance(layout, str) or layout not in LAYOUTS:
         raise ValueError(f"layout must be 'NCDHW' or 'NDHWC', got {layout!r}")
     return check_layout(LAYOUTS[layout])
-
-
-def _geometry(x_shape, w_shape, stride, padding, dilation, groups, layout2):
-    """Return the checked sizes and the depth axis's stride, dilation and padding."""
-    if layout2 == "NCHW":
-        N, C, D, H, W = x_shape
-        F, Cg, KD, KH, KW = w_shape
-    else:
-        N, D, H, W, C = x_shape
-        KD, KH, KW, Cg, F = w_shape
-    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
-        raise TypeError(f"groups must be an int, got {groups!r}")
-    if groups < 1 or C % groups or F % groups or Cg * groups != C:
-        raise ValueError(
-            f"groups must be >= 1 and divide x's C={C} channels and the weight's "
-            f"F={F} filters, with C/groups={Cg} channels per group in weight "
-            f"{tuple(w_shape)}; got groups={groups!r}"
-        )
-    s = as_triple(stride, "stride")
-    d = as_triple(dilation, "dilation")
-    if min(s) < 1 or min(d) < 1:
-        raise ValueError(f"stride and dilation must be >= 1, got {s} and {d}")
-    if min(KD, KH, KW) < 1:
-        raise ValueError(f"weight must have kernel size >= 1, got shape {tuple(w_shape)}")
-    pads = resolve_padding_3d(padding, (D, H, W), (KD, KH, KW), s, d)
-    OD = (D + pads[0] + pads[1] - d[0] * (KD - 1) - 1) // s[0] + 1
-    if OD < 1:
-        raise ValueError(
-            f"the kernel's depth {KD} (dilation {d[0]}) exceeds the padded input "
-            f"depth {D + pads[0] + pads[1]}"
-        )
-    return dict(
-        N=N,
-        C=C,
-        D=D,
-        OD=OD,
-        KD=KD,
-        depth=(s[0], d[0], pads[0], pads[1]),
-        stride2=s[1:],
-        dilation2=d[1:],
-        pads2=pads[2:],
-        pads=pads,
-    )
 
 
 def _depth_taps(n_from, n_to, stride, lo, dilation, K):
@@ -237,25 +191,23 @@ def conv3d(
     layout2 = _layout(layout)
     x = as_real_array(x, "x", ndim=5)
     weight = as_real_array(weight, "weight", ndim=5)
-    g = _geometry(x.shape, weight.shape, stride, padding, dilation, groups, layout2)
+    g = conv_params(x.shape, weight.shape, stride, padding, dilation, groups, layout2)
     if padding_modes.check_padding_mode(padding_mode) != "zeros":
-        x = padding_modes.pad(x, g["pads"], padding_mode, _AXES[layout2])
-        g = _geometry(x.shape, weight.shape, stride, 0, dilation, groups, layout2)
+        x = padding_modes.pad(x, g.pads, padding_mode, _AXES[layout2])
+        g = conv_params(x.shape, weight.shape, stride, 0, dilation, groups, layout2)
     given = [x, weight] + ([] if bias is None else [as_real_array(bias, "bias", None)])
     compute, result = dtypes(*given)
     x, weight = _channels_last(x, weight, compute, layout2)
     res = conv.conv2d(
-        depth.stack(x, g, groups),
+        depth.stack(x, g),
         depth.stacked_weight(weight),
         bias,
-        g["stride2"],
-        g["pads2"],
-        g["dilation2"],
-        groups,
+        groups=groups,
         layout="NHWC",
         algorithm=algorithm,
+        **g.plane_args(),
     )
-    res = res.reshape((g["N"], g["OD"]) + res.shape[1:])  # (N, OD, OH, OW, F)
+    res = res.reshape((g.N, g.axes[0].out) + res.shape[1:])  # (N, OD, OH, OW, F)
     if layout2 == "NCHW":
         res = depth.channels_first(res)
     return res.astype(result, copy=False)
@@ -298,10 +250,10 @@ def conv3d_backward(
     x = as_real_array(x, "x", ndim=5)
     weight = as_real_array(weight, "weight", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
-    g = _geometry(x.shape, weight.shape, stride, padding, dilation, groups, layout2)
+    g = conv_params(x.shape, weight.shape, stride, padding, dilation, groups, layout2)
     if padding_modes.check_padding_mode(padding_mode) != "zeros":
         axes = _AXES[layout2]
-        xp = padding_modes.pad(x, g["pads"], padding_mode, axes)
+        xp = padding_modes.pad(x, g.pads, padding_mode, axes)
         gxp, gw, gb = conv3d_backward(
             grad_out,
             xp,
@@ -313,27 +265,26 @@ def conv3d_backward(
             layout=layout,
             algorithm=algorithm,
         )
-        gx = padding_modes.fold(gxp, x.shape, g["pads"], padding_mode, axes)
+        gx = padding_modes.fold(gxp, x.shape, g.pads, padding_mode, axes)
         return gx, gw, gb
     depth_axis = 2 if layout2 == "NCHW" else 1
-    if grad_out.shape[depth_axis] != g["OD"] or grad_out.shape[0] != g["N"]:
+    OD = g.axes[0].out
+    if grad_out.shape[depth_axis] != OD or grad_out.shape[0] != g.N:
         raise ValueError(
-            f"grad_out's batch and depth must be x's {g['N']} and the output's "
-            f"{g['OD']}, got shape {grad_out.shape}"
+            f"grad_out's batch and depth must be x's {g.N} and the output's "
+            f"{OD}, got shape {grad_out.shape}"
         )
     x, weight, gy, result = _backward_inputs(grad_out, x, weight, layout2)
     gs, gw, gb = conv.conv2d_backward(
-        gy.reshape((g["N"] * g["OD"],) + gy.shape[2:]),
-        depth.stack(x, g, groups),
+        gy.reshape((g.N * OD,) + gy.shape[2:]),
+        depth.stack(x, g),
         depth.stacked_weight(weight),
-        g["stride2"],
-        g["pads2"],
-        g["dilation2"],
-        groups,
+        groups=groups,
         layout="NHWC",
         algorithm=algorithm,
+        **g.plane_args(),
     )
-    grad_x = depth.unstack(gs, x.shape, g, groups)
+    grad_x = depth.unstack(gs, x.shape, g)
     grad_w = depth.unstacked_weight(gw, weight.shape)
     if layout2 == "NCHW":
         grad_x = depth.channels_first(grad_x)
@@ -353,32 +304,39 @@ def conv3d_backward(
 
 
 def _pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, layout2):
-    """Return the checked window arguments per axis, (D, H, W) each."""
-    k = as_triple(kernel_size, "kernel_size")
-    s = k if stride is None else as_triple(stride, "stride")
-    p = as_triple(padding, "padding")
-    d = as_triple(dilation, "dilation")
-    if min(k) < 1 or min(s) < 1 or min(d) < 1 or min(p) < 0:
-        raise ValueError(
-            f"kernel_size, stride, dilation must be >= 1 and padding >= 0, got "
-            f"{k}, {s}, {d}, {p}"
-        )
-    D = x_shape[2] if layout2 == "NCHW" else x_shape[1]
-    check_pool_padding((k[0], k[1]), (p[0], p[0], p[1], p[1]), (d[0], d[1]))
-    check_pool_padding((k[2], k[2]), (p[2],) * 4, (d[2], d[2]))
-    OD = output_size(D, k[0], s[0], d[0], p[0], p[0], ceil_mode)
-    if OD < 1:
-        raise ValueError(f"kernel depth {k[0]} exceeds the padded input depth")
-    covered = np.zeros(OD, bool)
-    for _, od, _ in _depth_taps(OD, D, s[0], p[0], d[0], k[0]):
-        covered[od] = True
-    if not covered.all():
-        raise ValueError("a pooling window lies wholly in the depth padding")
-    plane = dict(kernel_size=k[1:], stride=s[1:], padding=p[1:], dilation=d[1:])
-    depth = dict(
-        kernel_size=(k[0], 1), stride=(s[0], 1), padding=(p[0], 0), dilation=(d[0], 1)
+    """Return the checked window axes (D, H, W) of a 3-D pooling.
+
+    PyTorch's argument forms only (padding an int or a triple): the
+    separable passes' divisors take each axis's padding as symmetric.
+    """
+    sizes = x_shape[2:] if layout2 == "NCHW" else x_shape[1:4]
+    return pool_axes(sizes, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def _plane_args(axes, ceil_mode, layout2):
+    """max_pool2d's arguments for the depth slices' pass: the (H, W) window."""
+    h, w = axes[1:]
+    return dict(
+        kernel_size=(h.kernel, w.kernel),
+        stride=(h.stride, w.stride),
+        padding=(h.lo, w.lo),
+        dilation=(h.dilation, w.dilation),
+        ceil_mode=ceil_mode,
+        layout=layout2,
     )
-    return dict(D=D, OD=OD, k=k, s=s, p=p, plane=plane, depth=depth)
+
+
+def _depth_args(axes, ceil_mode, layout2):
+    """max_pool2d's arguments for the depth pass: a (KD, 1) window on the columns."""
+    d = axes[0]
+    return dict(
+        kernel_size=(d.kernel, 1),
+        stride=(d.stride, 1),
+        padding=(d.lo, 0),
+        dilation=(d.dilation, 1),
+        ceil_mode=ceil_mode,
+        layout=layout2,
+    )
 
 
 def _planes(a, layout2):
@@ -519,9 +477,9 @@ def max_pool3d(
     g = _pool_geometry(
         x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout2
     )
-    N, D = x.shape[0], g["D"]
-    plane_args = dict(g["plane"], ceil_mode=ceil_mode, layout=layout2)
-    depth_args = dict(g["depth"], ceil_mode=ceil_mode, layout=layout2)
+    N, D = x.shape[0], g[0].size
+    plane_args = _plane_args(g, ceil_mode, layout2)
+    depth_args = _depth_args(g, ceil_mode, layout2)
     if not return_indices:
         v = pool.max_pool2d(_planes(x, layout2), **plane_args)
         best = pool.max_pool2d(_columns(v, N, D, layout2), **depth_args)
@@ -583,11 +541,7 @@ def max_pool3d_backward(
         g = _pool_geometry(
             x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout2
         )
-        H, W = x.shape[3:5] if layout2 == "NCHW" else x.shape[2:4]
-        win = pool_window((H, W), ceil_mode=ceil_mode, **g["plane"])
-        N, C = x.shape[0], x.shape[1 if layout2 == "NCHW" else 4]
-        plane = (g["OD"], win.OH, win.OW)
-        out_shape = (N, C) + plane if layout2 == "NCHW" else (N,) + plane + (C,)
+        out_shape = pool_out_shape(x.shape, (a.out for a in g), layout2)
         idx = check_indices(indices, out_shape)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
     if grad_out.shape != out_shape:
@@ -598,18 +552,18 @@ def max_pool3d_backward(
     return _scatter_volume(grad_out, x, idx, layout2)
 
 
-def _avg_divisors(g, sizes, count_include_pad, divisor_override, layout2):
-    """Each output window's divisor, (OD, OH, OW) broadcast to the layout."""
+def _avg_divisors(axes, outs, count_include_pad, divisor_override, layout2):
+    """Each output window's divisor, `outs` (OD, OH, OW) broadcast to the layout."""
     if check_divisor_override(divisor_override):
         return float(divisor_override)
     per_axis = []
-    for n, k, s, p, n_out in zip(sizes, g["k"], g["s"], g["p"], g["out"]):
-        start = np.arange(n_out) * s - p
-        end = np.minimum(start + k, n + p)
+    for a, n_out in zip(axes, outs):
+        start = np.arange(n_out) * a.stride - a.lo
+        end = np.minimum(start + a.kernel, a.size + a.hi)
         if count_include_pad:
             per_axis.append(end - start)
         else:
-            per_axis.append(np.minimum(end, n) - np.maximum(start, 0))
+            per_axis.append(np.minimum(end, a.size) - np.maximum(start, 0))
     div = (
         per_axis[0][:, None, None]
         * per_axis[1][None, :, None]
@@ -657,25 +611,24 @@ def avg_pool3d(
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
     g = _pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, layout2)
-    N, D = x.shape[0], g["D"]
+    N, D = x.shape[0], g[0].size
     sums = pool.avg_pool2d(  # each slice's window sums, then the depths'
-        _planes(x, layout2), **_avg_args(g, "plane", ceil_mode, layout2)
+        _planes(x, layout2), **_avg_args(_plane_args(g, ceil_mode, layout2))
     )
     plane = _plane_shape(sums, layout2)
     sums = pool.avg_pool2d(
-        _columns(sums, N, D, layout2), **_avg_args(g, "depth", ceil_mode, layout2)
+        _columns(sums, N, D, layout2), **_avg_args(_depth_args(g, ceil_mode, layout2))
     )
     sums = _volume(sums, plane, layout2)
-    sizes = x.shape[2:] if layout2 == "NCHW" else x.shape[1:4]
-    g["out"] = (g["OD"],) + tuple(plane)
-    result = sums / _avg_divisors(g, sizes, count_include_pad, divisor_override, layout2)
+    outs = (g[0].out,) + tuple(plane)
+    result = sums / _avg_divisors(g, outs, count_include_pad, divisor_override, layout2)
     return result.astype(sums.dtype, copy=False)
 
 
-def _avg_args(g, part, ceil_mode, layout2):
+def _avg_args(args):
     """avg_pool2d's arguments for the window sums of one pass (divisor 1)."""
-    args = {k: v for k, v in g[part].items() if k != "dilation"}
-    return dict(args, ceil_mode=ceil_mode, divisor_override=1, layout=layout2)
+    args = {k: v for k, v in args.items() if k != "dilation"}
+    return dict(args, divisor_override=1)
 
 
 def _flat_plane(a, layout2):
@@ -737,12 +690,10 @@ def avg_pool3d_backward(
     x = as_pool_input(x, "x", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
     g = _pool_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode, layout2)
-    sizes = x.shape[2:] if layout2 == "NCHW" else x.shape[1:4]
     out_sizes = grad_out.shape[2:] if layout2 == "NCHW" else grad_out.shape[1:4]
-    g["out"] = out_sizes
     dtype = dtype_rule(np.result_type(x.dtype, grad_out.dtype))
     share = grad_out / _avg_divisors(
-        g, sizes, count_include_pad, divisor_override, layout2
+        g, out_sizes, count_include_pad, divisor_override, layout2
     )
     share = share.astype(dtype[0], copy=False)
     plane = out_sizes[1:]
@@ -752,12 +703,12 @@ def avg_pool3d_backward(
     g_cols = pool.avg_pool2d_backward(
         _flat_plane(share, layout2),
         columns,
-        **_avg_args(g, "depth", ceil_mode, layout2),
+        **_avg_args(_depth_args(g, ceil_mode, layout2)),
     )
     gx = pool.avg_pool2d_backward(
         _uncolumns(g_cols, plane, layout2),
         _planes(x, layout2),
-        **_avg_args(g, "plane", ceil_mode, layout2),
+        **_avg_args(_plane_args(g, ceil_mode, layout2)),
     )
     return gx.reshape(x.shape).astype(dtype[1], copy=False)
 
@@ -769,17 +720,7 @@ def avg_pool3d_backward(
 def _adaptive_sizes(output_size, x_shape, layout2):
     """(OD, OH, OW) of an adaptive 3-D pooling; None keeps an axis's size."""
     sizes = x_shape[2:] if layout2 == "NCHW" else x_shape[1:4]
-    items = (
-        tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,)
-    )
-    if len(items) == 1:
-        items = items * 3
-    if len(items) != 3:
-        raise ValueError(
-            "output_size must be an int or a triple (None keeps a size), "
-            f"got {output_size!r}"
-        )
-    return tuple(n if v is None else v for v, n in zip(items, sizes))
+    return adaptive_output_size(output_size, sizes)
 
 
 @takes_out()
@@ -805,7 +746,6 @@ def adaptive_avg_pool3d(
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
     OD, OH, OW = _adaptive_sizes(output_size, x.shape, layout2)
-    _check_depth_size(OD, output_size)
     N, D = x.shape[0], x.shape[2 if layout2 == "NCHW" else 1]
     means = adaptive.adaptive_avg_pool2d(_planes(x, layout2), (OH, OW), layout=layout2)
     plane = _plane_shape(means, layout2)
@@ -813,11 +753,6 @@ def adaptive_avg_pool3d(
         _columns(means, N, D, layout2), (OD, None), layout=layout2
     )
     return _volume(means, plane, layout2)
-
-
-def _check_depth_size(OD, output_size):
-    if not isinstance(OD, (int, np.integer)) or isinstance(OD, bool) or OD < 1:
-        raise ValueError(f"output_size must hold ints >= 1 or None, got {output_size!r}")
 
 
 @takes_out()
@@ -902,7 +837,6 @@ def adaptive_max_pool3d(
     layout2 = _layout(layout)
     x = as_pool_input(x, "x", ndim=5)
     OD, OH, OW = _adaptive_sizes(output_size, x.shape, layout2)
-    _check_depth_size(OD, output_size)
     N, D = x.shape[0], x.shape[2 if layout2 == "NCHW" else 1]
     if not return_indices:
         v = adaptive.adaptive_max_pool2d(_planes(x, layout2), (OH, OW), layout=layout2)
@@ -966,29 +900,6 @@ def _scatter_volume(grad_out, x, idx, layout2):
 # transposed convolution: the adjoint of conv3d, through the same stack
 
 
-def _transpose_args(x_shape, w_shape, stride, padding, output_padding, dilation, layout2):
-    """Return the checked output depth OD and the (H, W) arguments of a 3-D transpose."""
-    D = x_shape[2] if layout2 == "NCHW" else x_shape[1]
-    KD = w_shape[2] if layout2 == "NCHW" else w_shape[0]
-    s, p = as_triple(stride, "stride"), as_triple(padding, "padding")
-    op, d = as_triple(output_padding, "output_padding"), as_triple(dilation, "dilation")
-    if min(s) < 1 or min(d) < 1 or min(p) < 0 or min(op) < 0:
-        raise ValueError(
-            f"stride, dilation must be >= 1 and padding, output_padding >= 0, got "
-            f"{s}, {d}, {p}, {op}"
-        )
-    if not op[0] < max(s[0], d[0]):
-        raise ValueError(
-            "output_padding must be smaller than either stride or dilation, got "
-            f"output_padding {op}, stride {s}, dilation {d}"
-        )
-    OD = transpose_output_size(D, KD, s[0], d[0], p[0], op[0])
-    if OD < 1:
-        raise ValueError(f"the transposed convolution's output depth would be {OD}")
-    args2 = dict(stride=s[1:], padding=p[1:], output_padding=op[1:], dilation=d[1:])
-    return OD, args2
-
-
 def _depth_fit(x, OD):
     """Return x (N, D, H, W, C) as the stack's input planes (N*OD, H, W, C).
 
@@ -1006,30 +917,30 @@ def _depth_fit(x, OD):
 def _transpose_geometry(
     x_shape, w_shape, stride, padding, output_padding, groups, dilation, layout2
 ):
-    """Geometry of the convolution a transposed one is the adjoint of.
+    """Parameters of a 3-D transposed convolution and of the stack it runs.
 
-    Returns (g, args2): :func:`_geometry` of that convolution, whose input
-    has the transposed output's shape (``g["x_shape"]``, NDHWC), and the
-    (H, W) arguments of the stack's 2-D transposed convolution.
+    Returns (t, adj, args2): the transposed convolution's
+    :class:`~fastconv._engine.geometry.ConvParams`, the convolution it is the
+    adjoint of (:meth:`~fastconv._engine.geometry.ConvParams.adjoint`, whose
+    depth axis the stack follows), and the (H, W) arguments of the stack's
+    2-D transposed convolution.
     """
-    OD, args2 = _transpose_args(
-        x_shape, w_shape, stride, padding, output_padding, dilation, layout2
+    t = transpose_params(
+        x_shape, w_shape, stride, padding, output_padding, dilation, groups, layout2
     )
-    # the (H, W) part checks groups and channels as conv_transpose2d does
-    if layout2 == "NCHW":
-        x2, w2 = x_shape[:2] + x_shape[3:], w_shape[:2] + w_shape[3:]
-        N, C_in, KD, Fg = x_shape[0], x_shape[1], w_shape[2], w_shape[1]
-    else:
-        x2, w2 = x_shape[:1] + x_shape[2:], w_shape[1:]
-        N, C_in, KD, Fg = x_shape[0], x_shape[4], w_shape[0], w_shape[3]
-    out4, _ = transpose_shapes(x2, w2, groups=groups, layout=layout2, **args2)
-    OH, OW = out4[2:] if layout2 == "NCHW" else out4[1:3]
-    KH, KW = w2[2:] if layout2 == "NCHW" else w2[:2]
-    conv_x = (N, OD, OH, OW, Fg * groups)
-    conv_w = (KD, KH, KW, Fg, C_in)
-    g = _geometry(conv_x, conv_w, stride, padding, dilation, groups, "NHWC")
-    g["x_shape"] = conv_x
-    return g, args2
+    h, w = t.axes[1:]
+    args2 = dict(
+        stride=(h.stride, w.stride),
+        padding=(h.lo, w.lo),
+        output_padding=(h.lo - h.hi, w.lo - w.hi),
+        dilation=(h.dilation, w.dilation),
+    )
+    return t, t.adjoint(), args2
+
+
+def _channels_last_shape(t):
+    """Return the transposed convolution's output shape as NDHWC."""
+    return (t.N,) + tuple(a.out for a in t.axes) + (t.F,)
 
 
 @takes_out()
@@ -1069,7 +980,7 @@ def conv_transpose3d(
     layout2 = _layout(layout)
     x = as_real_array(x, "x", ndim=5)
     weight = as_real_array(weight, "weight", ndim=5)
-    g, args2 = _transpose_geometry(
+    t, adj, args2 = _transpose_geometry(
         x.shape, weight.shape, stride, padding, output_padding, groups, dilation, layout2
     )
     given = [x, weight] + ([] if bias is None else [as_real_array(bias, "bias", None)])
@@ -1077,13 +988,13 @@ def conv_transpose3d(
     x, weight = _channels_last(x, weight, compute, layout2)
     if bias is not None:
         bias = as_real_array(bias, "bias", ndim=None)
-        if bias.shape != (g["C"],):
+        if bias.shape != (t.F,):
             raise ValueError(
-                f"bias must have shape (F,) = ({g['C']},), got shape {bias.shape}"
+                f"bias must have shape (F,) = ({t.F},), got shape {bias.shape}"
             )
     # the adjoint of conv3d: its stack's 2-D grad_x pass, then the stack's adjoint
     planes = conv.conv_transpose2d(
-        _depth_fit(x, g["OD"]),
+        _depth_fit(x, adj.axes[0].out),
         depth.stacked_weight(weight),
         None,
         groups=groups,
@@ -1091,7 +1002,7 @@ def conv_transpose3d(
         algorithm=algorithm,
         **args2,
     )
-    res = depth.unstack(planes, g["x_shape"], g, groups)  # (N, OD, OH, OW, F)
+    res = depth.unstack(planes, _channels_last_shape(t), adj)  # (N, OD, OH, OW, F)
     if bias is not None:
         res += prepare(bias, compute)
     if layout2 == "NCHW":
@@ -1132,12 +1043,10 @@ def conv_transpose3d_backward(
     x = as_real_array(x, "x", ndim=5)
     weight = as_real_array(weight, "weight", ndim=5)
     grad_out = as_real_array(grad_out, "grad_out", ndim=5)
-    g, args2 = _transpose_geometry(
+    t, adj, args2 = _transpose_geometry(
         x.shape, weight.shape, stride, padding, output_padding, groups, dilation, layout2
     )
-    out_shape = g["x_shape"]
-    if layout2 == "NCHW":
-        out_shape = out_shape[:1] + out_shape[4:] + out_shape[1:4]
+    out_shape = t.out_shape
     if grad_out.shape != out_shape:
         raise ValueError(
             f"grad_out must have the output's shape {out_shape}, got shape "
@@ -1146,15 +1055,15 @@ def conv_transpose3d_backward(
     x, weight, gy, result = _backward_inputs(grad_out, x, weight, layout2)
     # grad_out's stack is the gradient of the stack conv_transpose3d unstacks
     gx, gw, _ = conv.conv_transpose2d_backward(
-        depth.stack(gy, g, groups),
-        _depth_fit(x, g["OD"]),
+        depth.stack(gy, adj),
+        _depth_fit(x, adj.axes[0].out),
         depth.stacked_weight(weight),
         groups=groups,
         layout="NHWC",
         algorithm=algorithm,
         **args2,
     )
-    grad_x = gx.reshape((x.shape[0], g["OD"]) + x.shape[2:])[:, : x.shape[1]]
+    grad_x = gx.reshape((x.shape[0], adj.axes[0].out) + x.shape[2:])[:, : x.shape[1]]
     grad_w = depth.unstacked_weight(gw, weight.shape)
     s = gy.shape  # as 4-D (N, OD*OH, OW, F) for the bias's sum
     grad_b = conv_driver.grad_bias(gy.reshape((s[0], -1) + s[3:]), "NHWC")

@@ -72,9 +72,9 @@ def algorithms_for(x_shape, weight_shape, kwargs):
     The tests run every one of them (forced with ``algorithm=``).
     """
     from fastconv._engine import algorithms
-    from fastconv._engine.geometry import conv_shapes
+    from fastconv._engine.geometry import conv_params
 
-    shapes = conv_shapes(
+    shapes = conv_params(
         x_shape,
         weight_shape,
         kwargs.get("stride", 1),

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import fastconv
 from fastconv import naive
 from fastconv._engine import algorithms
-from fastconv._engine.geometry import conv_shapes
+from fastconv._engine.geometry import conv_params
 from tests.helpers import (
     DTYPES,
     LAYOUTS,
@@ -122,7 +122,7 @@ def test_every_concrete_algorithm_is_tested_somewhere():
     reached = {(p.values[1], p.values[2]) for p in _with_algorithms(CASES)}
     for alg in algorithms.NAMES:
         for layout in LAYOUTS:
-            shapes = conv_shapes(
+            shapes = conv_params(
                 (2, 4, 6, 6) if layout == "NCHW" else (2, 6, 6, 4),
                 (4, 4, 1, 1) if layout == "NCHW" else (1, 1, 4, 4),
                 1,

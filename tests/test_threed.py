@@ -336,8 +336,9 @@ def test_conv3d_keeps_the_dtype_rule():
 def _stack_reference(x, g, groups):
     # the definition: channel (group, kd, c) of plane (n, od) is x at depth
     # od*sd + kd*dd - front, zero outside [0, D); x (N, D, H, W, C)
-    sd, dd, front, _ = g["depth"]
-    N, OD, KD, C, D = g["N"], g["OD"], g["KD"], g["C"], g["D"]
+    a = g.axes[0]  # the depth axis
+    sd, dd, front = a.stride, a.dilation, a.lo
+    N, OD, KD, C, D = g.N, a.out, a.kernel, g.C, a.size
     Cg = C // groups
     out = np.zeros((N, OD) + x.shape[2:4] + (groups, KD, Cg), x.dtype)
     for od in range(OD):
@@ -354,14 +355,14 @@ def _stack_reference(x, g, groups):
     "kw", [dict(stride=1, padding=1), dict(stride=2, padding=2, dilation=2)]
 )
 def test_depth_stack_is_the_definition_and_unstack_its_adjoint(kw):
-    from fastconv import threed
     from fastconv._engine import depth
+    from fastconv._engine.geometry import conv_params
     from fastconv._kernels import depth as kernels
 
     N, C, D, H, W, groups = 2, 6, 7, 3, 4, 2
     x = randn(rng(3), (N, D, H, W, C), np.float64)
     w = np.ones((3, 1, 1, C // groups, 4))
-    g = threed._geometry(
+    g = conv_params(
         x.shape,
         w.shape,
         kw["stride"],
@@ -370,17 +371,18 @@ def test_depth_stack_is_the_definition_and_unstack_its_adjoint(kw):
         groups,
         "NHWC",
     )
-    s = depth.stack(x, g, groups).copy()  # a workspace view: copied to keep
+    s = depth.stack(x, g).copy()  # a workspace view: copied to keep
     assert_same(s, _stack_reference(x, g, groups))
     # any split of the items among threads gives the same arrays
-    dims = (groups, C // groups, D, H * W, g["OD"], g["KD"])
-    dep = g["depth"][:3]
+    a = g.axes[0]
+    dims = (groups, C // groups, D, H * W, a.out, a.kernel)
+    dep = (a.stride, a.dilation, a.lo)
     pieces = np.empty_like(s).reshape(-1)
-    for lo, hi in ((0, 3), (3, N * g["OD"])):
+    for lo, hi in ((0, 3), (3, N * a.out)):
         kernels.stack_nhwc(x.reshape(-1), dims, dep, pieces, lo, hi)
     assert_same(pieces.reshape(s.shape), s)
     gs = randn(rng(4), s.shape, np.float64)
-    gx = depth.unstack(gs, x.shape, g, groups)
+    gx = depth.unstack(gs, x.shape, g)
     # the adjoint: <stack(x), gs> == <x, unstack(gs)>
     np.testing.assert_allclose(np.vdot(s, gs), np.vdot(x, gx), rtol=1e-12)
     parts = np.empty_like(gx).reshape(-1)

@@ -27,7 +27,7 @@ __all__ = ["get_autotune", "set_autotune", "autotune", "forget", "tuned_passes"]
 
 _enabled = False
 _lock = threading.Lock()
-# (ConvShapes, dtype, threads) -> passes dict
+# (ConvParams, dtype, threads) -> passes dict
 _winners: dict = {}
 
 

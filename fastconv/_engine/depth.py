@@ -28,17 +28,18 @@ __all__ = [
 _ARGS = ("src", "dims", "depth", "dst")
 
 
-def _dims(shape, g, groups):
+def _dims(shape, p):
     # (G, Cg, D, P, OD, KD) of an NDHWC shape: P = H*W, the 2-D plane
-    return (groups, g["C"] // groups, g["D"], shape[2] * shape[3], g["OD"], g["KD"])
+    d = p.axes[0]
+    return (p.groups, p.Cg, d.size, shape[2] * shape[3], d.out, d.kernel)
 
 
-def _depth(g):
-    sd, dd, front, _ = g["depth"]
-    return (sd, dd, front)
+def _depth(p):
+    d = p.axes[0]
+    return (d.stride, d.dilation, d.lo)
 
 
-def stack(x, g, groups):
+def stack(x, p):
     """Return the stack of x, (N*OD, H, W, C*KD).
 
     The stack is a view of the calling thread's workspace, valid until its
@@ -47,25 +48,23 @@ def stack(x, g, groups):
     Parameters
     ----------
     x : ndarray (N, D, H, W, C), C-contiguous, in the compute dtype
-    g : dict
-        The 3-D geometry (:func:`fastconv.threed._geometry`): N, C, D, OD, KD
-        and the depth axis's (stride, dilation, front, back padding).
-    groups : int
+    p : ConvParams
+        The 3-D convolution's (:func:`~fastconv._engine.geometry.conv_params`).
     """
-    N, OD, KD, C = g["N"], g["OD"], g["KD"], g["C"]
+    N, OD, KD, C = p.N, p.axes[0].out, p.axes[0].kernel, p.C
     H, W = x.shape[2], x.shape[3]
     # a workspace buffer, reused from call to call: a fresh one costs its page
     # faults on first touch (the stack is KD times x); the stack is only ever
     # an input of the 2-D call that follows
     (out,) = workspace.scratch(x.dtype, (N * OD, H, W, C * KD), key="depth stack")
-    dims, depth = _dims(x.shape, g, groups), _depth(g)
+    dims, depth = _dims(x.shape, p), _depth(p)
     xf, of = x.reshape(-1), out.reshape(-1)
     task = threads.Task(_k.stack_nhwc, _ARGS, N * OD, x.nbytes + out.nbytes)
     threads.execute(task, dict(src=xf, dims=dims, depth=depth, dst=of))
     return out
 
 
-def unstack(gs, x_shape, g, groups):
+def unstack(gs, x_shape, p):
     """Return the adjoint of :func:`stack`: grad_x (N, D, H, W, C) from the stack's.
 
     Each input depth sums the planes that read it, depth taps in ascending
@@ -73,9 +72,10 @@ def unstack(gs, x_shape, g, groups):
     """
     gs = np.ascontiguousarray(gs)
     gx = np.empty(x_shape, gs.dtype)
-    dims, depth = _dims(x_shape, g, groups), _depth(g)
+    dims, depth = _dims(x_shape, p), _depth(p)
     gf, xf = gs.reshape(-1), gx.reshape(-1)
-    task = threads.Task(_k.unstack_nhwc, _ARGS, g["N"] * g["D"], gs.nbytes + gx.nbytes)
+    items = p.N * p.axes[0].size
+    task = threads.Task(_k.unstack_nhwc, _ARGS, items, gs.nbytes + gx.nbytes)
     threads.execute(task, dict(src=gf, dims=dims, depth=depth, dst=xf))
     return gx
 

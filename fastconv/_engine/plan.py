@@ -48,7 +48,7 @@ from .args import (
     dtype_rule,
     prepare,
 )
-from .geometry import check_layout, check_shape, conv_shapes, pool_out_shape, pool_window
+from .geometry import check_layout, check_shape, conv_params, pool_out_shape, pool_window
 from .prepared import PREPARE, PreparedWeight
 
 __all__ = [
@@ -363,7 +363,7 @@ def plan_conv(
     """Check the arguments and build a :class:`ConvPlan` (no cache)."""
     x_shape = check_shape(x_shape, "x_shape")
     weight_shape = check_shape(weight_shape, "weight_shape")
-    shapes = conv_shapes(x_shape, weight_shape, stride, padding, dilation, groups, layout)
+    shapes = conv_params(x_shape, weight_shape, stride, padding, dilation, groups, layout)
     return ConvPlan(shapes, dtype, algorithm)
 
 
@@ -447,7 +447,7 @@ class PoolPlan:
     ):
         self.kind, self.layout, self.x_shape, self.window = kind, layout, x_shape, win
         self.dtype, self.result_dtype = dtype_rule(dtype)
-        self.out_shape = pool_out_shape(x_shape, win, layout)
+        self.out_shape = pool_out_shape(x_shape, (win.OH, win.OW), layout)
         self.count_include_pad, self.divisor = count_include_pad, divisor
         nchw = layout == "NCHW"
         # NCHW: planes (every kernel runs plane by plane, so one sample still
