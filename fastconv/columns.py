@@ -40,8 +40,8 @@ def _cols_geometry(x_shape, kernel_size, stride, padding, dilation, layout):
 
 
 def _per_sample(kernel, values, n, nbytes):
-    """Run a columns kernel, ``kernel(src, win, nchw, lo, hi, dst)``, per sample."""
-    task = threads.Task(kernel, ("src", "win", "nchw", "lo", "hi", "dst"), n, nbytes)
+    """Run a columns kernel, context ``(src, win, nchw, dst)``, per sample."""
+    task = threads.Task(kernel, ("src", "win", "nchw", "dst"), n, nbytes)
     with blas.hold():
         threads.execute(task, values)
 

@@ -379,7 +379,7 @@ def test_depth_stack_is_the_definition_and_unstack_its_adjoint(kw):
     dep = (a.stride, a.dilation, a.lo)
     pieces = np.empty_like(s).reshape(-1)
     for lo, hi in ((0, 3), (3, N * a.out)):
-        kernels.stack_nhwc(x.reshape(-1), dims, dep, pieces, lo, hi)
+        kernels.stack_nhwc((x.reshape(-1), dims, dep, pieces), lo, hi)
     assert_same(pieces.reshape(s.shape), s)
     gs = randn(rng(4), s.shape, np.float64)
     gx = depth.unstack(gs, x.shape, g)
@@ -387,7 +387,7 @@ def test_depth_stack_is_the_definition_and_unstack_its_adjoint(kw):
     np.testing.assert_allclose(np.vdot(s, gs), np.vdot(x, gx), rtol=1e-12)
     parts = np.empty_like(gx).reshape(-1)
     for lo, hi in ((0, 5), (5, N * D)):
-        kernels.unstack_nhwc(gs.reshape(-1), dims, dep, parts, lo, hi)
+        kernels.unstack_nhwc((gs.reshape(-1), dims, dep, parts), lo, hi)
     assert_same(parts.reshape(gx.shape), gx)
 
 

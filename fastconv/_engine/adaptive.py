@@ -75,7 +75,7 @@ def plan_adaptive(x_shape, dtype, output_size, layout):
     return AdaptivePlan(x_shape, dtype, output_size, layout)
 
 
-#: the kernels' arguments before their range (threads.Task): the input, the
+#: the fields of the kernels' context (threads.Task): the input, the
 #: windows' bounds (hs, he along H; ws, we along W), the output
 _ARGS = ("x", "hs", "he", "ws", "we", "out")
 
@@ -126,21 +126,21 @@ def avg_backward(plan, grad_out):
 
 
 def _global_run(kernel, args, n, nbytes):
-    """Call ``kernel(*args, lo, hi)`` over items ``range(n)``, the caller's piece larger.
+    """Call ``kernel(args, lo, hi)`` over items ``range(n)``, the caller's piece larger.
 
     A piece is a run of whole items (planes or samples) whose results do
     not depend on the piece, so the split changes no result.
     """
     k = min(threads.get_num_threads(), n, nbytes // config.GLOBAL_POOL_SPLIT_BYTES)
     if k <= 1:
-        kernel(*args, 0, n)
+        kernel(args, 0, n)
         return
     # pieces 0 .. k-2 go to the pool, the last (GLOBAL_POOL_CALLER_HEAD_BYTES
     # larger than each of them) runs on the calling thread; items are equal in size
     step = n * max(0.0, 1 - config.GLOBAL_POOL_CALLER_HEAD_BYTES / nbytes) / k
     bounds = [round(i * step) for i in range(k)] + [n]
     threads.parallel_for(
-        lambda i, j: kernel(*args, bounds[i], bounds[j]),
+        lambda i, j: kernel(args, bounds[i], bounds[j]),
         k,
         nbytes,
         config.GLOBAL_POOL_SPLIT_BYTES,

@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 
-#: the stack's kernels' arguments before their range (threads.Task)
+#: the fields of the stack kernels' context (threads.Task)
 _ARGS = ("src", "dims", "depth", "dst")
 
 

@@ -109,7 +109,7 @@ def _row_variants(plan, weight):
 def _run_depthwise(plan, x, wz, bias, out, win):
     fn = _kd.forward_3x3[win.sw]
 
-    args = ("x", "weight", "bias", "out", "win", "lo", "hi", "clock", "trace")
+    args = ("x", "weight", "bias", "out", "win", "clock", "trace")
     values = dict(x=x, weight=wz, bias=bias, out=out, win=win)
     _run(plan, fn, args, x.shape[0] * win.OH, x.nbytes + out.nbytes, _kh, values)
     return out
@@ -183,7 +183,7 @@ def forward(plan, x, weight, bias, prepared=None):
     args = ("x", "weight", "bias", "has_bias", "out", "win", "planes", "groups")
     values = dict(x=x, weight=weight, bias=b, has_bias=has_bias, out=out, win=win)
     values.update(planes=pl, groups=groups, **_local_buffers(plan))
-    args += ("lo", "hi", "buf0", "buf1", "clock", "trace")
+    args += ("buf0", "buf1", "clock", "trace")
     _run(plan, _k.forward_nchw, args, items(plan)[0], x.nbytes + out.nbytes, _k, values)
     return out
 
@@ -201,7 +201,7 @@ def grad_x(plan, grad_out, weight):
             return _run_depthwise(plan, grad_out, wz, zero, gx, gwin)
         wt = _transposed(plan, weight)
 
-        args = ("grad_out", "weight", "grad_x", "win", "groups", "lo", "hi")
+        args = ("grad_out", "weight", "grad_x", "win", "groups")
         args += ("buf1", "buf0", "clock", "trace")  # (acc, gt) = the buffers
         values = dict(grad_out=grad_out, weight=wt, grad_x=gx, win=plan.window)
         values.update(groups=plan.groups, **_local_buffers(plan))
@@ -210,7 +210,7 @@ def grad_x(plan, grad_out, weight):
         return gx
     win, pl, groups = plan.window, plan.planes, plan.groups
 
-    args = ("grad_out", "weight", "grad_x", "win", "planes", "groups", "lo", "hi")
+    args = ("grad_out", "weight", "grad_x", "win", "planes", "groups")
     args += ("buf0", "buf1", "clock", "trace")
     values = dict(grad_out=grad_out, weight=weight, grad_x=gx, win=win, planes=pl)
     values.update(groups=groups, **_local_buffers(plan))
@@ -230,7 +230,7 @@ def grad_w(plan, grad_out, x):
         gemm = blas.gemm(plan.dtype)
         ones = np.ones(pl.L, plan.dtype)
 
-        args = ("grad_out", "x", "gw", "gb", "win", "planes", "groups", "lo", "hi")
+        args = ("grad_out", "x", "gw", "gb", "win", "planes", "groups")
         args += ("buf0", "buf1", "ones", "gemm", "clock", "trace")
         values = dict(grad_out=grad_out, x=x, gw=gw, gb=gb, win=win, planes=pl)
         values.update(groups=groups, ones=ones, gemm=gemm, **_local_buffers(plan))
@@ -253,11 +253,11 @@ def _forward_nhwc(plan, x, weight, bias, out, prepared=None):
     args = ("x", "weight", "bias", "has_bias", "out", "win")
     if plan.groups > 1:
         kernel = _kh.forward_groups
-        args += ("groups", "lo", "hi", "buf0", "buf1", "clock", "trace")
+        args += ("groups", "buf0", "buf1", "clock", "trace")
         values.update(groups=plan.groups, **_local_buffers(plan))
     else:
         kernel = _kh.forward_filters
-        args += ("lo", "hi", "clock", "trace")
+        args += ("clock", "trace")
         values["weight"] = weight
     _run(plan, kernel, args, items(plan)[0], x.nbytes + out.nbytes, _kh, values)
     return out
@@ -280,19 +280,19 @@ def _grad_w_nhwc(plan, grad_out, x):
     args = ("grad_out", "x", "parts", "bias_parts", "win")
     if plan.groups > 1:
         kernel = _kh.grad_w_groups
-        args += ("groups", "lo", "hi", "buf0", "buf1", "clock", "trace")
+        args += ("groups", "buf0", "buf1", "clock", "trace")
         values.update(groups=plan.groups, **_local_buffers(plan))
     else:
         kernel = _kh.grad_w_filters
-        args += ("lo", "hi", "clock", "trace")
+        args += ("clock", "trace")
     _run(plan, kernel, args, S, x.nbytes + grad_out.nbytes, _kh, values)
     flat = np.empty(parts.shape[1], plan.dtype)
     sums = threads.Task(
-        _conv_kernels.sum_slots, ("parts", "lo", "hi", "out"), flat.size, parts.nbytes
+        _conv_kernels.sum_slots, ("parts", "out"), flat.size, parts.nbytes
     )
     threads.execute(sums, dict(parts=parts, out=flat))
     gb = np.empty(s.F)
-    _conv_kernels.sum_slots(bias_parts, 0, s.F, gb)
+    _conv_kernels.sum_slots((bias_parts, gb), 0, s.F)
     gw = np.empty(plan.weight_shape, plan.dtype)
     if plan.groups > 1:
         _kh.untranspose_weight(flat, plan.groups, gw)
@@ -307,14 +307,14 @@ def _grad_w_depthwise(plan, grad_out, x, S):
     (bias_parts,) = workspace.scratch(np.float64, (S, C), key="slot bias")
     fn = _kd.grad_w_3x3[plan.window.sw]
 
-    args = ("grad_out", "x", "parts", "bias_parts", "win", "lo", "hi", "clock", "trace")
+    args = ("grad_out", "x", "parts", "bias_parts", "win", "clock", "trace")
     values = dict(grad_out=grad_out, x=x, parts=parts, bias_parts=bias_parts)
     values["win"] = plan.window
     _run(plan, fn, args, S, x.nbytes + grad_out.nbytes, _kh, values)
     flat = np.empty(9 * C, plan.dtype)
-    _conv_kernels.sum_slots(parts, 0, 9 * C, flat)
+    _conv_kernels.sum_slots((parts, flat), 0, 9 * C)
     gb = np.empty(C)
-    _conv_kernels.sum_slots(bias_parts, 0, C, gb)
+    _conv_kernels.sum_slots((bias_parts, gb), 0, C)
     return flat.reshape(plan.weight_shape), gb.astype(plan.dtype)
 
 

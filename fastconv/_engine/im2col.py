@@ -20,14 +20,14 @@ __all__ = ["Im2col", "ENTRY", "run_forward", "columns"]
 _FORWARD = {"NCHW": _k.forward_nchw, "NHWC": _k.forward_nhwc}
 _BACKWARD = {"NCHW": _k.backward_nchw, "NHWC": _k.backward_nhwc}
 
-#: the kernels' arguments, by name (threads.Task); NHWC's take "planar" last
+#: the fields of the kernels' context, by name (threads.Task); NHWC's take "planar" last
 _FORWARD_ARGS = (
     "x", "weight", "bias", "has_bias", "out", "win", "groups", "rows",
-    "lo", "hi", "cols", "gemm", "clock", "trace",
+    "cols", "gemm", "clock", "trace",
 )  # fmt: skip
 _BACKWARD_ARGS = (
     "grad_out", "x", "weight", "grad_x", "parts", "bias_parts", "win", "groups",
-    "rows", "units", "want_gx", "want_gw", "lo", "hi", "cols", "scratch", "gemm",
+    "rows", "units", "want_gx", "want_gw", "cols", "scratch", "gemm",
     "clock", "trace", "y", "want_y", "fill",
 )  # fmt: skip
 
@@ -169,12 +169,10 @@ def _sum_slots(plan, parts, bias_parts):
         # new arrays for the results: the partials are workspace views
         flat = parts.reshape(plan.slots, -1)  # (S, F*K)
         grad_w = np.empty(flat.shape[1], plan.dtype)
-        task = threads.Task(
-            _k.sum_slots, ("parts", "lo", "hi", "out"), grad_w.size, parts.nbytes
-        )
+        task = threads.Task(_k.sum_slots, ("parts", "out"), grad_w.size, parts.nbytes)
         threads.execute(task, dict(parts=flat, out=grad_w))
         grad_b = np.empty(s.F)
-        _k.sum_slots(bias_parts, 0, s.F, grad_b)
+        _k.sum_slots((bias_parts, grad_b), 0, s.F)
     return grad_w.reshape(plan.weight_shape), grad_b.astype(plan.dtype)
 
 

@@ -31,13 +31,13 @@ _POINTWISE = {
 }
 
 
-#: the kernels' arguments, by name (threads.Task)
+#: the fields of the kernels' context, by name (threads.Task)
 _WEIGHT_ARGS = (
-    "grad_out", "x", "grad_w", "grad_b", "groups", "blocks", "lo", "hi", "gemm",
+    "grad_out", "x", "grad_w", "grad_b", "groups", "blocks", "gemm",
     "clock", "trace",
 )  # fmt: skip
 _INPUT_ARGS = (
-    "grad_out", "weight", "grad_x", "groups", "rows", "lo", "hi", "gemm", "clock",
+    "grad_out", "weight", "grad_x", "groups", "rows", "gemm", "clock",
     "trace",
 )  # fmt: skip
 

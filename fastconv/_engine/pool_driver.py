@@ -28,7 +28,7 @@ __all__ = [
     "raise_bad_index",
 ]
 
-#: each kernel's arguments before its range, by name
+#: the fields of each kernel's context (threads.Task), by name
 _X_OUT = ("x", "win", "out")
 _X_OUT_IDX = ("x", "win", "out", "idx", "want_idx")
 _SEARCH = ("grad_out", "x", "win", "grad_x")

@@ -125,12 +125,13 @@ def parallel_for(fn, n, nbytes, min_bytes=None):
 class Task(NamedTuple):
     """A kernel's parallel work, as data: the kernel called on pieces of its items.
 
-    `args` names the kernel's arguments in order. The call's values bind
-    most (:func:`execute`); four names are the piece's own: ``lo`` and
-    ``hi``, its range of items (appended last when `args` leaves them
-    out), and ``clock`` and ``trace``, the profiler's (kernels that time
-    their `phases`). A value wrapped in :class:`Local` is made by each
-    piece on its thread (its workspace buffers).
+    Each piece calls ``kernel(ctx, lo, hi)``: `ctx` the tuple of the values
+    `args` names, in order (the kernel unpacks it first thing), ``[lo, hi)``
+    the piece's range of items. The call's values bind most names
+    (:func:`execute`); two are the piece's own, ``clock`` and ``trace``,
+    the profiler's (kernels that time their `phases`). A value wrapped in
+    :class:`Local` is made by each piece on its thread (its workspace
+    buffers).
     """
 
     kernel: Callable[..., Any]
@@ -157,7 +158,7 @@ def locals_of(make, n):
     return [Local(make, i) for i in range(n)]
 
 
-_PIECE = ("lo", "hi", "clock", "trace")
+_PIECE = ("clock", "trace")
 
 
 def execute(task, values):
@@ -167,9 +168,10 @@ def execute(task, values):
     `phases` runs with numpy's BLAS held at one thread, its pieces' phase
     times going to the profiler.
     """
-    names = task.args if "lo" in task.args else task.args + ("lo", "hi")
-    bound = [None if n in _PIECE else values[n] for n in names]
-    own = [(k, n) for k, n in enumerate(names) if n in _PIECE or type(bound[k]) is Local]
+    bound = [None if n in _PIECE else values[n] for n in task.args]
+    own = [
+        (k, n) for k, n in enumerate(task.args) if n in _PIECE or type(bound[k]) is Local
+    ]
     kernel, results = task.kernel, []
     # the profiler's arguments, for kernels that time their phases only
     traces = (
@@ -180,11 +182,7 @@ def execute(task, values):
     def piece(i, lo, hi):
         args, made = list(bound), {}
         for k, n in own:
-            if n == "lo":
-                args[k] = lo
-            elif n == "hi":
-                args[k] = hi
-            elif n == "clock":
+            if n == "clock":
                 args[k] = clock
             elif n == "trace":
                 args[k] = traces[i]
@@ -195,7 +193,7 @@ def execute(task, values):
                     made[key] = local.make()
                 got = made[key]
                 args[k] = got if local.item is None else got[local.item]
-        results.append(kernel(*args))
+        results.append(kernel(tuple(args), lo, hi))
 
     split = getattr(config, task.split)
     if not task.phases:

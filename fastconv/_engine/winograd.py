@@ -39,13 +39,13 @@ __all__ = [
 tiles = _kw.tiles
 
 
-#: the kernels' arguments, by name (threads.Task)
+#: the fields of the kernels' context, by name (threads.Task)
 _FORWARD_ARGS = (
-    "x", "nchw", "U", "trans_u", "bias", "out", "win", "rows", "lo", "hi",
+    "x", "nchw", "U", "trans_u", "bias", "out", "win", "rows",
     "V", "M", "P", "gemm", "clock", "trace",
 )  # fmt: skip
 _GRAD_W_ARGS = (
-    "x", "nchw", "gy", "parts", "bias_parts", "win", "rows", "lo", "hi",
+    "x", "nchw", "gy", "parts", "bias_parts", "win", "rows",
     "V", "Y", "P", "gemm", "clock", "trace",
 )  # fmt: skip
 
@@ -266,9 +266,7 @@ def grad_w(plan, grad_out, x):
     threads.execute(task, dict(values, win=win, rows=rows, V=V, Y=Y, P=P, gemm=gemm))
     flat = parts.reshape(S, -1)
     acc = np.empty(flat.shape[1], plan.dtype)
-    sums = threads.Task(
-        _conv_kernels.sum_slots, ("parts", "lo", "hi", "out"), acc.size, flat.nbytes
-    )
+    sums = threads.Task(_conv_kernels.sum_slots, ("parts", "out"), acc.size, flat.nbytes)
     threads.execute(sums, dict(parts=flat, out=acc))
     gw = np.empty((3, 3, C, F), plan.dtype)
     transform = threads.Task(
@@ -278,7 +276,7 @@ def grad_w(plan, grad_out, x):
     if nchw:
         gw = np.ascontiguousarray(gw.transpose(3, 2, 0, 1))
     gb = np.empty(F)
-    _conv_kernels.sum_slots(bias_parts, 0, F, gb)
+    _conv_kernels.sum_slots((bias_parts, gb), 0, F)
     return gw, gb.astype(plan.dtype)
 
 

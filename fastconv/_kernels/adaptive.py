@@ -35,7 +35,7 @@ _VECTOR = 32
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
-def global_avg_nchw(xf, L, of, p0, p1):
+def global_avg_nchw(ctx, p0, p1):
     """X flat (P*L,) -> of (P,), planes [p0, p1): each plane's mean.
 
     The sum may reassociate (and only that: the division, NaN and inf stay
@@ -43,6 +43,7 @@ def global_avg_nchw(xf, L, of, p0, p1):
     in an order fixed by the compiled code, so the result depends on the
     data alone (not on the planes' split between threads).
     """
+    xf, L, of = ctx
     uL = np.uint64(L)
     for p in range(np.uint64(p0), np.uint64(p1)):
         b = p * uL
@@ -53,13 +54,14 @@ def global_avg_nchw(xf, L, of, p0, p1):
 
 
 @njit(cache=True, nogil=True)
-def global_avg_backward_nchw(gyf, L, gxf, p0, p1):
+def global_avg_backward_nchw(ctx, p0, p1):
     """grad_x flat (P*L,), planes [p0, p1): each its grad_out / L.
 
     Each plane's values before its first vector boundary are stored by a
     loop of their own, the rest as whole aligned vectors (see :func:`_lead`;
     measured 5-15% faster from L3, for 7 x 7 planes).
     """
+    gyf, L, gxf = ctx
     uL = np.uint64(L)
     size, vec = np.uint64(gxf.itemsize), np.uint64(_VECTOR)
     base = gxf.ctypes.data
@@ -118,7 +120,7 @@ def _pixels_sum(xf, u, uC, k, t, init, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def global_avg_nhwc(xf, H, W, C, of, n0, n1):
+def global_avg_nhwc(ctx, n0, n1):
     """X flat (N*H*W*C,) -> of (N*C,), samples [n0, n1): each channel's mean.
 
     Vectorised along the channels: each image row's W pixels summed four
@@ -126,6 +128,7 @@ def global_avg_nhwc(xf, H, W, C, of, n0, n1):
     as accurate as the separable kernel). The channels before the first
     vector boundary (:func:`_lead`) run as a loop of their own.
     """
+    xf, H, W, C, of = ctx
     uC, uW, uH = np.uint64(C), np.uint64(W), np.uint64(H)
     u0 = _lead(xf, C)
     four = np.uint64(4)
@@ -149,12 +152,13 @@ def global_avg_nhwc(xf, H, W, C, of, n0, n1):
 
 
 @njit(cache=True, nogil=True)
-def global_avg_backward_nhwc(gyf, HW, C, gxf, n0, n1):
+def global_avg_backward_nhwc(ctx, n0, n1):
     """grad_x flat (N*HW*C,), samples [n0, n1): each pixel its grad_out / HW.
 
     The channels before the first vector boundary (:func:`_lead`) are
     stored by a loop of their own.
     """
+    gyf, HW, C, gxf = ctx
     uC = np.uint64(C)
     u0 = _lead(gxf, C)
     share = np.empty(C, dtype=gxf.dtype)
@@ -206,18 +210,20 @@ def _adaptive_avg_nchw(x, hs, he, ws, we, out):
 
 
 @njit(cache=True, nogil=True)
-def adaptive_avg_nchw(x, hs, he, ws, we, out, lo, hi):
+def adaptive_avg_nchw(ctx, lo, hi):
     """Planes ``[lo, hi)`` of :func:`_adaptive_avg_nchw`."""
+    x, hs, he, ws, we, out = ctx
     _adaptive_avg_nchw(x[lo:hi], hs, he, ws, we, out[lo:hi])
 
 
 @njit(cache=True, nogil=True)
-def adaptive_avg_nhwc(x, hs, he, ws, we, out, r0, r1):
+def adaptive_avg_nhwc(ctx, r0, r1):
     """X (N, H, W, C) -> out (N, OH, OW, C), output rows [r0, r1) of the N*OH.
 
     A window row band summed along whole rows of W*C values, then each
     window's columns a channel run at a time.
     """
+    x, hs, he, ws, we, out = ctx
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
     xf, of = x.reshape(-1), out.reshape(-1)
@@ -269,14 +275,16 @@ def _adaptive_avg_backward_nchw(grad_out, hs, he, ws, we, grad_x):
 
 
 @njit(cache=True, nogil=True)
-def adaptive_avg_backward_nchw(grad_out, hs, he, ws, we, grad_x, lo, hi):
+def adaptive_avg_backward_nchw(ctx, lo, hi):
     """Planes ``[lo, hi)`` of :func:`_adaptive_avg_backward_nchw`."""
+    grad_out, hs, he, ws, we, grad_x = ctx
     _adaptive_avg_backward_nchw(grad_out[lo:hi], hs, he, ws, we, grad_x[lo:hi])
 
 
 @njit(cache=True, nogil=True)
-def adaptive_avg_backward_nhwc(grad_out, hs, he, ws, we, grad_x, n0, n1):
+def adaptive_avg_backward_nhwc(ctx, n0, n1):
     """grad_x (N, H, W, C) of samples [n0, n1): grad_out / area over each window."""
+    grad_out, hs, he, ws, we, grad_x = ctx
     N, H, W, C = grad_x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
     gx, gy = grad_x.reshape(-1), grad_out.reshape(-1)
@@ -324,18 +332,20 @@ def _adaptive_max_nchw(x, hs, he, ws, we, out, idx):
 
 
 @njit(cache=True, nogil=True)
-def adaptive_max_nchw(x, hs, he, ws, we, out, idx, lo, hi):
+def adaptive_max_nchw(ctx, lo, hi):
     """Planes ``[lo, hi)`` of :func:`_adaptive_max_nchw`."""
+    x, hs, he, ws, we, out, idx = ctx
     _adaptive_max_nchw(x[lo:hi], hs, he, ws, we, out[lo:hi], idx[lo:hi])
 
 
 @njit(cache=True, nogil=True)
-def adaptive_max_nhwc(x, hs, he, ws, we, out, idx, r0, r1):
+def adaptive_max_nhwc(ctx, r0, r1):
     """X (N, H, W, C) -> out, idx (N, OH, OW, C), output rows [r0, r1) of the N*OH.
 
     Each window's taps in row-major order along the channel run
     (branch-free, vectorised), under the scan rule.
     """
+    x, hs, he, ws, we, out, idx = ctx
     N, H, W, C = x.shape
     OH, OW = out.shape[1], out.shape[2]
     xf, of, kf = x.reshape(-1), out.reshape(-1), idx.reshape(-1)

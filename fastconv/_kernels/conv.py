@@ -105,12 +105,12 @@ def _band(item, rows, OH):
 # the GEMM calls read best on a few lines
 # fmt: off
 @njit(cache=True, nogil=True)
-def forward_nchw(x, w, bias, has_bias, out, win, groups, rows, item0, item1, cols, blas,
-                 clock, trace):
+def forward_nchw(ctx, item0, item1):
     """Run items ``[item0, item1)`` of an NCHW forward pass.
 
     `blas` is (gemm address, ilp64).
     """
+    x, w, bias, has_bias, out, win, groups, rows, cols, blas, clock, trace = ctx
     N, C, H, W = x.shape
     F = w.shape[0]
     Cg, Fg = C // groups, F // groups
@@ -150,14 +150,14 @@ def forward_nchw(x, w, bias, has_bias, out, win, groups, rows, item0, item1, col
 
 
 @njit(cache=True, nogil=True)
-def forward_nhwc(x, w, bias, has_bias, out, win, groups, rows, item0, item1, cols, blas,
-                 clock, trace, planar):
+def forward_nhwc(ctx, item0, item1):
     """Run items ``[item0, item1)`` of an NHWC forward pass.
 
     `blas` is (gemm address, ilp64). With `planar` (groups = 1, few
     channels) the columns are built transposed and the GEMM reads them so:
     ``out rows (m, F) = cols.T (m, K) @ W (K, F)``.
     """
+    x, w, bias, has_bias, out, win, groups, rows, cols, blas, clock, trace, planar = ctx
     N, H, W, C = x.shape
     F = w.shape[3]
     Cg, Fg = C // groups, F // groups
@@ -216,9 +216,7 @@ def _unit_channels(u, units, C, groups):
 # the GEMM calls read best on a few lines, one operand to a group
 # fmt: off
 @njit(cache=True, nogil=True)
-def backward_nchw(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, want_gx,
-                  want_gw, item0, item1, cols, scratch, blas, clock, trace, y, want_y,
-                  fill):
+def backward_nchw(ctx, item0, item1):
     """Run items ``[item0, item1)`` of an NCHW backward pass (im2col plans).
 
     Item ``s*units + u`` is slot s (samples ``[s*N//S, (s+1)*N//S)``) and
@@ -234,6 +232,10 @@ def backward_nchw(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
     left at zero). grad_x starts from ``fill`` (C,) per channel
     (zeros; a transposed convolution's bias), which col2im adds to.
     """
+    (
+        gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, want_gx, want_gw,
+        cols, scratch, blas, clock, trace, y, want_y, fill,
+    ) = ctx
     N, C, H, W = x.shape
     F = w.shape[0]
     S = gw_parts.shape[0]
@@ -303,9 +305,7 @@ def backward_nchw(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
 
 
 @njit(cache=True, nogil=True)
-def backward_nhwc(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, want_gx,
-                  want_gw, item0, item1, cols, scratch, blas, clock, trace, y, want_y,
-                  fill, planar):
+def backward_nhwc(ctx, item0, item1):
     """Run items ``[item0, item1)`` of an NHWC backward pass (see backward_nchw).
 
     `want_y`: the forward output ``y`` (N, OH, OW, F) from grad_weight's
@@ -319,6 +319,10 @@ def backward_nhwc(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
     are not evenly spaced: it sums them in ``scratch`` ((KK*cu, Fg), then
     scattered into the slot) and gathers its weight rows there too.
     """
+    (
+        gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, want_gx, want_gw,
+        cols, scratch, blas, clock, trace, y, want_y, fill, planar,
+    ) = ctx
     N, H, W, C = x.shape
     F = w.shape[3]
     S = gw_parts.shape[0]
@@ -431,11 +435,12 @@ def backward_nhwc(gy, x, w, gx, gw_parts, gb_parts, win, groups, rows, units, wa
 
 
 @njit(cache=True, nogil=True)
-def sum_slots(parts, lo, hi, out):
+def sum_slots(ctx, lo, hi):
     """``out[lo:hi] = parts[0, lo:hi] + parts[1, lo:hi] + ...``, slots in order.
 
     parts (S, M) and out (M,) flat; pieces over disjoint [lo, hi) ranges.
     """
+    parts, out = ctx
     o = out[lo:hi]
     first = parts[0, lo:hi]
     for t in range(hi - lo):

@@ -39,8 +39,9 @@ def _output(j, kd, sd, dd, front, OD):
 
 
 @njit(cache=True, nogil=True)
-def stack_nhwc(x, dims, depth, out, lo, hi):
+def stack_nhwc(ctx, lo, hi):
     """Stack planes ``[lo, hi)``: x (N, D, P, G, Cg) -> out (N*OD, P, G, KD, Cg)."""
+    x, dims, depth, out = ctx
     G, Cg, D, P, OD, KD = dims
     sd, dd, front = depth
     uC = np.uint64(Cg)
@@ -61,8 +62,9 @@ def stack_nhwc(x, dims, depth, out, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def unstack_nhwc(gs, dims, depth, gx, lo, hi):
+def unstack_nhwc(ctx, lo, hi):
     """Input depths ``[lo, hi)``: gx (N, D, P, G, Cg) from gs (N*OD, P, G, KD, Cg)."""
+    gs, dims, depth, gx = ctx
     G, Cg, D, P, OD, KD = dims
     sd, dd, front = depth
     uC = np.uint64(Cg)
@@ -88,13 +90,14 @@ BLOCK = 32
 
 
 @njit(cache=True, nogil=True)
-def transpose(a, dims, out, lo, hi):
+def transpose(ctx, lo, hi):
     """Blocks ``[lo, hi)`` of ``out[b, k, m] = a[b, m, k]``: a (B, M, K) -> out (B, K, M).
 
     Block ``b*ceil(M/BLOCK) + t`` covers rows ``[t*BLOCK, (t+1)*BLOCK)`` of m
     (every k): each of its output runs is contiguous, its reads stay within
     BLOCK lines of a.
     """
+    a, dims, out = ctx
     B, M, K = dims
     tiles = (M + BLOCK - 1) // BLOCK
     for item in range(lo, hi):

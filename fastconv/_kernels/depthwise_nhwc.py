@@ -84,13 +84,14 @@ def _make(s):
                 o2[p + 3, c] = b + (t0[3] + t1[3] + t2[3])
 
     @njit(cache=True, nogil=True, fastmath=_FM)
-    def forward(x, wz, bias, out, win, item0, item1, clock, trace):
+    def forward(ctx, item0, item1):
         """Run items ``[item0, item1)`` (sample n, output row oh).
 
         x (N, H, W, C) -> out (N, OH, OW, C); bias (C,); wz (8, 9, C): the
         weight's nine taps (row-major) with the kernel rows i for which bit
         i of the variant is clear set to zero.
         """
+        x, wz, bias, out, win, clock, trace = ctx
         N, H, W, C = x.shape
         OH, OW = win.OH, win.OW
         x2 = x.reshape(N * H * W, C)
@@ -170,7 +171,7 @@ def _make_grad_w(s):
         row(p2, g2, p, x2, r2, k2, C)
 
     @njit(cache=True, nogil=True, fastmath=_FM)
-    def grad_w(gy, x, parts, bias_parts, win, item0, item1, clock, trace):
+    def grad_w(ctx, item0, item1):
         """Run slots ``[item0, item1)`` of the grad_weight pass.
 
         Slot r of S (``parts`` (S, 12*C): nine taps' sums, row-major, then
@@ -178,6 +179,7 @@ def _make_grad_w(s):
         output rows and blocks in order; ``bias_parts[r]`` (C,) sums
         grad_out (float64).
         """
+        gy, x, parts, bias_parts, win, clock, trace = ctx
         N, H, W, C = x.shape
         OH, OW = win.OH, win.OW
         S = parts.shape[0]

@@ -93,9 +93,7 @@ def _sum_taps(g, P, wf, cg, win, pl):
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def forward_nchw(
-    x, w, bias, has_bias, out, win, pl, groups, item0, item1, P, G, clock, trace
-):
+def forward_nchw(ctx, item0, item1):
     """Run items ``[item0, item1)`` of a direct NCHW forward pass.
 
     Item ``(n*groups + g)*blocks + k`` is sample n, group g, filter block k
@@ -103,6 +101,7 @@ def forward_nchw(
     group share one fill of the planes P (Cg*phases*PS). G is the scratch
     grid (FILTER_BLOCK * L).
     """
+    x, w, bias, has_bias, out, win, pl, groups, P, G, clock, trace = ctx
     C = x.shape[1]
     F = w.shape[0]
     Cg, Fg = C // groups, F // groups
@@ -149,13 +148,14 @@ def _scatter_taps(P, g, wf, cg, win, pl):
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def grad_x_nchw(gy, w, gx, win, pl, groups, item0, item1, P, G, clock, trace):
+def grad_x_nchw(ctx, item0, item1):
     """Run items ``[item0, item1)`` (sample n, group g) of a direct grad_x pass.
 
     The planes' gradient P (Cg*phases*PS) is zeroed, every filter of the
     group scatters its grad_out grid (G, L) through its taps, in filter and
     tap order, and P is folded into gx[n, group's channels].
     """
+    gy, w, gx, win, pl, groups, P, G, clock, trace = ctx
     C = gx.shape[1]
     F = w.shape[0]
     Cg, Fg = C // groups, F // groups
@@ -175,9 +175,7 @@ def grad_x_nchw(gy, w, gx, win, pl, groups, item0, item1, P, G, clock, trace):
 
 
 @njit(cache=True, nogil=True)
-def grad_w_nchw(
-    gy, x, gw, gb, win, pl, groups, item0, item1, P, G, ones, blas, clock, trace
-):
+def grad_w_nchw(ctx, item0, item1):
     """Run items ``[item0, item1)`` (filter f) of a direct grad_weight pass.
 
     ``gw[f, c, i, j]`` sums over the samples, in order, the dot product (BLAS)
@@ -185,6 +183,7 @@ def grad_w_nchw(
     ``gb[f]`` (float64) the per-sample sums of f's grad_out grid (a dot with
     `ones`, L long). Each item fills its group's planes per sample.
     """
+    gy, x, gw, gb, win, pl, groups, P, G, ones, blas, clock, trace = ctx
     N, C = x.shape[0], x.shape[1]
     F = gy.shape[1]
     Cg, Fg = C // groups, F // groups

@@ -112,13 +112,13 @@ def _axpy(acc, ao, s, b, b_o, n):
 
 # fmt: off
 @njit(cache=True, nogil=True, fastmath=_FM)
-def forward_groups(x, wt, bias, has_bias, out, win, groups, item0, item1, xt, acc, clock,
-                   trace):
+def forward_groups(ctx, item0, item1):
     """Run samples ``[item0, item1)`` of a groups-mode forward pass.
 
     x (N, H, W, G*Cg) -> out (N, OH, OW, G*Fg); wt from transpose_weight;
     xt (H*W*C) and acc (OW*F) are the piece's scratch.
     """
+    x, wt, bias, has_bias, out, win, groups, xt, acc, clock, trace = ctx
     N, H, W, C = x.shape
     F = out.shape[3]
     Cg, Fg = C // groups, F // groups
@@ -167,13 +167,14 @@ def forward_groups(x, wt, bias, has_bias, out, win, groups, item0, item1, xt, ac
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def grad_x_groups(gy, wt, gx, win, groups, item0, item1, gt, acc, clock, trace):
+def grad_x_groups(ctx, item0, item1):
     """Run samples ``[item0, item1)`` of a groups-mode grad_x pass.
 
     Every output position scatters its (re-ordered) grad_out through the
     taps into the (re-ordered) gradient of x, acc (H*W*C), positions in
     order; acc is then written back into gx[n]. gt (OW*F) is scratch.
     """
+    gy, wt, gx, win, groups, gt, acc, clock, trace = ctx
     N, H, W, C = gx.shape
     F = gy.shape[3]
     Cg, Fg = C // groups, F // groups
@@ -219,14 +220,14 @@ def grad_x_groups(gy, wt, gx, win, groups, item0, item1, gt, acc, clock, trace):
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def grad_w_groups(gy, x, parts, bias_parts, win, groups, item0, item1, xt, gt, clock,
-                  trace):
+def grad_w_groups(ctx, item0, item1):
     """Run slots ``[item0, item1)`` of a groups-mode grad_weight pass.
 
     Slot s of S (``parts`` (S, KK*Cg*Fg*G), in wt's order) sums its samples
     ``[s*N//S, (s+1)*N//S)``, positions in order, along G;
     ``bias_parts[s]`` (F,) sums grad_out along F (float64).
     """
+    gy, x, parts, bias_parts, win, groups, xt, gt, clock, trace = ctx
     N, H, W, C = x.shape
     F = gy.shape[3]
     Cg, Fg = C // groups, F // groups
@@ -281,12 +282,13 @@ def grad_w_groups(gy, x, parts, bias_parts, win, groups, item0, item1, xt, gt, c
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def forward_filters(x, w, bias, has_bias, out, win, item0, item1, clock, trace):
+def forward_filters(ctx, item0, item1):
     """Run items ``[item0, item1)`` (sample n, output row oh) of a filters-mode pass.
 
     ``out[n, oh, ow, :] += x[n, ih, iw, c] * w[i, j, c, :]`` along F, three
     input channels a pass over the output's channels.
     """
+    x, w, bias, has_bias, out, win, clock, trace = ctx
     N, H, W, C = x.shape
     F = out.shape[3]
     OH, OW = win.OH, win.OW
@@ -325,13 +327,14 @@ def forward_filters(x, w, bias, has_bias, out, win, item0, item1, clock, trace):
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def grad_w_filters(gy, x, parts, bias_parts, win, item0, item1, clock, trace):
+def grad_w_filters(ctx, item0, item1):
     """Run slots ``[item0, item1)`` of a filters-mode grad_weight pass.
 
     ``parts[s]`` (KH*KW*C*F, the weight's order) sums, along F, x[.., c]
     times grad_out over slot s's samples, positions in order;
     ``bias_parts[s]`` (F,) sums grad_out (float64).
     """
+    gy, x, parts, bias_parts, win, clock, trace = ctx
     N, H, W, C = x.shape
     F = gy.shape[3]
     OH, OW = win.OH, win.OW

@@ -307,8 +307,9 @@ def col2im_tile_planar(cols, n, win, oh0, oh1, gx):
 
 
 @njit(cache=True, nogil=True)
-def im2col_samples(x, win, nchw, n0, n1, cols):
+def im2col_samples(ctx, n0, n1):
     """Write the whole-sample columns of samples ``[n0, n1)``: cols (N, rows, width)."""
+    x, win, nchw, cols = ctx
     per = cols.shape[1] * cols.shape[2]
     flat = cols.reshape(cols.size)
     C = x.shape[1] if nchw else x.shape[3]
@@ -321,8 +322,9 @@ def im2col_samples(x, win, nchw, n0, n1, cols):
 
 
 @njit(cache=True, nogil=True)
-def col2im_samples(cols, win, nchw, n0, n1, x):
+def col2im_samples(ctx, n0, n1):
     """Overwrite samples ``[n0, n1)`` of x with the sums of their whole-sample columns."""
+    cols, win, nchw, x = ctx
     per = cols.shape[1] * cols.shape[2]
     flat = cols.reshape(cols.size)
     C = x.shape[1] if nchw else x.shape[3]

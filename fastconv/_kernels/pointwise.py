@@ -47,12 +47,13 @@ def _filters(u, units, F, groups):
 
 
 @njit(cache=True, nogil=True)
-def weight_grads_nchw(gy, x, gw, gb, groups, units, item0, item1, blas, clock, trace):
+def weight_grads_nchw(ctx, item0, item1):
     """Run filter blocks ``[item0, item1)``: rows of gw (F, Cg) and gb (F,) (float64).
 
     ``gw[f] = sum_n dY[n, f] (P,) @ X[n, group of f].T (P, Cg)``, the samples
     added in order by the GEMM's beta.
     """
+    gy, x, gw, gb, groups, units, blas, clock, trace = ctx
     N, C = x.shape[0], x.shape[1]
     F = gy.shape[1]
     P = x.shape[2] * x.shape[3]
@@ -85,12 +86,13 @@ def weight_grads_nchw(gy, x, gw, gb, groups, units, item0, item1, blas, clock, t
 
 
 @njit(cache=True, nogil=True)
-def weight_grads_nhwc(gy, x, gw, gb, groups, units, item0, item1, blas, clock, trace):
+def weight_grads_nhwc(ctx, item0, item1):
     """Run filter blocks ``[item0, item1)``: columns of gw (Cg, F), gb (F,) (float64).
 
     ``gw[:, f] = X[:, group].T (Cg, R) @ dY[:, f] (R,)`` over all R = N*H*W
     rows in one GEMM.
     """
+    gy, x, gw, gb, groups, units, blas, clock, trace = ctx
     C = x.shape[3]
     F = gy.shape[3]
     R = x.shape[0] * x.shape[1] * x.shape[2]
@@ -116,8 +118,9 @@ def weight_grads_nhwc(gy, x, gw, gb, groups, units, item0, item1, blas, clock, t
 
 
 @njit(cache=True, nogil=True)
-def input_grads_nchw(gy, w, gx, groups, rows, item0, item1, blas, clock, trace):
+def input_grads_nchw(ctx, item0, item1):
     """Run items ``[item0, item1)`` (sample, band): ``gx[n, g] = W_g.T @ dY[n, g]``."""
+    gy, w, gx, groups, rows, blas, clock, trace = ctx
     N, C, H, W = gx.shape
     F = gy.shape[1]
     P = H * W
@@ -138,11 +141,12 @@ def input_grads_nchw(gy, w, gx, groups, rows, item0, item1, blas, clock, trace):
 
 
 @njit(cache=True, nogil=True)
-def input_grads_nhwc(gy, w, gx, groups, rows, item0, item1, blas, clock, trace):
+def input_grads_nhwc(ctx, item0, item1):
     """Run items ``[item0, item1)``: bands of `rows` image rows of the whole batch.
 
     ``dX[r, g] = dY[r, g] @ W_g.T`` for the band's rows r of N*H*W.
     """
+    gy, w, gx, groups, rows, blas, clock, trace = ctx
     C = gx.shape[3]
     F = gy.shape[3]
     W = gx.shape[2]

@@ -191,8 +191,9 @@ def _max_pool_nchw(x, win, out, idx, want_idx):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_nchw(x, win, out, idx, want_idx, lo, hi):
+def max_pool_nchw(ctx, lo, hi):
     """Items ``[lo, hi)`` (planes (N*C, 1, H, W)) of :func:`_max_pool_nchw`."""
+    x, win, out, idx, want_idx = ctx
     _max_pool_nchw(x[lo:hi], win, out[lo:hi], idx[lo:hi] if want_idx else idx, want_idx)
 
 
@@ -292,8 +293,9 @@ def _max_pool_values_nchw(x, win, out):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_values_nchw(x, win, out, lo, hi):
+def max_pool_values_nchw(ctx, lo, hi):
     """Items ``[lo, hi)`` (planes) of :func:`_max_pool_values_nchw`."""
+    x, win, out = ctx
     _max_pool_values_nchw(x[lo:hi], win, out[lo:hi])
 
 
@@ -322,8 +324,9 @@ def _max_pool_backward_nchw(grad_out, x, win, grad_x):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_backward_nchw(grad_out, x, win, grad_x, lo, hi):
+def max_pool_backward_nchw(ctx, lo, hi):
     """Items ``[lo, hi)`` (planes) of :func:`_max_pool_backward_nchw`."""
+    grad_out, x, win, grad_x = ctx
     _max_pool_backward_nchw(grad_out[lo:hi], x[lo:hi], win, grad_x[lo:hi])
 
 
@@ -346,13 +349,14 @@ def _row_argmax_nhwc(x2, oh, win, OW, C, rows, cols, vmax, vrow, best, pos):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_nhwc_rows(x, win, out, idx, want_idx, r0, r1):
+def max_pool_nhwc_rows(ctx, r0, r1):
     """X (N, H, W, C) -> out, idx (N, OH, OW, C), for few channels.
 
     Output rows ``[r0, r1)`` of the N*OH (n*OH + oh). Separable, like
     max_pool_nchw, on rows of W*C interleaved values: the vertical pass
     vectorises along the whole row whatever C is.
     """
+    x, win, out, idx, want_idx = ctx
     KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
     top, left = win.top, win.left
     N, H, W, C = x.shape
@@ -387,7 +391,7 @@ def _horizontal_max_channels(v, n, step, tap, KW, C, of, off):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_values_nhwc_rows(x, win, out, r0, r1):
+def max_pool_values_nhwc_rows(ctx, r0, r1):
     """Max values only, x (N, H, W, C) -> out (N, OH, OW, C), for few channels.
 
     Output rows ``[r0, r1)`` of the N*OH. Separable as max_pool_values_nchw
@@ -397,6 +401,7 @@ def max_pool_values_nhwc_rows(x, win, out, r0, r1):
     kernel along W, no left padding) run one horizontal pass over all the
     rows' maxima: outputs q = (row, ow) read v[q*KW*C + j*C + c], linear in q.
     """
+    x, win, out = ctx
     KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
     top, left = win.top, win.left
     N, H, W, C = x.shape
@@ -450,19 +455,21 @@ def _max_pool_backward_nhwc_rows(grad_out, x, win, grad_x):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_backward_nhwc_rows(grad_out, x, win, grad_x, lo, hi):
+def max_pool_backward_nhwc_rows(ctx, lo, hi):
     """Items ``[lo, hi)`` (samples) of :func:`_max_pool_backward_nhwc_rows`."""
+    grad_out, x, win, grad_x = ctx
     _max_pool_backward_nhwc_rows(grad_out[lo:hi], x[lo:hi], win, grad_x[lo:hi])
 
 
 @njit(cache=True, nogil=True)
-def max_pool_nhwc(x, win, out, idx, want_idx, r0, r1):
+def max_pool_nhwc(ctx, r0, r1):
     """Pool x (N, H, W, C) into out, idx (N, OH, OW, C), for many channels.
 
     Output rows ``[r0, r1)`` of the N*OH. Vectorised along the channel run
     (few channels: max_pool_nhwc_rows), on flat unsigned offsets with no
     views per tap (see _vertical_max).
     """
+    x, win, out, idx, want_idx = ctx
     KH, KW, sh, sw, dh, dw = win.KH, win.KW, win.sh, win.sw, win.dh, win.dw
     top, left = win.top, win.left
     N, H, W, C = x.shape
@@ -539,8 +546,9 @@ def _max_pool_backward_nhwc(grad_out, x, win, grad_x):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_backward_nhwc(grad_out, x, win, grad_x, lo, hi):
+def max_pool_backward_nhwc(ctx, lo, hi):
     """Items ``[lo, hi)`` (samples) of :func:`_max_pool_backward_nhwc`."""
+    grad_out, x, win, grad_x = ctx
     _max_pool_backward_nhwc(grad_out[lo:hi], x[lo:hi], win, grad_x[lo:hi])
 
 
@@ -579,8 +587,9 @@ def _max_unpool_add_nchw(grad_out, idx, grad_x):
 
 
 @njit(cache=True, nogil=True)
-def max_unpool_add_nchw(grad_out, idx, grad_x, lo, hi):
+def max_unpool_add_nchw(ctx, lo, hi):
     """Items ``[lo, hi)`` (planes) of :func:`_max_unpool_add_nchw`."""
+    grad_out, idx, grad_x = ctx
     return _max_unpool_add_nchw(grad_out[lo:hi], idx[lo:hi], grad_x[lo:hi])
 
 
@@ -645,13 +654,14 @@ def _max_unpool_tiled_nchw(grad_out, idx, grad_x, KH, KW):
 
 
 @njit(cache=True, nogil=True)
-def max_unpool_tiled_nchw(grad_out, idx, grad_x, KH, KW, lo, hi):
+def max_unpool_tiled_nchw(ctx, lo, hi):
     """Items ``[lo, hi)`` (planes) of :func:`_max_unpool_tiled_nchw`."""
+    grad_out, idx, grad_x, KH, KW = ctx
     return _max_unpool_tiled_nchw(grad_out[lo:hi], idx[lo:hi], grad_x[lo:hi], KH, KW)
 
 
 @njit(cache=True, nogil=True)
-def max_unpool_add_nhwc(grad_out, idx, grad_x, B, item0, item1):
+def max_unpool_add_nhwc(ctx, item0, item1):
     """NHWC max_unpool_add_nchw: idx (N, OH, OW, C) holds each plane's h*W + w.
 
     Items ``[item0, item1)`` of N*B: item i is sample i // B, its channel
@@ -664,6 +674,7 @@ def max_unpool_add_nhwc(grad_out, idx, grad_x, B, item0, item1):
     Flat unsigned offsets (see _vertical_max); one unsigned comparison
     checks both ends of an index.
     """
+    grad_out, idx, grad_x, B = ctx
     N, H, W, C = grad_x.shape
     HW = np.uint64(H * W)
     PC = grad_out.shape[1] * grad_out.shape[2] * C
@@ -695,7 +706,7 @@ def max_unpool_add_nhwc(grad_out, idx, grad_x, B, item0, item1):
 
 
 @njit(cache=True, nogil=True)
-def max_unpool_tiled_nhwc(grad_out, idx, grad_x, KH, KW, item0, item1):
+def max_unpool_tiled_nhwc(ctx, item0, item1):
     """Max-pool backward from the indices, windows that tile the plane: a store each.
 
     Windows of KH x KW at stride (KH, KW) from (0, 0), no padding or
@@ -711,6 +722,7 @@ def max_unpool_tiled_nhwc(grad_out, idx, grad_x, KH, KW, item0, item1):
     index lies in its own window (else the caller scatters with
     max_unpool_add_nhwc instead). Flat unsigned offsets (see _vertical_max).
     """
+    grad_out, idx, grad_x, KH, KW = ctx
     N, H, W, C = grad_x.shape
     OH, OW = grad_out.shape[1], grad_out.shape[2]
     gx, gy, kf = grad_x.reshape(-1), grad_out.reshape(-1), idx.reshape(-1)
@@ -847,8 +859,9 @@ def _avg_pool_nchw(x, win, count_include_pad, divisor_override, out):
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_nchw(x, win, count_include_pad, divisor_override, out, lo, hi):
+def avg_pool_nchw(ctx, lo, hi):
     """Items ``[lo, hi)`` (planes) of :func:`_avg_pool_nchw`."""
+    x, win, count_include_pad, divisor_override, out = ctx
     _avg_pool_nchw(x[lo:hi], win, count_include_pad, divisor_override, out[lo:hi])
 
 
@@ -919,21 +932,21 @@ def _avg_pool_backward_nchw(grad_out, win, count_include_pad, divisor_override, 
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_backward_nchw(
-    grad_out, win, count_include_pad, divisor_override, grad_x, lo, hi
-):
+def avg_pool_backward_nchw(ctx, lo, hi):
     """Items ``[lo, hi)`` (planes) of :func:`_avg_pool_backward_nchw`."""
+    grad_out, win, count_include_pad, divisor_override, grad_x = ctx
     _avg_pool_backward_nchw(
         grad_out[lo:hi], win, count_include_pad, divisor_override, grad_x[lo:hi]
     )
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_nhwc(x, win, count_include_pad, divisor_override, out, r0, r1):
+def avg_pool_nhwc(ctx, r0, r1):
     """X (N, H, W, C) -> out (N, OH, OW, C), output rows [r0, r1) of the N*OH.
 
     Sums whole channel runs, on flat unsigned offsets (see _vertical_max).
     """
+    x, win, count_include_pad, divisor_override, out = ctx
     KH, KW, sh, sw = win.KH, win.KW, win.sh, win.sw
     top, bottom, left, right = win.top, win.bottom, win.left, win.right
     N, H, W, C = x.shape
@@ -969,9 +982,7 @@ def avg_pool_nhwc(x, win, count_include_pad, divisor_override, out, r0, r1):
 
 
 @njit(cache=True, nogil=True)
-def avg_pool_backward_nhwc(
-    grad_out, win, count_include_pad, divisor_override, grad_x, B, item0, item1
-):
+def avg_pool_backward_nhwc(ctx, item0, item1):
     """NHWC avg-pool backward; items as max_unpool_add_nhwc's (sample, channel block).
 
     Each window's shares (grad_out / divisor, one division per channel) are
@@ -981,6 +992,7 @@ def avg_pool_backward_nhwc(
     grad_x instead of two. Flat unsigned offsets, no views per tap (see
     _vertical_max).
     """
+    grad_out, win, count_include_pad, divisor_override, grad_x, B = ctx
     KH, KW, sh, sw = win.KH, win.KW, win.sh, win.sw
     top, bottom, left, right = win.top, win.bottom, win.left, win.right
     N, H, W, C = grad_x.shape

@@ -56,13 +56,14 @@ _G4 = np.array(
 
 
 @njit(cache=True, nogil=True)
-def weight_transform(w, flip, U, c0, c1):
+def weight_transform(ctx, c0, c1):
     """U[a*r + s, c, f] = (G g G^T)[r, s] of w (3, 3, C, F) per (c, f), c in [c0, c1).
 
     U (a*a, C, F), a = 4 for F(2x2, 3x3) and 6 for F(4x4, 3x3). With
     `flip` the taps are read reversed, ``g[i, j] = w[2 - i, 2 - j]``
     (grad_x's weight, used transposed by the GEMMs).
     """
+    w, flip, U = ctx
     a = 4 if U.shape[0] == 16 else 6
     G = _G2 if a == 4 else _G4
     F = w.shape[3]
@@ -307,8 +308,7 @@ def _at4(M2, T, tile, s2, y2, F):
 
 
 @njit(cache=True, nogil=True)
-def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, blas,
-            clock, trace):
+def forward(ctx, item0, item1):
     """Run items ``[item0, item1)``: item t is the tile rows ``[t*rows, (t+1)*rows)``.
 
     F(m x m, 3x3) with m = 2 if U has 16 positions, 4 if 36 (a = m + 2 per
@@ -325,6 +325,7 @@ def forward(x, nchw, U, trans_u, bias, out, win, rows, item0, item1, V, M, P, bl
     (a*a*T*F,) and P ((2*a*a + (2*m + 2)*Wp) * max(C, F),), T = rows *
     ceil(OW/m), Wp = row_width(win, m).
     """
+    x, nchw, U, trans_u, bias, out, win, rows, V, M, P, blas, clock, trace = ctx
     A2 = U.shape[0]
     m = 2 if A2 == 16 else 4
     a = m + 2
@@ -477,8 +478,7 @@ def _a4(e2, r0, si, sj, h2, Y2, T, tile, F):
 
 
 @njit(cache=True, nogil=True)
-def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, blas, clock,
-           trace):
+def grad_w(ctx, item0, item1):
     """Run slots ``[item0, item1)`` of the grad_weight pass, F(3x3, m x m).
 
     ``dW (3x3) = G^T [ (A gy A^T) * (B^T d B) ] G`` per (c, f), summed over
@@ -490,6 +490,7 @@ def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, bla
     summed parts into dW. ``bias_parts[s]`` (F,) sums grad_out (float64).
     Scratch: V (a*a*T*C,), Y (a*a*T*F,), P as :func:`forward`'s.
     """
+    x, nchw, gy, parts, bias_parts, win, rows, V, Y, P, blas, clock, trace = ctx
     A2 = parts.shape[1]
     m = 2 if A2 == 16 else 4
     a = m + 2
@@ -573,11 +574,12 @@ def grad_w(x, nchw, gy, parts, bias_parts, win, rows, item0, item1, V, Y, P, bla
 
 
 @njit(cache=True, nogil=True)
-def grad_w_transform(acc, gw, c0, c1):
+def grad_w_transform(ctx, c0, c1):
     """Turn the summed parts acc (a*a, C, F) into gw (3, 3, C, F): G^T acc G.
 
     Channels c in [c0, c1); computed in float64, rounded once.
     """
+    acc, gw = ctx
     a = 4 if acc.shape[0] == 16 else 6
     G = _G2 if a == 4 else _G4
     F = acc.shape[2]
