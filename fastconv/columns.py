@@ -2,8 +2,8 @@
 
 The 2-D functions run the tile kernels of the convolutions
 (:mod:`fastconv._kernels.im2col`) sample by sample on every core; a 1-D x
-is a one-row 2-D view; a 3-D x takes each depth tap's 2-D columns and
-places them in their rows.
+is a one-row 2-D view; a 3-D x takes the 2-D columns of its depth stack,
+as conv3d runs it, reordered.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from . import oned, threed
-from ._engine import blas, results, threads
+from ._engine import blas, depth, results, threads
 from ._engine.args import as_real_array, dtypes, prepare
 from ._engine.geometry import (
+    ConvParams,
     as_pair,
     check_layout,
     check_shape,
     conv_window,
+    window,
     window_axes,
 )
 from ._engine.results import takes_out
@@ -286,25 +288,41 @@ def _uncols_nd(cols, x_shape, kernel_size, stride, padding, dilation, layout):
 
 
 # --------------------------------------------------------------------------
-# im2col / col2im in 3-D: each depth tap's 2-D columns, placed in their rows
+# im2col / col2im in 3-D: the 2-D columns of the depth stack (as conv3d's),
+# reordered. Stack channel kd*C + c of plane (n, od) holds depth tap kd of
+# channel c (fastconv._engine.depth), so the stack's NHWC columns (N*OD, P2,
+# KK, KD, C) hold every 3-D window, and one transpose orders them as
+# PyTorch's unfold does.
 
 
-def _cols3d_geometry(x_shape, kernel_size, stride, padding, dilation, layout2):
+def _stack_params(x_shape, kernel_size, stride, padding, dilation, layout2):
+    """Return the ConvParams of the one-filter NDHWC convolution of these columns."""
     N, C, sizes = (
-        (x_shape[0], x_shape[1], x_shape[2:])
+        (x_shape[0], x_shape[1], tuple(x_shape[2:]))
         if layout2 == "NCHW"
-        else (x_shape[0], x_shape[4], x_shape[1:4])
+        else (x_shape[0], x_shape[4], tuple(x_shape[1:4]))
     )
-    d, h, w = window_axes(sizes, kernel_size, stride, padding, dilation)
-    taps = threed._depth_taps(d.out, d.size, d.stride, d.lo, d.dilation, d.kernel)
-    args2 = dict(
-        kernel_size=(h.kernel, w.kernel),
-        stride=(h.stride, w.stride),
-        padding=(h.lo, h.hi, w.lo, w.hi),
-        dilation=(h.dilation, w.dilation),
-        layout=layout2,
+    axes = window_axes(sizes, kernel_size, stride, padding, dilation)
+    kernel = tuple(a.kernel for a in axes)
+    outs = tuple(a.out for a in axes)
+    return ConvParams(
+        "NHWC",
+        N,
+        C,
+        1,
+        1,
+        axes,
+        window(axes),
+        (N,) + sizes + (C,),
+        kernel + (C, 1),
+        (N,) + outs + (1,),
     )
-    return N, C, d.out, (d.kernel, h.kernel, w.kernel), taps, args2
+
+
+def _plane_args(p, layout):
+    """im2col's arguments for the stack's (H, W) window."""
+    h, w = p.axes[1:]
+    return dict(p.plane_args(), kernel_size=(h.kernel, w.kernel), layout=layout)
 
 
 def im2col3d(
@@ -334,27 +352,24 @@ def im2col3d(
     """
     layout2 = threed._layout(layout)
     x = as_real_array(x, "x", ndim=5)
-    N, C, OD, k, taps, args2 = _cols3d_geometry(
-        x.shape, kernel_size, stride, padding, dilation, layout2
-    )
-    KK = k[1] * k[2]
-    cols5 = None
-    for a, od, z in taps or threed._NO_TAP:
-        c2 = im2col(threed._slices(x, z, layout2), **args2)
-        if layout2 == "NCHW":  # (N*n, C*KK, P2) -> (N, n, C, KK, P2)
-            c2 = c2.reshape(N, len(z), C, KK, c2.shape[-1])
-            if cols5 is None:
-                cols5 = np.zeros((N, C, k[0], KK, OD, c2.shape[-1]), c2.dtype)
-            cols5[:, :, a][:, :, :, od] = np.moveaxis(c2, 1, 3)  # (N, C, KK, n, P2)
-        else:  # (N*n, P2, KK*C) -> (N, n, P2, KK*C)
-            c2 = c2.reshape(N, len(z), c2.shape[1], KK * C)
-            if cols5 is None:
-                cols5 = np.zeros((N, OD, c2.shape[2], k[0], KK * C), c2.dtype)
-            cols5[:, :, :, a][:, od] = c2
-    assert cols5 is not None  # the loop ran at least once (_NO_TAP)
-    if layout2 == "NCHW":  # (N, C, KD, KK, OD, P2)
-        return cols5.reshape(N, C * k[0] * KK, OD * cols5.shape[-1])
-    return cols5.reshape(N, OD * cols5.shape[2], k[0] * KK * C)  # (N, OD, P2, KD, KK*C)
+    p = _stack_params(x.shape, kernel_size, stride, padding, dilation, layout2)
+    compute, result = dtypes(x)
+    x = prepare(x, compute)
+    N, C, KD, OD = p.N, p.C, p.axes[0].kernel, p.axes[0].out
+    KK, P2 = p.axes[1].kernel * p.axes[2].kernel, p.axes[1].out * p.axes[2].out
+    if layout2 == "NCHW":
+        # the stack channels-first: its NCHW columns (N*OD, (kd, c, kk), P2)
+        # keep P2 runs whole through the reorder (numpy's transposed copy
+        # of the NHWC columns, C innermost, took 3-4x the NDHWC time)
+        stack = depth.channels_first(depth.stack(depth.channels_last(x), p))
+        c2 = im2col(stack, **_plane_args(p, "NCHW"))
+        c6 = c2.reshape(N, OD, KD, C, KK, P2)  # rows (c, kd, kk), columns (od, p2)
+        cols = c6.transpose(0, 3, 2, 4, 1, 5).reshape(N, C * KD * KK, OD * P2)
+    else:  # the stack's NHWC columns (N*OD, P2, (kk, kd, c)): columns (kd, kk, c)
+        c2 = im2col(depth.stack(x, p), **_plane_args(p, "NHWC"))
+        c6 = c2.reshape(N, OD, P2, KK, KD, C)
+        cols = c6.transpose(0, 1, 2, 4, 3, 5).reshape(N, OD * P2, KD * KK * C)
+    return cols.astype(result, copy=False)
 
 
 def col2im3d(
@@ -383,34 +398,29 @@ def col2im3d(
     """
     layout2 = threed._layout(layout)
     x_shape = tuple(int(v) for v in x_shape)
-    N, C, OD, k, taps, args2 = _cols3d_geometry(
-        x_shape, kernel_size, stride, padding, dilation, layout2
-    )
+    p = _stack_params(x_shape, kernel_size, stride, padding, dilation, layout2)
     cols = as_real_array(cols, "cols", ndim=3)
-    KK = k[1] * k[2]
-    plane = x_shape[1:2] + x_shape[3:] if layout2 == "NCHW" else x_shape[2:]
-    P = cols.shape[2] if layout2 == "NCHW" else cols.shape[1]
-    P2 = P // OD
+    N, C, KD, OD = p.N, p.C, p.axes[0].kernel, p.axes[0].out
+    KK, P2 = p.axes[1].kernel * p.axes[2].kernel, p.axes[1].out * p.axes[2].out
     if layout2 == "NCHW":
-        expected = (N, C * k[0] * KK, OD * P2)
-        cols5 = cols.reshape(N, C, k[0], KK, OD, P2) if cols.shape == expected else None
+        expected, split = (N, C * KD * KK, OD * P2), (N, C, KD, KK, OD, P2)
     else:
-        expected = (N, OD * P2, k[0] * KK * C)
-        cols5 = cols.reshape(N, OD, P2, k[0], KK * C) if cols.shape == expected else None
-    if cols5 is None or P % OD:
+        expected, split = (N, OD * P2, KD * KK * C), (N, OD, P2, KD, KK, C)
+    if cols.shape != expected:
         raise ValueError(f"cols must have the shape im2col3d gives, got {cols.shape}")
-    x = None
-    for a, od, z in taps or threed._NO_TAP:
-        if layout2 == "NCHW":
-            c2 = np.moveaxis(cols5[:, :, a][:, :, :, od], 3, 1)  # (N, n, C, KK, P2)
-            c2 = np.ascontiguousarray(c2).reshape(N * len(z), C * KK, P2)
-        else:
-            c2 = np.ascontiguousarray(cols5[:, od, :, a, :]).reshape(
-                N * len(z), P2, KK * C
-            )
-        part = col2im(c2, (N * len(z),) + plane, **args2)
-        if x is None:
-            x = np.zeros(x_shape, part.dtype)
-        x[threed._depth(x, z, layout2)] += threed._unslice(part, N, len(z), layout2)
-    assert x is not None  # the loop ran at least once (_NO_TAP)
-    return x
+    compute, result = dtypes(cols)
+    c6 = prepare(cols, compute).reshape(split)
+    h, w = p.axes[1:]
+    # the stack's columns, the transpose of im2col3d's reorder; col2im
+    # gives the stack's gradient, whose adjoint sums the depth taps
+    if layout2 == "NCHW":  # (N, C, KD, KK, OD, P2) -> (N, OD, KD, C, KK, P2)
+        c2 = np.ascontiguousarray(c6.transpose(0, 4, 2, 1, 3, 5))
+        shape = (N * OD, KD * C, h.size, w.size)
+        gs = col2im(c2.reshape(N * OD, KD * C * KK, P2), shape, **_plane_args(p, "NCHW"))
+        gx = depth.channels_first(depth.unstack(depth.channels_last(gs), p.x_shape, p))
+    else:  # (N, OD, P2, KD, KK, C) -> (N, OD, P2, KK, KD, C)
+        c2 = np.ascontiguousarray(c6.transpose(0, 1, 2, 4, 3, 5))
+        shape = (N * OD, h.size, w.size, KD * C)
+        gs = col2im(c2.reshape(N * OD, P2, KK * KD * C), shape, **_plane_args(p, "NHWC"))
+        gx = depth.unstack(gs, p.x_shape, p)
+    return gx.astype(result, copy=False)

@@ -76,29 +76,6 @@ def _layout(layout):
     return check_layout(LAYOUTS[layout])
 
 
-def _depth_taps(n_from, n_to, stride, lo, dilation, K):
-    """Return, per depth tap kd, the depths (i, j) it joins, as (kd, i, j).
-
-    i in [0, n_from) and j = i*stride - lo + kd*dilation in [0, n_to); taps
-    that join none are left out. Windows: i an output depth, j the input
-    depth it reads; transposed convolution: i an input depth, j the output
-    depth it feeds.
-    """
-    src = np.arange(n_from)
-    taps = []
-    for kd in range(K):
-        dst = src * stride - lo + kd * dilation
-        ok = (dst >= 0) & (dst < n_to)
-        if ok.any():
-            taps.append((kd, src[ok], dst[ok]))
-    return taps
-
-
-#: _depth_taps of a geometry whose taps all fall in the padding: one tap of
-#: no depths, which gives the 2-D calls' shapes and dtypes and adds nothing
-_NO_TAP = [(0, np.arange(0), np.arange(0))]
-
-
 def _channels_last(x, weight, compute, layout2) -> Tuple[np.ndarray, np.ndarray]:
     """Return x (N, D, H, W, C) and weight (KD, KH, KW, Cg, F), compute dtype, NDHWC.
 
@@ -122,26 +99,6 @@ def _backward_inputs(
     gy = prepare(grad_out, compute)
     gy = depth.channels_last(gy) if layout2 == "NCHW" else gy
     return x, weight, gy, result
-
-
-def _slices(a, depths, layout2):
-    """Return a[:, :, depths] (NDHWC: a[:, depths]) as a batch of planes (a copy)."""
-    if layout2 == "NCHW":
-        s = np.moveaxis(a[:, :, depths], 2, 1)  # (N, n, C, H, W)
-    else:
-        s = a[:, depths]  # (N, n, H, W, C)
-    return np.ascontiguousarray(s).reshape((s.shape[0] * s.shape[1],) + s.shape[2:])
-
-
-def _unslice(planes, N, n, layout2):
-    """(N*n, ...) planes back to (N, C, n, H, W) or (N, n, H, W, C)."""
-    s = planes.reshape((N, n) + planes.shape[1:])
-    return np.moveaxis(s, 1, 2) if layout2 == "NCHW" else s
-
-
-def _depth(a, od, layout2):
-    """Return the index of depths `od` of a (NCDHW axis 2, NDHWC axis 1)."""
-    return (slice(None), slice(None), od) if layout2 == "NCHW" else (slice(None), od)
 
 
 @takes_out()
