@@ -293,7 +293,7 @@ def conv_forward(x, weight, bias, geom, plan, call, padding, algorithm, token):
     """Build a convolution's graph, any rank: each block ``call(piece, w, b, pad, alg)``.
 
     `geom` is the :class:`fastconv.Geometry` of the whole array, `plan` the
-    :class:`~fastconv._engine.geometry.ConvParams` of the 2-D convolution
+    :func:`fastconv.plan_conv2d` arguments (a dict) of the 2-D convolution
     it runs ("auto" is planned on it). 1-D and 2-D calls get `pad` as a
     pair ``(lo, hi)`` per spatial axis; 3-D ones an int per axis (the rest
     of a chunk's padding explicit zeros in the piece), or the user's
