@@ -22,7 +22,6 @@ __all__ = [
     "adaptive_output_size",
     "as_pair",
     "as_sizes",
-    "as_triple",
     "check_layout",
     "check_shape",
     "conv_params",
@@ -32,7 +31,6 @@ __all__ = [
     "pool_axes",
     "pool_out_shape",
     "pool_window",
-    "resolve_padding",
     "resolve_pads",
     "transpose_output_size",
     "transpose_params",
@@ -105,11 +103,6 @@ def as_pair(value, name):
     return as_sizes(value, name, 2)
 
 
-def as_triple(value, name):
-    """Return `value` as three ints ``(d, h, w)``; an int or a 1-tuple stands for all."""
-    return as_sizes(value, name, 3)
-
-
 def _same_padding(size, k, s, d):
     # TensorFlow's rule: out = ceil(size / s), odd pixel at the bottom/right.
     ke = (k - 1) * d + 1
@@ -160,12 +153,6 @@ def resolve_pads(padding, sizes, kernel, stride, dilation, asymmetric=True):
 def _pad_forms(rank):
     lo_hi = ", a 4-tuple" if rank == 2 else ""
     return f"an int, {_TUPLE[rank]}{lo_hi}, 'valid' or 'same'"
-
-
-def resolve_padding(padding, in_hw, kernel_hw, stride_hw, dilation_hw):
-    """2-D :func:`resolve_pads` as ``(top, bottom, left, right)``."""
-    (t, b), (lf, rt) = resolve_pads(padding, in_hw, kernel_hw, stride_hw, dilation_hw)
-    return (t, b, lf, rt)
 
 
 def output_size(size, k, s, d, lo, hi, ceil_mode=False):
