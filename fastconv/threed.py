@@ -129,7 +129,7 @@ def conv3d(
     groups : int
     layout : {"NCDHW", "NDHWC"}
     algorithm : str
-        As for :func:`fastconv.conv2d`, for each depth tap's 2-D convolution.
+        As for :func:`fastconv.conv2d`, for the stack's 2-D convolution.
     padding_mode : {"zeros", "reflect", "replicate", "circular"}
         What the padding holds, as in ``torch.nn.Conv3d``; other than zeros,
         x is padded into a copy first (reflect: padding below the input size).
@@ -196,12 +196,12 @@ def conv3d_backward(
     Returns
     -------
     grad_x : ndarray, shape of x
-        With a padding_mode other than zeros, the padded copy's gradient
-        folded back: each padded entry's added to the entry it copies.
+        The stack's gradient (from the stack convolution's 2-D backward)
+        summed back into x, the stack's adjoint. With a padding_mode other
+        than zeros, the padded copy's gradient folded back: each padded
+        entry's added to the entry it copies.
     grad_weight : ndarray, shape of weight
     grad_bias : ndarray of shape (F,)
-        Each depth tap's 2-D backward; grad_x and grad_weight added tap by
-        tap, in order.
     """
     layout2 = _layout(layout)
     x = as_real_array(x, "x", ndim=5)
@@ -925,7 +925,7 @@ def conv_transpose3d(
     bias : array_like of shape (F,), optional
     stride, padding, output_padding, dilation : int, 1-tuple or (int, int, int)
     groups, algorithm
-        As for :func:`fastconv.conv_transpose2d` (each depth tap runs one).
+        As for :func:`fastconv.conv_transpose2d` (the stack's runs one).
     layout : {"NCDHW", "NDHWC"}
 
     Returns
