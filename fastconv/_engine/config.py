@@ -19,6 +19,15 @@ from . import cpu
 #: (every x86 server core of the last years has 1-2 MiB), not a measurement.
 L2_FALLBACK_BYTES = 1 << 20
 
+#: Register tile of the brgemm kernels (fastconv._kernels.tile): WIDE
+#: (AVX-512), NARROW (AVX2) or PORTABLE, read from the CPU numba compiles
+#: for. A test may patch it to run a narrower kind; every kind gives
+#: bitwise the same results (the FMA chains run in the same order). In L1,
+#: one core, 2026-12-08, AMD EPYC (Zen 4): WIDE 112.7 float32 / 57.6
+#: float64 GFLOP/s, NARROW 115.5 / 58.2 (this core runs 512-bit FMAs as
+#: two 256-bit halves), both at its FMA peak.
+TILE_KIND = cpu.vector_kind()
+
 # --------------------------------------------------------------------------
 # threads
 
@@ -204,6 +213,12 @@ DEFAULT_WORKSPACE_LIMIT = 256 * 2**20
 # - ``fastconv._kernels.direct.FILTER_BLOCK = 4``: filters an NCHW direct
 #   item computes from one fill of the phase planes (four output grids fit
 #   L1 beside the planes' rows); set with the kernel, not timed since.
+# - ``fastconv._kernels.tile.SHAPES``: each tile kind's vector bytes, rows
+#   and vectors, WIDE (64, 8, 2), NARROW (32, 6, 2), PORTABLE (0, 4, 8):
+#   accumulators for half (AVX-512: 16 of 32) or three quarters (AVX2: 12
+#   of 16) of the vector registers, the rest for B's vectors and A's
+#   broadcast; set by that arithmetic (BLIS's Haswell tile is 6 x 16),
+#   each at the FMA peak in L1 (TILE_KIND's note).
 # - ``fastconv._kernels.adaptive._VECTOR = 32``: bytes of a vector load, the
 #   width of the global-average kernels' column blocks (AVX2; LLVM emits
 #   256-bit code on AVX-512 machines too unless told otherwise).

@@ -1,4 +1,4 @@
-"""What the engine reads of the machine: usable cores and the L2 cache size.
+"""What the engine reads of the machine: cores, the L2 cache size, the vector width.
 
 Read from the operating system, never assumed: the development machines
 change CPU model between sessions.
@@ -7,7 +7,9 @@ change CPU model between sessions.
 import functools
 import os
 
-__all__ = ["usable_cores", "l2_bytes"]
+from .._kernels import tile
+
+__all__ = ["usable_cores", "l2_bytes", "vector_kind"]
 
 
 def usable_cores():
@@ -42,3 +44,28 @@ def l2_bytes():
     except (OSError, ValueError):
         pass
     return None
+
+
+def _features():
+    """Return the CPU features numba compiles for, as a set of names."""
+    import numba
+    from llvmlite import binding
+
+    given = numba.config.CPU_FEATURES  # NUMBA_CPU_FEATURES, if the user set it
+    if given:
+        return {f[1:] for f in given.split(",") if f.startswith("+")}
+    return {name for name, on in binding.get_host_cpu_features().items() if on}
+
+
+@functools.lru_cache(maxsize=None)
+def vector_kind():
+    """Return the register tile kind for this CPU (:mod:`fastconv._kernels.tile`).
+
+    WIDE with AVX-512 (avx512f), NARROW with AVX2 and FMA, PORTABLE else.
+    """
+    features = _features()
+    if "avx512f" in features:
+        return tile.WIDE
+    if {"avx2", "fma"} <= features:
+        return tile.NARROW
+    return tile.PORTABLE

@@ -6,7 +6,7 @@ the candidates autotune times. The selector (:mod:`.algorithms`) decides
 among them; nothing else looks an algorithm up by name.
 """
 
-from . import direct, im2col, pointwise, winograd
+from . import brgemm, direct, im2col, pointwise, winograd
 from .algorithm import Algorithm
 
 __all__ = ["REGISTRY", "NAMES", "get"]
@@ -14,7 +14,14 @@ __all__ = ["REGISTRY", "NAMES", "get"]
 #: name -> algorithm
 REGISTRY = {
     a.name: a
-    for a in (im2col.ENTRY, pointwise.ENTRY, direct.ENTRY, winograd.F2, winograd.F4)
+    for a in (
+        im2col.ENTRY,
+        pointwise.ENTRY,
+        direct.ENTRY,
+        winograd.F2,
+        winograd.F4,
+        brgemm.ENTRY,
+    )
 }
 
 #: the names ``algorithm=`` takes

@@ -1,0 +1,137 @@
+"""The "brgemm" algorithm: NHWC forward passes on fastconv's own register tiles.
+
+Each output row ``(n, oh)`` is an item; its tiles (MR pixels x NR filters)
+sum the window's segments in registers (:mod:`fastconv._kernels.brgemm`),
+reading x padded into the thread's workspace and the weight packed to
+whole tiles of filters (the packing depends on the weight alone: the
+plan's :meth:`prepare`, so an inference loop with a fixed weight packs it
+once). No column matrix, no BLAS. The backward passes run as "auto"
+picks them.
+"""
+
+import numpy as np
+
+from .._kernels import brgemm as _k
+from .._kernels.tile import shape
+from . import config, results, threads, workspace
+from .algorithm import Algorithm
+
+__all__ = ["Brgemm", "ENTRY"]
+
+#: the fields of the kernel's context (threads.Task)
+_ARGS = ("xp", "wp", "bias", "out", "a_offs", "b_offs", "dims")
+
+
+def _tile_shape(plan):
+    return shape(config.TILE_KIND, plan.dtype.itemsize)
+
+
+def _padded_width(plan):
+    w = plan.window
+    return w.W + w.left + w.right
+
+
+def pack_weight(plan, weight):
+    """Return the weight (KH, KW, C, F) in panels of NR filters, flat.
+
+    ``(Fp/NR, KH, KW, C, NR)``, Fp = F rounded up to whole panels, the
+    filters past F zeros.
+    """
+    nr = _tile_shape(plan)[1]
+    KH, KW, C, F = weight.shape
+    panels = -(-F // nr)
+    padded = np.zeros((KH, KW, C, panels * nr), plan.dtype)
+    padded[..., :F] = weight
+    packed = padded.reshape(KH, KW, C, panels, nr).transpose(3, 0, 1, 2, 4)
+    return np.ascontiguousarray(packed).reshape(-1)
+
+
+def _padded_input(plan, x):
+    """Return x zero-padded, flat, with the tiles' slack: a workspace view."""
+    w = plan.window
+    N, C = x.shape[0], x.shape[3]
+    Hp, Wp = w.H + w.top + w.bottom, _padded_width(plan)
+    mr = _tile_shape(plan)[0]
+    size = N * Hp * Wp * C
+    (flat,) = workspace.scratch(plan.dtype, (size + mr * w.sw * C,), key="brgemm x")
+    xp = flat[:size].reshape(N, Hp, Wp, C)
+    if w.top or w.bottom or w.left or w.right:
+        xp[:, : w.top] = 0
+        xp[:, w.top + w.H :] = 0
+        xp[:, w.top : w.top + w.H, : w.left] = 0
+        xp[:, w.top : w.top + w.H, w.left + w.W :] = 0
+    xp[:, w.top : w.top + w.H, w.left : w.left + w.W] = x
+    flat[size:] = 0
+    return flat
+
+
+class Brgemm(Algorithm):
+    """Batch-reduce register tiles over the window, no columns: NHWC forward."""
+
+    name = "brgemm"
+
+    def reason_not(self, shapes):
+        """Say why the layer is not NHWC without groups, or None."""
+        if shapes.layout != "NHWC":
+            return f"it runs NHWC layers only, got layout {shapes.layout!r}"
+        if shapes.groups != 1:
+            return f"it runs layers without groups, got groups={shapes.groups}"
+        return None
+
+    def implements(self, shapes):
+        """Return the forward pass only."""
+        return ("forward",)
+
+    def items(self, plan, pass_):
+        """Return the output rows, N*OH."""
+        return plan.shapes.N * plan.window.OH
+
+    def describe(self, plan, pass_):
+        """Describe the items and the tile."""
+        mr, nr = _tile_shape(plan)
+        return (
+            f"{self.name}, {self.items(plan, pass_)} items (output rows), "
+            f"{mr} x {nr} register tiles"
+        )
+
+    def prepare(self, plan, weight):
+        """Return the packed weight (:func:`pack_weight`)."""
+        return pack_weight(plan, weight)
+
+    def forward(self, plan, x, weight, bias, prepared=None):
+        """Run the tiles over every output row."""
+        out = results.empty(plan.out_shape, plan.dtype)
+        if out.size == 0:
+            return out
+        w, s = plan.window, plan.shapes
+        nr = _tile_shape(plan)[1]
+        panel = w.KH * w.KW * s.C * nr
+        if prepared is None or prepared.size != -(-s.F // nr) * panel:
+            # (a weight packed for another tile width: config.TILE_KIND changed)
+            prepared = pack_weight(plan, weight)
+        wp = prepared
+        Wp = _padded_width(plan)
+        a_offs, b_offs, k = _k.segments(w.KH, w.KW, s.C, nr, w.dh, w.dw, Wp)
+        has_bias = bias is not None
+        dims = (
+            config.TILE_KIND,
+            w.OH, w.OW, s.F, panel, s.C, w.H + w.top + w.bottom, Wp, w.sh, w.sw, k,
+            int(has_bias),
+        )  # fmt: skip
+        values = dict(
+            xp=_padded_input(plan, x),
+            wp=wp,
+            bias=bias if has_bias else out.reshape(-1)[:1],
+            out=out.reshape(-1),
+            a_offs=a_offs,
+            b_offs=b_offs,
+            dims=dims,
+        )
+        nbytes = x.nbytes + out.nbytes if plan.parallel else 0
+        task = threads.Task(_k.forward_nhwc, _ARGS, self.items(plan, "forward"), nbytes)
+        threads.execute(task, values)
+        return out
+
+
+#: the registered instance
+ENTRY = Brgemm()

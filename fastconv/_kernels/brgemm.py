@@ -1,0 +1,111 @@
+"""NHWC convolution on batch-reduce register tiles: no columns, taps as segments.
+
+Output pixels ``(n, oh, ow .. ow+MR)`` times filters ``f .. f+NR`` are one
+register tile (:func:`fastconv._kernels.tile.tile`) summed over segments of
+the window: row i of segment s's A is pixel ``ow + i``'s window slice in
+the padded input, ``xp[n, oh*sh + .., (ow + i)*sw + .., :]`` (a run of k
+values, row stride ``sw*C``), and its B is the matching rows of the
+weight's panel of NR filters. With column dilation 1 a window row is
+one run of ``KW*C`` values in x and in the weight (KH segments of ``k =
+KW*C``, the first layers' shape); otherwise each tap is a segment of ``k
+= C``. The accumulators
+stay in registers through every segment: no im2col, no column matrix.
+
+xp is x padded (zeros) into a flat buffer with a slack of ``MR*sw*C``
+zeros at its end, so that the rows a tile computes past the output's
+width (discarded) read inside the buffer. The weight is packed into
+panels of NR filters, ``(Fp/NR, KH, KW, C, NR)``, filters past F zeros:
+a tile's B is one contiguous panel (rows of the unpacked weight lie F
+values apart; at F = 1024 float32 every row falls in the same L1 set).
+Tiles at the output's right edge or last filters run into a scratch tile
+whose valid part is copied out.
+"""
+
+import numpy as np
+from numba import njit
+
+from .tile import PORTABLE, portable_tile, shape, tile
+
+__all__ = ["forward_nhwc", "segments"]
+
+
+def segments(KH, KW, C, NR, dh, dw, Wp):
+    """Return (a_offs, b_offs, k): each segment's offsets in xp and in a panel.
+
+    Offsets are relative to a tile's first pixel (xp) and to its panel of
+    the packed weight (NR values a row); ``k`` values a segment.
+    """
+    if dw == 1:  # a window row is one run of KW*C values
+        a = [kh * dh * Wp * C for kh in range(KH)]
+        b = [kh * KW * C * NR for kh in range(KH)]
+        return np.array(a, np.int64), np.array(b, np.int64), KW * C
+    a = [(kh * dh * Wp + kw * dw) * C for kh in range(KH) for kw in range(KW)]
+    b = [(kh * KW + kw) * C * NR for kh in range(KH) for kw in range(KW)]
+    return np.array(a, np.int64), np.array(b, np.int64), C
+
+
+@njit(cache=True, inline="always")
+def _tile(kind, segs, a_offs, b_offs, k, a, ao, rsa, b, bo, ldb, c, co, ldc):
+    one = np.uint64(1)
+    if kind == PORTABLE:
+        portable_tile(
+            segs, a_offs, b_offs, k, a, ao, rsa, one, b, bo, ldb, c, co, ldc, False
+        )
+    else:
+        tile(
+            kind, segs, a_offs, b_offs, k, a, ao, rsa, one, b, bo, ldb, c, co, ldc, False
+        )
+
+
+@njit(cache=True, nogil=True)
+def forward_nhwc(ctx, lo, hi):
+    """Output rows ``[lo, hi)`` (item ``n*OH + oh``) of an NHWC convolution.
+
+    ctx: xp (flat, padded x and its slack), wp (flat packed weight, panels
+    of ``panel`` values), bias (F,), out (N, OH, OW, F) flat, a_offs,
+    b_offs (int64 segments), dims ``(kind, OH, OW, F, panel, C, Hp, Wp, sh,
+    sw, k, has_bias)``.
+    """
+    xp, wp, bias, out, a_offs, b_offs, dims = ctx
+    kind = dims[0]
+    mr, nr = shape(kind, out.itemsize)
+    u = np.uint64
+    OH, OW, F, panel, C = u(dims[1]), u(dims[2]), u(dims[3]), u(dims[4]), u(dims[5])
+    Hp, Wp, sh, sw, k = u(dims[6]), u(dims[7]), u(dims[8]), u(dims[9]), u(dims[10])
+    has_bias = dims[11] != 0
+    mr, nr = u(mr), u(nr)
+    segs = u(len(a_offs))
+    rsa = sw * C
+    scratch = np.empty(mr * nr, out.dtype)
+    zero = u(0)
+    for item in range(u(lo), u(hi)):
+        n = item // OH
+        oh = item - n * OH
+        row = (n * Hp + oh * sh) * Wp * C  # the window's first pixel in xp
+        out_row = item * OW * F
+        for f in range(zero, F, nr):
+            cols = min(nr, F - f)
+            bo = f // nr * panel
+            for ow in range(zero, OW, mr):
+                rows = min(mr, OW - ow)
+                ao = row + ow * rsa
+                co = out_row + ow * F + f
+                if rows == mr and cols == nr:
+                    _tile(
+                        kind, segs, a_offs, b_offs, k, xp, ao, rsa, wp, bo, nr, out, co, F
+                    )
+                    if has_bias:
+                        for i in range(mr):
+                            for j in range(nr):
+                                out[co + i * F + j] += bias[f + j]
+                    continue
+                c, k_ = scratch, k
+                _tile(
+                    kind, segs, a_offs, b_offs, k_, xp, ao, rsa, wp, bo, nr, c, zero, nr
+                )
+                for i in range(rows):
+                    for j in range(cols):
+                        v = scratch[i * nr + j]
+                        if has_bias:
+                            v += bias[f + j]
+                        out[co + i * F + j] = v
