@@ -18,7 +18,7 @@ from fastconv.tools import machine as _machine
 from fastconv.tools import peers as _peers
 from fastconv.tools import profile as _profile
 from fastconv.tools import suite as _suite
-from tests.helpers import LAYOUTS, assert_close
+from tests.helpers import LAYOUTS, TOLERANCES, assert_close
 
 # small layers of each kind, so the peers can be checked quickly
 SMALL = [
@@ -241,6 +241,7 @@ def test_bench_rows_and_ratios_from_worker_processes():
         for label in ("fastconv:FASTCONV_TEST_VAR=1", tree):
             assert r[f"x_{label}_fb"] > 0
         assert all(len(v) == 1 for v in r["samples"].values())
+        assert r["void"] == {}  # every contender's results agree with fastconv's
         # the algorithm "auto" chose for each pass, as the plan reports it
         if r["group"] == "conv":
             L = {x.name: x for x in (SMALL[0], GROUPED)}[r["layer"]]
@@ -314,9 +315,157 @@ def test_bench_command_json_and_plot(tmp_path, capsys):
     assert [r["layout"] for r in data["rows"]] == ["NHWC"]
     assert data["rows"][0]["layer"] == "cs231n-pool" and data["rounds"] == 1
     assert "naive_fwd_s" not in data["rows"][0]
+    # the check's figures and flag travel in the JSON
+    assert data["check"]["tolerances"] == _bench.TOLERANCES
+    assert set(data["rows"][0]["check"]["numpy"]) == {"fwd", "bwd"}
+    assert data["rows"][0]["check"]["numpy"]["bwd"]["ok"] is True
+    assert data["rows"][0]["void"] == {}
     assert "cs231n-pool" in capsys.readouterr().out
     if have_mpl:
         assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_tolerances_are_the_tests_own():
+    # the bench voids a timing by the tolerance every fast path is held to here
+    assert {np.dtype(k): v for k, v in _bench.TOLERANCES.items()} == TOLERANCES
+
+
+def test_compare_arrays_by_the_tests_tolerance():
+    gen = np.random.default_rng(0)
+    ref = gen.standard_normal((3, 4, 5)).astype(np.float32)
+    assert _bench.compare_arrays(ref, ref.copy(), np.float32) == (0.0, 0.0)
+    # float32 rounding-sized differences agree, and their size is reported
+    near = ref * np.float32(1 + 1e-5)
+    diff, used = _bench.compare_arrays(ref, near, np.float32)
+    assert used < 0.1 and diff == pytest.approx(1e-5, rel=0.1)
+    # 1% off at the largest entry: 0.01 / (rtol 2e-4 + atol 2e-5) of the tolerance
+    far = ref.copy()
+    i = np.argmax(np.abs(ref))
+    far.flat[i] *= 1.01
+    diff, used = _bench.compare_arrays(ref, far, np.float32)
+    assert diff == pytest.approx(0.01, rel=1e-3)
+    assert used == pytest.approx(0.01 / 2.2e-4, rel=1e-3)
+    # at the smallest entry, 1e-5 * max|ref| is within float32's tolerance
+    # (atol 2e-5 * max|ref|), not float64's (atol 1e-10 * max|ref|)
+    small = ref.astype(np.float64)
+    j = np.argmin(np.abs(ref))
+    bumped = small.copy()
+    bumped.flat[j] += 1e-5 * np.abs(ref).max()
+    assert _bench.compare_arrays(small, bumped, np.float32)[1] <= 1
+    assert _bench.compare_arrays(small, bumped, np.float64)[1] > 1
+    assert _bench.compare_arrays(ref, ref[:2], np.float32) == (np.inf, np.inf)
+    nan = ref.copy()
+    nan.flat[0] = np.nan
+    assert _bench.compare_arrays(ref, nan, np.float32) == (np.inf, np.inf)
+    # read in chunks: a difference in the last one counts
+    big = np.ones(3 * _bench.CHECK_CHUNK + 5)
+    off = big.copy()
+    off[-1] = 1.5
+    assert _bench.compare_arrays(big, off, np.float64)[0] == 0.5
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layer", [SMALL[0], MORE[1]], ids=["conv2d", "conv3d"])
+def test_result_arrays_bring_torch_results_to_the_layout(layer, layout):
+    pytest.importorskip("torch", reason="PyTorch not installed")
+    spec = layer.spec(layout, "float64")
+    arrays = _peers.make_inputs(spec)
+    for want, got in zip(
+        _peers.fastconv_calls(spec, *arrays), _peers.torch_calls(spec, *arrays)
+    ):
+        want, got = _peers.result_arrays(spec, want()), _peers.result_arrays(spec, got())
+        assert len(got) == len(want)
+        for g, e in zip(got, want):
+            assert_close(g, e)
+
+
+#: The contender whose backward results are 1% off at one entry: the worker's
+#: test-only hook (its timed calls are fastconv's own).
+WRONG = "fastconv:FASTCONV_BENCH_TEST_PERTURB=bwd"
+
+
+@pytest.fixture(scope="module")
+def checked_bench():
+    """One small bench run: numpy and torch agree with fastconv, WRONG does not.
+
+    A strided convolution and a padded max pooling, channels-last (torch's
+    results come back from channels_last tensors); one run serves the two
+    tests below, which share its worker start-up. The check is what they
+    test: the samples are as short as can be, and the machine's rates are
+    not measured.
+    """
+    contenders = [
+        _contenders.Contender("fastconv", "fastconv"),
+        _contenders.Contender("numpy", "numpy"),
+    ]
+    if _peers.torch_available():
+        contenders.append(_contenders.Contender("torch", "torch"))
+    contenders.append(_contenders.parse_contender(WRONG))
+    rates = {"gemm_gflops": {"float32": 1.0}, "copy_gbs": 1.0}
+    lines = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_bench, "WARM_S", 0.0)
+        mp.setattr(_bench, "WARM_CALLS", 1)
+        mp.setattr(_bench.Worker, "once", classmethod(lambda cls, c, **req: rates))
+        _, rows = _bench.run_bench(
+            [SMALL[1], SMALL[4]],
+            [np.float32],
+            ("NHWC",),
+            rounds=1,
+            contenders=contenders,
+            naive=False,
+            out=lines.append,
+            progress=False,
+        )
+    return [c.label for c in contenders[1:-1]], rows, lines
+
+
+def test_bench_voids_the_timing_of_a_wrong_result(checked_bench):
+    _, rows, lines = checked_bench
+    for row in rows:
+        assert row["void"] == {WRONG: ["bwd"]}
+        fwd, bwd = row["check"][WRONG]["fwd"], row["check"][WRONG]["bwd"]
+        assert fwd == {"diff": 0.0, "used": 0.0, "array": "out", "ok": True}
+        assert not bwd["ok"] and bwd["array"] == "grad_x" and bwd["used"] > 1
+        assert bwd["diff"] == pytest.approx(0.01, rel=1e-3)
+        # measured, but no ratio, so no geomean
+        assert row[f"{WRONG}_bwd_s"] > 0 and row[f"x_{WRONG}_fb"] is None
+    for name in ("conv-s2", "max-3s2"):
+        line, check = [x for x in lines if x.startswith(name)]  # table, check
+        assert "wrong" in line.split(), line
+        assert check.split()[-2:] == [f"{WRONG[:11]}~", "0/1.0e-02!"], check
+    # WRONG is the last column
+    geo = [x for x in lines if x.startswith("geomean")]
+    assert len(geo) == 4 and all(x.split()[-1] == "-" for x in geo)
+    warnings = [x for x in lines if x.startswith("WARNING")]
+    assert len(warnings) == 2
+    for name, warning in zip(("conv-s2", "max-3s2"), warnings):
+        for part in (f"{name} NHWC float32 bwd: {WRONG} disagrees", "= 1.0e-02;"):
+            assert part in warning, part
+
+
+def test_bench_reports_the_largest_difference_of_agreeing_contenders(checked_bench):
+    agreeing, rows, lines = checked_bench
+    for r in rows:
+        for label in agreeing:
+            c = r["check"][label]
+            assert c["fwd"]["ok"] and c["bwd"]["ok"], (label, c)
+            assert all(c[p]["used"] <= 1 for p in ("fwd", "bwd"))
+            # float32 rounding apart, at most (max pooling's forward selects:
+            # exact; its backward sums overlapping windows in some order)
+            assert all(0 <= c[p]["diff"] < 1e-5 for p in ("fwd", "bwd")), (label, c)
+            if r["kind"] == "max":
+                assert c["fwd"]["diff"] == 0
+            assert r[f"x_{label}_fb"] > 0
+    check = [x for x in lines if x.startswith(("conv-s2", "max-3s2"))][len(rows) :]
+    assert len(check) == len(rows)  # a line per row after the table
+    for r, line in zip(rows, check):
+        assert line.split()[:2] == [r["layer"], r["layout_name"]]
+        for label in agreeing:
+            c = r["check"][label]
+            cell = f"{label} {_bench._fmt_diff(c['fwd'])}/{_bench._fmt_diff(c['bwd'])} "
+            assert cell in line and "!" not in cell, line
+    assert not any(label in x for x in lines if "WARNING" in x for label in agreeing)
 
 
 def test_bench_dask_times_the_clusters_against_the_in_process_call(tmp_path, capsys):

@@ -18,22 +18,43 @@ worker, before the rounds.
 environment with those variables; ``--contender fastconv@PATH`` adds
 fastconv from another source tree (a checkout of an earlier commit), so a
 change can be measured against what it replaces, side by side.
+
+Before timing a layer, the parent asks every worker for one call's results
+of each pass on the same inputs (built from the spec's seed in each worker,
+by the same :func:`.peers.make_inputs`): the output, and every array the
+backward returns (grad_x, grad_weight, grad_bias of a convolution, grad_x
+of a pooling). A worker saves its arrays as .npy files in a temporary
+folder and returns their paths; the parent reads them memory-mapped, in
+chunks, and compares each contender's with fastconv's (the first
+contender's), one contender at a time, then deletes them. An entry agrees
+when ``|a - ref| <= rtol * |ref| + atol_scale * max(1, max|ref|)``, the
+tolerance every fast path is held to in the test suite
+(:data:`TOLERANCES`). The report gives, per layer and contender, the
+largest ``max|a - ref| / max|ref|`` of each pass's arrays; a pass outside
+the tolerance is void: its cells show "wrong" instead of a ratio, it is
+left out of the geomeans, and a warning names the layer, pass, contender
+and difference. The JSON rows carry the figures ("check") and the void
+passes ("void"). The naive oracle is not compared: it runs on a slice of
+the batch, with inputs of its own (and the tests compare it with fastconv).
 """
 
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 
 from . import machine as _machine
 from . import options
+from . import peers as _peers
 from . import suite as _suite
 from .contenders import Contender, Worker, parse_contender, wait_idle
 
-__all__ = ["add_arguments", "run", "run_bench"]
+__all__ = ["add_arguments", "check_layer", "compare_arrays", "run", "run_bench"]
 
 #: Untimed steady-state calls before each sample, and the least a sample lasts.
 #: A process that sat idle while others ran needs more than 20 ms of calls
@@ -46,6 +67,129 @@ WARM_S, SAMPLE_S = 0.05, 0.01
 #: pooling backward of 51 MB: 40-90 ms for about five calls, then 5 ms).
 WARM_CALLS = 10
 QUICK_LAYERS = ("lenet-c1", "resnet-3x3", "cs231n-speed", "max-2s2", "cs231n-pool")
+PASSES = ("fwd", "bwd")
+#: The tolerances every fast path is held to in the test suite (TOLERANCES of
+#: tests/helpers.py; a test keeps the two equal): an entry of a contender's
+#: result agrees with fastconv's when
+#: ``|a - ref| <= rtol * |ref| + atol_scale * max(1, max|ref|)``.
+TOLERANCES = {
+    "float32": dict(rtol=2e-4, atol_scale=2e-5),
+    "float64": dict(rtol=1e-9, atol_scale=1e-10),
+}
+#: Entries compared at a time: the parent holds a few float64 chunks of 8 MB,
+#: never a whole result.
+CHECK_CHUNK = 1 << 20
+
+
+# --------------------------------------------------------------------------
+# the check of results
+
+
+def compare_arrays(ref, got, dtype):
+    """Return how far `got` is from `ref`: ``(diff, used)``.
+
+    Parameters
+    ----------
+    ref, got : ndarray (memory-mapped, read in chunks of :data:`CHECK_CHUNK`)
+        fastconv's result and a contender's, C-contiguous.
+    dtype : the layer's dtype, which sets the tolerance (:data:`TOLERANCES`)
+
+    Returns
+    -------
+    diff : float
+        ``max|got - ref| / max(max|ref|, tiny)``.
+    used : float
+        The largest share of its tolerance an entry's difference takes,
+        ``max(|got - ref| / (rtol * |ref| + atol))``: the arrays agree when it
+        is at most 1.
+
+    Both are inf when the shapes differ or either array holds a NaN or an
+    infinity.
+    """
+    if ref.shape != got.shape:
+        return math.inf, math.inf
+    t = TOLERANCES[np.dtype(dtype).name]
+    ref, got = ref.reshape(-1), got.reshape(-1)
+    chunks = [slice(i, i + CHECK_CHUNK) for i in range(0, ref.size, CHECK_CHUNK)]
+    # atol scales with max|ref|: a first pass finds it
+    top = max((float(np.max(np.abs(ref[c]))) for c in chunks), default=0.0)
+    atol = t["atol_scale"] * max(1.0, top)
+    largest = used = 0.0
+    for c in chunks:
+        r = np.asarray(ref[c], np.float64)
+        d = np.abs(np.asarray(got[c], np.float64) - r)
+        if not np.isfinite(d).all():
+            return math.inf, math.inf
+        largest = max(largest, float(d.max()))
+        used = max(used, float((d / (t["rtol"] * np.abs(r) + atol)).max()))
+    return largest / max(top, float(np.finfo(dtype).tiny)), used
+
+
+def _compare_pass(ref_paths, paths, names, dtype):
+    """Compare a contender's saved arrays of one pass with fastconv's.
+
+    Returns ``{"diff", "used", "array", "ok"}``: the largest diff and share
+    of the tolerance (:func:`compare_arrays`) over the pass's arrays, the
+    name of the array nearest to (or furthest beyond) its tolerance, and
+    whether every array is within it.
+    """
+    if len(paths) != len(ref_paths):
+        what = f"{len(paths)} arrays, fastconv {len(ref_paths)}"
+        return {"diff": math.inf, "used": math.inf, "array": what, "ok": False}
+    entry = {"diff": 0.0, "used": 0.0, "array": None, "ok": True}
+    for i, (rp, p) in enumerate(zip(ref_paths, paths)):
+        diff, used = compare_arrays(
+            np.load(rp, mmap_mode="r"), np.load(p, mmap_mode="r"), dtype
+        )
+        entry["diff"] = max(entry["diff"], diff)
+        if entry["array"] is None or used > entry["used"]:
+            entry["used"] = used
+            entry["array"] = names[i] if i < len(names) else str(i)
+    entry["ok"] = entry["used"] <= 1.0
+    return entry
+
+
+def check_layer(spec, workers):
+    """Compare the other workers' results of both passes with the first worker's.
+
+    Each worker runs each pass once and saves its arrays in a temporary
+    folder; the parent compares them with the first worker's (fastconv's),
+    one contender at a time, and deletes them: at most two contenders'
+    results of one layer are on disk, and a few chunks in memory.
+
+    Returns
+    -------
+    dict
+        ``{label: {"fwd": {"diff", "used", "array", "ok"}, "bwd": ...}}`` for
+        ``workers[1:]`` (see :func:`_compare_pass`); a worker that returned
+        no results has ``diff`` None, ``ok`` False and its error as ``array``.
+    """
+    check = {}
+    if len(workers) < 2:
+        return check
+    with tempfile.TemporaryDirectory(prefix="fastconv-bench-") as tmp:
+        main = workers[0]
+        ref = main.ask(op="results", prefix=os.path.join(tmp, "ref"))
+        if "error" in ref:
+            raise RuntimeError(f"bench worker {main.contender.label}: {ref['error']}")
+        for k, w in enumerate(workers[1:]):
+            reply = w.ask(op="results", prefix=os.path.join(tmp, str(k)))
+            entry = {}
+            for p in PASSES:
+                if "error" in reply:
+                    entry[p] = {
+                        "diff": None,
+                        "used": None,
+                        "array": reply["error"],
+                        "ok": False,
+                    }
+                else:
+                    names = _peers.result_names(spec, p)
+                    entry[p] = _compare_pass(ref[p], reply[p], names, spec["dtype"])
+            check[w.contender.label] = entry
+            for path in reply.get("fwd", []) + reply.get("bwd", []):
+                os.remove(path)
+    return check
 
 
 def bench_layer(layer, dtype, layout, workers, rounds, naive=None):
@@ -62,6 +206,13 @@ def bench_layer(layer, dtype, layout, workers, rounds, naive=None):
         if w is workers[0]:
             algorithm = reply.get("algorithm")
     live = [w for w in workers if ready[w.contender.label]]
+    # every contender's results against fastconv's, before any timing
+    check = check_layer(spec, live) if live and live[0] is workers[0] else {}
+    void = {
+        label: [p for p in PASSES if not c[p]["ok"]]
+        for label, c in check.items()
+        if not all(c[p]["ok"] for p in PASSES)
+    }
     samples = {(w.contender.label, p): [] for w in live for p in ("fwd", "bwd")}
     number = {}
     for r in range(rounds):
@@ -91,6 +242,8 @@ def bench_layer(layer, dtype, layout, workers, rounds, naive=None):
         "dtype": np.dtype(dtype).name,
         "contenders": [w.contender.label for w in workers],
         "algorithm": algorithm,
+        "check": check,
+        "void": void,
     }
     for w in workers:
         label = w.contender.label
@@ -113,6 +266,11 @@ def bench_layer(layer, dtype, layout, workers, rounds, naive=None):
         row["gbs_bwd"] = layer.bytes_moved(itemsize, backward=True) / b0 / 1e9
     for label in ["naive"] + [w.contender.label for w in workers[1:]]:
         f, b = row.get(f"{label}_fwd_s"), row.get(f"{label}_bwd_s")
+        # a wrong result's time is void: no ratio, so no geomean either
+        if "fwd" in void.get(label, ()):
+            f = None
+        if "bwd" in void.get(label, ()):
+            b = None
         row[f"x_{label}_fwd"] = None if f is None else f / f0
         row[f"x_{label}_fb"] = None if f is None or b is None else (f + b) / (f0 + b0)
     return row
@@ -132,19 +290,80 @@ def _fmt_x(v):
     return "    -" if v is None else (f"{v:5.2f}" if v < 10 else f"{v:5.0f}")
 
 
+def _short(label):
+    return label if len(label) <= 12 else label[:11] + "~"
+
+
 def _columns(rows):
+    # (heading, sub-heading, row key, contender, the passes the cell times)
     labels = rows[0]["contenders"][1:]
-    cols = [("x naive", "f+b", "x_naive_fb")]
+    cols = [("x naive", "f+b", "x_naive_fb", "naive", PASSES)]
     for label in labels:
-        short = label if len(label) <= 12 else label[:11] + "~"
         if label == "torch":
-            cols.append(("x torch", "fwd", "x_torch_fwd"))
-        cols.append((f"x {short}", "f+b", f"x_{label}_fb"))
+            cols.append(("x torch", "fwd", "x_torch_fwd", label, ("fwd",)))
+        cols.append((f"x {_short(label)}", "f+b", f"x_{label}_fb", label, PASSES))
     return cols
 
 
+def _cell(r, col):
+    void = r.get("void", {}).get(col[3], ())
+    return "wrong" if any(p in void for p in col[4]) else _fmt_x(r.get(col[2]))
+
+
+def _fmt_diff(c):
+    if c["diff"] is None:
+        return "error!"
+    return ("0" if c["diff"] == 0 else f"{c['diff']:.1e}") + ("" if c["ok"] else "!")
+
+
+def check_lines(rows):
+    """Return the check's report of one dtype's rows: a line per row, then warnings.
+
+    A warning for each void pass names the layer, pass, contender and difference.
+    """
+    labels = rows[0]["contenders"][1:]
+    if not labels:
+        return []
+    t = TOLERANCES[rows[0]["dtype"]]
+    rule = f"rtol {t['rtol']:.0e}, atol {t['atol_scale']:.0e}*max(1,max|fastconv|)"
+    lines = [
+        f"check: largest max|a-b|/max|fastconv| of each pass's arrays, fwd/bwd; "
+        f"! = beyond the tests' tolerance ({rule} per entry): that pass's time is "
+        f'void ("wrong")'
+    ]
+    for r in rows:
+        cells = []
+        for label in labels:
+            c = r["check"].get(label)
+            what = "/".join(_fmt_diff(c[p]) for p in PASSES) if c else "-"
+            cells.append(f"{_short(label)} {what:17s}")  # 1.0e-02!/1.0e-02!
+        line = f"{r['layer']:13s} {r['layout_name']:6s} " + "  ".join(cells)
+        lines.append(line.rstrip())
+    for r in rows:
+        for label, passes in r["void"].items():
+            for p in passes:
+                c = r["check"][label][p]
+                if c["diff"] is None:
+                    what = f"no results: {c['array']}"
+                elif math.isinf(c["diff"]):
+                    what = f"{c['array']}: another shape, or not finite"
+                else:
+                    what = (
+                        f"max|a-b|/max|fastconv| = {c['diff']:.1e}; {c['array']} at "
+                        f"{c['used']:.3g}x the tolerance, {rule}"
+                    )
+                lines.append(
+                    f"WARNING: {r['layer']} {r['layout_name']} {r['dtype']} {p}: {label} "
+                    f"disagrees with fastconv ({what}); its time is void"
+                )
+    return lines
+
+
 def table(rows, machine, out):
-    """Print the table of one dtype's rows, with geomeans per kind and layout."""
+    """Print the table of one dtype's rows, with geomeans per kind and layout.
+
+    Then the check of the results (:func:`check_lines`).
+    """
     dtype = rows[0]["dtype"]
     gemm, copy = machine["gemm_gflops"][dtype], machine["copy_gbs"]
     cols = _columns(rows)
@@ -184,7 +403,7 @@ def table(rows, machine, out):
                 f"{r['layer']:13s} {r['layout_name']:6s} {1e3 * r[f'{main}_fwd_s']:8.2f} "
                 f"{1e3 * r[f'{main}_bwd_s']:8.2f} {rate:7.1f} {peak:4.0f}% "
                 f"{peak_b:4.0f}% "
-                + " ".join(f"{_fmt_x(r.get(c[2])):>{width}s}" for c in cols)
+                + " ".join(f"{_cell(r, c):>{width}s}" for c in cols)
                 + (f"  {r['algorithm']}" if r.get("algorithm") else "")
             )
         for layout in ("NCHW", "NHWC", "all"):
@@ -200,6 +419,8 @@ def table(rows, machine, out):
                 )
             )
         out("-" * len(head))
+    for line in check_lines(rows):
+        out(line)
 
 
 def _progress(total):
@@ -295,6 +516,12 @@ def _header(info, rounds, out):
         f"{WARM_CALLS} calls (whichever is longer) of untimed "
         f"calls with the other processes idle; x = other's time / fastconv's (higher is "
         f"better); x naive: the oracle on N/8 samples (at least 1), scaled to N"
+    )
+    out(
+        "check: before the rounds, each contender's results of both passes against "
+        "fastconv's, within the test suite's tolerance (the oracle's are not "
+        'compared: it runs on a slice); a pass outside it is void: "wrong", no '
+        "ratio, left out of the geomeans"
     )
 
 
@@ -413,8 +640,9 @@ def run(args):
     )
     if args.json:
         with open(args.json, "w") as fh:
+            check = {"tolerances": TOLERANCES, "source": "tests/helpers.py TOLERANCES"}
             json.dump(
-                {"machine": info, "rounds": rounds, "rows": rows},
+                {"machine": info, "rounds": rounds, "check": check, "rows": rows},
                 fh,
                 indent=1,
                 default=str,

@@ -12,8 +12,18 @@ Requests: ``hello`` (versions, threads, BLAS), ``setup`` (a layer spec:
 build its inputs and callables and run each once; the "naive" kind only
 keeps the spec), ``sample`` (an untimed warm-up of at least ``warm``
 seconds and ``warm_calls`` calls, then ``number`` timed calls of one
-pass), ``naive`` (the oracle on a slice of the batch, scaled),
-``machine`` (numpy's GEMM rate and copy bandwidth here), ``quit``.
+pass), ``results`` (one call of each pass, its arrays saved in the
+layout as ``PREFIX-fwd-0.npy``, ``PREFIX-bwd-0.npy``, ``PREFIX-bwd-1.npy``,
+... for the parent to compare with fastconv's: only the paths travel
+through the pipe), ``naive`` (the oracle on a slice of the batch,
+scaled), ``machine`` (numpy's GEMM rate and copy bandwidth here), ``quit``.
+
+For the bench's tests only: with ``FASTCONV_BENCH_TEST_PERTURB=fwd`` (or
+``bwd``, or ``fwd,bwd``) in its environment (``--contender
+fastconv:FASTCONV_BENCH_TEST_PERTURB=bwd``), a worker's ``results`` of
+that pass have their first array's largest entry moved by 1% of its
+magnitude (at least 0.01), a wrong result the parent must flag; nothing
+else changes, the timed calls included.
 """
 
 import importlib.util
@@ -28,6 +38,9 @@ if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
     del sys.path[0]  # this folder's modules (profile.py, ...) must not shadow others
 
 import numpy as np  # noqa: E402
+
+#: The test-only variable that makes ``results`` return a wrong result.
+PERTURB_VAR = "FASTCONV_BENCH_TEST_PERTURB"
 
 
 def _load_peers():
@@ -139,6 +152,27 @@ class Worker:
             fn()
         return {"seconds": (time.perf_counter() - t0) / number, "number": number}
 
+    def results(self, req):
+        """Run each pass once and save its arrays as .npy files; return their paths.
+
+        ``{"fwd": [path], "bwd": [path, ...]}``, the arrays in the order the
+        pass returns them (:func:`peers.result_names`), each C-contiguous in
+        the spec's layout, at ``req["prefix"]``-PASS-I.npy: the arrays stay
+        out of the JSON pipe, and the parent reads them one at a time.
+        """
+        perturb = os.environ.get(PERTURB_VAR, "").split(",")
+        out = {}
+        for which, fn in zip(("fwd", "bwd"), self.calls):
+            arrays = peers.result_arrays(self.spec, fn())
+            if which in perturb:
+                arrays[0] = _perturbed(arrays[0])
+            out[which] = []
+            for i, a in enumerate(arrays):
+                path = f"{req['prefix']}-{which}-{i}.npy"
+                np.save(path, np.ascontiguousarray(a))
+                out[which].append(path)
+        return out
+
     def naive(self, req):
         """Time the oracle on N/8 samples (at least 1), scaled to N."""
         spec = dict(self.spec)
@@ -180,6 +214,15 @@ def _algorithm(spec, x, w):
         return "?"
     names = [passes[p] for p in ("forward", "grad_x", "grad_w")]
     return names[0] if len(set(names)) == 1 else "/".join(names)
+
+
+def _perturbed(a):
+    """Return a copy of `a`, its largest entry moved by 1% of it (at least by 0.01)."""
+    a = np.array(a, copy=True)
+    if a.size:
+        i = int(np.argmax(np.abs(a)))
+        a.flat[i] += 0.01 * max(1.0, abs(float(a.flat[i])))
+    return a
 
 
 def _best(fn, rounds=7):

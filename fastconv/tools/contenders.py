@@ -98,7 +98,12 @@ class Worker:
         self.info = self.ask(op="hello")
 
     def ask(self, **request):
-        """Send one request; return the reply (RuntimeError if the worker fails)."""
+        """Send one request; return the reply (RuntimeError if the worker fails).
+
+        A ``setup`` or ``results`` the worker cannot do comes back as a
+        reply with an "error" (a peer that cannot run a layer, or a
+        contender without results to compare), for the bench to report.
+        """
         try:
             self.proc.stdin.write(json.dumps(request) + "\n")
             self.proc.stdin.flush()
@@ -110,7 +115,7 @@ class Worker:
             tail = self._err.read()[-2000:]
             raise RuntimeError(f"bench worker {self.contender.label} stopped:\n{tail}")
         reply = json.loads(line)
-        if "error" in reply and request.get("op") != "setup":
+        if "error" in reply and request.get("op") not in ("setup", "results"):
             raise RuntimeError(f"bench worker {self.contender.label}: {reply['error']}")
         return reply
 

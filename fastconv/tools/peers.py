@@ -4,6 +4,10 @@ Each ``*_calls`` function takes a layer *spec* (plain data, from
 :meth:`fastconv.tools.suite.Layer.spec`) and prepared arrays, and returns
 ``(forward, backward)`` zero-argument callables, so that preparation stays
 outside timing; ``None`` where a peer cannot run the layer.
+:func:`result_arrays` turns what a pass returns (arrays, or torch's
+channels-first-shaped tensors) into ndarrays in the spec's layout, so that
+the bench can compare every peer's results with fastconv's element for
+element.
 
 This module uses only numpy and fastconv's public functions: the bench's
 worker processes load it next to any fastconv source tree, an older one
@@ -20,6 +24,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "make_inputs",
+    "result_arrays",
+    "result_names",
     "fastconv_calls",
     "naive_calls",
     "numpy_calls",
@@ -40,6 +46,44 @@ def make_inputs(spec):
         w = b = None
     gy = rng.standard_normal(spec["out_shape"])
     return tuple(None if a is None else a.astype(dtype) for a in (x, w, b, gy))
+
+
+def result_names(spec, which):
+    """Return the names of the arrays a pass (``"fwd"`` or ``"bwd"``) returns.
+
+    The forward returns the output; a convolution's backward grad_x,
+    grad_weight and grad_bias; a pooling's backward grad_x.
+    """
+    if which == "fwd":
+        return ("out",)
+    if spec["kind"] in ("conv", "conv_transpose"):
+        return ("grad_x", "grad_weight", "grad_bias")
+    return ("grad_x",)
+
+
+def result_arrays(spec, result):
+    """Return the arrays of a pass's result as ndarrays in the spec's layout.
+
+    `result` is what a peer's forward or backward returns: one array or a
+    tuple (grad_x, grad_weight, grad_bias). fastconv and numpy return
+    ndarrays in the layout already; torch returns tensors shaped channels
+    first, which go back to the layout here: (N, C, *S) -> (N, *S, C), and a
+    weight (A, B, *K) -> (*K, B, A), the inverse of :func:`torch_calls`'s
+    conversion. The arrays may be views (of a tensor's memory too).
+    """
+    parts = result if isinstance(result, (tuple, list)) else (result,)
+    n = spec["ndim"]
+    last = spec["layout"] not in ("NCL", "NCHW", "NCDHW")
+    arrays = []
+    for i, a in enumerate(parts):
+        if hasattr(a, "detach"):  # a torch tensor, channels-first shaped
+            a = a.detach().numpy()
+            if last and a.ndim == n + 2:
+                weight = i == 1 and spec["kind"] in ("conv", "conv_transpose")
+                spatial = tuple(range(2, n + 2))
+                a = a.transpose(spatial + (1, 0) if weight else (0,) + spatial + (1,))
+        arrays.append(np.asarray(a))
+    return arrays
 
 
 def torch_available():
