@@ -277,29 +277,42 @@ def test_the_cost_model_counts_what_each_algorithm_does():
 
 
 @pytest.mark.parametrize(
-    "x_shape, w_shape, dtype, want",
+    "x_shape, w_shape, dtype, kw, want",
     [
         # large images: F(4x4, 3x3) measured fastest (docs/algorithms.md)
-        ((8, 64, 56, 56), (64, 64, 3, 3), np.float32, "winograd-4x4"),
-        ((8, 64, 56, 56), (64, 64, 3, 3), np.float64, "winograd-4x4"),
+        ((8, 64, 56, 56), (64, 64, 3, 3), np.float32, {}, "winograd-4x4"),
+        ((8, 64, 56, 56), (64, 64, 3, 3), np.float64, {}, "winograd-4x4"),
         # 256 channels: F(4x4) would be fastest, but its float32 error is
         # too close to the tolerance, so auto keeps to F(2x2)
-        ((16, 256, 14, 14), (256, 256, 3, 3), np.float32, "winograd-2x2"),
-        ((16, 256, 14, 14), (256, 256, 3, 3), np.float64, "winograd-4x4"),
+        ((16, 256, 14, 14), (256, 256, 3, 3), np.float32, {}, "winograd-2x2"),
+        ((16, 256, 14, 14), (256, 256, 3, 3), np.float64, {}, "winograd-4x4"),
         # 7x7 images of 512 channels: F(4x4)'s tiles waste 9 of every 16
         # outputs and its weight transform is larger than x; F(2x2) measured
         # fastest
-        ((8, 512, 7, 7), (512, 512, 3, 3), np.float64, "winograd-2x2"),
+        ((8, 512, 7, 7), (512, 512, 3, 3), np.float64, {}, "winograd-2x2"),
         # three channels: GEMMs too thin for Winograd
-        ((8, 3, 32, 32), (32, 3, 3, 3), np.float32, "im2col"),
+        ((8, 3, 32, 32), (32, 3, 3, 3), np.float32, {}, "im2col"),
+        # the same first layer channels-last: the register tiles, forward
+        ((8, 32, 32, 3), (3, 3, 3, 32), np.float32, dict(layout="NHWC"), "brgemm"),
+        ((8, 32, 32, 3), (3, 3, 3, 32), np.float64, dict(layout="NHWC"), "brgemm"),
+        # channels-last with more channels: not the tiles
+        (
+            (8, 28, 28, 128),
+            (3, 3, 128, 256),
+            np.float32,
+            dict(layout="NHWC", stride=2),
+            "im2col",
+        ),
     ],
 )
-def test_auto_chooses_by_cost_and_accuracy(x_shape, w_shape, dtype, want):
-    p = fastconv.plan_conv2d(x_shape, w_shape, dtype, padding=1)
+def test_auto_chooses_by_cost_and_accuracy(x_shape, w_shape, dtype, kw, want):
+    p = fastconv.plan_conv2d(x_shape, w_shape, dtype, padding=1, **kw)
     assert p.passes["forward"] == want, p.passes
     if want.startswith("winograd"):
         # grad_weight: F(3x3, m x m), the forward's tiles
         assert p.passes["grad_w"] == want
+    if want == "brgemm":  # a forward pass only: the others as auto picks
+        assert p.passes["grad_x"] == p.passes["grad_w"] == "im2col"
 
 
 # ---- autotuning

@@ -20,6 +20,9 @@ layer.
   pass (grad_weight as F(3x3, 2x2); grad_x where the padding is at most 2).
 - "winograd-4x4": Winograd F(4x4, 3x3), 36 GEMMs on transformed tiles; the
   same layers and passes (grad_weight as F(3x3, 4x4)).
+- "brgemm": fastconv's register tiles (:mod:`fastconv._kernels.brgemm`),
+  the window's segments summed in registers; the forward pass of NHWC
+  layers without groups.
 """
 
 import numpy as np
@@ -94,6 +97,15 @@ def _auto(shapes, dtype, pass_):
         names = ["im2col", *wino]
         # the cheapest by the cost model (config.COST)
         return min(names, key=lambda n: cost(n, shapes, dtype, pass_))
+    if (
+        pass_ in implements("brgemm", shapes)
+        and reason_not("brgemm", shapes) is None
+        and shapes.C <= config.BRGEMM_MAX_CHANNELS
+    ):
+        # first layers, NHWC: the window's segments summed in registers
+        # instead of thin GEMMs over KH*KW copies of x
+        # (config.BRGEMM_MAX_CHANNELS)
+        return "brgemm"
     few = (
         shapes.layout == "NCHW"
         and shapes.Fg <= config.DIRECT_FEW_FILTERS

@@ -113,6 +113,19 @@ WINOGRAD_MIN_CHANNELS = 32
 #: with them (deep-3x3, 256: 1.4e-05 of max|y|, against the tests' 2e-05).
 WINOGRAD_4X4_MAX_CHANNELS_F32 = 128
 
+#: NHWC layers without groups and with at most this many channels run
+#: their forward pass on the "brgemm" register tiles, where im2col's
+#: columns are KH*KW times x and its GEMMs are thin (depth KH*KW*C).
+#: Measured 2026-12-08, AMD EPYC (Zen 4, AVX-512), 2 threads, in-process,
+#: interleaved, median of 15, auto / brgemm forward ms: float32 lenet-c1
+#: (C = 1) 1.67 / 1.16, cifar-c1 (3) 2.11 / 1.36, alexnet-c1 (3) 10.58 /
+#: 7.85, cs231n-speed (3) 1.21 / 0.94; float64 0.97 / 0.68, 2.85 / 2.87,
+#: 17.61 / 14.11, 1.29 / 1.30. With 128-256 channels it lost: resnet-s2
+#: 0.95x, resnet-1x1 0.85-0.89x (their 14-pixel rows leave a tile of 8
+#: rows a ragged edge); 3x3 stride-1 layers of 64 channels and more run
+#: Winograd's fewer multiply-adds.
+BRGEMM_MAX_CHANNELS = 4
+
 #: NCHW layers with at most this many filters per group, and at most
 #: DIRECT_FEW_CHANNELS channels per group, run "direct" (lenet-c1: GEMMs of
 #: <= 8 rows over columns KK times x; the direct sums measured 2x faster
