@@ -15,6 +15,7 @@ import importlib
 
 from ._engine.algorithms import NAMES as ALGORITHMS
 from ._engine.autotune import autotune, get_autotune, set_autotune
+from ._engine.cpu import fma_peak
 from ._engine.padding import MODES as PADDING_MODES
 from ._engine.threads import get_num_threads, set_num_threads
 from ._engine.trace import recording as record_phases
@@ -154,6 +155,7 @@ __all__ = [
     "workspace_limit",
     "release_workspace",
     "get_num_threads",
+    "fma_peak",
     "set_num_threads",
     "autotune",
     "get_autotune",

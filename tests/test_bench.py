@@ -217,6 +217,8 @@ def test_bench_rows_and_ratios_from_worker_processes():
         progress=False,
     )
     assert info["gemm_gflops"]["float32"] > 0 and info["copy_gbs"] > 0
+    assert info["fma_gflops"]["float32"] > 0 and info["fma_threads"] >= 1
+    assert any("FMA peak" in line and "register tile" in line for line in lines)
     assert set(info["workers"]) == {c.label for c in contenders}
     pids = {w["pid"] for w in info["workers"].values()}
     assert len(pids) == 4 and os.getpid() not in pids  # each in its own process

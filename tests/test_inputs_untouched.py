@@ -980,6 +980,8 @@ NOT_ARRAY_FUNCTIONS = {
     "PADDING_MODES",
     # times the calls made inside its block
     "record_phases",
+    # times its own arrays (a dtype in, a rate out)
+    "fma_peak",
     # the lazily loaded subpackages, each with its table (naive runs API)
     "naive",
     "compat",

@@ -254,3 +254,12 @@ def test_brgemm_prepared_weight_packed_for_another_tile_is_repacked(monkeypatch)
     pw = plan.prepare_weight(w)
     monkeypatch.setattr(config, "TILE_KIND", _tile.NARROW)  # 8: 24 padded, not 32
     assert_close(plan.forward(x, pw), naive.conv2d(x, w, padding=1, layout="NHWC"))
+
+
+def test_fma_peak_measures_each_kind_and_checks_its_dtype():
+    for kind in KINDS.values():
+        for dtype in ("float32", "float64"):
+            rate = fastconv.fma_peak(dtype, kind=kind, seconds=0.001, rounds=1)
+            assert np.isfinite(rate) and rate > 0
+    with pytest.raises(ValueError, match="dtype must be float32 or float64, got int64"):
+        fastconv.fma_peak("int64")

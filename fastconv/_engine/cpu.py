@@ -6,10 +6,11 @@ change CPU model between sessions.
 
 import functools
 import os
+from typing import Any, Optional
 
 from .._kernels import tile
 
-__all__ = ["usable_cores", "l2_bytes", "vector_kind"]
+__all__ = ["usable_cores", "l2_bytes", "vector_kind", "fma_peak"]
 
 
 def usable_cores():
@@ -69,3 +70,58 @@ def vector_kind():
     if {"avx2", "fma"} <= features:
         return tile.NARROW
     return tile.PORTABLE
+
+
+def fma_peak(
+    dtype: Any = "float32",
+    kind: Optional[int] = None,
+    seconds: float = 0.02,
+    rounds: int = 5,
+) -> float:
+    """Return one core's multiply-add rate, GFLOP/s, as fastconv's kernels reach it.
+
+    fastconv's register tile (the host's vector width, or `kind`) repeated
+    on operands of a few KB, which stay in L1: the rate of the FMA units,
+    the ceiling of every convolution on one core. The best of `rounds`
+    runs of at least `seconds` each. ``python -m fastconv bench`` reports
+    each layer's rate against it (times the threads a call uses).
+
+    Parameters
+    ----------
+    dtype : float32 or float64
+    kind : int, optional
+        A tile kind of :mod:`fastconv._kernels.tile` (default:
+        :func:`vector_kind`, what the engine runs).
+
+    Examples
+    --------
+    >>> import fastconv
+    >>> fastconv.fma_peak("float64") > 0
+    True
+    """
+    import time
+
+    import numpy as np
+
+    kind = vector_kind() if kind is None else kind
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    mr, nr = tile.shape(kind, dtype.itemsize)
+    k = 128
+    a, b = np.full(k * mr, 1e-3, dtype), np.full(k * nr, 1e-3, dtype)
+    c = np.zeros(mr * nr, dtype)
+    flops = 2.0 * mr * nr * k
+    tile.spin(kind, k, a, b, c, 1)  # compile
+    reps, spent = 64, 0.0
+    while spent < seconds:  # calls long enough to time
+        reps *= 2
+        t0 = time.perf_counter()
+        tile.spin(kind, k, a, b, c, reps)
+        spent = time.perf_counter() - t0
+    best = spent
+    for _ in range(rounds - 1):
+        t0 = time.perf_counter()
+        tile.spin(kind, k, a, b, c, reps)
+        best = min(best, time.perf_counter() - t0)
+    return flops * reps / best / 1e9

@@ -37,7 +37,16 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["WIDE", "NARROW", "PORTABLE", "SHAPES", "shape", "tile", "portable_tile"]
+__all__ = [
+    "WIDE",
+    "NARROW",
+    "PORTABLE",
+    "SHAPES",
+    "shape",
+    "tile",
+    "portable_tile",
+    "spin",
+]
 
 WIDE, NARROW, PORTABLE = 0, 1, 2
 
@@ -264,3 +273,23 @@ def portable_tile(segs, a_offs, b_offs, k, a, ao, rsa, csa, b, bo, ldb, c, co, l
                 c[row + j] += acc[i * _PNR + j]
             else:
                 c[row + j] = acc[i * _PNR + j]
+
+
+@njit(cache=True, nogil=True)
+def spin(kind, k, a, b, c, reps):
+    """Run one packed tile of depth `k` `reps` times on the same operands.
+
+    The operands stay in L1, so this times the FMA units alone (the
+    machine's peak). `a` holds k*MR values, `b` k*NR, `c` MR*NR; each run
+    adds to C, which keeps the work from being optimised away.
+    """
+    mr, nr = shape(kind, c.itemsize)
+    u = np.uint64
+    zero = np.zeros(1, np.int64)
+    one, steps, o = u(1), u(k), u(0)
+    mr, nr = u(mr), u(nr)
+    for _ in range(reps):
+        if kind == PORTABLE:
+            portable_tile(one, zero, zero, steps, a, o, one, mr, b, o, nr, c, o, nr, True)
+        else:
+            tile(kind, one, zero, zero, steps, a, o, one, mr, b, o, nr, c, o, nr, True)

@@ -366,6 +366,10 @@ def table(rows, machine, out):
     """
     dtype = rows[0]["dtype"]
     gemm, copy = machine["gemm_gflops"][dtype], machine["copy_gbs"]
+    # convolutions against the FMA peak of the threads a call uses (the
+    # engine's tile in L1), or numpy's GEMM rate where it was not measured
+    fma = machine.get("fma_gflops", {}).get(dtype)
+    ceiling = fma or gemm
     cols = _columns(rows)
     width = max(8, *(len(c[0]) for c in cols))
     head = (
@@ -378,9 +382,17 @@ def table(rows, machine, out):
         f"{'':13s} {'':6s} {'':>8s} {'':>8s} {'fwd':>7s} {'fwd':>5s} {'bwd':>5s} "
         + " ".join(f"{c[1]:>{width}s}" for c in cols)
     )
+    peak_text = (
+        f"FMA peak {fma:.1f} GFLOP/s (fastconv's register tile in L1, "
+        f"{machine['fma_threads']} thread(s)), "
+        if fma
+        else ""
+    )
     out(
-        f"\n{dtype}: numpy GEMM {gemm:.1f} GFLOP/s (1024x1024 matmul), copy "
-        f"{copy:.1f} GB/s (read + write); rate: conv GFLOP/s, pool GB/s moved"
+        f"\n{dtype}: {peak_text}numpy GEMM {gemm:.1f} GFLOP/s (1024x1024 matmul), "
+        f"copy {copy:.1f} GB/s (read + write); rate: conv GFLOP/s, pool GB/s "
+        f"moved; %peak: conv of the {'FMA peak' if fma else 'GEMM rate'}, pool of "
+        "the copy"
     )
     out(head)
     out(sub)
@@ -391,11 +403,11 @@ def table(rows, machine, out):
             continue
         for r in group:
             main = r["contenders"][0]
-            # the share of the GEMM rate (conv) or of the copy bandwidth
+            # the share of the FMA peak (conv) or of the copy bandwidth
             # (pool: the least bytes a pass moves) each pass reaches
             if r["kind"] in _suite.CONV_KINDS:
-                rate, peak = r["gflops_fwd"], 100 * r["gflops_fwd"] / gemm
-                peak_b = 100 * r["gflops_bwd"] / gemm
+                rate, peak = r["gflops_fwd"], 100 * r["gflops_fwd"] / ceiling
+                peak_b = 100 * r["gflops_bwd"] / ceiling
             else:
                 rate, peak = r["gbs_fwd"], 100 * r["gbs_fwd"] / copy
                 peak_b = 100 * r["gbs_bwd"] / copy

@@ -200,7 +200,24 @@ class Worker:
         src = np.ones(1 << 25, np.float32)  # 128 MiB, beyond any cache
         dst = np.empty_like(src)
         copy = 2 * src.nbytes / _best(lambda: np.copyto(dst, src)) / 1e9
-        return {"gemm_gflops": gemm, "copy_gbs": copy}
+        return {"gemm_gflops": gemm, "copy_gbs": copy, **_fma_peak()}
+
+
+def _fma_peak():
+    """Measure the FMA peak of the threads a fastconv call uses, by its own tile.
+
+    ``fma_gflops`` per dtype (one core's rate times the threads) and
+    ``fma_threads``; empty where the fastconv imported has no tiles.
+    """
+    try:
+        import fastconv
+
+        peak = fastconv.fma_peak
+    except (ImportError, AttributeError):
+        return {}
+    threads = fastconv.get_num_threads()
+    rates = {dt: peak(dt) * threads for dt in ("float32", "float64")}
+    return {"fma_gflops": rates, "fma_threads": threads}
 
 
 def _algorithm(spec, x, w):
