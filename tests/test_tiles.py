@@ -34,23 +34,23 @@ def kind(request, monkeypatch):
 
 
 @njit
-def _run_tile(kind, a_offs, b_offs, k, a, rsa, csa, b, ldb, c, ldc, add):
+def _run_tile(kind, rows, cols, a_offs, b_offs, k, a, rsa, csa, b, ldb, c, ldc, add):
     u = np.uint64
     segs, zero = u(len(a_offs)), u(0)
     if kind == _tile.PORTABLE:
         _tile.portable_tile(
-            segs, a_offs, b_offs, u(k), a, zero, u(rsa), u(csa), b, zero, u(ldb),
-            c, zero, u(ldc), add,
+            u(rows), u(cols), segs, a_offs, b_offs, u(k), a, zero, u(rsa), u(csa), b,
+            zero, u(ldb), c, zero, u(ldc), add,
         )  # fmt: skip
     else:
         _tile.tile(
-            kind, segs, a_offs, b_offs, u(k), a, zero, u(rsa), u(csa), b, zero,
-            u(ldb), c, zero, u(ldc), add,
+            kind, u(rows), u(cols), segs, a_offs, b_offs, u(k), a, zero, u(rsa),
+            u(csa), b, zero, u(ldb), c, zero, u(ldc), add,
         )  # fmt: skip
 
 
 def _tile_problem(kind, dtype, segs, k, rsa, csa, ldb, ldc, seed=1):
-    """Flat operands of one tile, with the expected C (float64 sums)."""
+    """Flat operands of one whole tile, and its sums (float64) as an MR x NR array."""
     mr, nr = _tile.shape(kind, np.dtype(dtype).itemsize)
     g = rng(seed)
     a_span = (mr - 1) * rsa + (k - 1) * csa + 1 if k else 1
@@ -66,35 +66,40 @@ def _tile_problem(kind, dtype, segs, k, rsa, csa, ldb, ldc, seed=1):
             rows = a[a_offs[s] + p * csa + np.arange(mr) * rsa].astype(np.float64)
             cols = b[b_offs[s] + p * ldb + np.arange(nr)].astype(np.float64)
             want += np.outer(rows, cols)
-    return a_offs, b_offs, a, b, c, want, mr, nr
+    return a_offs, b_offs, a, b, c, want
 
 
-#: (segments, k, A's row and column strides, B's and C's leading dimensions)
+#: (segments, k, A's row and column strides, B's and C's extra leading dimension)
 TILES = [(1, 40, 1, 0, 0, 0), (3, 17, 5, 1, 0, 0), (4, 1, 2, 9, 0, 3), (2, 0, 1, 1, 0, 0)]
+
+
+def _shapes(mr, nr):
+    """(rows, cols) of a whole tile, a ragged one and the smallest."""
+    return [(mr, nr), (max(1, mr - 3), nr - 3), (1, 1), (mr, nr // 2 + 1)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", TILES, ids=[str(t) for t in TILES])
 @pytest.mark.parametrize("kind", list(KINDS.values()), ids=list(KINDS))
-def test_tile_sums_its_segments(kind, case, dtype):
+def test_tile_sums_its_segments_into_its_rows_and_columns_only(kind, case, dtype):
     segs, k, rsa, csa, ldb_extra, ldc_extra = case
     mr, nr = _tile.shape(kind, np.dtype(dtype).itemsize)
     csa = csa or mr  # 0: packed A (column p at p*MR)
     ldb, ldc = nr + ldb_extra, nr + ldc_extra
-    a_offs, b_offs, a, b, c, want, mr, nr = _tile_problem(
+    a_offs, b_offs, a, b, c0, want = _tile_problem(
         kind, dtype, segs, k, rsa, csa, ldb, ldc
     )
-    rows = (np.arange(mr)[:, None] * ldc + np.arange(nr)).ravel()
-    c0 = c.copy()
-    for add in (False, True):
-        c[:] = c0
-        _run_tile(kind, a_offs, b_offs, k, a, rsa, csa, b, ldb, c, ldc, add)
-        got = c[rows].reshape(mr, nr)
-        expected = want + (c0[rows].reshape(mr, nr) if add else 0)
-        assert_close(got, expected.astype(dtype))
-        # between C's rows (ldc > NR) nothing is written
-        untouched = np.setdiff1d(np.arange(c.size), rows)
-        assert_same(c[untouched], c0[untouched])
+    for rows, cols in _shapes(mr, nr):
+        inside = (np.arange(rows)[:, None] * ldc + np.arange(cols)).ravel()
+        for add in (False, True):
+            c = c0.copy()
+            _run_tile(
+                kind, rows, cols, a_offs, b_offs, k, a, rsa, csa, b, ldb, c, ldc, add
+            )
+            expected = want[:rows, :cols] + (c0[inside].reshape(rows, cols) if add else 0)
+            assert_close(c[inside].reshape(rows, cols), expected.astype(dtype))
+            outside = np.setdiff1d(np.arange(c.size), inside)
+            assert_same(c[outside], c0[outside])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -104,16 +109,21 @@ def test_vector_tiles_give_bitwise_the_same_sums(dtype):
     k, segs = 50, 3
     a = randn(g, segs * k * 8, dtype)  # room for 8 rows, packed
     b = randn(g, segs * k * 32, dtype)
+    a_offs = np.arange(segs, dtype=np.int64) * k * 8
+    b_offs = np.arange(segs, dtype=np.int64) * k * 32
     sums = []
-    for kind in (_tile.WIDE, _tile.NARROW):
-        mr, nr = _tile.shape(kind, np.dtype(dtype).itemsize)
-        a_offs = np.arange(segs, dtype=np.int64) * k * 8
-        b_offs = np.arange(segs, dtype=np.int64) * k * 32
-        c = np.zeros(mr * 32, dtype)
-        _run_tile(kind, a_offs, b_offs, k, a, 1, 8, b, 32, c, 32, False)
-        sums.append(c.reshape(mr, 32)[:6, :nr])
-    common = min(s.shape[1] for s in sums)
-    assert_same(sums[0][:, :common], sums[1][:, :common])
+    for kind, rows, cols in [
+        (_tile.WIDE, 8, 32),
+        (_tile.NARROW, 6, 16),
+        (_tile.WIDE, 5, 7),
+    ]:
+        cols = min(cols, _tile.shape(kind, np.dtype(dtype).itemsize)[1])
+        c = np.zeros(8 * 32, dtype)
+        _run_tile(kind, rows, cols, a_offs, b_offs, k, a, 1, 8, b, 32, c, 32, False)
+        sums.append(c.reshape(8, 32))
+    for other in sums[1:]:
+        common = other != 0
+        assert_same(other[common], sums[0][common])
 
 
 def test_tile_asks_llvm_for_512_bit_vectors():
@@ -124,7 +134,9 @@ def test_tile_asks_llvm_for_512_bit_vectors():
         z = np.zeros(1, np.int64)
         u = np.uint64
         one, k, nr = u(1), u(4), u(32)
-        _tile.tile(0, one, z, z, k, a, u(0), one, u(8), b, u(0), nr, c, u(0), nr, False)
+        _tile.tile(
+            0, u(8), nr, one, z, z, k, a, u(0), one, u(8), b, u(0), nr, c, u(0), nr, False
+        )
 
     a, b, c = np.ones(32, np.float32), np.ones(128, np.float32), np.zeros(256, np.float32)
     one_tile(a, b, c)

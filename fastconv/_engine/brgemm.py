@@ -2,8 +2,8 @@
 
 Each output row ``(n, oh)`` is an item; its tiles (MR pixels x NR filters)
 sum the window's segments in registers (:mod:`fastconv._kernels.brgemm`),
-reading x padded into the thread's workspace and the weight packed to
-whole tiles of filters (the packing depends on the weight alone: the
+reading x (padded into the thread's workspace where the layer pads) and
+the weight packed into panels of NR filters (the packing depends on the weight alone: the
 plan's :meth:`prepare`, so an inference loop with a fixed weight packs it
 once). No column matrix, no BLAS. The backward passes run as "auto"
 picks them.
@@ -47,22 +47,19 @@ def pack_weight(plan, weight):
 
 
 def _padded_input(plan, x):
-    """Return x zero-padded, flat, with the tiles' slack: a workspace view."""
+    """Return x zero-padded, flat: a view of the thread's workspace."""
     w = plan.window
     N, C = x.shape[0], x.shape[3]
+    if not (w.top or w.bottom or w.left or w.right):
+        return x.reshape(-1)
     Hp, Wp = w.H + w.top + w.bottom, _padded_width(plan)
-    mr = _tile_shape(plan)[0]
-    size = N * Hp * Wp * C
-    (flat,) = workspace.scratch(plan.dtype, (size + mr * w.sw * C,), key="brgemm x")
-    xp = flat[:size].reshape(N, Hp, Wp, C)
-    if w.top or w.bottom or w.left or w.right:
-        xp[:, : w.top] = 0
-        xp[:, w.top + w.H :] = 0
-        xp[:, w.top : w.top + w.H, : w.left] = 0
-        xp[:, w.top : w.top + w.H, w.left + w.W :] = 0
+    (xp,) = workspace.scratch(plan.dtype, (N, Hp, Wp, C), key="brgemm x")
+    xp[:, : w.top] = 0
+    xp[:, w.top + w.H :] = 0
+    xp[:, w.top : w.top + w.H, : w.left] = 0
+    xp[:, w.top : w.top + w.H, w.left + w.W :] = 0
     xp[:, w.top : w.top + w.H, w.left : w.left + w.W] = x
-    flat[size:] = 0
-    return flat
+    return xp.reshape(-1)
 
 
 class Brgemm(Algorithm):

@@ -11,14 +11,12 @@ KW*C``, the first layers' shape); otherwise each tap is a segment of ``k
 = C``. The accumulators
 stay in registers through every segment: no im2col, no column matrix.
 
-xp is x padded (zeros) into a flat buffer with a slack of ``MR*sw*C``
-zeros at its end, so that the rows a tile computes past the output's
-width (discarded) read inside the buffer. The weight is packed into
-panels of NR filters, ``(Fp/NR, KH, KW, C, NR)``, filters past F zeros:
-a tile's B is one contiguous panel (rows of the unpacked weight lie F
-values apart; at F = 1024 float32 every row falls in the same L1 set).
-Tiles at the output's right edge or last filters run into a scratch tile
-whose valid part is copied out.
+xp is x padded with zeros. The weight is packed into panels of NR
+filters, ``(Fp/NR, KH, KW, C, NR)``, filters past F zeros: a tile's B is
+one contiguous panel (rows of the unpacked weight lie F values apart; at F
+= 1024 float32 every row falls in the same L1 set). A row's last tile has
+as many rows as pixels are left, and the last filters' tile stores under
+a mask: every tile writes into the output directly.
 """
 
 import numpy as np
@@ -45,26 +43,28 @@ def segments(KH, KW, C, NR, dh, dw, Wp):
 
 
 @njit(cache=True, inline="always")
-def _tile(kind, segs, a_offs, b_offs, k, a, ao, rsa, b, bo, ldb, c, co, ldc):
+def _tile(kind, rows, cols, segs, a_offs, b_offs, k, a, ao, rsa, b, bo, ldb, c, co, ldc):
     one = np.uint64(1)
     if kind == PORTABLE:
         portable_tile(
-            segs, a_offs, b_offs, k, a, ao, rsa, one, b, bo, ldb, c, co, ldc, False
-        )
+            rows, cols, segs, a_offs, b_offs, k, a, ao, rsa, one, b, bo, ldb, c, co, ldc,
+            False,
+        )  # fmt: skip
     else:
         tile(
-            kind, segs, a_offs, b_offs, k, a, ao, rsa, one, b, bo, ldb, c, co, ldc, False
-        )
+            kind, rows, cols, segs, a_offs, b_offs, k, a, ao, rsa, one, b, bo, ldb, c,
+            co, ldc, False,
+        )  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
 def forward_nhwc(ctx, lo, hi):
     """Output rows ``[lo, hi)`` (item ``n*OH + oh``) of an NHWC convolution.
 
-    ctx: xp (flat, padded x and its slack), wp (flat packed weight, panels
-    of ``panel`` values), bias (F,), out (N, OH, OW, F) flat, a_offs,
-    b_offs (int64 segments), dims ``(kind, OH, OW, F, panel, C, Hp, Wp, sh,
-    sw, k, has_bias)``.
+    ctx: xp (flat padded x), wp (flat packed weight, panels of ``panel``
+    values), bias (F,), out (N, OH, OW, F) flat, a_offs, b_offs (int64
+    segments), dims ``(kind, OH, OW, F, panel, C, Hp, Wp, sh, sw, k,
+    has_bias)``.
     """
     xp, wp, bias, out, a_offs, b_offs, dims = ctx
     kind = dims[0]
@@ -76,7 +76,6 @@ def forward_nhwc(ctx, lo, hi):
     mr, nr = u(mr), u(nr)
     segs = u(len(a_offs))
     rsa = sw * C
-    scratch = np.empty(mr * nr, out.dtype)
     zero = u(0)
     for item in range(u(lo), u(hi)):
         n = item // OH
@@ -90,22 +89,11 @@ def forward_nhwc(ctx, lo, hi):
                 rows = min(mr, OW - ow)
                 ao = row + ow * rsa
                 co = out_row + ow * F + f
-                if rows == mr and cols == nr:
-                    _tile(
-                        kind, segs, a_offs, b_offs, k, xp, ao, rsa, wp, bo, nr, out, co, F
-                    )
-                    if has_bias:
-                        for i in range(mr):
-                            for j in range(nr):
-                                out[co + i * F + j] += bias[f + j]
-                    continue
-                c, k_ = scratch, k
                 _tile(
-                    kind, segs, a_offs, b_offs, k_, xp, ao, rsa, wp, bo, nr, c, zero, nr
-                )
-                for i in range(rows):
-                    for j in range(cols):
-                        v = scratch[i * nr + j]
-                        if has_bias:
-                            v += bias[f + j]
-                        out[co + i * F + j] = v
+                    kind, rows, cols, segs, a_offs, b_offs, k, xp, ao, rsa, wp, bo, nr,
+                    out, co, F,
+                )  # fmt: skip
+                if has_bias:
+                    for i in range(rows):
+                        for j in range(cols):
+                            out[co + i * F + j] += bias[f + j]

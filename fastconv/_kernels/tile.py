@@ -1,34 +1,38 @@
-"""Register-blocked GEMM tiles: ``C[MR, NR] (+)= A_panel @ B_panel`` in registers.
+"""Register-blocked GEMM tiles: ``C[rows, cols] (+)= sum_s A_s @ B_s`` in registers.
 
-A *tile* multiplies an ``MR x k`` panel of A by a ``k x NR`` panel of B,
-both packed (:mod:`fastconv._kernels.ugemm`): A's panel holds column p of
-the tile's rows at ``a[ao + p*MR : ao + (p+1)*MR]``, B's holds row p of the
-tile's columns at ``b[bo + p*NR : bo + (p+1)*NR]``. Step p loads NV
-vectors of B, broadcasts MR scalars of A and makes ``MR*NV`` fused
-multiply-adds into ``MR*NV`` vector accumulators that stay in registers
-through the whole k loop (plain numba keeps such a tile in memory or in
-scalars: 9-30 GFLOP/s). Then ``C[i, j] = (C[i, j] +) acc[i, j]``, C
-row-major at ``c[co + i*ldc + j]``.
+A *tile* multiplies ``rows x k`` matrices A_s by ``k x cols`` matrices B_s
+and sums them over segments s (oneDNN's batch-reduce GEMM). Step p of a
+segment loads NV vectors of B_s's row p, broadcasts ``rows`` scalars of
+A_s's column p and makes ``rows*NV`` fused multiply-adds into as many
+vector accumulators, which stay in registers through every step of every
+segment (plain numba keeps such a tile in memory or in scalars: 9-30
+GFLOP/s). Then ``C[i, j] = (C[i, j] +) acc[i, j]``. A and B are read at
+offsets and strides, so a convolution's window taps feed a tile straight
+from the image and the packed weight, with no column matrix.
 
-Each element of C is its own chain of FMAs over p in order, whatever the
-tile's shape: every shape gives bitwise the same C.
+Each element of C is its own chain of FMAs over the segments and steps in
+order, whatever the tile's shape: every shape gives bitwise the same C.
 
 Shapes, by vector width (``SHAPES``; the engine picks the host's in
 :func:`fastconv._engine.cpu.vector_kind`):
 
-- ``WIDE`` (AVX-512: 32 vector registers of 64 bytes): 8 rows x 2 vectors,
-  16 accumulators, 2 loads and 8 broadcasts a step (float32 8 x 32,
-  float64 8 x 16).
-- ``NARROW`` (AVX2: 16 registers of 32 bytes): 6 rows x 2 vectors, 12
-  accumulators (float32 6 x 16, float64 6 x 8), BLIS's Haswell shape.
-- ``PORTABLE``: plain loops (4 x 8), for machines with neither and for
-  the tests; LLVM vectorises them as it can.
+- ``WIDE`` (AVX-512: 32 vector registers of 64 bytes): up to 8 rows x 2
+  vectors, 16 accumulators, 2 loads and 8 broadcasts a step (float32 8 x
+  32, float64 8 x 16).
+- ``NARROW`` (AVX2: 16 registers of 32 bytes): up to 6 rows x 2 vectors,
+  12 accumulators (float32 6 x 16, float64 6 x 8), BLIS's Haswell shape.
+- ``PORTABLE``: plain loops (up to 4 x 8), for machines with neither and
+  for the tests; LLVM vectorises them as it can.
 
-The vector tiles are LLVM vector IR emitted by an ``@intrinsic``: one call
-site holds both vector shapes behind a switch on `kind` (a run-time value,
-so the kernels compile once and stay in numba's disk cache), and the
-function that calls it is marked for 512-bit vectors, which LLVM would
-otherwise split on CPUs it tunes for 256-bit code.
+A tile of fewer rows is compiled for each row count (no wasted rows at an
+image's right edge), and one of fewer columns stores its last vector
+under a mask (AVX-512's masked stores, AVX2's vmaskmov): nothing outside
+``rows x cols`` of C is read or written. The vector tiles are LLVM vector
+IR emitted by an ``@intrinsic``: one call site holds every kind and shape
+behind switches on run-time values (so the kernels compile once and stay
+in numba's disk cache), and the function that calls it is marked for
+512-bit vectors, which LLVM would otherwise split on CPUs it tunes for
+256-bit code.
 """
 
 import numpy as np
@@ -101,14 +105,30 @@ def _loop_head(builder, entry, initial):
 
 
 def _vector_tile(builder, fty, itemsize, mr, nv, width, args):
-    """Emit one vector tile's loops and store at the builder's position."""
-    segs, a_offs, b_offs, k, pa, rsa, csa, pb, ldb, pc, ldc, add = args
+    """Emit one tile of `mr` rows and `nv` vectors: its loops, then its store.
+
+    The last vector is stored (and, adding, loaded) under the mask of the
+    lanes below ``cols - (nv - 1)*lanes``.
+    """
+    segs, a_offs, b_offs, k, pa, rsa, csa, pb, ldb, pc, ldc, add, cols = args
     i32, i64 = ir.IntType(32), ir.IntType(64)
     lanes = width // itemsize
     vty = ir.VectorType(fty, lanes)
     suffix = f"v{lanes}{'f32' if itemsize == 4 else 'f64'}"
+    mty = ir.VectorType(ir.IntType(1), lanes)
+    module = builder.module
     fma = cgutils.get_or_insert_function(
-        builder.module, ir.FunctionType(vty, [vty] * 3), "llvm.fma." + suffix
+        module, ir.FunctionType(vty, [vty] * 3), "llvm.fma." + suffix
+    )
+    masked_load = cgutils.get_or_insert_function(
+        module,
+        ir.FunctionType(vty, [vty.as_pointer(), i32, mty, vty]),
+        f"llvm.masked.load.{suffix}.p0",
+    )
+    masked_store = cgutils.get_or_insert_function(
+        module,
+        ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), i32, mty]),
+        f"llvm.masked.store.{suffix}.p0",
     )
     zero = ir.Constant(vty, [0.0] * lanes)
     undef = ir.Constant(vty, ir.Undefined)
@@ -132,7 +152,7 @@ def _vector_tile(builder, fty, itemsize, mr, nv, width, args):
     s, seg_accs = _loop_head(builder, entry, [zero] * (mr * nv))
     builder.cbranch(builder.icmp_unsigned("<", s, segs), start, store)
 
-    # a segment's panels: a + a_offs[s], b + b_offs[s]
+    # a segment's operands: a + a_offs[s], b + b_offs[s]
     builder.position_at_end(start)
     a_seg = builder.gep(pa, [builder.load(builder.gep(a_offs, [s]))])
     b_seg = builder.gep(pb, [builder.load(builder.gep(b_offs, [s]))])
@@ -169,8 +189,17 @@ def _vector_tile(builder, fty, itemsize, mr, nv, width, args):
         seg_acc.add_incoming(acc, next_seg)
     builder.branch(outer)
 
-    # store: C's rows at co + i*ldc, NV vectors each; added to C or not
+    # store: C's rows at i*ldc, NV vectors each, the last under its mask;
+    # added to C or not
     builder.position_at_end(store)
+    i64v = ir.VectorType(i64, lanes)
+    left = builder.sub(cols, const((nv - 1) * lanes))  # lanes of the last vector
+    left = builder.insert_element(
+        ir.Constant(i64v, ir.Undefined), left, ir.Constant(i32, 0)
+    )
+    left = builder.shuffle_vector(left, ir.Constant(i64v, ir.Undefined), splat)
+    mask = builder.icmp_unsigned("<", ir.Constant(i64v, list(range(lanes))), left)
+    align = ir.Constant(i32, itemsize)
     with builder.if_else(add) as (then, otherwise):
         for adding in (then, otherwise):
             with adding:
@@ -180,23 +209,32 @@ def _vector_tile(builder, fty, itemsize, mr, nv, width, args):
                         q = builder.gep(row, [const(v * lanes)])
                         q = builder.bitcast(q, vty.as_pointer())
                         value = seg_accs[i * nv + v]
+                        if v < nv - 1:
+                            if adding is then:
+                                old = builder.load(q, align=itemsize)
+                                value = builder.fadd(old, value)
+                            builder.store(value, q, align=itemsize)
+                            continue
                         if adding is then:
-                            value = builder.fadd(builder.load(q, align=itemsize), value)
-                        builder.store(value, q, align=itemsize)
+                            old = builder.call(masked_load, [q, align, mask, zero])
+                            value = builder.fadd(old, value)
+                        builder.call(masked_store, [value, q, align, mask])
 
 
 @intrinsic
 def tile(
-    typingctx, kind, segs, a_offs, b_offs, k, a, ao, rsa, csa, b, bo, ldb, c, co, ldc, add
-):
+    typingctx, kind, rows, cols, segs, a_offs, b_offs, k, a, ao, rsa, csa, b, bo, ldb,
+    c, co, ldc, add,
+):  # fmt: skip
     """One vector tile (`kind` WIDE or NARROW): ``C (+)= sum_s A_s @ B_s``.
 
-    A batch-reduce tile (oneDNN's brgemm): segment s multiplies the MR x k
-    matrix A_s, element (i, p) at ``a[ao + a_offs[s] + i*rsa + p*csa]``, by
-    the k x NR matrix B_s, row p at ``b[bo + b_offs[s] + p*ldb :][:NR]``;
-    the accumulators stay in registers through every segment. C's row i is
-    ``c[co + i*ldc :][:NR]``; `add` True adds to C, False overwrites it.
-    A packed GEMM is one segment with ``rsa = 1, csa = MR, ldb = NR``.
+    Segment s multiplies the ``rows x k`` matrix A_s, element (i, p) at
+    ``a[ao + a_offs[s] + i*rsa + p*csa]``, by the ``k x cols`` matrix B_s,
+    row p at ``b[bo + b_offs[s] + p*ldb :]``; the accumulators stay in
+    registers through every segment. C's row i is ``c[co + i*ldc :][:cols]``;
+    `add` True adds to C, False overwrites it. ``1 <= rows <= MR`` and
+    ``1 <= cols <= NR`` (:func:`shape`); B's rows are read whole vectors
+    wide (``ceil(cols / lanes)`` of them), C only at its ``rows x cols``.
 
     `a`, `b`, `c` are 1-D arrays of one float dtype, `a_offs` and `b_offs`
     1-D int64 arrays (non-negative); every other argument unsigned. Nothing
@@ -215,33 +253,51 @@ def tile(
         return None
     u64 = types.uint64
     sig = types.void(
-        types.int64, u64, a_offs, b_offs, u64, a, u64, u64, u64, b, u64, u64, c,
-        u64, u64, types.boolean,
+        types.int64, u64, u64, u64, a_offs, b_offs, u64, a, u64, u64, u64, b, u64,
+        u64, c, u64, u64, types.boolean,
     )  # fmt: skip
 
     def codegen(context, builder, signature, args):
-        (kind_, segs_, ao_offs_, bo_offs_, k_, a_, ao_, rsa_, csa_, b_, bo_, ldb_,
-         c_, co_, ldc_, add_) = args  # fmt: skip
-        fty = context.get_value_type(signature.args[12].dtype)
+        (kind_, rows_, cols_, segs_, ao_offs_, bo_offs_, k_, a_, ao_, rsa_, csa_, b_,
+         bo_, ldb_, c_, co_, ldc_, add_) = args  # fmt: skip
+        fty = context.get_value_type(signature.args[14].dtype)
         itemsize = context.get_abi_sizeof(fty)
+        i64 = ir.IntType(64)
 
         def data(index, val, off=None):
             arr = context.make_array(signature.args[index])(context, builder, val)
             return arr.data if off is None else builder.gep(arr.data, [off])
 
-        pa, pb, pc = data(5, a_, ao_), data(9, b_, bo_), data(12, c_, co_)
-        a_offs_, b_offs_ = data(2, ao_offs_), data(3, bo_offs_)
+        pa, pb, pc = data(7, a_, ao_), data(11, b_, bo_), data(14, c_, co_)
+        a_offs_, b_offs_ = data(4, ao_offs_), data(5, bo_offs_)
+        operands = (segs_, a_offs_, b_offs_, k_, pa, rsa_, csa_, pb, ldb_, pc, ldc_)
         _allow_wide_vectors(builder.function)
         done = builder.append_basic_block("tile.done")
-        switch = builder.switch(kind_, done)
+        by_kind = builder.switch(kind_, done)
         for code in (WIDE, NARROW):
             width, mr, nv = SHAPES[code]
+            lanes = width // itemsize
             block = builder.append_basic_block(f"tile.kind{code}")
-            switch.add_case(ir.Constant(ir.IntType(64), code), block)
+            by_kind.add_case(ir.Constant(i64, code), block)
             builder.position_at_end(block)
-            operands = (segs_, a_offs_, b_offs_, k_, pa, rsa_, csa_, pb, ldb_, pc)
-            _vector_tile(builder, fty, itemsize, mr, nv, width, operands + (ldc_, add_))
-            builder.branch(done)
+            # one shape per (rows, vectors): key rows*4 + vectors
+            vectors = builder.add(
+                builder.udiv(
+                    builder.sub(cols_, ir.Constant(i64, 1)), ir.Constant(i64, lanes)
+                ),
+                ir.Constant(i64, 1),
+            )
+            key = builder.add(builder.mul(rows_, ir.Constant(i64, 4)), vectors)
+            by_shape = builder.switch(key, done)
+            for r in range(1, mr + 1):
+                for n in range(1, nv + 1):
+                    shaped = builder.append_basic_block(f"tile.kind{code}.{r}x{n}")
+                    by_shape.add_case(ir.Constant(i64, r * 4 + n), shaped)
+                    builder.position_at_end(shaped)
+                    _vector_tile(
+                        builder, fty, itemsize, r, n, width, operands + (add_, cols_)
+                    )
+                    builder.branch(done)
         builder.position_at_end(done)
         return context.get_dummy_value()
 
@@ -253,7 +309,9 @@ _PMR, _PNR = SHAPES[PORTABLE][1], SHAPES[PORTABLE][2]
 
 
 @njit(cache=True, nogil=True)
-def portable_tile(segs, a_offs, b_offs, k, a, ao, rsa, csa, b, bo, ldb, c, co, ldc, add):
+def portable_tile(
+    rows, cols, segs, a_offs, b_offs, k, a, ao, rsa, csa, b, bo, ldb, c, co, ldc, add
+):
     """Run the PORTABLE tile, in plain loops; arguments as :func:`tile`'s."""
     acc = np.zeros(_PMR * _PNR, c.dtype)
     for s in range(segs):
@@ -262,13 +320,13 @@ def portable_tile(segs, a_offs, b_offs, k, a, ao, rsa, csa, b, bo, ldb, c, co, l
         for p in range(k):
             a_col = a_seg + p * csa
             b_row = b_seg + p * ldb
-            for i in range(_PMR):
+            for i in range(rows):
                 ai = a[a_col + i * rsa]
-                for j in range(_PNR):
+                for j in range(cols):
                     acc[i * _PNR + j] += ai * b[b_row + j]
-    for i in range(_PMR):
+    for i in range(rows):
         row = co + i * ldc
-        for j in range(_PNR):
+        for j in range(cols):
             if add:
                 c[row + j] += acc[i * _PNR + j]
             else:
@@ -290,6 +348,11 @@ def spin(kind, k, a, b, c, reps):
     mr, nr = u(mr), u(nr)
     for _ in range(reps):
         if kind == PORTABLE:
-            portable_tile(one, zero, zero, steps, a, o, one, mr, b, o, nr, c, o, nr, True)
+            portable_tile(
+                mr, nr, one, zero, zero, steps, a, o, one, mr, b, o, nr, c, o, nr, True
+            )
         else:
-            tile(kind, one, zero, zero, steps, a, o, one, mr, b, o, nr, c, o, nr, True)
+            tile(
+                kind, mr, nr, one, zero, zero, steps, a, o, one, mr, b, o, nr, c, o, nr,
+                True,
+            )  # fmt: skip
