@@ -276,6 +276,9 @@ def test_the_cost_model_counts_what_each_algorithm_does():
     assert f == (1.0, 16 * t * 32 * 64, 16 * t * 32, 16 * t * 64, 16 * 32 * 64)
 
 
+NHWC_S2 = dict(layout="NHWC", stride=2)
+
+
 @pytest.mark.parametrize(
     "x_shape, w_shape, dtype, kw, want",
     [
@@ -295,14 +298,11 @@ def test_the_cost_model_counts_what_each_algorithm_does():
         # the same first layer channels-last: the register tiles, forward
         ((8, 32, 32, 3), (3, 3, 3, 32), np.float32, dict(layout="NHWC"), "brgemm"),
         ((8, 32, 32, 3), (3, 3, 3, 32), np.float64, dict(layout="NHWC"), "brgemm"),
-        # channels-last with more channels: not the tiles
-        (
-            (8, 28, 28, 128),
-            (3, 3, 128, 256),
-            np.float32,
-            dict(layout="NHWC", stride=2),
-            "im2col",
-        ),
+        # channels-last, many filters over wide rows: the tiles too
+        ((8, 28, 28, 128), (3, 3, 128, 256), np.float32, NHWC_S2, "brgemm"),
+        # ... but not with three filters (empty lanes), nor on 4-pixel rows
+        ((8, 28, 28, 64), (3, 3, 64, 3), np.float32, NHWC_S2, "im2col"),
+        ((8, 7, 7, 512), (3, 3, 512, 512), np.float64, NHWC_S2, "im2col"),
     ],
 )
 def test_auto_chooses_by_cost_and_accuracy(x_shape, w_shape, dtype, kw, want):

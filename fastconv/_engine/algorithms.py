@@ -84,7 +84,30 @@ def _winograd_candidates(shapes, dtype, pass_):
 
 
 def _auto(shapes, dtype, pass_):
-    """Return the algorithm "auto" picks for one pass (see docs/algorithms.md)."""
+    """Return the algorithm "auto" picks for one pass (see docs/algorithms.md).
+
+    The rules below, then the register tiles ("brgemm") for an NHWC forward
+    pass they give to im2col, where the tiles measured faster.
+    """
+    name = _rules(shapes, dtype, pass_)
+    if name == "im2col" and _tiles_pay(shapes, pass_):
+        return "brgemm"
+    return name
+
+
+def _tiles_pay(shapes, pass_):
+    """Whether "brgemm" runs this pass faster than im2col (config.BRGEMM_*)."""
+    if pass_ not in implements("brgemm", shapes) or reason_not("brgemm", shapes):
+        return False
+    first_layer = shapes.C <= config.BRGEMM_MAX_CHANNELS
+    wide = (
+        shapes.F >= config.BRGEMM_MIN_FILTERS and shapes.win.OW >= config.BRGEMM_MIN_WIDTH
+    )
+    return first_layer or wide
+
+
+def _rules(shapes, dtype, pass_):
+    """Return the algorithm of auto's rules for one pass, the tiles aside."""
     win = shapes.win
     if _pointwise(win):
         return "pointwise"
@@ -97,15 +120,6 @@ def _auto(shapes, dtype, pass_):
         names = ["im2col", *wino]
         # the cheapest by the cost model (config.COST)
         return min(names, key=lambda n: cost(n, shapes, dtype, pass_))
-    if (
-        pass_ in implements("brgemm", shapes)
-        and reason_not("brgemm", shapes) is None
-        and shapes.C <= config.BRGEMM_MAX_CHANNELS
-    ):
-        # first layers, NHWC: the window's segments summed in registers
-        # instead of thin GEMMs over KH*KW copies of x
-        # (config.BRGEMM_MAX_CHANNELS)
-        return "brgemm"
     few = (
         shapes.layout == "NCHW"
         and shapes.Fg <= config.DIRECT_FEW_FILTERS

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._kernels import brgemm as _k
 from .._kernels.tile import shape
-from . import config, results, threads, workspace
+from . import config, cpu, results, threads, workspace
 from .algorithm import Algorithm
 
 __all__ = ["Brgemm", "ENTRY"]
@@ -62,6 +62,20 @@ def _padded_input(plan, x):
     return xp.reshape(-1)
 
 
+def rows_per_item(plan):
+    """Output rows an item runs, each panel of filters over all of them.
+
+    Enough rows for ``config.BRGEMM_ITEM_PIXELS`` output pixels, so that a
+    panel is read from memory once for many tiles; but no fewer than two
+    items a core where the layer has the rows.
+    """
+    w = plan.window
+    total = plan.shapes.N * w.OH
+    rows = max(1, config.BRGEMM_ITEM_PIXELS // max(w.OW, 1))
+    per_core = -(-total // (2 * cpu.usable_cores()))
+    return max(1, min(rows, per_core))
+
+
 class Brgemm(Algorithm):
     """Batch-reduce register tiles over the window, no columns: NHWC forward."""
 
@@ -80,15 +94,16 @@ class Brgemm(Algorithm):
         return ("forward",)
 
     def items(self, plan, pass_):
-        """Return the output rows, N*OH."""
-        return plan.shapes.N * plan.window.OH
+        """Return the blocks of output rows (:func:`rows_per_item`)."""
+        rows = plan.shapes.N * plan.window.OH
+        return -(-rows // rows_per_item(plan))
 
     def describe(self, plan, pass_):
         """Describe the items and the tile."""
         mr, nr = _tile_shape(plan)
         return (
-            f"{self.name}, {self.items(plan, pass_)} items (output rows), "
-            f"{mr} x {nr} register tiles"
+            f"{self.name}, {self.items(plan, pass_)} items (blocks of "
+            f"{rows_per_item(plan)} output rows), {mr} x {nr} register tiles"
         )
 
     def prepare(self, plan, weight):
@@ -111,9 +126,9 @@ class Brgemm(Algorithm):
         a_offs, b_offs, k = _k.segments(w.KH, w.KW, s.C, nr, w.dh, w.dw, Wp)
         has_bias = bias is not None
         dims = (
-            config.TILE_KIND,
+            config.TILE_KIND, s.N * w.OH,
             w.OH, w.OW, s.F, panel, s.C, w.H + w.top + w.bottom, Wp, w.sh, w.sw, k,
-            int(has_bias),
+            int(has_bias), rows_per_item(plan),
         )  # fmt: skip
         values = dict(
             xp=_padded_input(plan, x),

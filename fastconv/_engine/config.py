@@ -113,18 +113,38 @@ WINOGRAD_MIN_CHANNELS = 32
 #: with them (deep-3x3, 256: 1.4e-05 of max|y|, against the tests' 2e-05).
 WINOGRAD_4X4_MAX_CHANNELS_F32 = 128
 
-#: NHWC layers without groups and with at most this many channels run
-#: their forward pass on the "brgemm" register tiles, where im2col's
-#: columns are KH*KW times x and its GEMMs are thin (depth KH*KW*C).
-#: Measured 2026-12-08, AMD EPYC (Zen 4, AVX-512), 2 threads, in-process,
-#: interleaved, median of 15, auto / brgemm forward ms: float32 lenet-c1
-#: (C = 1) 1.67 / 1.16, cifar-c1 (3) 2.11 / 1.36, alexnet-c1 (3) 10.58 /
-#: 7.85, cs231n-speed (3) 1.21 / 0.94; float64 0.97 / 0.68, 2.85 / 2.87,
-#: 17.61 / 14.11, 1.29 / 1.30. With 128-256 channels it lost: resnet-s2
-#: 0.95x, resnet-1x1 0.85-0.89x (their 14-pixel rows leave a tile of 8
-#: rows a ragged edge); 3x3 stride-1 layers of 64 channels and more run
-#: Winograd's fewer multiply-adds.
+#: Output pixels of one "brgemm" work item: each panel of filters runs
+#: over all its rows before the next, so a panel (KH*KW*C*NR values, up to
+#: 590 KB in float64 at 512 channels) is read once for that many pixels,
+#: not once an output row. Measured, x (8, 7, 7, 512), 3x3 stride 2,
+#: float64 forward: with one row an item (16 pixels) 29.1 ms against
+#: im2col's 15.6.
+BRGEMM_ITEM_PIXELS = 256
+
+#: NHWC forward passes that auto's other rules give to im2col run on the
+#: "brgemm" register tiles when the layer has at most BRGEMM_MAX_CHANNELS
+#: channels (the first layers: im2col's columns are KH*KW times x and its
+#: GEMMs thin), or at least BRGEMM_MIN_FILTERS filters and an output at
+#: least BRGEMM_MIN_WIDTH wide (fewer filters leave a tile's vector lanes
+#: empty; narrower rows, small images of many channels, read the weight's
+#: panels for few tiles). Measured 2026-12-08, AMD EPYC (Zen 4, AVX-512),
+#: 2 threads, interleaved medians of 21, im2col / brgemm forward ms,
+#: float32 and float64 (the whole table: docs/algorithms.md): lenet-c1
+#: 1.04 / 0.42 and 0.91 / 0.38, resnet-s2 5.87 / 5.42 and 10.78 / 10.35,
+#: 7x7 32 -> 32 2.45 / 1.71 and 5.27 / 3.57; against: F = 3, 0.28 / 0.38
+#: and 0.51 / 0.53; a 7x7 image of 512 channels (OW = 4), float64 11.44 /
+#: 18.44.
 BRGEMM_MAX_CHANNELS = 4
+
+#: Fewest filters of the other layers on the tiles (see BRGEMM_MAX_CHANNELS):
+#: 3 filters fill 3 of a float32 tile's 32 lanes (0.28 against im2col's
+#: 0.38 ms above); at 16 (5x5, 16 -> 16) the tiles were 1.7x faster.
+BRGEMM_MIN_FILTERS = 16
+
+#: Narrowest output rows of the other layers on the tiles (see
+#: BRGEMM_MAX_CHANNELS): at OW = 4 (7x7 images, 512 channels, stride 2)
+#: float64 ran 18.44 ms against im2col's 11.44; at 14 (resnet-s2) faster.
+BRGEMM_MIN_WIDTH = 8
 
 #: NCHW layers with at most this many filters per group, and at most
 #: DIRECT_FEW_CHANNELS channels per group, run "direct" (lenet-c1: GEMMs of

@@ -59,41 +59,48 @@ def _tile(kind, rows, cols, segs, a_offs, b_offs, k, a, ao, rsa, b, bo, ldb, c, 
 
 @njit(cache=True, nogil=True)
 def forward_nhwc(ctx, lo, hi):
-    """Output rows ``[lo, hi)`` (item ``n*OH + oh``) of an NHWC convolution.
+    """Blocks ``[lo, hi)`` of ``R`` output rows (rows ``n*OH + oh``) of a convolution.
+
+    Within a block each panel of filters runs over all its rows before the
+    next: the panel (``KH*KW*C*NR`` values) stays in cache for R rows'
+    tiles, not one's.
 
     ctx: xp (flat padded x), wp (flat packed weight, panels of ``panel``
     values), bias (F,), out (N, OH, OW, F) flat, a_offs, b_offs (int64
-    segments), dims ``(kind, OH, OW, F, panel, C, Hp, Wp, sh, sw, k,
-    has_bias)``.
+    segments), dims ``(kind, N*OH, OH, OW, F, panel, C, Hp, Wp, sh, sw, k,
+    has_bias, R)``.
     """
     xp, wp, bias, out, a_offs, b_offs, dims = ctx
     kind = dims[0]
     mr, nr = shape(kind, out.itemsize)
     u = np.uint64
-    OH, OW, F, panel, C = u(dims[1]), u(dims[2]), u(dims[3]), u(dims[4]), u(dims[5])
-    Hp, Wp, sh, sw, k = u(dims[6]), u(dims[7]), u(dims[8]), u(dims[9]), u(dims[10])
-    has_bias = dims[11] != 0
+    NOH, OH, OW, F, panel = u(dims[1]), u(dims[2]), u(dims[3]), u(dims[4]), u(dims[5])
+    C, Hp, Wp, sh, sw = u(dims[6]), u(dims[7]), u(dims[8]), u(dims[9]), u(dims[10])
+    k, has_bias, R = u(dims[11]), dims[12] != 0, u(dims[13])
     mr, nr = u(mr), u(nr)
     segs = u(len(a_offs))
     rsa = sw * C
     zero = u(0)
-    for item in range(u(lo), u(hi)):
-        n = item // OH
-        oh = item - n * OH
-        row = (n * Hp + oh * sh) * Wp * C  # the window's first pixel in xp
-        out_row = item * OW * F
+    for block in range(u(lo), u(hi)):
+        first = block * R
+        last = min(first + R, NOH)
         for f in range(zero, F, nr):
             cols = min(nr, F - f)
             bo = f // nr * panel
-            for ow in range(zero, OW, mr):
-                rows = min(mr, OW - ow)
-                ao = row + ow * rsa
-                co = out_row + ow * F + f
-                _tile(
-                    kind, rows, cols, segs, a_offs, b_offs, k, xp, ao, rsa, wp, bo, nr,
-                    out, co, F,
-                )  # fmt: skip
-                if has_bias:
-                    for i in range(rows):
-                        for j in range(cols):
-                            out[co + i * F + j] += bias[f + j]
+            for item in range(first, last):
+                n = item // OH
+                oh = item - n * OH
+                row = (n * Hp + oh * sh) * Wp * C  # the window's first pixel in xp
+                out_row = item * OW * F
+                for ow in range(zero, OW, mr):
+                    rows = min(mr, OW - ow)
+                    ao = row + ow * rsa
+                    co = out_row + ow * F + f
+                    _tile(
+                        kind, rows, cols, segs, a_offs, b_offs, k, xp, ao, rsa, wp, bo,
+                        nr, out, co, F,
+                    )  # fmt: skip
+                    if has_bias:
+                        for i in range(rows):
+                            for j in range(cols):
+                                out[co + i * F + j] += bias[f + j]
