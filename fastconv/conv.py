@@ -136,8 +136,9 @@ def conv2d(
     algorithm : str
         "auto" (default: the plan picks per pass, see
         docs/algorithms.md), or one of "im2col", "pointwise", "direct",
-        "winograd-2x2", "winograd-4x4" to run it in every pass it implements. A ValueError
-        names the argument when the algorithm does not apply to the layer.
+        "winograd-2x2", "winograd-4x4", "brgemm" to run it in every pass it
+        implements. A ValueError names the argument when the algorithm does
+        not apply to the layer.
     padding_mode : {"zeros", "reflect", "replicate", "circular"}
         What the padding holds, as in ``torch.nn.Conv2d``; other than zeros,
         x is padded into a copy first (reflect: padding below the input size).
