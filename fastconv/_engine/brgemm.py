@@ -1,12 +1,12 @@
 """The "brgemm" algorithm: NHWC forward passes on fastconv's own register tiles.
 
-Each output row ``(n, oh)`` is an item; its tiles (MR pixels x NR filters)
-sum the window's segments in registers (:mod:`fastconv._kernels.brgemm`),
-reading x (padded into the thread's workspace where the layer pads) and
-the weight packed into panels of NR filters (the packing depends on the weight alone: the
-plan's :meth:`prepare`, so an inference loop with a fixed weight packs it
-once). No column matrix, no BLAS. The backward passes run as "auto"
-picks them.
+Each item is a block of output rows (:func:`rows_per_item`); its tiles
+(up to MR pixels x NR filters) sum the window's segments in registers
+(:mod:`fastconv._kernels.brgemm`), reading x (padded into the thread's
+workspace where the layer pads) and the weight packed into panels of NR
+filters (the packing depends on the weight alone: the plan's
+:meth:`prepare`, so an inference loop with a fixed weight packs it once).
+No column matrix, no BLAS. The backward passes run as "auto" picks them.
 """
 
 import numpy as np

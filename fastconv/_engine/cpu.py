@@ -6,7 +6,10 @@ change CPU model between sessions.
 
 import functools
 import os
+import time
 from typing import Any, Optional
+
+import numpy as np
 
 from .._kernels import tile
 
@@ -99,10 +102,6 @@ def fma_peak(
     >>> fastconv.fma_peak("float64") > 0
     True
     """
-    import time
-
-    import numpy as np
-
     kind = vector_kind() if kind is None else kind
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
