@@ -266,6 +266,13 @@ def test_brgemm_prepared_weight_packed_for_another_tile_is_repacked(monkeypatch)
     pw = plan.prepare_weight(w)
     monkeypatch.setattr(config, "TILE_KIND", _tile.NARROW)  # 8: 24 padded, not 32
     assert_close(plan.forward(x, pw), naive.conv2d(x, w, padding=1, layout="NHWC"))
+    # 32 filters: the same number of values in 2 panels of 16 or 4 of 8
+    w = randn(g, (3, 3, 3, 32), np.float64)
+    plan = fastconv.plan_conv2d(x.shape, w.shape, x.dtype, **kw)
+    monkeypatch.setattr(config, "TILE_KIND", _tile.WIDE)
+    pw = plan.prepare_weight(w)
+    monkeypatch.setattr(config, "TILE_KIND", _tile.NARROW)
+    assert_close(plan.forward(x, pw), naive.conv2d(x, w, padding=1, layout="NHWC"))
 
 
 def test_fma_peak_measures_each_kind_and_checks_its_dtype():

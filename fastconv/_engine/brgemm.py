@@ -32,10 +32,10 @@ def _padded_width(plan):
 
 
 def pack_weight(plan, weight):
-    """Return the weight (KH, KW, C, F) in panels of NR filters, flat.
+    """Return the weight (KH, KW, C, F) in panels of NR filters, a panel a row.
 
-    ``(Fp/NR, KH, KW, C, NR)``, Fp = F rounded up to whole panels, the
-    filters past F zeros.
+    ``(Fp/NR, KH*KW*C*NR)``, Fp = F rounded up to whole panels, the filters
+    past F zeros. The shape tells the tile width it was packed for.
     """
     nr = _tile_shape(plan)[1]
     KH, KW, C, F = weight.shape
@@ -43,7 +43,7 @@ def pack_weight(plan, weight):
     padded = np.zeros((KH, KW, C, panels * nr), plan.dtype)
     padded[..., :F] = weight
     packed = padded.reshape(KH, KW, C, panels, nr).transpose(3, 0, 1, 2, 4)
-    return np.ascontiguousarray(packed).reshape(-1)
+    return np.ascontiguousarray(packed).reshape(panels, -1)
 
 
 def _padded_input(plan, x):
@@ -118,10 +118,10 @@ class Brgemm(Algorithm):
         w, s = plan.window, plan.shapes
         nr = _tile_shape(plan)[1]
         panel = w.KH * w.KW * s.C * nr
-        if prepared is None or prepared.size != -(-s.F // nr) * panel:
+        if prepared is None or prepared.shape != (-(-s.F // nr), panel):
             # (a weight packed for another tile width: config.TILE_KIND changed)
             prepared = pack_weight(plan, weight)
-        wp = prepared
+        wp = prepared.reshape(-1)
         Wp = _padded_width(plan)
         a_offs, b_offs, k = _k.segments(w.KH, w.KW, s.C, nr, w.dh, w.dw, Wp)
         has_bias = bias is not None
